@@ -1,0 +1,39 @@
+# lxdsite: `make run` serves on SQLite under ./var; `make test` installs everything and runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LXD_DIR ?= $(CURDIR)/var
+BIND ?= 127.0.0.1:8443
+
+.PHONY: run test deps venv lint bench
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# System packages the suite drives: the real LXD 5.0.2 daemon and lxc client, and PostgreSQL.
+deps: venv
+	@if ! command -v lxd >/dev/null || ! command -v lxc >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lxd lxd-client; \
+	fi
+	@pg_isready -q -h 127.0.0.1 -p 5432 || \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@pg_isready -h 127.0.0.1 -p 5432
+
+run: venv
+	LXD_DIR=$(LXD_DIR) $(PY) manage.py serve --bind $(BIND)
+
+test: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: venv
+	$(PY) bench/bench_api.py

@@ -1,0 +1,176 @@
+"""The ETag machinery: LXD's ETag values and RFC 9110 conditional requests.
+
+LXD 5.0.2 hashes a per-type subset of each object with Go's ``encoding/json`` encoder and
+sends the SHA-256 as a strong, quoted ETag. lxdsite computes the same value, and is stricter
+than LXD about preconditions: If-Match is checked on PUT, PATCH, DELETE and rename, inside
+the transaction that holds the row, and RFC 9110 lists, ``*``, weak tags and If-None-Match
+are honoured.
+"""
+
+import hashlib
+import json
+import re
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.http import parse_etags, quote_etag
+from rest_framework import serializers, status
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.response import Response
+
+from .exceptions import PreconditionFailed, PreconditionRequired
+
+# Go escapes these in strings: control characters, quote, backslash, and (HTML-safe
+# encoding, on by default in json.Encoder) <, >, &, U+2028 and U+2029.
+_GO_ESCAPE = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029]')
+_GO_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+class GoStruct(dict):
+    """A Go struct: its fields encode in declaration order, where a map's keys are sorted."""
+
+
+def _go_escape(match):
+    """Escape one character the way Go 1.19's encoding/json does."""
+    char = match.group()
+    return _GO_SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def go_json(value):
+    """Encode ``value`` exactly as Go's json.Encoder would, without the trailing newline."""
+    if isinstance(value, str):
+        return '"' + _GO_ESCAPE.sub(_go_escape, value) + '"'
+    if isinstance(value, GoStruct):
+        items = value.items()
+    elif isinstance(value, dict):
+        items = sorted(value.items())
+    elif isinstance(value, (list, tuple)):
+        return "[" + ",".join(go_json(item) for item in value) + "]"
+    else:
+        # null, true/false and numbers are spelled alike in Go and Python.
+        return json.dumps(value)
+    return "{" + ",".join(f"{go_json(key)}:{go_json(item)}" for key, item in items) + "}"
+
+
+def compute_etag(value):
+    """LXD's ETag of a value: SHA-256 of its Go JSON encoding plus the Encoder's newline."""
+    return hashlib.sha256((go_json(value) + "\n").encode()).hexdigest()
+
+
+class ETagSerializer(serializers.Serializer):
+    """The user-modifiable fields LXD hashes, encoded as a Go ``[]any`` in field order.
+
+    Override ``to_representation`` where LXD hashes another shape (a struct, a bare map).
+    """
+
+    def to_representation(self, instance):
+        return list(super().to_representation(instance).values())
+
+
+def _sent_tag(header):
+    """The tag as LXD reports it in its 412 message: trimmed of whitespace and quotes."""
+    return header.strip().strip('"')
+
+
+def _matches(header, etag, *, weak):
+    """Whether an If-Match/If-None-Match header matches (RFC 9110 §8.8.3.2, §13.1.1-2).
+
+    A header that is not an RFC 9110 list is compared as LXD does: trimmed of whitespace
+    and quotes, as a bare tag. It never counts as absent.
+    """
+    tags = parse_etags(header)
+    if not tags:
+        return _sent_tag(header) == etag
+    if tags == ["*"]:
+        return True
+    if weak:
+        tags = [tag.removeprefix("W/") for tag in tags]
+    return quote_etag(etag) in tags
+
+
+def _if_match_passes(header, etag):
+    """RFC 9110 §13.1.1: strong comparison."""
+    return _matches(header, etag, weak=False)
+
+
+def _if_none_match_passes(header, etag):
+    """RFC 9110 §13.1.2: weak comparison; an empty header is no condition."""
+    return not header.strip() or not _matches(header, etag, weak=True)
+
+
+def _not_modified(etag):
+    """RFC 9110 §15.4.5: 304 carries the ETag and no body."""
+    return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": quote_etag(etag)})
+
+
+class ConditionalUpdateMixin:
+    """ETags on reads, and atomic If-Match/If-None-Match checks on every write.
+
+    Set ``etag_serializer_class`` to an ``ETagSerializer`` naming the fields LXD hashes.
+    A write runs in one transaction: ``get_queryset`` locks the row, ``get_object`` checks
+    the preconditions on it, and the action then writes the same locked row.
+    """
+
+    etag_serializer_class = None
+
+    def get_etag(self, instance):
+        """The object's current ETag (bare hex, as LXD's 412 message shows it)."""
+        assert self.etag_serializer_class is not None, "set etag_serializer_class"
+        return compute_etag(self.etag_serializer_class().to_representation(instance))
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method in SAFE_METHODS:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+            if response.status_code >= 400:
+                # A refused request changes nothing, whatever it wrote before failing.
+                transaction.set_rollback(True)
+        return response
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return queryset if self.request.method in SAFE_METHODS else queryset.select_for_update()
+
+    def get_object(self):
+        instance = super().get_object()
+        if self.request.method not in SAFE_METHODS:
+            self.check_preconditions(self.get_etag(instance))
+        return instance
+
+    def check_preconditions(self, etag):
+        """RFC 9110 §13.2.2 steps 1 and 3 for a write; LXD's 412 message on a mismatch."""
+        if_match = self.request.headers.get("If-Match", "")
+        if not if_match.strip():
+            if settings.LXDSITE_REQUIRE_IF_MATCH:
+                raise PreconditionRequired()
+        elif not _if_match_passes(if_match, etag):
+            raise PreconditionFailed.mismatch(etag, _sent_tag(if_match))
+        if_none_match = self.request.headers.get("If-None-Match", "")
+        if not _if_none_match_passes(if_none_match, etag):
+            raise PreconditionFailed.matched(etag)
+
+    def conditional_read(self, etag, build_response):
+        """RFC 9110 §13.2.2 step 3 for GET/HEAD: 304 when If-None-Match matches."""
+        if not _if_none_match_passes(self.request.headers.get("If-None-Match", ""), etag):
+            return _not_modified(etag)
+        response = build_response()
+        response.headers.setdefault("ETag", quote_etag(etag))
+        return response
+
+    def object_response(self, instance):
+        return self.conditional_read(self.get_etag(instance), lambda: super(ConditionalUpdateMixin, self).object_response(instance))
+
+    def collection_response(self, metadata):
+        return self.conditional_read(compute_etag(metadata), lambda: super(ConditionalUpdateMixin, self).collection_response(metadata))
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        self.updated_object = serializer.instance
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        updated = getattr(self, "updated_object", None)
+        if updated is not None and response.status_code < 300:
+            # A successful write answers with the new ETag, so the client can chain writes.
+            response.headers.setdefault("ETag", quote_etag(self.get_etag(updated)))
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -1,0 +1,91 @@
+"""LXD's response envelope, and the JSON wire format under /1.0.
+
+Every answer is an envelope: ``sync`` for data, ``error`` for failures (built only by
+``exceptions.lxd_exception_handler``), and later ``async`` for operations. Request bodies
+are JSON whatever their Content-Type says, as LXD reads them.
+"""
+
+import json
+
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.response import Response
+
+
+def sync_envelope(metadata):
+    """LXD's sync envelope around ``metadata``."""
+    return {
+        "type": "sync",
+        "status": "Success",
+        "status_code": 200,
+        "operation": "",
+        "error_code": 0,
+        "error": "",
+        "metadata": metadata,
+    }
+
+
+class SyncResponse(Response):
+    """200 with LXD's sync envelope (LXD answers writes with ``metadata: {}``)."""
+
+    def __init__(self, metadata, headers=None):
+        super().__init__(sync_envelope(metadata), status=status.HTTP_200_OK, headers=headers)
+
+
+class CreatedResponse(Response):
+    """201 + Location, envelope ``status_code`` 200 and ``metadata`` null, as LXD answers a create."""
+
+    def __init__(self, location):
+        super().__init__(sync_envelope(None), status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+def to_json_bytes(data):
+    """Compact UTF-8 JSON with LXD's trailing newline; not HTML-escaped, unlike the ETag input."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+class LXDJSONRenderer(BaseRenderer):
+    """LXD's JSON on the wire."""
+
+    media_type = "application/json"
+    format = "json"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return b"" if data is None else to_json_bytes(data)
+
+
+def _reject_unstorable(value):
+    """Refuse strings UTF-8 cannot carry (lone surrogates from ``\\ud800`` escapes)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        raise ParseError("Invalid JSON: string contains an unpaired surrogate") from exc
+
+
+class LXDJSONParser(BaseParser):
+    """JSON bodies, as LXD decodes them: bad syntax, bad UTF-8 or bad text is a clear 400."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = json.loads(stream.read().decode())
+        except UnicodeDecodeError as exc:
+            raise ParseError("Invalid JSON: body is not UTF-8") from exc
+        except ValueError as exc:
+            raise ParseError(f"Invalid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise ParseError("Invalid JSON: nested too deeply") from exc
+        _reject_unstorable(data)
+        return data
+
+
+class LXDContentNegotiation(DefaultContentNegotiation):
+    """Parse every body as JSON (LXD ignores Content-Type; ``curl -d`` sends a form type)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]

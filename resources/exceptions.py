@@ -1,0 +1,124 @@
+"""LXD's errors as DRF exceptions, and the one handler that renders every error.
+
+Views raise; they never build an error answer. ``lxd_exception_handler`` turns each
+exception into LXD's error envelope, and Django's own 404/500 views use the same shape.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from .envelope import to_json_bytes
+
+
+class PreconditionFailed(exceptions.APIException):
+    """412: If-Match did not match, or If-None-Match did (RFC 9110 §13.1)."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "Precondition failed"
+    default_code = "precondition_failed"
+
+    def __init__(self, detail=None, code=None, etag=None):
+        super().__init__(detail, code)
+        self.etag = etag
+
+    @classmethod
+    def mismatch(cls, current, sent):
+        """LXD's message for a stale If-Match, word for word."""
+        return cls(f"ETag doesn't match: {current} vs {sent}", etag=current)
+
+    @classmethod
+    def matched(cls, current):
+        """If-None-Match matched the current ETag on a write."""
+        return cls(f"ETag matches If-None-Match: {current}", etag=current)
+
+
+class PreconditionRequired(exceptions.APIException):
+    """428: this server requires If-Match on writes (RFC 6585 §3)."""
+
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = "If-Match is required for this request"
+    default_code = "precondition_required"
+
+
+class Conflict(exceptions.APIException):
+    """409: the name is taken (LXD answers 500 for profiles; 409 is correct HTTP)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflict"
+    default_code = "conflict"
+
+
+class NotImplementedMethod(exceptions.APIException):
+    """501: LXD's answer for a method a known path does not support (it never sends 405)."""
+
+    status_code = status.HTTP_501_NOT_IMPLEMENTED
+    default_detail = "not implemented"
+    default_code = "not_implemented"
+
+
+def error_envelope(code, message):
+    """LXD's error envelope."""
+    return {
+        "type": "error",
+        "status": "",
+        "status_code": 0,
+        "operation": "",
+        "error_code": code,
+        "error": message,
+        "metadata": None,
+    }
+
+
+def _first_message(detail, path=()):
+    """One readable line from a DRF error detail, like LXD's single error string.
+
+    Messages raised with code ``lxd`` are LXD's own texts and are shown bare; others
+    are prefixed with the field they concern.
+    """
+    if isinstance(detail, dict):
+        key, value = next(iter(detail.items()))
+        if key == "non_field_errors":
+            return _first_message(value, path)
+        return _first_message(value, (*path, str(key)))
+    if isinstance(detail, list):
+        return _first_message(detail[0], path) if detail else "Invalid request"
+    if getattr(detail, "code", None) == "lxd" or not path:
+        return str(detail)
+    return f"{'.'.join(path)}: {detail}"
+
+
+def lxd_exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every error becomes LXD's error envelope."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "not found")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or "not authorized")
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        exc = NotImplementedMethod()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    headers = {}
+    if getattr(exc, "etag", None):
+        headers["ETag"] = f'"{exc.etag}"'
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(exc.wait)
+    message = _first_message(exc.detail)
+    return Response(error_envelope(exc.status_code, message), status=exc.status_code, headers=headers)
+
+
+def not_found_view(request, exception=None):
+    """Django's handler404: an unknown path is LXD's ``not found``."""
+    return _envelope_response(404, "not found")
+
+
+def server_error_view(request):
+    """Django's handler500: even a bug answers in LXD's envelope."""
+    return _envelope_response(500, "Internal server error")
+
+
+def _envelope_response(code, message):
+    """An error envelope answered outside DRF, byte for byte as the renderer writes it."""
+    body = to_json_bytes(error_envelope(code, message))
+    return HttpResponse(body, status=code, content_type="application/json")

@@ -1,0 +1,260 @@
+"""Serializers: LXD's JSON shapes, and every rule a write must pass.
+
+The API, the admin and the management commands all validate through these classes. LXD's
+own error texts are raised with code ``lxd`` so the envelope shows them word for word.
+"""
+
+import json
+import platform
+import socket
+
+from rest_framework import exceptions, serializers
+
+from . import config_keys
+from .conditional import ETagSerializer
+from .exceptions import Conflict
+from .extensions import API_EXTENSIONS
+from .models import Profile, Server
+
+LXD_VERSION = "5.0.2"
+
+
+def go_quote(text):
+    """Go's %q of a string, as LXD formats names into its messages."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def lxd_error(message):
+    """A validation error whose text is LXD's own, shown without a field prefix."""
+    return serializers.ValidationError(message, code="lxd")
+
+
+def _type_name(value):
+    """The JSON type of a decoded value, for type-mismatch messages."""
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _string_map(data, what):
+    """A JSON object of strings (Go's map[string]string); null decodes to an empty map."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise serializers.ValidationError(f"expected {what}, got {_type_name(data)}")
+    for key, value in data.items():
+        if not isinstance(value, str):
+            raise serializers.ValidationError(f"value of {go_quote(key)} must be a string, got {_type_name(value)}")
+    return dict(data)
+
+
+class StringField(serializers.Field):
+    """A JSON string and nothing else (DRF's CharField turns 2 into "2"); null is ""."""
+
+    def to_internal_value(self, data):
+        if data is None:
+            return ""
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"expected a string, got {_type_name(data)}")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class ConfigField(serializers.Field):
+    """LXD's ``config``: a JSON object of string values, sorted by key as Go encodes maps."""
+
+    def to_internal_value(self, data):
+        return _string_map(data, "an object of strings")
+
+    def to_representation(self, value):
+        return dict(sorted(value.items()))
+
+
+class DevicesField(serializers.Field):
+    """LXD's ``devices``: device name to a JSON object of string options."""
+
+    def to_internal_value(self, data):
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(f"expected an object of devices, got {_type_name(data)}")
+        return {name: _string_map(options, f"device {go_quote(name)} to be an object") for name, options in data.items()}
+
+    def to_representation(self, value):
+        return {name: dict(sorted(options.items())) for name, options in sorted(value.items())}
+
+
+def merge_config(current, sent, *, partial):
+    """PUT replaces a config map; PATCH merges into it. A key set to "" is removed."""
+    merged = {**current, **sent} if partial else sent
+    return {key: value for key, value in merged.items() if value != ""}
+
+
+class ServerSerializer(serializers.ModelSerializer):
+    """``GET /1.0``: the server's config and environment; PUT/PATCH change ``config`` only."""
+
+    config = ConfigField(required=False)
+
+    class Meta:
+        model = Server
+        fields = ["config"]
+
+    def validate_config(self, value):
+        current = self.instance.config if self.instance else {}
+        merged = {**current, **value} if self.partial else value
+        try:
+            return config_keys.clean_server_config(merged)
+        except config_keys.ConfigError as exc:
+            raise lxd_error(str(exc)) from exc
+
+    def to_representation(self, instance):
+        return {
+            **super().to_representation(instance),
+            "api_extensions": API_EXTENSIONS,
+            "api_status": "stable",
+            "api_version": "1.0",
+            "auth": "trusted",
+            "public": False,
+            "auth_methods": ["tls"],
+            "environment": server_environment(),
+        }
+
+
+def server_environment():
+    """The ``environment`` block of ``GET /1.0``, in LXD's field order."""
+    uname = platform.uname()
+    return {
+        "addresses": [],
+        "architectures": ["x86_64", "i686"],
+        "certificate": "",
+        "certificate_fingerprint": "",
+        "driver": "lxc",
+        "driver_version": LXD_VERSION,
+        "firewall": "xtables",
+        "kernel": uname.system,
+        "kernel_architecture": uname.machine,
+        "kernel_features": {},
+        "kernel_version": uname.release,
+        "lxc_features": {},
+        "os_name": "lxdsite",
+        "os_version": LXD_VERSION,
+        "project": "default",
+        "server": "lxd",
+        "server_clustered": False,
+        "server_event_mode": "full-mesh",
+        "server_name": socket.gethostname(),
+        "server_pid": 0,
+        "server_version": LXD_VERSION,
+        "storage": "",
+        "storage_version": "",
+        "storage_supported_drivers": [],
+    }
+
+
+class ServerETagSerializer(ETagSerializer):
+    """LXD hashes the server's ``config`` map alone."""
+
+    config = ConfigField()
+
+    def to_representation(self, instance):
+        return super().to_representation(instance)[0]
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    """A profile as LXD shows it; PUT replaces config, description and devices, PATCH merges."""
+
+    config = ConfigField(required=False)
+    description = StringField(required=False)
+    devices = DevicesField(required=False)
+    used_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Profile
+        fields = ["config", "description", "devices", "name", "used_by"]
+        read_only_fields = ["name"]
+
+    def get_used_by(self, profile):
+        return []
+
+    def validate_config(self, value):
+        current = self.instance.config if self.instance else {}
+        config = merge_config(current, value, partial=self.partial)
+        try:
+            config_keys.validate_profile_config(config)
+        except config_keys.ConfigError as exc:
+            raise lxd_error(str(exc)) from exc
+        return config
+
+    def validate_devices(self, value):
+        devices = {**self.instance.devices, **value} if self.partial and self.instance else value
+        try:
+            config_keys.validate_devices(devices, profile=True)
+        except config_keys.ConfigError as exc:
+            raise lxd_error(str(exc)) from exc
+        return devices
+
+    def to_internal_value(self, data):
+        validated = super().to_internal_value(data)
+        if not self.partial:
+            # PUT is a full replace: what the body leaves out is reset, as LXD does.
+            validated = {"config": {}, "description": "", "devices": {}, **validated}
+        return validated
+
+
+def validate_profile_name(name):
+    """LXD's rules for a profile name (lxd/profiles.go)."""
+    if not name:
+        raise lxd_error("No name provided")
+    if "/" in name:
+        raise lxd_error("Profile names may not contain slashes")
+    if name in (".", ".."):
+        raise lxd_error(f"Invalid profile name {go_quote(name)}")
+    return name
+
+
+class ProfileCreateSerializer(ProfileSerializer):
+    """``POST /1.0/profiles``: a new profile with a valid, unused name (409 when taken)."""
+
+    name = StringField(default="")
+
+    class Meta(ProfileSerializer.Meta):
+        read_only_fields = []
+
+    def validate_name(self, name):
+        validate_profile_name(name)
+        if Profile.objects.filter(name=name).exists():
+            raise Conflict(f"Error inserting {go_quote(name)} into database: The profile already exists")
+        return name
+
+
+class ProfileRenameSerializer(serializers.ModelSerializer):
+    """``POST /1.0/profiles/NAME``: rename; the default profile keeps its name (403)."""
+
+    name = StringField(default="")
+
+    class Meta:
+        model = Profile
+        fields = ["name"]
+
+    def validate_name(self, name):
+        if self.instance.name == Profile.DEFAULT_NAME:
+            raise exceptions.PermissionDenied('The "default" profile cannot be renamed')
+        validate_profile_name(name)
+        if Profile.objects.filter(name=name).exclude(pk=self.instance.pk).exists():
+            raise Conflict(f"Name {go_quote(name)} already in use")
+        return name
+
+
+class ProfileETagSerializer(ETagSerializer):
+    """LXD hashes ``[config, description, devices]``; the name is left out."""
+
+    config = ConfigField()
+    description = StringField()
+    devices = DevicesField()
+
+
+def check_profile_deletable(profile):
+    """LXD's rules for deleting a profile, shared by the API and the admin."""
+    if profile.name == Profile.DEFAULT_NAME:
+        raise exceptions.PermissionDenied('The "default" profile cannot be deleted')

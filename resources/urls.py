@@ -1,0 +1,51 @@
+"""LXD's URLs: exactly LXD's paths, no trailing slash."""
+
+from django.urls import path
+from rest_framework.routers import Route, SimpleRouter
+
+from . import views
+
+
+class LXDRouter(SimpleRouter):
+    """DRF's router with LXD's verbs: POST on an object renames it."""
+
+    routes = [
+        Route(
+            url=r"^{prefix}{trailing_slash}$",
+            mapping={"get": "list", "post": "create"},
+            name="{basename}-list",
+            detail=False,
+            initkwargs={"suffix": "List"},
+        ),
+        Route(
+            url=r"^{prefix}/{lookup}{trailing_slash}$",
+            mapping={
+                "get": "retrieve",
+                "put": "update",
+                "patch": "partial_update",
+                "delete": "destroy",
+                "post": "rename",
+            },
+            name="{basename}-detail",
+            detail=True,
+            initkwargs={"suffix": "Instance"},
+        ),
+    ]
+
+    def __init__(self):
+        super().__init__(trailing_slash="")
+
+
+router = LXDRouter()
+router.register("1.0/profiles", views.ProfileViewSet, basename="profile")
+
+urlpatterns = [
+    path("", views.api_root, name="root"),
+    path(
+        "1.0",
+        views.ServerViewSet.as_view({"get": "retrieve", "put": "update", "patch": "partial_update"}),
+        {"pk": views.Server.SINGLETON_ID},
+        name="server",
+    ),
+    *router.urls,
+]

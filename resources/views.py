@@ -1,0 +1,180 @@
+"""LXD's REST endpoints as DRF viewsets.
+
+``LXDViewSet`` and the action mixins give every resource LXD's URLs, envelope and status
+codes; a resource viewset is a list of mixins plus its queryset and serializers.
+"""
+
+from urllib.parse import quote
+
+from django.db import IntegrityError
+from django.http import Http404
+from rest_framework import exceptions, viewsets
+from rest_framework.decorators import api_view
+
+from .conditional import ConditionalUpdateMixin
+from .envelope import CreatedResponse, SyncResponse
+from .exceptions import Conflict
+from .models import Profile, Server
+from .serializers import (
+    ProfileCreateSerializer,
+    ProfileETagSerializer,
+    ProfileRenameSerializer,
+    ProfileSerializer,
+    ServerETagSerializer,
+    ServerSerializer,
+    check_profile_deletable,
+)
+
+# Characters Go's url.URL leaves unescaped in a path segment.
+_URL_SAFE = "!$&'()*+,;=:@"
+
+
+def recursion_level(request):
+    """LXD's ``recursion`` query parameter: a bad value counts as 0."""
+    try:
+        return int(request.query_params.get("recursion", "0"))
+    except ValueError:
+        return 0
+
+
+class LXDViewSet(viewsets.GenericViewSet):
+    """Base for LXD resources: LXD's URLs, envelope and not-found texts.
+
+    Set ``collection_url`` and ``not_found_message``; name per-action serializers as
+    ``<action>_serializer_class`` (e.g. ``create_serializer_class``).
+    """
+
+    lookup_field = "name"
+    lookup_value_regex = "[^/]+"
+    collection_url = ""
+    not_found_message = "not found"
+
+    def get_serializer_class(self):
+        return getattr(self, f"{self.action}_serializer_class", None) or super().get_serializer_class()
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            raise exceptions.NotFound(self.not_found_message) from None
+
+    def object_url(self, instance):
+        """The object's LXD URL, its name escaped as Go escapes a path segment."""
+        return f"{self.collection_url}/{quote(getattr(instance, self.lookup_field), safe=_URL_SAFE)}"
+
+    def object_response(self, instance):
+        """The object in a sync envelope."""
+        return SyncResponse(self.get_serializer(instance).data)
+
+    def collection_response(self, metadata):
+        """A list of URLs or objects in a sync envelope."""
+        return SyncResponse(metadata)
+
+
+class ListMixin:
+    """GET on a collection: URLs, or objects with ``recursion=1``."""
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        if recursion_level(request) < 1:
+            return self.collection_response([self.object_url(obj) for obj in queryset.only(self.lookup_field)])
+        return self.collection_response(self.get_serializer(queryset, many=True).data)
+
+
+class RetrieveMixin:
+    """GET on an object."""
+
+    def retrieve(self, request, *args, **kwargs):
+        return self.object_response(self.get_object())
+
+
+class CreateMixin:
+    """POST on a collection: 201 + Location, as LXD answers a synchronous create."""
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        return CreatedResponse(self.object_url(serializer.instance))
+
+    def perform_create(self, serializer):
+        """Save; a name taken by a concurrent create is still a 409."""
+        try:
+            serializer.save()
+        except IntegrityError as exc:
+            raise Conflict(f"{serializer.validated_data.get(self.lookup_field)!r} already exists") from exc
+
+
+class UpdateMixin:
+    """PUT replaces and PATCH merges; LXD answers both with ``metadata: {}``."""
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        self.perform_update(serializer)
+        return SyncResponse({})
+
+    def partial_update(self, request, *args, **kwargs):
+        kwargs["partial"] = True
+        return self.update(request, *args, **kwargs)
+
+    def perform_update(self, serializer):
+        serializer.save()
+
+
+class DestroyMixin:
+    """DELETE: LXD answers 200 with ``metadata: {}``."""
+
+    def destroy(self, request, *args, **kwargs):
+        self.perform_destroy(self.get_object())
+        return SyncResponse({})
+
+    def perform_destroy(self, instance):
+        instance.delete()
+
+
+class RenameMixin:
+    """POST on an object renames it: 201 + Location of the new name, as LXD does."""
+
+    def rename(self, request, *args, **kwargs):
+        serializer = self.get_serializer(self.get_object(), data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_rename(serializer)
+        return CreatedResponse(self.object_url(serializer.instance))
+
+    def perform_rename(self, serializer):
+        serializer.save()
+
+
+class ServerViewSet(ConditionalUpdateMixin, RetrieveMixin, UpdateMixin, LXDViewSet):
+    """``/1.0``: the server's configuration and environment."""
+
+    queryset = Server.objects.all()
+    lookup_field = "pk"
+    serializer_class = ServerSerializer
+    etag_serializer_class = ServerETagSerializer
+
+
+class ProfileViewSet(
+    ConditionalUpdateMixin, ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, RenameMixin, LXDViewSet
+):
+    """``/1.0/profiles``: LXD profiles."""
+
+    queryset = Profile.objects.all()
+    serializer_class = ProfileSerializer
+    create_serializer_class = ProfileCreateSerializer
+    rename_serializer_class = ProfileRenameSerializer
+    etag_serializer_class = ProfileETagSerializer
+    collection_url = "/1.0/profiles"
+    not_found_message = "Profile not found"
+
+    def perform_destroy(self, instance):
+        check_profile_deletable(instance)
+        super().perform_destroy(instance)
+
+
+@api_view(["GET"])
+def api_root(request):
+    """``GET /``: the API versions this server speaks, as LXD lists them."""
+    return SyncResponse(["/1.0"])
