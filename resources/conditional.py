@@ -159,10 +159,14 @@ class ConditionalUpdateMixin:
         return response
 
     def object_response(self, instance):
-        return self.conditional_read(self.get_etag(instance), lambda: super(ConditionalUpdateMixin, self).object_response(instance))
+        return self.conditional_read(
+            self.get_etag(instance), lambda: super(ConditionalUpdateMixin, self).object_response(instance)
+        )
 
     def collection_response(self, metadata):
-        return self.conditional_read(compute_etag(metadata), lambda: super(ConditionalUpdateMixin, self).collection_response(metadata))
+        return self.conditional_read(
+            compute_etag(metadata), lambda: super(ConditionalUpdateMixin, self).collection_response(metadata)
+        )
 
     def perform_update(self, serializer):
         super().perform_update(serializer)

@@ -47,7 +47,16 @@ def _string_map(data, what):
     return dict(data)
 
 
-class StringField(serializers.Field):
+class GoField(serializers.Field):
+    """A field decoded as Go decodes JSON: null leaves the zero value, never an error."""
+
+    def validate_empty_values(self, data):
+        if data is None:
+            return (False, None)
+        return super().validate_empty_values(data)
+
+
+class StringField(GoField):
     """A JSON string and nothing else (DRF's CharField turns 2 into "2"); null is ""."""
 
     def to_internal_value(self, data):
@@ -61,7 +70,7 @@ class StringField(serializers.Field):
         return value
 
 
-class ConfigField(serializers.Field):
+class ConfigField(GoField):
     """LXD's ``config``: a JSON object of string values, sorted by key as Go encodes maps."""
 
     def to_internal_value(self, data):
@@ -71,7 +80,7 @@ class ConfigField(serializers.Field):
         return dict(sorted(value.items()))
 
 
-class DevicesField(serializers.Field):
+class DevicesField(GoField):
     """LXD's ``devices``: device name to a JSON object of string options."""
 
     def to_internal_value(self, data):
@@ -79,7 +88,9 @@ class DevicesField(serializers.Field):
             return {}
         if not isinstance(data, dict):
             raise serializers.ValidationError(f"expected an object of devices, got {_type_name(data)}")
-        return {name: _string_map(options, f"device {go_quote(name)} to be an object") for name, options in data.items()}
+        return {
+            name: _string_map(options, f"device {go_quote(name)} to be an object") for name, options in data.items()
+        }
 
     def to_representation(self, value):
         return {name: dict(sorted(options.items())) for name, options in sorted(value.items())}

@@ -1,0 +1,141 @@
+"""Start lxdsite the way LXD starts: `LXD_DIR=DIR python manage.py serve`.
+
+The API listens on `DIR/unix.socket` (mode 0660, as LXD's socket) and, with `--bind`,
+on TCP as well. Gunicorn runs in this process through its custom-application API.
+"""
+
+import os
+import socket
+import stat
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+from gunicorn.app.base import BaseApplication
+from gunicorn.sock import UnixSocket
+
+# LXD creates its unix socket srw-rw----: the owner and its group may talk to the API.
+SOCKET_MODE = 0o660
+# LXD_DIR holds the database; like /var/lib/lxd it is traversable but not listable.
+LXD_DIR_MODE = 0o711
+
+
+def close_database_connections(arbiter, worker):
+    """Gunicorn pre_fork hook: close the master's database connections before forking."""
+    # A connection (a SQLite handle, a PostgreSQL socket) copied into two processes is
+    # used by both at once and corrupts the session; each worker opens its own.
+    connections.close_all()
+
+
+def open_unix_sockets(arbiter):
+    """Gunicorn when_ready hook: give the bound unix sockets LXD's mode 0660."""
+    for listener in arbiter.LISTENERS:
+        if isinstance(listener, UnixSocket):
+            os.chmod(listener.cfg_addr, SOCKET_MODE)
+
+
+def remove_stale_socket(path):
+    """Remove a socket left by a server that died; refuse if a server still answers."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise CommandError(f"{path} exists and is not a socket")
+    # Gunicorn would unlink any socket and take over; LXD refuses to start twice instead.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        if probe.connect_ex(str(path)) == 0:
+            raise CommandError(f"A server is already listening on {path}")
+    path.unlink()
+
+
+def without_head_body(application):
+    """Wrap a WSGI app so that HEAD answers carry the headers of GET and no body."""
+
+    # Django leaves this to the server (runserver strips it). Gunicorn drops the bytes
+    # too (RFC 9110 section 9.3.2) but logs a warning for every HEAD, so drop them here.
+    def wsgi(environ, start_response):
+        body = application(environ, start_response)
+        if environ["REQUEST_METHOD"] != "HEAD":
+            return body
+        if hasattr(body, "close"):
+            body.close()
+        return []
+
+    return wsgi
+
+
+class LXDApplication(BaseApplication):
+    """Gunicorn application serving lxdsite's WSGI app with the given settings."""
+
+    def __init__(self, options):
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from lxdsite.wsgi import application
+
+        return without_head_body(application)
+
+
+class Command(BaseCommand):
+    """Run the LXD API on LXD_DIR/unix.socket (and TCP with --bind) until SIGTERM/SIGINT."""
+
+    help = "Serve the LXD API on $LXD_DIR/unix.socket, like the lxd daemon."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--bind",
+            action="append",
+            default=[],
+            metavar="HOST:PORT",
+            help="Also listen on this TCP address (repeatable).",
+        )
+        parser.add_argument("--workers", type=int, default=2, help="Worker processes (default 2).")
+        parser.add_argument("--threads", type=int, default=4, help="Threads per worker (default 4).")
+        parser.add_argument("--access-log", action="store_true", help="Log every request to stdout.")
+
+    def handle(self, *args, bind, workers, threads, access_log, **options):
+        lxd_dir = settings.LXD_DIR
+        if not lxd_dir.is_dir():
+            lxd_dir.mkdir(parents=True)
+            lxd_dir.chmod(LXD_DIR_MODE)
+        call_command("migrate", interactive=False, verbosity=0)
+        # migrate left connections open in this (master) process; see the pre_fork hook.
+        connections.close_all()
+
+        socket_path = lxd_dir / "unix.socket"
+        remove_stale_socket(socket_path)
+
+        LXDApplication(
+            {
+                "bind": [f"unix:{socket_path}", *bind],
+                "workers": workers,
+                # gthread: a request runs on its own thread holding the client socket,
+                # so an upgraded WebSocket (/1.0/events) can stay on it while other
+                # threads serve; the sync worker would block the whole process.
+                "worker_class": "gthread",
+                "threads": threads,
+                # Preload: manage.py has already set Django up in this process, so the
+                # workers inherit it either way; preloading builds the handler once and
+                # fails fast. Database connections are the one thing that must not
+                # cross the fork, hence the pre_fork hook.
+                "preload_app": True,
+                "pre_fork": close_database_connections,
+                "when_ready": open_unix_sockets,
+                # Gunicorn applies this umask only around bind(): the socket is born
+                # owner-only and widened to 0660 in when_ready, never world-writable.
+                "umask": 0o177,
+                "accesslog": "-" if access_log else None,
+                # The control socket defaults to one path per user (~/.gunicorn), which
+                # two servers (tests, several LXD_DIRs) would fight over, and it runs a
+                # thread in the master that later forks would copy.
+                "control_socket_disable": True,
+                "proc_name": f"lxdsite {lxd_dir}",
+            }
+        ).run()
