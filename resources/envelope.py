@@ -58,12 +58,32 @@ class LXDJSONRenderer(BaseRenderer):
         return b"" if data is None else to_json_bytes(data)
 
 
+def _strings(value):
+    """Every string in a decoded JSON value, object keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
 def _reject_unstorable(value):
-    """Refuse strings UTF-8 cannot carry (lone surrogates from ``\\ud800`` escapes)."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode()
-    except UnicodeEncodeError as exc:
-        raise ParseError("Invalid JSON: string contains an unpaired surrogate") from exc
+    """Refuse text the databases cannot store: lone surrogates (``\\ud800``) and NUL.
+
+    UTF-8 cannot carry a lone surrogate, and PostgreSQL's jsonb refuses ``\\u0000``
+    (LXD's SQLite silently cuts the string at NUL instead).
+    """
+    for text in _strings(value):
+        if "\x00" in text:
+            raise ParseError("Invalid JSON: string contains a NUL character")
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            raise ParseError("Invalid JSON: string contains an unpaired surrogate") from exc
 
 
 class LXDJSONParser(BaseParser):

@@ -23,6 +23,7 @@ from .serializers import (
     ServerETagSerializer,
     ServerSerializer,
     check_profile_deletable,
+    go_quote,
 )
 
 # Characters Go's url.URL leaves unescaped in a path segment.
@@ -48,6 +49,8 @@ class LXDViewSet(viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"
     collection_url = ""
     not_found_message = "not found"
+    # LXD words the same 404 differently in each handler; {name} is the Go-quoted name.
+    not_found_messages = {}
 
     def get_serializer_class(self):
         return getattr(self, f"{self.action}_serializer_class", None) or super().get_serializer_class()
@@ -56,7 +59,15 @@ class LXDViewSet(viewsets.GenericViewSet):
         try:
             return super().get_object()
         except Http404:
-            raise exceptions.NotFound(self.not_found_message) from None
+            message = self.not_found_messages.get(self.action, self.not_found_message)
+            name = go_quote(str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")))
+            raise exceptions.NotFound(message.format(name=name)) from None
+
+    def request_data(self):
+        """The JSON body; an empty one is Go's ``EOF`` decode error, as LXD answers it."""
+        if self.request.stream is None:
+            raise exceptions.ParseError("EOF")
+        return self.request.data
 
     def object_url(self, instance):
         """The object's LXD URL, its name escaped as Go escapes a path segment."""
@@ -92,7 +103,7 @@ class CreateMixin:
     """POST on a collection: 201 + Location, as LXD answers a synchronous create."""
 
     def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
+        serializer = self.get_serializer(data=self.request_data())
         serializer.is_valid(raise_exception=True)
         self.perform_create(serializer)
         return CreatedResponse(self.object_url(serializer.instance))
@@ -110,7 +121,7 @@ class UpdateMixin:
 
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
-        serializer = self.get_serializer(self.get_object(), data=request.data, partial=partial)
+        serializer = self.get_serializer(self.get_object(), data=self.request_data(), partial=partial)
         serializer.is_valid(raise_exception=True)
         self.perform_update(serializer)
         return SyncResponse({})
@@ -138,7 +149,7 @@ class RenameMixin:
     """POST on an object renames it: 201 + Location of the new name, as LXD does."""
 
     def rename(self, request, *args, **kwargs):
-        serializer = self.get_serializer(self.get_object(), data=request.data)
+        serializer = self.get_serializer(self.get_object(), data=self.request_data())
         serializer.is_valid(raise_exception=True)
         self.perform_rename(serializer)
         return CreatedResponse(self.object_url(serializer.instance))
@@ -168,6 +179,11 @@ class ProfileViewSet(
     etag_serializer_class = ProfileETagSerializer
     collection_url = "/1.0/profiles"
     not_found_message = "Profile not found"
+    not_found_messages = {
+        "retrieve": "Fetch profile: Profile not found",
+        "update": "Failed to retrieve profile {name}: Profile not found",
+        "partial_update": "Failed to retrieve profile={name}: Profile not found",
+    }
 
     def perform_destroy(self, instance):
         check_profile_deletable(instance)

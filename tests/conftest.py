@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from resources.models import Profile
 from tests.live_server import lxdsite_pg_server, lxdsite_server  # noqa: F401
+from tests.real_lxd import real_lxd  # noqa: F401
 
 
 @pytest.fixture

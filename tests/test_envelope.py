@@ -63,6 +63,8 @@ def test_unsupported_method_is_501_not_405(api, method, path):
         ('{"config":', "Invalid JSON"),
         ("[" * 100_000 + "]" * 100_000, "Invalid JSON"),
         ('{"description": "\\ud800"}', "unpaired surrogate"),
+        ('{"config": {"user.\\udfff": "x"}}', "unpaired surrogate"),
+        ('{"devices": {"d": {"path": "/a\\u0000"}}}', "NUL character"),
         (b'{"description": "\xff"}', "not UTF-8"),
         ('{"config": "notamap"}', "config: expected an object of strings, got string"),
         ('{"config": {"limits.cpu": 2}}', 'config: value of "limits.cpu" must be a string, got number'),

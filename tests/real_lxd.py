@@ -1,0 +1,65 @@
+"""The real LXD 5.0.2 daemon, started in a private LXD_DIR beside lxdsite for differential tests.
+
+Import the fixture into ``tests/conftest.py``; ``running_lxd()`` also serves scripts.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.live_server import unix_request
+
+START_TIMEOUT = 30
+
+
+@contextlib.contextmanager
+def running_lxd():
+    """Start ``lxd`` in a fresh LXD_DIR, wait until its socket answers, stop it afterwards."""
+    lxd_dir = Path(tempfile.mkdtemp(prefix="lxd-real-"))
+    log = lxd_dir / "lxd.log"
+    process = subprocess.Popen(
+        ["lxd", "--group", "root", "--logfile", str(log)],
+        env={**os.environ, "LXD_DIR": str(lxd_dir)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    socket_path = lxd_dir / "unix.socket"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"lxd exited with {process.returncode}: {log.read_text(errors='replace')}")
+            try:
+                if unix_request(socket_path, "GET", "/1.0")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"lxd did not answer within {START_TIMEOUT}s")
+            time.sleep(0.1)
+        yield socket_path
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(lxd_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def real_lxd():
+    """The unix socket of a real LXD 5.0.2 daemon, shared by the session."""
+    if shutil.which("lxd") is None:
+        pytest.fail("the lxd package is not installed: run `make deps`")
+    with running_lxd() as socket_path:
+        yield socket_path
