@@ -64,6 +64,8 @@ WSGI_APPLICATION = "lxdsite.wsgi.application"
 SQLITE_DATABASE = {
     "ENGINE": "django.db.backends.sqlite3",
     "NAME": LXD_DIR / "lxdsite.sqlite3",
+    # Keep each worker thread's connection: opening one per request costs a third of a GET.
+    "CONN_MAX_AGE": 600,
     "OPTIONS": {
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,

@@ -1,0 +1,170 @@
+"""`manage.py serve` behaves like the lxd daemon on the outside: LXD_DIR, socket, clients."""
+
+import http.client
+import os
+import socket
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from tests.live_server import REPO_ROOT, http_request, postgres_database, running_server
+
+pytestmark = pytest.mark.live
+
+ENVELOPE_KEYS = {
+    "type",
+    "status",
+    "status_code",
+    "operation",
+    "error_code",
+    "error",
+    "metadata",
+}
+
+
+def free_tcp_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def assert_sync_envelope(status, headers, body):
+    """GET /1.0 as LXD answers it: 200 and a sync envelope around a metadata object."""
+    assert status == 200, body
+    assert headers["Content-Type"].startswith("application/json")
+    assert set(body) == ENVELOPE_KEYS
+    assert body["type"] == "sync"
+    assert body["status"] == "Success"
+    assert body["status_code"] == 200
+    assert body["error_code"] == 0
+    assert isinstance(body["metadata"], dict)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_env(request):
+    """The environment selecting each database: nothing for SQLite, DATABASE_URL for PostgreSQL."""
+    if request.param == "sqlite":
+        yield {}
+    else:
+        with postgres_database() as url:
+            yield {"DATABASE_URL": url}
+
+
+def run_lxc(lxd_dir, tmp_path, *args):
+    """Run the real lxc 5.0.2 client against LXD_DIR/unix.socket, config kept in tmp_path."""
+    env = {
+        **os.environ,
+        "LXD_DIR": str(lxd_dir),
+        "LXD_CONF": str(tmp_path / "lxc-conf"),
+    }
+    return subprocess.run(["lxc", *args], env=env, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_serve_creates_lxd_dir_database_and_socket(tmp_path):
+    lxd_dir = tmp_path / "missing" / "lxd"
+
+    with running_server(lxd_dir) as server:
+        mode = server.socket_path.stat().st_mode
+        assert stat.S_ISSOCK(mode)
+        assert stat.S_IMODE(mode) == 0o660
+        assert stat.S_IMODE(lxd_dir.stat().st_mode) == 0o711
+        assert (lxd_dir / "lxdsite.sqlite3").is_file()
+
+
+def test_get_1_0_over_unix_socket_is_a_sync_envelope(lxdsite_server):
+    assert_sync_envelope(*lxdsite_server.request("GET", "/1.0"))
+
+
+def test_bind_also_serves_tcp(tmp_path):
+    port = free_tcp_port()
+
+    with running_server(tmp_path / "lxd", bind=f"127.0.0.1:{port}") as server:
+        over_tcp = http_request(http.client.HTTPConnection("127.0.0.1", port), "GET", "/1.0")
+        over_unix = server.request("GET", "/1.0")
+
+    assert_sync_envelope(*over_tcp)
+    assert_sync_envelope(*over_unix)
+
+
+def test_head_answer_has_no_body_on_the_wire(lxdsite_server):
+    # http.client never reads a body after HEAD, so look at the raw bytes.
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.settimeout(10)
+        raw.connect(str(lxdsite_server.socket_path))
+        raw.sendall(b"HEAD /1.0 HTTP/1.1\r\nHost: unix.socket\r\nConnection: close\r\n\r\n")
+        received = b""
+        while chunk := raw.recv(65536):
+            received += chunk
+
+    head, separator, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 ")
+    assert separator
+    assert body == b""
+    assert "no-body response" not in lxdsite_server.log()
+
+
+@pytest.mark.lxd
+def test_lxc_lists_and_shows_the_default_profile(lxdsite_server, tmp_path):
+    listed = run_lxc(lxdsite_server.lxd_dir, tmp_path, "profile", "list")
+    shown = run_lxc(lxdsite_server.lxd_dir, tmp_path, "profile", "show", "default")
+
+    assert listed.returncode == 0, listed.stderr
+    assert "| default" in listed.stdout
+    assert shown.returncode == 0, shown.stderr
+    assert "name: default" in shown.stdout
+
+
+def test_restart_keeps_data(tmp_path, database_env):
+    lxd_dir = tmp_path / "lxd"
+
+    with running_server(lxd_dir, env=database_env) as server:
+        status, _, body = server.request("POST", "/1.0/profiles", {"name": "p1"})
+        assert status == 201, body
+        assert server.stop() == 0
+
+    with running_server(lxd_dir, env=database_env) as server:
+        status, _, body = server.request("GET", "/1.0/profiles/p1")
+
+    assert status == 200, body
+    assert body["metadata"]["name"] == "p1"
+
+
+def test_sigterm_stops_gracefully_and_removes_the_socket(lxdsite_server):
+    assert lxdsite_server.stop() == 0
+    assert not lxdsite_server.socket_path.exists()
+
+
+def test_stale_socket_is_replaced(tmp_path):
+    lxd_dir = tmp_path / "lxd"
+    lxd_dir.mkdir()
+    # A socket file nobody listens on, as a killed server leaves it.
+    with socket.socket(socket.AF_UNIX) as stale:
+        stale.bind(str(lxd_dir / "unix.socket"))
+
+    with running_server(lxd_dir) as server:
+        status, _, body = server.request("GET", "/1.0")
+
+    assert status == 200, body
+
+
+def test_second_server_on_the_same_lxd_dir_is_refused(lxdsite_server):
+    second = subprocess.run(
+        [sys.executable, "manage.py", "serve"],
+        cwd=REPO_ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+            "LXD_DIR": str(lxdsite_server.lxd_dir),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert second.returncode != 0
+    assert "already listening" in second.stderr
+    status, _, body = lxdsite_server.request("GET", "/1.0")
+    assert status == 200, body
