@@ -97,7 +97,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["resources.envelope.LXDJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "resources.envelope.LXDContentNegotiation",
     "EXCEPTION_HANDLER": "resources.exceptions.lxd_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "resources.schema.LXDAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,

@@ -14,6 +14,8 @@ import re
 from django.conf import settings
 from django.db import transaction
 from django.utils.http import parse_etags, quote_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
@@ -178,3 +180,32 @@ class ConditionalUpdateMixin:
             # A successful write answers with the new ETag, so the client can chain writes.
             response.headers.setdefault("ETag", quote_etag(self.get_etag(updated)))
         return super().finalize_response(request, response, *args, **kwargs)
+
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Write only if the object's ETag matches (RFC 9110 list, `*`, or LXD's bare tag); else 412.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="On reads: 304 when it matches the ETag. On writes: 412 when it matches.",
+)
+_ENVELOPE = OpenApiResponse(OpenApiTypes.OBJECT, description="LXD's sync envelope; the ETag header on objects.")
+_NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match matched the ETag.")
+_WRITE_ERRORS = {
+    412: OpenApiResponse(description="Precondition failed: `ETag doesn't match: <current> vs <sent>`."),
+    428: OpenApiResponse(description="If-Match required (`LXDSITE_REQUIRE_IF_MATCH=1`)."),
+}
+
+
+READ_SCHEMA = extend_schema(parameters=[IF_NONE_MATCH], responses={200: _ENVELOPE, 304: _NOT_MODIFIED})
+WRITE_SCHEMA = extend_schema(parameters=[IF_MATCH, IF_NONE_MATCH], responses={200: _ENVELOPE, **_WRITE_ERRORS})
+
+
+def conditional_schema(*, reads=(), writes=()):
+    """``extend_schema_view`` documenting the conditional headers of the named actions."""
+    return extend_schema_view(**dict.fromkeys(reads, READ_SCHEMA), **dict.fromkeys(writes, WRITE_SCHEMA))

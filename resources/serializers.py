@@ -8,6 +8,8 @@ import json
 import platform
 import socket
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from . import config_keys
@@ -56,6 +58,7 @@ class GoField(serializers.Field):
         return super().validate_empty_values(data)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class StringField(GoField):
     """A JSON string and nothing else (DRF's CharField turns 2 into "2"); null is ""."""
 
@@ -70,6 +73,7 @@ class StringField(GoField):
         return value
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
 class ConfigField(GoField):
     """LXD's ``config``: a JSON object of string values, sorted by key as Go encodes maps."""
 
@@ -80,6 +84,9 @@ class ConfigField(GoField):
         return dict(sorted(value.items()))
 
 
+@extend_schema_field(
+    {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}}
+)
 class DevicesField(GoField):
     """LXD's ``devices``: device name to a JSON object of string options."""
 
@@ -185,7 +192,7 @@ class ProfileSerializer(serializers.ModelSerializer):
         fields = ["config", "description", "devices", "name", "used_by"]
         read_only_fields = ["name"]
 
-    def get_used_by(self, profile):
+    def get_used_by(self, profile) -> list[str]:
         return []
 
     def validate_config(self, value):

@@ -8,10 +8,12 @@ from urllib.parse import quote
 
 from django.db import IntegrityError
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, viewsets
 from rest_framework.decorators import api_view
 
-from .conditional import ConditionalUpdateMixin
+from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, conditional_schema
 from .envelope import CreatedResponse, SyncResponse
 from .exceptions import Conflict
 from .models import Profile, Server
@@ -148,6 +150,7 @@ class DestroyMixin:
 class RenameMixin:
     """POST on an object renames it: 201 + Location of the new name, as LXD does."""
 
+    @WRITE_SCHEMA
     def rename(self, request, *args, **kwargs):
         serializer = self.get_serializer(self.get_object(), data=self.request_data())
         serializer.is_valid(raise_exception=True)
@@ -158,6 +161,7 @@ class RenameMixin:
         serializer.save()
 
 
+@conditional_schema(reads=["retrieve"], writes=["update", "partial_update"])
 class ServerViewSet(ConditionalUpdateMixin, RetrieveMixin, UpdateMixin, LXDViewSet):
     """``/1.0``: the server's configuration and environment."""
 
@@ -167,6 +171,7 @@ class ServerViewSet(ConditionalUpdateMixin, RetrieveMixin, UpdateMixin, LXDViewS
     etag_serializer_class = ServerETagSerializer
 
 
+@conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
 class ProfileViewSet(
     ConditionalUpdateMixin, ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, RenameMixin, LXDViewSet
 ):
@@ -190,6 +195,7 @@ class ProfileViewSet(
         super().perform_destroy(instance)
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def api_root(request):
     """``GET /``: the API versions this server speaks, as LXD lists them."""
