@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from tests.live_server import unix_request
+
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
 
 
@@ -57,6 +59,8 @@ def test_profile_commands_print_what_lxd_prints(real_lxd, lxdsite_server, tmp_pa
 
 
 def test_server_config_commands_print_what_lxd_prints(real_lxd, lxdsite_server, tmp_path):
+    # The daemon is shared by the session: start both from an empty server config.
+    unix_request(real_lxd, "PUT", "/1.0", {"config": {}})
     sequence = [
         ("config", "set", "images.auto_update_interval", "0"),
         ("config", "get", "images.auto_update_interval"),
