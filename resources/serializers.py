@@ -8,6 +8,7 @@ import json
 import platform
 import socket
 
+from django.contrib.auth.hashers import make_password
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
@@ -109,10 +110,33 @@ def merge_config(current, sent, *, partial):
     return {key: value for key, value in merged.items() if value != ""}
 
 
+HIDDEN_SERVER_KEYS = frozenset(key for key, spec in config_keys.SERVER_CLUSTER_KEYS.items() if spec.hidden)
+
+
+def shown_server_config(config):
+    """The server config as LXD shows it: hidden keys (the trust password's hash) as ``true``."""
+    return {key: True if key in HIDDEN_SERVER_KEYS else value for key, value in sorted(config.items())}
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class ServerConfigField(GoField):
+    """The server's ``config``: LXD decodes it as map[string]any and checks each value's type itself."""
+
+    def to_internal_value(self, data):
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(f"expected an object, got {_type_name(data)}")
+        return dict(data)
+
+    def to_representation(self, value):
+        return shown_server_config(value)
+
+
 class ServerSerializer(serializers.ModelSerializer):
     """``GET /1.0``: the server's config and environment; PUT/PATCH change ``config`` only."""
 
-    config = ConfigField(required=False)
+    config = ServerConfigField(required=False)
 
     class Meta:
         model = Server
@@ -120,11 +144,21 @@ class ServerSerializer(serializers.ModelSerializer):
 
     def validate_config(self, value):
         current = self.instance.config if self.instance else {}
+        # A hidden key comes back from clients as the `true` LXD showed them: keep it.
+        value = {
+            key: current.get(key, "") if item is True and key in HIDDEN_SERVER_KEYS else item
+            for key, item in value.items()
+        }
         merged = {**current, **value} if self.partial else value
         try:
-            return config_keys.clean_server_config(merged)
+            config = config_keys.clean_server_config(merged)
         except config_keys.ConfigError as exc:
             raise lxd_error(str(exc)) from exc
+        # LXD stores the trust password hashed, never as sent.
+        return {
+            key: make_password(item) if key in HIDDEN_SERVER_KEYS and item != current.get(key) else item
+            for key, item in config.items()
+        }
 
     def to_representation(self, instance):
         return {
@@ -171,9 +205,9 @@ def server_environment():
 
 
 class ServerETagSerializer(ETagSerializer):
-    """LXD hashes the server's ``config`` map alone."""
+    """LXD hashes the server's ``config`` map alone, as it shows it."""
 
-    config = ConfigField()
+    config = ServerConfigField()
 
     def to_representation(self, instance):
         return super().to_representation(instance)[0]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from resources.conditional import compute_etag
 from resources.models import Server
 
 LXD_EXTENSIONS = set(json.loads((Path(__file__).parent / "data" / "lxd-5.0.2-api-extensions.json").read_text()))
@@ -81,3 +82,17 @@ def test_unknown_key_is_400_with_lxd_text_and_changes_nothing(api):
 def test_server_has_no_delete(api):
     assert api.delete("/1.0").status_code == 501
     assert Server.objects.filter(pk=Server.SINGLETON_ID).exists()
+
+
+@pytest.mark.django_db
+def test_trust_password_is_stored_hashed_and_shown_as_true(api):
+    assert api.put("/1.0", {"config": {"core.trust_password": "sekrit"}}).status_code == 200
+    stored = _config()["core.trust_password"]
+
+    response = api.get("/1.0")
+
+    assert stored != "sekrit"
+    assert response.json()["metadata"]["config"] == {"core.trust_password": True}
+    assert response.headers["ETag"].strip('"') == compute_etag({"core.trust_password": True})
+    assert api.put("/1.0", response.json()["metadata"], HTTP_IF_MATCH=response.headers["ETag"]).status_code == 200
+    assert _config()["core.trust_password"] == stored
