@@ -9,7 +9,7 @@ from django.db import models
 
 
 class Server(models.Model):
-    """The server's own configuration (``GET/PUT/PATCH /1.0``): a single row."""
+    """The server's own configuration (``GET/PUT/PATCH /1.0``): one row, made by a migration."""
 
     SINGLETON_ID = 1
 
@@ -20,15 +20,6 @@ class Server(models.Model):
 
     def __str__(self):
         return "server configuration"
-
-    @classmethod
-    def load(cls, queryset=None):
-        """The single row, created on first use."""
-        queryset = cls.objects.all() if queryset is None else queryset
-        server = queryset.filter(pk=cls.SINGLETON_ID).first()
-        if server is None:
-            server, _ = cls.objects.get_or_create(pk=cls.SINGLETON_ID)
-        return server
 
 
 class Profile(models.Model):
