@@ -4,6 +4,7 @@ The API, the admin and the management commands all validate through these classe
 own error texts are raised with code ``lxd`` so the envelope shows them word for word.
 """
 
+import functools
 import json
 import platform
 import socket
@@ -38,16 +39,22 @@ def _type_name(value):
     return names.get(type(value), "number")
 
 
-def _string_map(data, what):
-    """A JSON object of strings (Go's map[string]string); null decodes to an empty map."""
+def _json_object(data, what):
+    """A JSON object (a Go map); null decodes to an empty map."""
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise serializers.ValidationError(f"expected {what}, got {_type_name(data)}")
+    return dict(data)
+
+
+def _string_map(data, what):
+    """A JSON object of strings (Go's map[string]string); null decodes to an empty map."""
+    data = _json_object(data, what)
     for key, value in data.items():
         if not isinstance(value, str):
             raise serializers.ValidationError(f"value of {go_quote(key)} must be a string, got {_type_name(value)}")
-    return dict(data)
+    return data
 
 
 class GoField(serializers.Field):
@@ -92,12 +99,9 @@ class DevicesField(GoField):
     """LXD's ``devices``: device name to a JSON object of string options."""
 
     def to_internal_value(self, data):
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            raise serializers.ValidationError(f"expected an object of devices, got {_type_name(data)}")
+        devices = _json_object(data, "an object of devices")
         return {
-            name: _string_map(options, f"device {go_quote(name)} to be an object") for name, options in data.items()
+            name: _string_map(options, f"device {go_quote(name)} to be an object") for name, options in devices.items()
         }
 
     def to_representation(self, value):
@@ -123,11 +127,7 @@ class ServerConfigField(GoField):
     """The server's ``config``: LXD decodes it as map[string]any and checks each value's type itself."""
 
     def to_internal_value(self, data):
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            raise serializers.ValidationError(f"expected an object, got {_type_name(data)}")
-        return dict(data)
+        return _json_object(data, "an object")
 
     def to_representation(self, value):
         return shown_server_config(value)
@@ -173,6 +173,7 @@ class ServerSerializer(serializers.ModelSerializer):
         }
 
 
+@functools.cache
 def server_environment():
     """The ``environment`` block of ``GET /1.0``, in LXD's field order."""
     uname = platform.uname()
