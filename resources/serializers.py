@@ -4,6 +4,7 @@ The API, the admin and the management commands all validate through these classe
 own error texts are raised with code ``lxd`` so the envelope shows them word for word.
 """
 
+import copy
 import functools
 import json
 import platform
@@ -64,6 +65,20 @@ class GoField(serializers.Field):
         if data is None:
             return (False, None)
         return super().validate_empty_values(data)
+
+
+class LXDModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer that introspects its model once per class, not on every request.
+
+    Each instance still gets its own copies of the fields, so nothing is shared between
+    requests; only the (expensive) building of the field set is cached.
+    """
+
+    def get_fields(self):
+        cls = type(self)
+        if "_field_templates" not in cls.__dict__:
+            cls._field_templates = super().get_fields()
+        return copy.deepcopy(cls._field_templates)
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -133,7 +148,7 @@ class ServerConfigField(GoField):
         return shown_server_config(value)
 
 
-class ServerSerializer(serializers.ModelSerializer):
+class ServerSerializer(LXDModelSerializer):
     """``GET /1.0``: the server's config and environment; PUT/PATCH change ``config`` only."""
 
     config = ServerConfigField(required=False)
@@ -214,7 +229,7 @@ class ServerETagSerializer(ETagSerializer):
         return super().to_representation(instance)[0]
 
 
-class ProfileSerializer(serializers.ModelSerializer):
+class ProfileSerializer(LXDModelSerializer):
     """A profile as LXD shows it; PUT replaces config, description and devices, PATCH merges."""
 
     config = ConfigField(required=False)
@@ -281,7 +296,7 @@ class ProfileCreateSerializer(ProfileSerializer):
         return name
 
 
-class ProfileRenameSerializer(serializers.ModelSerializer):
+class ProfileRenameSerializer(LXDModelSerializer):
     """``POST /1.0/profiles/NAME``: rename; the default profile keeps its name (403)."""
 
     name = StringField(default="")
