@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LXD_DIR ?= $(CURDIR)/var
 BIND ?= 127.0.0.1:8443
+TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/lxdsite
 
 .PHONY: run test deps venv lint bench
 
@@ -29,9 +30,12 @@ deps: venv
 run: venv
 	LXD_DIR=$(LXD_DIR) $(PY) manage.py serve --bind $(BIND)
 
+# The whole suite on SQLite (live servers run SQLite and PostgreSQL themselves), then the
+# in-process tests again on PostgreSQL (pytest-django creates and drops test_lxdsite).
 test: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(VENV)/bin/pytest -m "not live"
 
 lint: venv
 	$(VENV)/bin/ruff check .
