@@ -38,7 +38,7 @@ def test_profile_errors_surface_as_pylxd_exceptions(client):
         client.profiles.create("dup")
     with pytest.raises(NotFound):
         client.profiles.get("nosuch")
-    with pytest.raises(LXDAPIException, match="Unknown configuration key: no.such.key"):
+    with pytest.raises(LXDAPIException, match=r"Unknown configuration key: no\.such\.key"):
         client.profiles.create("bad", config={"no.such.key": "1"})
     with pytest.raises(LXDAPIException, match='The "default" profile cannot be deleted'):
         client.profiles.get("default").delete()
