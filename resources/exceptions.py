@@ -58,6 +58,14 @@ class NotImplementedMethod(exceptions.APIException):
     default_code = "not_implemented"
 
 
+class AmbiguousPrefix(exceptions.APIException):
+    """400: a fingerprint prefix that fits several images (LXD answers 500, but it is the client's error)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "More than one image matches"
+    default_code = "ambiguous"
+
+
 def error_envelope(code, message):
     """LXD's error envelope."""
     return {
@@ -122,3 +130,8 @@ def _envelope_response(code, message):
     """An error envelope answered outside DRF, byte for byte as the renderer writes it."""
     body = to_json_bytes(error_envelope(code, message))
     return HttpResponse(body, status=code, content_type="application/json")
+
+
+def error_text(exc):
+    """The one line an API error shows in the envelope, for the admin and the commands."""
+    return _first_message(exc.detail)

@@ -1,0 +1,204 @@
+"""LXD objects as YAML documents, and the stored version that makes editing them conflict-safe.
+
+The admin and the ``show``/``edit``/``export``/``import`` commands read and write objects here,
+always through the API's serializers, so there is one copy of the rules. A *version* is a hash
+of every stored field: LXD's ETag leaves some fields out, and an editor must notice any change.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+
+import yaml
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from rest_framework import exceptions
+
+from .conditional import compute_etag
+from .exceptions import error_text
+from .models import Profile, Server
+from .serializers import (
+    HIDDEN_SERVER_KEYS,
+    ProfileCreateSerializer,
+    ProfileSerializer,
+    ServerSerializer,
+)
+
+
+def stored_version(instance):
+    """A hash of every stored field of ``instance`` (not LXD's ETag, which hashes a subset)."""
+    values = {field.attname: field.value_from_object(instance) for field in instance._meta.concrete_fields}
+    # Round trip through JSON so dates, decimals and UUIDs hash as the text they store.
+    return compute_etag(json.loads(json.dumps(values, cls=DjangoJSONEncoder)))
+
+
+class VersionConflict(Exception):
+    """The stored object changed since the version the editor started from."""
+
+    def __init__(self, current):
+        super().__init__(f"{current} was changed by someone else since it was read")
+        self.current = current
+
+
+class DocumentError(ValueError):
+    """A document that cannot be read or does not pass the API's rules; str() says why."""
+
+
+def lock_current(instance, version):
+    """Re-read ``instance``'s row under the API's write lock; VersionConflict if it changed.
+
+    Call inside ``transaction.atomic()``: the lock is ``select_for_update`` on PostgreSQL, and
+    on SQLite the write lock taken at BEGIN IMMEDIATE; either way it lasts until the commit.
+    """
+    current = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+    if stored_version(current) != version:
+        raise VersionConflict(current)
+    return current
+
+
+def dump_yaml(data):
+    """Readable block YAML, keys sorted as LXD's ``show`` prints them."""
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=True, allow_unicode=True, width=1000)
+
+
+class _StringScalarLoader(yaml.SafeLoader):
+    """YAML where every scalar is the string it spells, as Go decodes YAML into map[string]string."""
+
+
+_StringScalarLoader.yaml_implicit_resolvers = {}
+# Only null keeps its meaning: Go leaves the zero value ("" or an empty map) for it.
+_StringScalarLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), [*"~nN", ""]
+)
+
+
+def load_yaml(text, *, strings=False):
+    """Parse a YAML document; ``strings`` keeps ``limits.cpu: 2`` as "2", as ``lxc edit`` does."""
+    try:
+        return yaml.load(text, Loader=_StringScalarLoader if strings else yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise DocumentError(f"Invalid YAML: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of LXD object as the commands name it, with the serializers that write it."""
+
+    name: str
+    model: type
+    serializer_class: type
+    create_serializer_class: type | None
+    # The fields a document may change (a PUT body); the rest of a shown document is ignored.
+    writable: tuple[str, ...]
+    # Whether documents of this kind hold only strings (Go's map[string]string and string fields).
+    strings: bool
+    singleton: bool = False
+
+    def get(self, name=None):
+        """The object named ``name`` (the singleton ignores it); DocumentError if there is none."""
+        if self.singleton:
+            return self.model.objects.get(pk=Server.SINGLETON_ID)
+        try:
+            return self.model.objects.get(name=name)
+        except self.model.DoesNotExist:
+            raise DocumentError(f"{self.name.capitalize()} {name!r} not found") from None
+
+    def document(self, instance):
+        """The object as ``show`` prints it and ``edit`` opens it (the API's representation)."""
+        data = self.serializer_class(instance).data
+        return {key: data[key] for key in self.shown}
+
+    @property
+    def shown(self):
+        return ("config",) if self.singleton else tuple(self.serializer_class.Meta.fields)
+
+    def write(self, instance, data):
+        """Write a document onto ``instance`` through the API's serializer (a PUT); DocumentError if refused."""
+        if not isinstance(data, dict):
+            raise DocumentError("The document must be a YAML mapping")
+        body = {key: data[key] for key in self.writable if key in data}
+        if instance is None:
+            serializer = self.create_serializer_class(data={"name": data.get("name", ""), **body})
+        else:
+            serializer = self.serializer_class(instance, data=body)
+        try:
+            serializer.is_valid(raise_exception=True)
+            return serializer.save()
+        except exceptions.APIException as exc:
+            raise DocumentError(error_text(exc)) from exc
+
+
+KINDS = {
+    "profile": Kind(
+        "profile", Profile, ProfileSerializer, ProfileCreateSerializer, ("config", "description", "devices"), True
+    ),
+    "server": Kind("server", Server, ServerSerializer, None, ("config",), False, singleton=True),
+}
+
+
+def get_kind(name):
+    """The Kind called ``name``; DocumentError naming the known kinds otherwise."""
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise DocumentError(f"Unknown kind {name!r}; expected one of: {', '.join(KINDS)}") from None
+
+
+def save_edited(kind, instance, data, version):
+    """Write an edited document if the object is still at ``version``, all under the row lock.
+
+    Raises VersionConflict (nothing written) or DocumentError (the API's message).
+    """
+    with transaction.atomic():
+        current = lock_current(instance, version)
+        return kind.write(current, data)
+
+
+# Export and import ------------------------------------------------------------------------------
+
+
+def export_document():
+    """Every object, as stored, in one document (the trust password stays hashed)."""
+    server = Server.objects.get(pk=Server.SINGLETON_ID)
+    profiles = [
+        {"name": p.name, "description": p.description, "config": p.config, "devices": p.devices}
+        for p in Profile.objects.order_by("name")
+    ]
+    return {"server": {"config": dict(sorted(server.config.items()))}, "profiles": profiles}
+
+
+def import_document(document):
+    """Load an exported document through the serializers, in one transaction; DocumentError on the first refusal."""
+    if not isinstance(document, dict):
+        raise DocumentError("The document must be a YAML mapping with 'server' and 'profiles'")
+    unknown = set(document) - {"server", "profiles"}
+    if unknown:
+        raise DocumentError(f"Unknown sections: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        if "server" in document:
+            _import_server(document["server"] or {})
+        for item in document.get("profiles") or []:
+            if not isinstance(item, dict):
+                raise DocumentError("Each profile must be a mapping")
+            name = item.get("name", "")
+            instance = Profile.objects.select_for_update().filter(name=name).first()
+            try:
+                KINDS["profile"].write(instance, item)
+            except DocumentError as exc:
+                raise DocumentError(f"Profile {name!r}: {exc}") from exc
+
+
+def _import_server(data):
+    """The server config; a hashed trust password is carried over as the hash, never re-hashed."""
+    server = Server.objects.select_for_update().get(pk=Server.SINGLETON_ID)
+    config = data.get("config") if isinstance(data, dict) else None
+    if isinstance(config, dict):
+        hidden = {key: value for key, value in config.items() if key in HIDDEN_SERVER_KEYS}
+        # The serializer keeps a hidden key sent back as `true` (as LXD shows it) at its
+        # current value: present the exported hash as the current value, send `true`.
+        server.config = {**server.config, **hidden}
+        data = {"config": {**config, **dict.fromkeys(hidden, True)}}
+    try:
+        KINDS["server"].write(server, data)
+    except DocumentError as exc:
+        raise DocumentError(f"Server: {exc}") from exc

@@ -1,0 +1,255 @@
+"""The admin: YAML editing, the API's validation, stored-version conflicts and the API's delete rules."""
+
+import html
+import re
+
+import pytest
+
+from resources.documents import stored_version
+from resources.models import Profile, Server
+
+PROFILE_URL = "/admin/resources/profile/{pk}/change/"
+
+
+def form_version(response):
+    """The hidden version the change form was rendered with."""
+    match = re.search(r'name="version" value="([0-9a-f]+)"', response.content.decode())
+    assert match, "the change form carries no version"
+    return match.group(1)
+
+
+def profile_post(version, **fields):
+    """A change-form POST for a profile: description, config and devices as typed."""
+    return {"description": "", "config": "", "devices": "", "version": version, "_save": "Save", **fields}
+
+
+@pytest.mark.django_db
+def test_change_form_shows_config_and_devices_as_yaml(admin_client, profile):
+    response = admin_client.get(PROFILE_URL.format(pk=profile.pk))
+
+    assert response.status_code == 200
+    text = html.unescape(response.content.decode())
+    assert "limits.cpu: '1'\nuser.note: a<b>&c\n" in text
+    assert "data:\n  path: /mnt\n  source: /tmp\n  type: disk\n" in text
+    assert form_version(response) == stored_version(profile)
+
+
+@pytest.mark.django_db
+def test_yaml_round_trip_saves_what_the_api_would(admin_client, profile):
+    version = form_version(admin_client.get(PROFILE_URL.format(pk=profile.pk)))
+
+    response = admin_client.post(
+        PROFILE_URL.format(pk=profile.pk),
+        profile_post(
+            version,
+            description="edited",
+            config="limits.cpu: 2\nlimits.memory: 1GiB\nuser.note: ''\n",
+            devices="root:\n  type: disk\n  path: /\n  pool: default\n",
+        ),
+    )
+
+    assert response.status_code == 302
+    profile.refresh_from_db()
+    assert profile.description == "edited"
+    # YAML scalars are strings as lxc edit reads them, and "" removes a key as in the API.
+    assert profile.config == {"limits.cpu": "2", "limits.memory": "1GiB"}
+    assert profile.devices == {"root": {"type": "disk", "path": "/", "pool": "default"}}
+
+
+@pytest.mark.django_db
+def test_invalid_yaml_is_a_form_error(admin_client, profile):
+    version = stored_version(profile)
+
+    response = admin_client.post(PROFILE_URL.format(pk=profile.pk), profile_post(version, config="a: [1,\n"))
+
+    assert response.status_code == 200
+    assert "Invalid YAML" in response.content.decode()
+    assert "a: [1," in response.content.decode()
+    assert Profile.objects.get(pk=profile.pk).config == profile.config
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "text", "message"),
+    [
+        ("config", "limits.cpu: abc", "Invalid CPU limit syntax"),
+        ("config", "bogus.key: 1", "Unknown configuration key: bogus.key"),
+        ("config", "- a list", "expected an object of strings, got array"),
+        ("devices", "eth0:\n  type: nic\n  nictype: nothing", "Unsupported device type"),
+    ],
+)
+def test_validation_errors_are_the_apis(admin_client, api, profile, field, text, message):
+    response = admin_client.post(
+        PROFILE_URL.format(pk=profile.pk), profile_post(stored_version(profile), **{field: text})
+    )
+
+    assert response.status_code == 200
+    assert message in html.unescape(response.content.decode())
+    # The API refuses the same body with the same text.
+    api_answer = api.put("/1.0/profiles/p1", {field: _yaml_value(text)})
+    assert api_answer.status_code == 400
+    assert message in api_answer.json()["error"]
+    assert Profile.objects.get(pk=profile.pk).config == profile.config
+
+
+def _yaml_value(text):
+    from resources.documents import load_yaml
+
+    return load_yaml(text, strings=True)
+
+
+@pytest.mark.django_db
+def test_conflict_refuses_the_save_and_keeps_the_input(admin_client, api, profile):
+    version = form_version(admin_client.get(PROFILE_URL.format(pk=profile.pk)))
+    changed = api.patch("/1.0/profiles/p1", {"config": {"limits.cpu": "4"}})
+    assert changed.status_code == 200
+
+    response = admin_client.post(
+        PROFILE_URL.format(pk=profile.pk), profile_post(version, description="mine", config="limits.cpu: 8\n")
+    )
+
+    assert response.status_code == 200
+    text = html.unescape(response.content.decode())
+    assert "was changed by someone else since you opened it" in text
+    assert "limits.cpu: 8" in text
+    assert 'value="mine"' in text
+    profile.refresh_from_db()
+    assert profile.config["limits.cpu"] == "4"
+    assert profile.description == "test profile"
+
+
+@pytest.mark.django_db
+def test_conflict_covers_fields_the_lxd_etag_leaves_out(admin_client, profile):
+    """LXD's profile ETag ignores the name; the stored version does not."""
+    version = stored_version(profile)
+    Profile.objects.filter(pk=profile.pk).update(name="renamed")
+
+    response = admin_client.post(PROFILE_URL.format(pk=profile.pk), profile_post(version, description="x"))
+
+    assert response.status_code == 200
+    assert "changed by someone else" in response.content.decode()
+    assert Profile.objects.get(pk=profile.pk).description == "test profile"
+
+
+@pytest.mark.django_db
+def test_missing_version_is_a_conflict(admin_client, profile):
+    response = admin_client.post(PROFILE_URL.format(pk=profile.pk), profile_post("", description="x"))
+
+    assert response.status_code == 200
+    assert "changed by someone else" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_default_profile_cannot_be_deleted(admin_client):
+    default = Profile.objects.get(name="default")
+    url = f"/admin/resources/profile/{default.pk}/delete/"
+
+    shown = admin_client.get(url)
+    refused = admin_client.post(url, {"post": "yes"})
+
+    assert shown.status_code == 200
+    assert "The &quot;default&quot; profile cannot be deleted" in shown.content.decode()
+    assert refused.status_code == 200
+    assert "cannot be deleted" in html.unescape(refused.content.decode())
+    assert Profile.objects.filter(name="default").exists()
+
+
+@pytest.mark.django_db
+def test_bulk_delete_keeps_the_default_profile(admin_client, profile):
+    default = Profile.objects.get(name="default")
+
+    response = admin_client.post(
+        "/admin/resources/profile/",
+        {"action": "delete_selected", "_selected_action": [default.pk, profile.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 200
+    assert "cannot be deleted" in html.unescape(response.content.decode())
+    assert Profile.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_other_profiles_can_be_deleted(admin_client, profile):
+    response = admin_client.post(f"/admin/resources/profile/{profile.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Profile.objects.filter(pk=profile.pk).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("a/b", "Profile names may not contain slashes"), ("default", "The profile already exists")],
+)
+def test_add_uses_the_apis_name_rules(admin_client, name, message):
+    response = admin_client.post(
+        "/admin/resources/profile/add/", {"name": name, "description": "", "config": "", "devices": ""}
+    )
+
+    assert response.status_code == 200
+    assert message in html.unescape(response.content.decode())
+    assert Profile.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_add_creates_a_profile(admin_client):
+    response = admin_client.post(
+        "/admin/resources/profile/add/", {"name": "web", "description": "d", "config": "limits.cpu: 1", "devices": ""}
+    )
+
+    assert response.status_code == 302
+    assert Profile.objects.get(name="web").config == {"limits.cpu": "1"}
+
+
+@pytest.mark.django_db
+def test_profile_list_columns_search_and_filters(admin_client, profile):
+    listing = admin_client.get("/admin/resources/profile/")
+    searched = admin_client.get("/admin/resources/profile/?q=limits.cpu")
+    with_devices = admin_client.get("/admin/resources/profile/?has_devices=yes")
+
+    assert listing.status_code == 200
+    assert "Used by" in listing.content.decode()
+    assert [p.name for p in listing.context["cl"].result_list] == ["default", "p1"]
+    assert [p.name for p in searched.context["cl"].result_list] == ["p1"]
+    assert [p.name for p in with_devices.context["cl"].result_list] == ["p1"]
+
+
+@pytest.mark.django_db
+def test_server_config_keeps_the_trust_password_hashed(admin_client, api):
+    assert api.patch("/1.0", {"config": {"core.trust_password": "secret"}}).status_code == 200
+    server = Server.objects.get()
+    stored = server.config["core.trust_password"]
+    url = f"/admin/resources/server/{server.pk}/change/"
+    page = admin_client.get(url)
+    assert "core.trust_password: true" in page.content.decode()
+
+    response = admin_client.post(
+        url, {"config": "core.trust_password: true\nimages.auto_update_interval: '12'\n", "version": form_version(page)}
+    )
+
+    assert response.status_code == 302
+    server.refresh_from_db()
+    assert server.config == {"core.trust_password": stored, "images.auto_update_interval": "12"}
+
+
+@pytest.mark.django_db
+def test_server_config_error_is_the_apis(admin_client):
+    server = Server.objects.get()
+
+    response = admin_client.post(
+        f"/admin/resources/server/{server.pk}/change/",
+        {"config": "core.https_address: 127.0.0.1:99999", "version": stored_version(server)},
+    )
+
+    assert response.status_code == 200
+    assert "Cannot listen on network HTTPS socket" in html.unescape(response.content.decode())
+    assert Server.objects.get().config == {}
+
+
+@pytest.mark.django_db
+def test_server_cannot_be_added_or_deleted(admin_client):
+    server = Server.objects.get()
+
+    assert admin_client.get("/admin/resources/server/add/").status_code == 403
+    assert admin_client.post(f"/admin/resources/server/{server.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Server.objects.count() == 1
