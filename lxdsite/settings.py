@@ -98,8 +98,13 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "resources.envelope.LXDContentNegotiation",
     "EXCEPTION_HANDLER": "resources.exceptions.lxd_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "resources.schema.LXDAutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    # Trust comes from the listener (unix socket), an API token or a staff session (with
+    # CSRF checks on writes): see resources/trust.py.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "resources.trust.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["resources.trust.LXDTrust"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -109,6 +114,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+# Request bodies above this many bytes answer 413 (image uploads stream and are exempt).
+LXDSITE_MAX_BODY_SIZE = int(os.environ.get("LXDSITE_MAX_BODY_SIZE") or 4 * 1024 * 1024)
 
 # PUT, PATCH, DELETE and rename without If-Match answer 428 when this is set.
 LXDSITE_REQUIRE_IF_MATCH = os.environ.get("LXDSITE_REQUIRE_IF_MATCH") == "1"

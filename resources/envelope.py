@@ -7,8 +7,9 @@ are JSON whatever their Content-Type says, as LXD reads them.
 
 import json
 
+from django.conf import settings
 from rest_framework import status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
@@ -86,14 +87,26 @@ def _reject_unstorable(value):
             raise ParseError("Invalid JSON: string contains an unpaired surrogate") from exc
 
 
+class RequestTooLarge(APIException):
+    """413: the body is over LXDSITE_MAX_BODY_SIZE."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large"
+    default_code = "request_too_large"
+
+
 class LXDJSONParser(BaseParser):
     """JSON bodies, as LXD decodes them: bad syntax, bad UTF-8 or bad text is a clear 400."""
 
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.LXDSITE_MAX_BODY_SIZE
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise RequestTooLarge(f"Request body is larger than {limit} bytes")
         try:
-            data = json.loads(stream.read().decode())
+            data = json.loads(raw.decode())
         except UnicodeDecodeError as exc:
             raise ParseError("Invalid JSON: body is not UTF-8") from exc
         except ValueError as exc:

@@ -37,3 +37,19 @@ class Profile(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class APIToken(models.Model):
+    """An API token for TCP clients (``Authorization: Bearer``), stored as a SHA-256 digest."""
+
+    name = models.CharField(max_length=255, unique=True)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    read_only = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return self.name

@@ -1,6 +1,8 @@
 """OpenAPI generation tuned to LXD's URLs."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 
 
 class LXDAutoSchema(AutoSchema):
@@ -11,3 +13,13 @@ class LXDAutoSchema(AutoSchema):
         if not action:
             return super().get_operation_id()
         return "_".join([*(token.replace("-", "_") for token in self._tokenize_path()), action])
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Documents ``Authorization: Bearer <token>`` (tokens from ``manage.py createtoken``)."""
+
+    target_class = "resources.trust.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Bearer")

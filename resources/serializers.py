@@ -178,14 +178,22 @@ class ServerSerializer(LXDModelSerializer):
     def to_representation(self, instance):
         return {
             **super().to_representation(instance),
-            "api_extensions": API_EXTENSIONS,
-            "api_status": "stable",
-            "api_version": "1.0",
+            **untrusted_server_info(),
             "auth": "trusted",
-            "public": False,
-            "auth_methods": ["tls"],
             "environment": server_environment(),
         }
+
+
+def untrusted_server_info():
+    """What ``GET /1.0`` tells any client, trusted or not (LXD's api.ServerUntrusted)."""
+    return {
+        "api_extensions": API_EXTENSIONS,
+        "api_status": "stable",
+        "api_version": "1.0",
+        "auth": "untrusted",
+        "public": False,
+        "auth_methods": ["tls"],
+    }
 
 
 @functools.cache

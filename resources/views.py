@@ -11,7 +11,8 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, viewsets
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
 
 from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, conditional_schema
 from .envelope import CreatedResponse, SyncResponse
@@ -26,7 +27,9 @@ from .serializers import (
     ServerSerializer,
     check_profile_deletable,
     go_quote,
+    untrusted_server_info,
 )
+from .trust import is_trusted
 
 # Characters Go's url.URL leaves unescaped in a path segment.
 _URL_SAFE = "!$&'()*+,;=:@"
@@ -169,6 +172,13 @@ class ServerViewSet(ConditionalUpdateMixin, RetrieveMixin, UpdateMixin, LXDViewS
     lookup_field = "pk"
     serializer_class = ServerSerializer
     etag_serializer_class = ServerETagSerializer
+    untrusted_read = True
+
+    def object_response(self, instance):
+        if is_trusted(self.request):
+            return super().object_response(instance)
+        # LXD shows untrusted clients its API facts only: no config, no environment, no ETag.
+        return SyncResponse(untrusted_server_info())
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
@@ -197,6 +207,7 @@ class ProfileViewSet(
 
 @extend_schema(responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
+@permission_classes([AllowAny])
 def api_root(request):
     """``GET /``: the API versions this server speaks, as LXD lists them."""
     return SyncResponse(["/1.0"])

@@ -4,16 +4,28 @@ import pytest
 from rest_framework.test import APIClient
 
 from resources.models import Profile
+from resources.trust import LISTENER_KEY
 from tests.live_server import lxdsite_pg_server, lxdsite_server  # noqa: F401
 from tests.real_lxd import real_lxd  # noqa: F401
 
 
-@pytest.fixture
-def api():
-    """A DRF client whose requests travel as JSON, as lxc and pylxd send them."""
-    client = APIClient()
+def _client(listener):
+    """A DRF client sending JSON, as lxc and pylxd do, as if accepted by ``listener``."""
+    client = APIClient(**{LISTENER_KEY: listener})
     client.default_format = "json"
     return client
+
+
+@pytest.fixture
+def api():
+    """A client on the unix socket: trusted, as LXD trusts its socket."""
+    return _client("unix")
+
+
+@pytest.fixture
+def tcp_api():
+    """A client on a TCP listener: untrusted unless it brings a token or a staff session."""
+    return _client("tcp")
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from django.db import connections
 from gunicorn.app.base import BaseApplication
 from gunicorn.sock import UnixSocket
 
+from resources.trust import LISTENER_KEY
+
 # LXD creates its unix socket srw-rw----: the owner and its group may talk to the API.
 SOCKET_MODE = 0o660
 # LXD_DIR holds the database; like /var/lib/lxd it is traversable but not listable.
@@ -50,13 +52,17 @@ def remove_stale_socket(path):
     path.unlink()
 
 
-def without_head_body(application):
-    """Wrap a WSGI app so that HEAD answers carry the headers of GET and no body."""
+def lxd_wsgi(application):
+    """Wrap a WSGI app: mark which listener accepted the request, and drop HEAD bodies."""
 
-    # Django leaves this to the server (runserver strips it). Gunicorn drops the bytes
-    # too (RFC 9110 section 9.3.2) but logs a warning for every HEAD, so drop them here.
     def wsgi(environ, start_response):
+        # Trust is decided by the socket the connection came in on (resources/trust.py):
+        # its family is a fact of the accepted socket, not something the client sends.
+        client = environ.get("gunicorn.socket")
+        environ[LISTENER_KEY] = "unix" if client is not None and client.family == socket.AF_UNIX else "tcp"
         body = application(environ, start_response)
+        # Django leaves this to the server (runserver strips it). Gunicorn drops the bytes
+        # too (RFC 9110 section 9.3.2) but logs a warning for every HEAD, so drop them here.
         if environ["REQUEST_METHOD"] != "HEAD":
             return body
         if hasattr(body, "close"):
@@ -80,7 +86,7 @@ class LXDApplication(BaseApplication):
     def load(self):
         from lxdsite.wsgi import application
 
-        return without_head_body(application)
+        return lxd_wsgi(application)
 
 
 class Command(BaseCommand):
