@@ -181,6 +181,8 @@ def import_document(document):
             if not isinstance(item, dict):
                 raise DocumentError("Each profile must be a mapping")
             name = item.get("name", "")
+            if not isinstance(name, str):
+                raise DocumentError(f"Profile name {name!r} is not a string")
             instance = Profile.objects.select_for_update().filter(name=name).first()
             try:
                 KINDS["profile"].write(instance, item)

@@ -1,0 +1,32 @@
+"""`manage.py import FILE`: load a document written by `export`, through the API's serializers.
+
+Objects in the file are created or replaced (a PUT); objects not in it are left alone. The
+whole file is one transaction: the first object the API's rules refuse stops it, nothing saved.
+"""
+
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from resources.documents import DocumentError, import_document, load_yaml
+
+
+class Command(BaseCommand):
+    """Read back an `export` document into the database."""
+
+    help = "Import a YAML document written by `export` (a FILE, or - for stdin)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="The document to import, or - for stdin.")
+
+    def handle(self, *args, file, **options):
+        try:
+            text = sys.stdin.read() if file == "-" else Path(file).read_text()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror}") from exc
+        try:
+            import_document(load_yaml(text))
+        except DocumentError as exc:
+            raise CommandError(f"Nothing imported: {exc}") from exc
+        self.stdout.write("Imported.")

@@ -1,0 +1,24 @@
+"""`manage.py show KIND [NAME]`: an object as YAML, as `lxc profile show` / `lxc config show` print it."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from resources.documents import KINDS, DocumentError, dump_yaml, get_kind
+
+
+class Command(BaseCommand):
+    """Print one object as YAML."""
+
+    help = "Print an LXD object as YAML: show profile NAME, show server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("kind", choices=sorted(KINDS), help="What to show.")
+        parser.add_argument("name", nargs="?", default=None, help="The object's name (not for the server).")
+
+    def handle(self, *args, kind, name, **options):
+        try:
+            kind = get_kind(kind)
+            if not kind.singleton and not name:
+                raise DocumentError(f"show {kind.name} needs a NAME")
+            self.stdout.write(dump_yaml(kind.document(kind.get(name))), ending="")
+        except DocumentError as exc:
+            raise CommandError(str(exc)) from exc

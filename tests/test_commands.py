@@ -1,0 +1,310 @@
+"""manage.py show, edit (with a real $EDITOR process), export and import."""
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import yaml
+from django.core.management import CommandError, call_command
+
+from resources.management.commands import edit
+from resources.models import Profile, Server
+from tests.live_server import REPO_ROOT
+
+EDITOR_SCRIPT = """
+import pathlib, shutil, sys
+steps = pathlib.Path(sys.argv[1])
+count = len(list(steps.glob("seen-*")))
+target = pathlib.Path(sys.argv[2])
+shutil.copy(target, steps / f"seen-{count}")
+step = steps / f"step-{count}"
+if step.exists():
+    target.write_text(step.read_text())
+"""
+
+
+@pytest.fixture
+def editor(tmp_path, monkeypatch):
+    """Set $EDITOR to a script that writes the given texts, one per opening (None: leave it).
+
+    Returns a function taking the texts and returning what the editor saw at each opening.
+    """
+    steps = tmp_path / "editor"
+    steps.mkdir()
+    script = tmp_path / "editor.py"
+    script.write_text(EDITOR_SCRIPT)
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script} {steps}")
+
+    def program(*texts):
+        for number, text in enumerate(texts):
+            if text is not None:
+                (steps / f"step-{number}").write_text(textwrap.dedent(text))
+        return lambda: [(steps / f"seen-{n}").read_text() for n in range(len(list(steps.glob("seen-*"))))]
+
+    return program
+
+
+def run(*args):
+    """call_command, returning (stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.mark.django_db
+def test_show_profile_prints_the_api_representation(profile):
+    out, _ = run("show", "profile", "p1")
+
+    assert yaml.safe_load(out) == {
+        "config": {"limits.cpu": "1", "user.note": "a<b>&c"},
+        "description": "test profile",
+        "devices": {"data": {"path": "/mnt", "source": "/tmp", "type": "disk"}},
+        "name": "p1",
+        "used_by": [],
+    }
+    assert out.startswith("config:\n  limits.cpu: '1'\n")
+
+
+@pytest.mark.django_db
+def test_show_server_hides_the_trust_password(api):
+    api.patch("/1.0", {"config": {"core.trust_password": "secret", "images.auto_update_interval": "12"}})
+
+    out, _ = run("show", "server")
+
+    assert yaml.safe_load(out) == {"config": {"core.trust_password": True, "images.auto_update_interval": "12"}}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "profile", "nope"], "Profile 'nope' not found"),
+        (["show", "profile"], "show profile needs a NAME"),
+        (["show", "instance", "x"], "invalid choice: 'instance'"),
+        (["edit", "profile", "nope"], "Profile 'nope' not found"),
+        (["edit", "profile"], "edit profile needs a NAME"),
+    ],
+)
+def test_show_and_edit_fail_with_a_clear_message(args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+
+
+@pytest.mark.django_db
+def test_edit_writes_through_the_serializer(editor, api, profile):
+    before = api.get("/1.0/profiles/p1").headers["ETag"]
+    seen = editor(
+        """\
+        config:
+          limits.cpu: 2
+        description: edited
+        devices: {}
+        name: ignored
+        """
+    )
+
+    out, _ = run("edit", "profile", "p1")
+
+    assert "Saved profile p1." in out
+    assert seen()[0].startswith("### This is a YAML representation of the profile.")
+    profile.refresh_from_db()
+    assert (profile.name, profile.description, profile.config, profile.devices) == (
+        "p1",
+        "edited",
+        {"limits.cpu": "2"},
+        {},
+    )
+    assert api.get("/1.0/profiles/p1").headers["ETag"] != before
+
+
+@pytest.mark.django_db
+def test_edit_with_an_unchanged_file_writes_nothing(editor, profile):
+    editor(None)
+
+    out, _ = run("edit", "profile", "p1")
+
+    assert "No changes." in out
+    assert Profile.objects.get(pk=profile.pk).config == profile.config
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("config: [unclosed\n", "Invalid YAML"),
+        ("config:\n  limits.cpu: abc\n", "Invalid CPU limit syntax"),
+        ("- a list\n", "The document must be a YAML mapping"),
+    ],
+)
+def test_edit_reopens_on_a_refused_file_until_fixed(editor, profile, bad, message):
+    seen = editor(bad, "config:\n  limits.cpu: '3'\ndescription: fixed\n")
+
+    out, err = run("edit", "profile", "p1")
+
+    assert message in err
+    assert "Opening the editor again" in err
+    # The second opening shows what the user wrote, to fix it.
+    assert seen()[1] == bad
+    assert "Saved profile p1." in out
+    profile.refresh_from_db()
+    assert (profile.config, profile.description) == ({"limits.cpu": "3"}, "fixed")
+
+
+@pytest.mark.django_db
+def test_edit_gives_up_when_a_refused_file_is_closed_unchanged(editor, profile):
+    editor("config:\n  limits.cpu: abc\n", None)
+
+    with pytest.raises(CommandError, match="Edit abandoned, nothing saved: Invalid CPU limit syntax"):
+        run("edit", "profile", "p1")
+
+    assert Profile.objects.get(pk=profile.pk).config == profile.config
+
+
+@pytest.mark.django_db
+def test_edit_conflict_reopens_with_the_current_object(editor, api, profile, monkeypatch):
+    seen = editor(
+        "config:\n  limits.cpu: '8'\ndescription: mine\n",
+        "config:\n  limits.cpu: '4'\n  limits.memory: 1GiB\ndescription: mine\n",
+    )
+    real_run_editor = edit.Command.run_editor
+
+    def run_editor_while_the_api_changes_it(command, path, text):
+        edited = real_run_editor(command, path, text)
+        if len(seen()) == 1:
+            # Someone changes the profile while the first editor session is open.
+            assert api.patch("/1.0/profiles/p1", {"config": {"limits.cpu": "4"}}).status_code == 200
+        return edited
+
+    monkeypatch.setattr(edit.Command, "run_editor", run_editor_while_the_api_changes_it)
+
+    out, err = run("edit", "profile", "p1")
+
+    assert "changed by someone else while you edited it; nothing was saved" in err
+    assert "limits.cpu: '4'" in seen()[1]
+    assert "limits.cpu: '1'" not in seen()[1]
+    assert "Saved profile p1." in out
+    profile.refresh_from_db()
+    assert profile.config == {"limits.cpu": "4", "limits.memory": "1GiB"}
+    assert profile.description == "mine"
+
+
+@pytest.mark.django_db
+def test_edit_server_config_keeps_the_hidden_password(editor, api):
+    api.patch("/1.0", {"config": {"core.trust_password": "secret"}})
+    stored = Server.objects.get().config["core.trust_password"]
+    editor("config:\n  core.trust_password: true\n  images.auto_update_interval: '12'\n")
+
+    out, _ = run("edit", "server")
+
+    assert "Saved server." in out
+    assert Server.objects.get().config == {"core.trust_password": stored, "images.auto_update_interval": "12"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [("false", "exited with status 1; nothing saved"), ("/nonexistent/editor", "Cannot run the editor")],
+)
+def test_edit_fails_cleanly_when_the_editor_does(monkeypatch, profile, command, message):
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", command)
+
+    with pytest.raises(CommandError, match=message):
+        run("edit", "profile", "p1")
+
+
+def manage(lxd_dir, *args, stdin=None):
+    """Run manage.py in a fresh process on the SQLite database under ``lxd_dir``."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["LXD_DIR"] = str(lxd_dir)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.django_db
+def test_export_then_import_into_an_empty_database_gives_the_same_document(api, profile, tmp_path):
+    api.patch("/1.0", {"config": {"core.trust_password": "secret", "images.auto_update_interval": "12"}})
+    api.put("/1.0/profiles/default", {"description": "changed default", "config": {"limits.cpu": "2"}})
+    api.post("/1.0/profiles", {"name": "quoted: 'yes' & \"no\"", "description": "123", "config": {"user.n": "007"}})
+    exported = tmp_path / "export.yaml"
+    run("export", "--output", str(exported))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    migrated = manage(fresh, "migrate", "--verbosity", "0")
+    imported = manage(fresh, "import", str(exported))
+    again = manage(fresh, "export")
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert imported.returncode == 0, imported.stderr
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == exported.read_text()
+    document = yaml.safe_load(again.stdout)
+    assert [p["name"] for p in document["profiles"]] == ["default", "p1", "quoted: 'yes' & \"no\""]
+    assert document["server"]["config"]["core.trust_password"].startswith("pbkdf2_sha256$")
+
+
+@pytest.mark.django_db
+def test_export_to_stdout_and_import_from_stdin(profile, monkeypatch):
+    out, _ = run("export")
+    Profile.objects.filter(pk=profile.pk).delete()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(out))
+
+    imported, _ = run("import", "-")
+
+    assert "Imported." in imported
+    assert Profile.objects.get(name="p1").devices == profile.devices
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("profiles: [unclosed\n", "Invalid YAML"),
+        ("- a list\n", "must be a YAML mapping"),
+        ("instances: []\n", "Unknown sections: instances"),
+        (
+            "profiles:\n- name: ok\n- name: bad\n  config: {limits.cpu: abc}\n",
+            "Profile 'bad': Invalid CPU limit syntax",
+        ),
+        ("profiles:\n- name: a/b\n", "Profile names may not contain slashes"),
+        ("server:\n  config: {core.https_address: '127.0.0.1:99999'}\n", "Server: Cannot listen on network HTTPS"),
+    ],
+)
+def test_import_refuses_a_bad_document_and_saves_nothing(tmp_path, document, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(document)
+
+    with pytest.raises(CommandError, match=f"Nothing imported: .*{message}"):
+        run("import", str(path))
+
+    assert list(Profile.objects.values_list("name", flat=True)) == ["default"]
+    assert Server.objects.get().config == {}
+
+
+@pytest.mark.django_db
+def test_import_and_export_report_file_errors(tmp_path):
+    with pytest.raises(CommandError, match=r"Cannot read .*missing\.yaml"):
+        run("import", str(tmp_path / "missing.yaml"))
+    with pytest.raises(CommandError, match="Cannot write"):
+        run("export", "--output", str(tmp_path / "no" / "such" / "dir.yaml"))
+
+
+def test_commands_never_print_a_traceback(tmp_path):
+    """From the command line a failure is one line on stderr and exit status 1."""
+    result = manage(tmp_path, "import", str(tmp_path / "missing.yaml"))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("CommandError: Cannot read")
