@@ -5,6 +5,10 @@ their keys live in ``config_keys`` and are applied by the serializers, so the AP
 and the management commands share one copy.
 """
 
+import datetime
+import uuid
+
+from django.conf import settings
 from django.db import models
 
 
@@ -37,6 +41,126 @@ class Profile(models.Model):
 
     def __str__(self):
         return self.name
+
+
+def _epoch():
+    """LXD's "never" for an image's expiry: the Unix epoch."""
+    return datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+
+
+class Image(models.Model):
+    """An LXD image: a file (or a metadata and a rootfs file) under LXD_DIR/images, named by its SHA-256."""
+
+    CONTAINER = "container"
+    VIRTUAL_MACHINE = "virtual-machine"
+
+    fingerprint = models.CharField(max_length=64, unique=True)
+    filename = models.CharField(max_length=255, blank=True, default="")
+    size = models.BigIntegerField(default=0)
+    architecture = models.CharField(max_length=32)
+    type = models.CharField(max_length=32, default=CONTAINER)
+    # A split image keeps its rootfs beside the metadata tarball, as LXD does (<fingerprint>.rootfs).
+    split = models.BooleanField(default=False)
+    public = models.BooleanField(default=False)
+    auto_update = models.BooleanField(default=False)
+    cached = models.BooleanField(default=False)
+    properties = models.JSONField(default=dict, blank=True)
+    profiles = models.ManyToManyField(Profile, through="ImageProfile", related_name="images", blank=True)
+    expires_at = models.DateTimeField(default=_epoch)
+    created_at = models.DateTimeField(default=_epoch)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["fingerprint"]
+
+    def __str__(self):
+        return self.fingerprint
+
+    @property
+    def path(self):
+        """The image file, or the metadata tarball of a split image."""
+        return settings.LXDSITE_IMAGES_DIR / self.fingerprint
+
+    @property
+    def rootfs_path(self):
+        """A split image's rootfs file."""
+        return settings.LXDSITE_IMAGES_DIR / f"{self.fingerprint}.rootfs"
+
+    def files(self):
+        """Every file this image keeps on disk."""
+        return [self.path, self.rootfs_path] if self.split else [self.path]
+
+
+class ImageProfile(models.Model):
+    """An image's profile, in the order the image lists them (instances apply them in that order)."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="profile_links")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="image_links")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["image", "profile"], name="unique_image_profile")]
+
+    def __str__(self):
+        return f"{self.image} {self.profile}"
+
+
+class ImageAlias(models.Model):
+    """A name for an image; deleting the image deletes its aliases."""
+
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True, default="")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="aliases")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "image aliases"
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def target(self):
+        return self.image.fingerprint
+
+    @property
+    def type(self):
+        return self.image.type
+
+
+class Operation(models.Model):
+    """A background operation (``/1.0/operations``); lxdsite finishes its work within the request."""
+
+    RUNNING = "Running"
+    SUCCESS = "Success"
+    FAILURE = "Failure"
+    STATUS_CODES = {RUNNING: 103, SUCCESS: 200, FAILURE: 400}
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    operation_class = models.CharField(max_length=16, default="task")
+    description = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, default=RUNNING)
+    status_code = models.IntegerField(default=STATUS_CODES[RUNNING])
+    resources = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(null=True, blank=True)
+    err = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.description} ({self.status})"
+
+    def finish(self, err="", metadata=None):
+        """End the operation: ``Success``, or ``Failure`` with LXD's error text."""
+        self.status = self.FAILURE if err else self.SUCCESS
+        self.status_code = self.STATUS_CODES[self.status]
+        self.err = err
+        if metadata is not None:
+            self.metadata = metadata
 
 
 class APIToken(models.Model):

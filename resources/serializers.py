@@ -5,6 +5,7 @@ own error texts are raised with code ``lxd`` so the envelope shows them word for
 """
 
 import copy
+import datetime
 import functools
 import json
 import platform
@@ -16,10 +17,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from . import config_keys
-from .conditional import ETagSerializer
-from .exceptions import Conflict
+from .conditional import ETagSerializer, GoStruct
+from .exceptions import AmbiguousPrefix, Conflict
 from .extensions import API_EXTENSIONS
-from .models import Profile, Server
+from .models import Image, ImageAlias, ImageProfile, Operation, Profile, Server
 
 LXD_VERSION = "5.0.2"
 
@@ -334,3 +335,300 @@ def check_profile_deletable(profile):
     """LXD's rules for deleting a profile, shared by the API and the admin."""
     if profile.name == Profile.DEFAULT_NAME:
         raise exceptions.PermissionDenied('The "default" profile cannot be deleted')
+
+
+def go_time(value):
+    """A time as Go shows it (RFC 3339 with nanoseconds): UTC ``Z``, no trailing zeros; unset is Go's zero time."""
+    if value is None:
+        return "0001-01-01T00:00:00Z"
+    value = value.astimezone(datetime.UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+# Go's zero time: LXD keeps an image's expiry when a PUT sends it.
+GO_ZERO_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.UTC)
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class BoolField(GoField):
+    """A JSON boolean and nothing else (DRF's BooleanField takes "yes"); null is false."""
+
+    def to_internal_value(self, data):
+        if data is None:
+            return False
+        if not isinstance(data, bool):
+            raise serializers.ValidationError(f"expected a boolean, got {_type_name(data)}")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class TimeField(GoField):
+    """An RFC 3339 time, shown as Go shows it; null is Go's zero time."""
+
+    def to_internal_value(self, data):
+        if data is None:
+            return GO_ZERO_TIME
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"expected an RFC 3339 time, got {_type_name(data)}")
+        try:
+            value = datetime.datetime.fromisoformat(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(f"parsing time {go_quote(data)}: not an RFC 3339 time") from exc
+        if value.tzinfo is None:
+            raise serializers.ValidationError(f"parsing time {go_quote(data)}: no time zone")
+        return value
+
+    def to_representation(self, value):
+        return go_time(value)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+class PropertiesField(GoField):
+    """An image's ``properties``: a JSON object of strings, sorted by key as Go encodes maps."""
+
+    def to_internal_value(self, data):
+        return _string_map(data, "an object of strings")
+
+    def to_representation(self, value):
+        return dict(sorted(value.items()))
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}, "nullable": True})
+class ImageProfilesField(GoField):
+    """An image's profiles by name, in order; null leaves them as they are (LXD's PUT does)."""
+
+    def validate_empty_values(self, data):
+        if data is None:
+            raise serializers.SkipField()
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list) or not all(isinstance(name, str) for name in data):
+            raise serializers.ValidationError(f"expected an array of strings, got {_type_name(data)}")
+        profiles = {profile.name: profile for profile in Profile.objects.filter(name__in=data)}
+        for name in data:
+            if name not in profiles:
+                raise lxd_error(f"Profile '{name}' doesn't exist")
+        return [profiles[name] for name in dict.fromkeys(data)]
+
+    def to_representation(self, links):
+        return [link.profile.name for link in links.all()]
+
+
+class ImageSerializer(LXDModelSerializer):
+    """An image as LXD shows it. PUT replaces public, auto_update and properties and keeps
+    profiles and expires_at unless sent; PATCH merges properties and ignores profiles."""
+
+    auto_update = BoolField(required=False)
+    properties = PropertiesField(required=False)
+    public = BoolField(required=False)
+    expires_at = TimeField(required=False)
+    profiles = ImageProfilesField(source="profile_links", required=False)
+    aliases = serializers.SerializerMethodField()
+    created_at = TimeField(read_only=True)
+    last_used_at = serializers.SerializerMethodField()
+    uploaded_at = TimeField(read_only=True)
+
+    class Meta:
+        model = Image
+        fields = [
+            "auto_update",
+            "properties",
+            "public",
+            "expires_at",
+            "profiles",
+            "aliases",
+            "architecture",
+            "cached",
+            "filename",
+            "fingerprint",
+            "size",
+            "type",
+            "created_at",
+            "last_used_at",
+            "uploaded_at",
+        ]
+        read_only_fields = ["architecture", "cached", "filename", "fingerprint", "size", "type"]
+
+    def get_last_used_at(self, image) -> str:
+        # Never used is Go's zero time (DRF skips fields whose value is None).
+        return go_time(image.last_used_at)
+
+    def get_aliases(self, image) -> list[dict]:
+        return [{"name": alias.name, "description": alias.description} for alias in image.aliases.all()]
+
+    def to_internal_value(self, data):
+        validated = super().to_internal_value(data)
+        if self.partial:
+            validated.pop("profile_links", None)
+            if "properties" in validated:
+                validated["properties"] = {**self.instance.properties, **validated["properties"]}
+        else:
+            validated = {"auto_update": False, "properties": {}, "public": False, **validated}
+        if validated.get("expires_at") == GO_ZERO_TIME:
+            del validated["expires_at"]
+        return validated
+
+    def update(self, instance, validated_data):
+        profiles = validated_data.pop("profile_links", None)
+        image = super().update(instance, validated_data)
+        if profiles is not None:
+            image.profile_links.all().delete()
+            ImageProfile.objects.bulk_create(ImageProfile(image=image, profile=profile) for profile in profiles)
+        return image
+
+
+class ImageETagSerializer(ETagSerializer):
+    """LXD hashes ``[public, auto_update, properties]``."""
+
+    public = BoolField()
+    auto_update = BoolField()
+    properties = PropertiesField()
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ImageTargetField(GoField):
+    """An alias's target: a fingerprint or a unique prefix of one, resolved to the image (404 if none)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"expected a string, got {_type_name(data)}")
+        return find_image(data)
+
+    def to_representation(self, image):
+        return image.fingerprint
+
+
+def find_image(prefix, queryset=None):
+    """The image whose fingerprint is ``prefix`` or starts with it, as LXD looks images up."""
+    queryset = Image.objects.all() if queryset is None else queryset
+    # Fingerprints are lower-case hex; LIKE would also match other cases on SQLite.
+    if not prefix or prefix.strip("0123456789abcdef"):
+        raise exceptions.NotFound("Image not found")
+    matches = list(queryset.filter(fingerprint__startswith=prefix)[:2])
+    if len(matches) > 1:
+        raise AmbiguousPrefix()
+    if not matches:
+        raise exceptions.NotFound("Image not found")
+    return matches[0]
+
+
+class ImageAliasSerializer(LXDModelSerializer):
+    """An alias as LXD shows it: description, target, name, type. PUT needs the target; PATCH merges."""
+
+    description = StringField(required=False)
+    target = ImageTargetField(source="image", required=False)
+    type = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ImageAlias
+        fields = ["description", "target", "name", "type"]
+        read_only_fields = ["name"]
+
+    def to_internal_value(self, data):
+        if self.instance is not None and not self.partial and isinstance(data, dict) and not data.get("target"):
+            raise lxd_error("The target field is required")
+        validated = super().to_internal_value(data)
+        if not self.partial:
+            validated = {"description": "", **validated}
+        return validated
+
+
+def validate_alias_name(name, instance=None):
+    """LXD's rules for an alias name; a taken name is a 409."""
+    if "/" in name:
+        raise lxd_error("Alias names may not contain slashes")
+    taken = ImageAlias.objects.filter(name=name)
+    if instance is not None:
+        taken = taken.exclude(pk=instance.pk)
+    if taken.exists():
+        raise Conflict(f"Alias {go_quote(name)} already exists")
+    return name
+
+
+class ImageAliasCreateSerializer(ImageAliasSerializer):
+    """``POST /1.0/images/aliases``: name and target are required; the target may be a prefix."""
+
+    name = StringField(default="")
+
+    class Meta(ImageAliasSerializer.Meta):
+        read_only_fields = []
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict) or not data.get("name") or not data.get("target"):
+            raise lxd_error("name and target are required")
+        return super().to_internal_value(data)
+
+    def validate_name(self, name):
+        return validate_alias_name(name)
+
+
+class ImageAliasRenameSerializer(LXDModelSerializer):
+    """``POST /1.0/images/aliases/NAME``: rename (409 when the new name is taken)."""
+
+    name = StringField(default="")
+
+    class Meta:
+        model = ImageAlias
+        fields = ["name"]
+
+    def validate_name(self, name):
+        if not name:
+            raise lxd_error("No name provided")
+        return validate_alias_name(name, self.instance)
+
+
+class ImageAliasETagSerializer(ETagSerializer):
+    """LXD hashes the whole alias as a Go struct: description, target, name, type in that order."""
+
+    description = StringField()
+    target = ImageTargetField(source="image")
+    name = StringField()
+    type = StringField()
+
+    def to_representation(self, instance):
+        return GoStruct(serializers.Serializer.to_representation(self, instance))
+
+
+class OperationSerializer(LXDModelSerializer):
+    """An operation in LXD's field order (``class`` is a Python keyword, hence ``operation_class``)."""
+
+    id = serializers.CharField(read_only=True)
+    operation_class = serializers.CharField(read_only=True)
+    created_at = TimeField(read_only=True)
+    updated_at = TimeField(read_only=True)
+    may_cancel = serializers.SerializerMethodField()
+    location = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Operation
+        fields = [
+            "id",
+            "operation_class",
+            "description",
+            "created_at",
+            "updated_at",
+            "status",
+            "status_code",
+            "resources",
+            "metadata",
+            "may_cancel",
+            "err",
+            "location",
+        ]
+
+    def get_may_cancel(self, operation) -> bool:
+        return False
+
+    def get_location(self, operation) -> str:
+        return "none"
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        return {("class" if key == "operation_class" else key): value for key, value in data.items()}

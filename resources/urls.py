@@ -1,9 +1,9 @@
 """LXD's URLs: exactly LXD's paths, no trailing slash."""
 
 from django.urls import path
-from rest_framework.routers import Route, SimpleRouter
+from rest_framework.routers import DynamicRoute, Route, SimpleRouter
 
-from . import views
+from . import operations, views
 
 
 class LXDRouter(SimpleRouter):
@@ -30,6 +30,13 @@ class LXDRouter(SimpleRouter):
             detail=True,
             initkwargs={"suffix": "Instance"},
         ),
+        # Actions on an object: /1.0/images/<fingerprint>/export, /1.0/operations/<id>/wait.
+        DynamicRoute(
+            url=r"^{prefix}/{lookup}/{url_path}{trailing_slash}$",
+            name="{basename}-{url_name}",
+            detail=True,
+            initkwargs={},
+        ),
     ]
 
     def __init__(self):
@@ -38,6 +45,10 @@ class LXDRouter(SimpleRouter):
 
 router = LXDRouter()
 router.register("1.0/profiles", views.ProfileViewSet, basename="profile")
+# Before the images: /1.0/images/aliases would otherwise be read as an image fingerprint.
+router.register("1.0/images/aliases", views.ImageAliasViewSet, basename="image-alias")
+router.register("1.0/images", views.ImageViewSet, basename="image")
+router.register("1.0/operations", views.OperationViewSet, basename="operation")
 
 urlpatterns = [
     path("", views.api_root, name="root"),
@@ -47,5 +58,6 @@ urlpatterns = [
         {"pk": views.Server.SINGLETON_ID},
         name="server",
     ),
+    path("1.0/events", operations.events, name="events"),
     *router.urls,
 ]

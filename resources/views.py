@@ -6,19 +6,28 @@ codes; a resource viewset is a list of mixins plus its queryset and serializers.
 
 from urllib.parse import quote
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, viewsets
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
+from . import images
 from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, conditional_schema
 from .envelope import CreatedResponse, SyncResponse
 from .exceptions import Conflict
-from .models import Profile, Server
+from .models import Image, ImageAlias, Operation, Profile, Server
+from .operations import AsyncResponse, finished_operation, operation_url
 from .serializers import (
+    ImageAliasCreateSerializer,
+    ImageAliasETagSerializer,
+    ImageAliasRenameSerializer,
+    ImageAliasSerializer,
+    ImageETagSerializer,
+    ImageSerializer,
+    OperationSerializer,
     ProfileCreateSerializer,
     ProfileETagSerializer,
     ProfileRenameSerializer,
@@ -26,6 +35,7 @@ from .serializers import (
     ServerETagSerializer,
     ServerSerializer,
     check_profile_deletable,
+    find_image,
     go_quote,
     untrusted_server_info,
 )
@@ -211,3 +221,143 @@ class ProfileViewSet(
 def api_root(request):
     """``GET /``: the API versions this server speaks, as LXD lists them."""
     return SyncResponse(["/1.0"])
+
+
+class StreamingCreateMixin:
+    """POST on a collection whose body streams for as long as the client sends (an image upload).
+
+    It runs outside ConditionalUpdateMixin's per-request transaction, which on SQLite holds
+    the write lock from its start: the action writes its rows in its own short transaction.
+    Place it left of ConditionalUpdateMixin.
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST" and self.action_map.get("post") == "create":
+            return super(ConditionalUpdateMixin, self).dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
+
+class FingerprintLookupMixin:
+    """Find an image by its fingerprint or a unique prefix of it, as LXD does (ambiguous: 400)."""
+
+    def get_object(self):
+        return find_image(self.kwargs[self.lookup_field], self.get_queryset())
+
+
+class AsyncDestroyMixin:
+    """DELETE answered with 202 and the (ended) operation, as LXD deletes images."""
+
+    destroy_description = ""
+    resource_kind = ""
+
+    def destroy(self, request, *args, **kwargs):
+        instance = self.get_object()
+        url = self.object_url(instance)
+        self.perform_destroy(instance)
+        return AsyncResponse(finished_operation(self.destroy_description, resources={self.resource_kind: [url]}))
+
+    def perform_destroy(self, instance):
+        instance.delete()
+
+
+@conditional_schema(reads=["list", "retrieve", "export"], writes=["update", "partial_update", "destroy"])
+class ImageViewSet(
+    StreamingCreateMixin,
+    ConditionalUpdateMixin,
+    FingerprintLookupMixin,
+    ListMixin,
+    RetrieveMixin,
+    UpdateMixin,
+    AsyncDestroyMixin,
+    LXDViewSet,
+):
+    """``/1.0/images``: images uploaded as files, found by fingerprint or prefix."""
+
+    queryset = Image.objects.all()
+    serializer_class = ImageSerializer
+    etag_serializer_class = ImageETagSerializer
+    lookup_field = "fingerprint"
+    collection_url = "/1.0/images"
+    not_found_message = "Image not found"
+    destroy_description = "Deleting image"
+    resource_kind = "images"
+    untrusted_read = True
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if not is_trusted(self.request):
+            # LXD shows untrusted clients its public images only.
+            queryset = queryset.filter(public=True)
+        if self.action == "retrieve" or (self.action == "list" and recursion_level(self.request) >= 1):
+            # The profile and alias lists, in one query each for the whole page.
+            return queryset.prefetch_related(*images.IMAGE_PREFETCH)
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        """Upload: LXD answers 202 and reports a refused file in the failed operation."""
+        return AsyncResponse(images.import_image(request))
+
+    def perform_destroy(self, instance):
+        paths = instance.files()
+        super().perform_destroy(instance)
+        transaction.on_commit(lambda: images.remove_files(paths))
+
+    @action(detail=True, methods=["get"])
+    def export(self, request, *args, **kwargs):
+        """The image file(s); If-None-Match with the fingerprint answers 304."""
+        image = self.get_object()
+        return self.conditional_read(image.fingerprint, lambda: images.export_response(image))
+
+    @action(detail=True, methods=["post"])
+    def refresh(self, request, *args, **kwargs):
+        """lxdsite's images come from uploads, never from a source it could refresh them from."""
+        self.get_object()
+        name = go_quote(self.kwargs[self.lookup_field])
+        err = f'Failed to update image {name} in project "default": Image source not found'
+        return AsyncResponse(finished_operation("Refreshing image", err=err))
+
+
+@conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
+class ImageAliasViewSet(
+    ConditionalUpdateMixin, ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, RenameMixin, LXDViewSet
+):
+    """``/1.0/images/aliases``: names for images."""
+
+    queryset = ImageAlias.objects.select_related("image")
+    serializer_class = ImageAliasSerializer
+    create_serializer_class = ImageAliasCreateSerializer
+    rename_serializer_class = ImageAliasRenameSerializer
+    etag_serializer_class = ImageAliasETagSerializer
+    collection_url = "/1.0/images/aliases"
+    not_found_message = "Image alias not found"
+    untrusted_read = True
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        # Untrusted clients see the aliases of public images only, as LXD shows them.
+        return queryset if is_trusted(self.request) else queryset.filter(image__public=True)
+
+
+class OperationViewSet(RetrieveMixin, LXDViewSet):
+    """``/1.0/operations``: operations grouped by status, one operation, and ``/wait``."""
+
+    queryset = Operation.objects.all()
+    serializer_class = OperationSerializer
+    # A malformed id finds nothing: DRF's get_object_or_404 turns the UUID error into a 404.
+    lookup_field = "id"
+    collection_url = "/1.0/operations"
+    not_found_message = "Operation not found"
+
+    def list(self, request, *args, **kwargs):
+        """LXD groups operations by lower-case status: ``{"success": [...], "failure": [...]}``."""
+        full = recursion_level(request) >= 1
+        groups = {}
+        for operation in self.get_queryset():
+            entry = self.get_serializer(operation).data if full else operation_url(operation)
+            groups.setdefault(operation.status.lower(), []).append(entry)
+        return self.collection_response(groups)
+
+    @action(detail=True, methods=["get"])
+    def wait(self, request, *args, **kwargs):
+        """Operations end within their request: waiting returns the ended operation at once."""
+        return self.retrieve(request, *args, **kwargs)

@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from resources.models import Profile
 from resources.trust import LISTENER_KEY
+from tests.image_files import images_dir  # noqa: F401
 from tests.live_server import lxdsite_pg_server, lxdsite_server  # noqa: F401
 from tests.real_lxd import real_lxd  # noqa: F401
 

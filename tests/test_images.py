@@ -1,0 +1,488 @@
+"""Images: uploads streamed to LXD_DIR/images, LXD's fingerprints, PUT/PATCH semantics, export, delete."""
+
+import email.parser
+import email.policy
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from resources.conditional import compute_etag
+from resources.models import Image, ImageAlias, Operation, Profile
+from tests.image_files import METADATA, multipart, sha256, split_image, tarball, unified_image
+
+pytestmark = pytest.mark.django_db
+
+VECTORS = json.loads((Path(__file__).parent / "data" / "lxd-5.0.2-etags.json").read_text())
+
+
+@pytest.fixture
+def upload(api, images_dir, django_capture_on_commit_callbacks):
+    """POST a file to /1.0/images as lxc does; (response, ended operation as JSON)."""
+
+    def _upload(data, content_type="application/octet-stream", **headers):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.generic("POST", "/1.0/images", data, content_type=content_type, **headers)
+        operation = api.get(response.headers["Location"]).json()["metadata"] if response.status_code == 202 else None
+        return response, operation
+
+    return _upload
+
+
+@pytest.fixture
+def image(upload):
+    """A unified image uploaded through the API: (fingerprint, file bytes)."""
+    data = unified_image()
+    _, operation = upload(data, HTTP_X_LXD_FILENAME="tiny.tar.gz")
+    assert operation["status"] == "Success", operation
+    return operation["metadata"]["fingerprint"], data
+
+
+def _stored_state(images_dir):
+    """Everything a failed upload must leave as it was: the files and the image rows."""
+    files = sorted(os.listdir(images_dir)) if images_dir.exists() else []
+    return files, Image.objects.count(), ImageAlias.objects.count()
+
+
+def test_unified_upload_stores_the_file_under_its_sha256(upload, api, images_dir):
+    data = unified_image()
+
+    response, operation = upload(data, HTTP_X_LXD_FILENAME="tiny.tar.gz")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["type"], body["status_code"], body["operation"]) == ("async", 100, response.headers["Location"])
+    assert body["metadata"]["description"] == "Downloading image"
+    assert operation["status"] == "Success"
+    assert operation["status_code"] == 200
+    assert operation["metadata"] == {"fingerprint": sha256(data), "size": str(len(data))}
+    assert (images_dir / sha256(data)).read_bytes() == data
+    assert os.listdir(images_dir) == [sha256(data)]
+    shown = api.get(f"/1.0/images/{sha256(data)}").json()["metadata"]
+    assert list(shown) == [
+        "auto_update",
+        "properties",
+        "public",
+        "expires_at",
+        "profiles",
+        "aliases",
+        "architecture",
+        "cached",
+        "filename",
+        "fingerprint",
+        "size",
+        "type",
+        "created_at",
+        "last_used_at",
+        "uploaded_at",
+    ]
+    assert shown["properties"] == {"description": "tiny test image", "os": "tinyos", "release": "1"}
+    assert (shown["architecture"], shown["type"], shown["filename"], shown["size"]) == (
+        "x86_64",
+        "container",
+        "tiny.tar.gz",
+        len(data),
+    )
+    assert (shown["created_at"], shown["expires_at"], shown["last_used_at"]) == (
+        "2023-11-14T22:13:20Z",
+        "1970-01-01T00:00:00Z",
+        "0001-01-01T00:00:00Z",
+    )
+    assert (shown["profiles"], shown["aliases"], shown["public"], shown["cached"]) == (["default"], [], False, False)
+
+
+def test_split_upload_hashes_metadata_then_rootfs(upload, api, images_dir):
+    meta, rootfs = split_image()
+    content_type, body = multipart([("metadata", "meta.tar.gz", meta), ("rootfs", "rootfs.tar", rootfs)])
+
+    _, operation = upload(body, content_type, HTTP_X_LXD_FILENAME="meta.tar.gz")
+
+    fingerprint = sha256(meta, rootfs)
+    assert operation["status"] == "Success", operation
+    assert operation["metadata"] == {"fingerprint": fingerprint, "size": str(len(meta) + len(rootfs))}
+    assert (images_dir / fingerprint).read_bytes() == meta
+    assert (images_dir / f"{fingerprint}.rootfs").read_bytes() == rootfs
+    shown = api.get(f"/1.0/images/{fingerprint}").json()["metadata"]
+    # LXD names a split image after its rootfs file.
+    assert (shown["filename"], shown["size"], shown["type"]) == ("rootfs.tar", len(meta) + len(rootfs), "container")
+
+
+@pytest.mark.parametrize("compression", ["gz", "bz2", "xz", "", "zst"])
+def test_compressions_lxd_reads_are_accepted(upload, compression):
+    data = unified_image(compression=compression)
+
+    _, operation = upload(data)
+
+    assert operation["status"] == "Success", operation["err"]
+    assert operation["metadata"]["fingerprint"] == sha256(data)
+
+
+def _bad_uploads():
+    """(name, body, content type, LXD's err) for uploads LXD 5.0.2 refuses."""
+    good = unified_image()
+    meta, rootfs = split_image()
+    return [
+        ("random bytes", os.urandom(500), None, "Unsupported compression"),
+        ("empty body", b"", None, "EOF"),
+        ("no metadata.yaml", tarball({"foo": b"x"}), None, "Metadata tarball is missing metadata.yaml"),
+        ("cut after metadata.yaml", good[:200], None, "Invalid instance type"),
+        (
+            "cut inside metadata.yaml",
+            tarball({"metadata.yaml": METADATA.encode() * 400, "rootfs": None}, "")[:2048],
+            None,
+            "yaml: input error: unexpected EOF",
+        ),
+        ("no rootfs", tarball({"metadata.yaml": METADATA.encode()}), None, "Invalid instance type"),
+        (
+            "unknown architecture",
+            unified_image(METADATA.replace("x86_64", "sparc64")),
+            None,
+            "Architecture isn't supported: sparc64",
+        ),
+        ("unparsable metadata.yaml", unified_image("architecture: [x86_64\n"), None, "yaml: line 2: "),
+        (
+            "split with a bad rootfs part name",
+            multipart([("metadata", "m.tar.gz", meta), ("other", "r.tar", rootfs)])[1],
+            multipart([])[0],
+            "Invalid multipart image: expected a metadata part, then a rootfs part",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "err"), [case[1:] for case in _bad_uploads()], ids=[case[0] for case in _bad_uploads()]
+)
+def test_bad_upload_fails_its_operation_and_stores_nothing(upload, image, images_dir, body, content_type, err):
+    before = _stored_state(images_dir)
+
+    response, operation = upload(body, content_type or "application/octet-stream")
+
+    assert response.status_code == 202
+    assert (operation["status"], operation["status_code"]) == ("Failure", 400)
+    assert operation["err"].startswith(err), operation["err"]
+    assert _stored_state(images_dir) == before
+
+
+def test_same_file_twice_fails_with_lxds_text(upload, image, images_dir):
+    fingerprint, data = image
+    before = _stored_state(images_dir)
+
+    _, operation = upload(data)
+
+    assert (operation["status"], operation["err"]) == ("Failure", "Image with same fingerprint already exists")
+    assert operation["metadata"] == {"fingerprint": fingerprint, "size": str(len(data))}
+    assert _stored_state(images_dir) == before
+
+
+def test_fingerprint_header_must_match(upload, images_dir):
+    data = unified_image()
+
+    _, operation = upload(data, HTTP_X_LXD_FINGERPRINT="abc")
+
+    assert operation["err"] == f"fingerprints don't match, got {sha256(data)} expected abc"
+    assert _stored_state(images_dir) == ([], 0, 0)
+
+
+def test_upload_headers_set_public_properties_and_aliases(upload, api):
+    data = unified_image()
+
+    _, operation = upload(
+        data,
+        HTTP_X_LXD_PUBLIC="1",
+        HTTP_X_LXD_PROPERTIES="os=other&extra=x%20y",
+        HTTP_X_LXD_ALIASES="name=a1&description=first,a2",
+        HTTP_X_LXD_FILENAME="given.tar.gz",
+    )
+
+    shown = api.get(f"/1.0/images/{operation['metadata']['fingerprint']}").json()["metadata"]
+    assert shown["public"] is True
+    assert shown["filename"] == "given.tar.gz"
+    assert shown["properties"] == {"description": "tiny test image", "extra": "x y", "os": "other", "release": "1"}
+    assert shown["aliases"] == [{"name": "a1", "description": "first"}, {"name": "a2", "description": ""}]
+
+
+def test_metadata_architecture_aliases_and_dates(upload, api):
+    metadata = "architecture: amd64\ncreation_date: 1700000001\nexpiry_date: 1900000000\nproperties:\n  n: null\n"
+
+    _, operation = upload(unified_image(metadata))
+
+    shown = api.get(f"/1.0/images/{operation['metadata']['fingerprint']}").json()["metadata"]
+    assert (shown["architecture"], shown["created_at"], shown["expires_at"]) == (
+        "x86_64",
+        "2023-11-14T22:13:21Z",
+        "2030-03-17T17:46:40Z",
+    )
+    assert shown["properties"] == {"n": ""}
+
+
+def test_json_create_from_a_source_is_refused(api):
+    response = api.post("/1.0/images", {"source": {"type": "url", "url": "http://example.com/x"}})
+
+    assert response.status_code == 501
+    assert response.json()["error"] == "Only image file uploads are supported, not image sources"
+
+
+def test_list_recursion_and_empty_filter(api, image, django_assert_num_queries):
+    fingerprint, _ = image
+
+    assert api.get("/1.0/images").json()["metadata"] == [f"/1.0/images/{fingerprint}"]
+    with django_assert_num_queries(3):
+        listed = api.get("/1.0/images?filter=&recursion=1").json()["metadata"]
+    assert [entry["fingerprint"] for entry in listed] == [fingerprint]
+    assert listed[0]["profiles"] == ["default"]
+
+
+def test_list_query_count_does_not_grow_with_images(api, upload, django_assert_num_queries):
+    for _ in range(5):
+        _, operation = upload(unified_image(), HTTP_X_LXD_ALIASES=f"a{os.urandom(4).hex()}")
+        assert operation["status"] == "Success"
+
+    # The images, their profiles, their aliases.
+    with django_assert_num_queries(3):
+        listed = api.get("/1.0/images?recursion=1").json()["metadata"]
+    assert len(listed) == 5
+    with django_assert_num_queries(1):
+        api.get("/1.0/images")
+
+
+def test_get_by_unique_prefix(api, image):
+    fingerprint, _ = image
+
+    response = api.get(f"/1.0/images/{fingerprint[:6]}")
+
+    assert response.status_code == 200
+    assert response.json()["metadata"]["fingerprint"] == fingerprint
+    assert response.headers["ETag"] == api.get(f"/1.0/images/{fingerprint}").headers["ETag"]
+
+
+@pytest.mark.parametrize("name", ["nosuch", "0000", "ABCDEF"])
+def test_missing_image_is_lxds_404(api, image, name):
+    response = api.get(f"/1.0/images/{name}")
+
+    assert response.status_code == 404
+    assert response.json()["error"] == "Image not found"
+
+
+def test_ambiguous_prefix_is_a_400(api, image):
+    fingerprint, _ = image
+    Image.objects.create(fingerprint=fingerprint[:4] + "0" * 60, architecture="x86_64")
+
+    response = api.get(f"/1.0/images/{fingerprint[:4]}")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "More than one image matches"
+
+
+@pytest.mark.parametrize("entry", VECTORS["images"], ids=lambda entry: json.dumps(entry["metadata"])[-40:])
+def test_image_etag_equals_lxd(api, image, entry):
+    fingerprint, _ = image
+    fields = {key: entry["metadata"][key] for key in ("public", "auto_update", "properties")}
+
+    assert api.put(f"/1.0/images/{fingerprint}", fields).status_code == 200
+    response = api.get(f"/1.0/images/{fingerprint}")
+
+    assert response.headers["ETag"] == entry["etag"]
+
+
+def _shown(api, fingerprint):
+    return api.get(f"/1.0/images/{fingerprint}").json()["metadata"]
+
+
+def test_put_replaces_and_keeps_profiles_and_expiry_unless_sent(api, image):
+    fingerprint, _ = image
+    Profile.objects.create(name="p1")
+    url = f"/1.0/images/{fingerprint}"
+    api.put(url, {"properties": {"os": "a"}, "profiles": ["p1", "default"], "expires_at": "2030-01-01T00:00:00Z"})
+
+    # pylxd's Image.save() sends neither profiles nor expires_at; lxc sends null and the zero time.
+    for body in [
+        {"auto_update": True, "properties": {"os": "b"}, "public": True},
+        {"properties": {"os": "b"}, "profiles": None, "expires_at": "0001-01-01T00:00:00Z"},
+    ]:
+        assert api.put(url, body).status_code == 200
+        shown = _shown(api, fingerprint)
+        assert (shown["profiles"], shown["expires_at"]) == (["p1", "default"], "2030-01-01T00:00:00Z")
+        assert shown["properties"] == {"os": "b"}
+    assert (shown["public"], shown["auto_update"]) == (False, False)
+
+    assert api.put(url, {"profiles": []}).status_code == 200
+    assert _shown(api, fingerprint)["profiles"] == []
+
+
+def test_patch_merges_properties_and_ignores_profiles(api, image):
+    fingerprint, _ = image
+    url = f"/1.0/images/{fingerprint}"
+
+    response = api.patch(url, {"properties": {"os": "patched"}, "profiles": [], "public": True})
+
+    assert response.status_code == 200
+    shown = _shown(api, fingerprint)
+    assert shown["properties"] == {"description": "tiny test image", "os": "patched", "release": "1"}
+    assert (shown["profiles"], shown["public"]) == (["default"], True)
+    assert response.headers["ETag"] == api.get(url).headers["ETag"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"profiles": ["nosuch"]}, "Profile 'nosuch' doesn't exist"),
+        ({"public": "x"}, "public: expected a boolean, got string"),
+        ({"properties": {"os": 1}}, 'properties: value of "os" must be a string, got number'),
+        ({"expires_at": "garbage"}, 'expires_at: parsing time "garbage": not an RFC 3339 time'),
+    ],
+)
+def test_put_refuses_bad_fields(api, image, body, error):
+    fingerprint, _ = image
+    before = _shown(api, fingerprint)
+
+    response = api.put(f"/1.0/images/{fingerprint}", body)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == error
+    assert _shown(api, fingerprint) == before
+
+
+def test_put_with_stale_if_match_is_412(api, image):
+    fingerprint, _ = image
+    etag = api.get(f"/1.0/images/{fingerprint}").headers["ETag"]
+
+    response = api.put(f"/1.0/images/{fingerprint}", {"properties": {}}, HTTP_IF_MATCH="stale")
+
+    assert response.status_code == 412
+    assert response.json()["error"] == f"ETag doesn't match: {etag.strip(chr(34))} vs stale"
+
+
+def test_profile_or_expiry_change_keeps_the_etag(api, image):
+    fingerprint, _ = image
+    url = f"/1.0/images/{fingerprint}"
+    etag = api.get(url).headers["ETag"]
+    shown = _shown(api, fingerprint)
+
+    api.put(
+        url, {**{k: shown[k] for k in ("public", "auto_update", "properties")}, "expires_at": "2031-01-01T00:00:00Z"}
+    )
+
+    assert api.get(url).headers["ETag"] == etag == f'"{compute_etag([False, False, shown["properties"]])}"'
+
+
+def test_delete_is_async_and_removes_file_and_aliases(api, image, images_dir, django_capture_on_commit_callbacks):
+    fingerprint, _ = image
+    api.post("/1.0/images/aliases", {"name": "tiny", "target": fingerprint})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.delete(f"/1.0/images/{fingerprint[:8]}")
+
+    assert response.status_code == 202
+    operation = api.get(response.headers["Location"]).json()["metadata"]
+    assert (operation["description"], operation["status"]) == ("Deleting image", "Success")
+    assert operation["resources"] == {"images": [f"/1.0/images/{fingerprint}"]}
+    assert os.listdir(images_dir) == []
+    assert (Image.objects.count(), ImageAlias.objects.count()) == (0, 0)
+
+
+def test_delete_with_stale_if_match_keeps_everything(api, image, images_dir):
+    fingerprint, _ = image
+
+    response = api.delete(f"/1.0/images/{fingerprint}", HTTP_IF_MATCH='"stale"')
+
+    assert response.status_code == 412
+    assert os.listdir(images_dir) == [fingerprint]
+    assert Image.objects.filter(fingerprint=fingerprint).exists()
+
+
+def test_export_streams_the_file_with_its_name(api, image):
+    fingerprint, data = image
+
+    response = api.get(f"/1.0/images/{fingerprint}/export")
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == data
+    assert response.headers["Content-Disposition"] == f"inline;filename={fingerprint}.tar.gz"
+    assert response.headers["ETag"] == f'"{fingerprint}"'
+
+
+@pytest.mark.parametrize("header", ["{fp}", '"{fp}"', '"other", "{fp}"', "*"])
+def test_export_if_none_match_fingerprint_is_304(api, image, header):
+    fingerprint, _ = image
+
+    response = api.get(f"/1.0/images/{fingerprint}/export", HTTP_IF_NONE_MATCH=header.format(fp=fingerprint))
+
+    assert response.status_code == 304
+    assert response.content == b""
+
+
+def test_export_of_split_image_is_multipart(api, upload):
+    meta, rootfs = split_image()
+    _, operation = upload(*reversed(multipart([("metadata", "m.tar.gz", meta), ("rootfs", "r.tar", rootfs)])))
+    fingerprint = operation["metadata"]["fingerprint"]
+
+    response = api.get(f"/1.0/images/{fingerprint}/export")
+
+    assert response.status_code == 200
+    raw = f"Content-Type: {response.headers['Content-Type']}\r\n\r\n".encode() + b"".join(response.streaming_content)
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
+    parts = [(part.get_filename(), part.get_payload(decode=True)) for part in message.iter_parts()]
+    assert parts == [(f"meta-{fingerprint}.tar.gz", meta), (f"{fingerprint}.tar", rootfs)]
+
+
+def test_refresh_fails_cleanly(api, image):
+    fingerprint, _ = image
+
+    response = api.post(f"/1.0/images/{fingerprint[:5]}/refresh")
+
+    assert response.status_code == 202
+    operation = api.get(response.headers["Location"]).json()["metadata"]
+    assert (operation["status"], operation["status_code"]) == ("Failure", 400)
+    assert (
+        operation["err"] == f'Failed to update image "{fingerprint[:5]}" in project "default": Image source not found'
+    )
+
+
+def test_operations_list_groups_by_status_and_wait_returns_the_operation(api, upload, image):
+    upload(b"not an image")
+    success = Operation.objects.get(status="Success")
+
+    grouped = api.get("/1.0/operations").json()["metadata"]
+    waited = api.get(f"/1.0/operations/{success.id}/wait?timeout=5")
+
+    assert set(grouped) == {"success", "failure"}
+    assert grouped["success"] == [f"/1.0/operations/{success.id}"]
+    assert waited.status_code == 200
+    assert waited.json()["metadata"]["id"] == str(success.id)
+    full = api.get("/1.0/operations?recursion=1").json()["metadata"]
+    assert full["failure"][0]["err"] == "Unsupported compression"
+    assert list(full["failure"][0]) == [
+        "id",
+        "class",
+        "description",
+        "created_at",
+        "updated_at",
+        "status",
+        "status_code",
+        "resources",
+        "metadata",
+        "may_cancel",
+        "err",
+        "location",
+    ]
+
+
+@pytest.mark.parametrize("operation_id", ["00000000-0000-0000-0000-000000000000", "not-a-uuid"])
+def test_missing_operation_is_lxds_404(api, operation_id):
+    response = api.get(f"/1.0/operations/{operation_id}")
+
+    assert response.status_code == 404
+    assert response.json()["error"] == "Operation not found"
+
+
+def test_untrusted_clients_see_public_images_only(api, tcp_api, upload):
+    _, private = upload(unified_image())
+    _, public = upload(unified_image(), HTTP_X_LXD_PUBLIC="true")
+
+    listed = tcp_api.get("/1.0/images").json()["metadata"]
+
+    assert listed == [f"/1.0/images/{public['metadata']['fingerprint']}"]
+    assert tcp_api.get(f"/1.0/images/{private['metadata']['fingerprint']}").status_code == 404
+    assert tcp_api.get(f"/1.0/images/{public['metadata']['fingerprint']}/export").status_code == 200
+    assert tcp_api.delete(f"/1.0/images/{public['metadata']['fingerprint']}").status_code == 403
