@@ -494,7 +494,15 @@ class ImageETagSerializer(ETagSerializer):
 
 @extend_schema_field(OpenApiTypes.STR)
 class ImageTargetField(GoField):
-    """An alias's target: a fingerprint or a unique prefix of one, resolved to the image (404 if none)."""
+    """An alias's target: a fingerprint or a unique prefix of one, resolved to the image (404 if none).
+
+    An empty target counts as absent: the serializer says that it is required.
+    """
+
+    def validate_empty_values(self, data):
+        if data in (None, ""):
+            raise serializers.SkipField()
+        return super().validate_empty_values(data)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -531,13 +539,10 @@ class ImageAliasSerializer(LXDModelSerializer):
         fields = ["description", "target", "name", "type"]
         read_only_fields = ["name"]
 
-    def to_internal_value(self, data):
-        if self.instance is not None and not self.partial and isinstance(data, dict) and not data.get("target"):
+    def validate(self, attrs):
+        if not self.partial and "image" not in attrs:
             raise lxd_error("The target field is required")
-        validated = super().to_internal_value(data)
-        if not self.partial:
-            validated = {"description": "", **validated}
-        return validated
+        return attrs if self.partial else {"description": "", **attrs}
 
 
 def validate_alias_name(name, instance=None):
@@ -560,13 +565,13 @@ class ImageAliasCreateSerializer(ImageAliasSerializer):
     class Meta(ImageAliasSerializer.Meta):
         read_only_fields = []
 
-    def to_internal_value(self, data):
-        if not isinstance(data, dict) or not data.get("name") or not data.get("target"):
-            raise lxd_error("name and target are required")
-        return super().to_internal_value(data)
-
     def validate_name(self, name):
-        return validate_alias_name(name)
+        return validate_alias_name(name) if name else name
+
+    def validate(self, attrs):
+        if not attrs.get("name") or "image" not in attrs:
+            raise lxd_error("name and target are required")
+        return super().validate(attrs)
 
 
 class ImageAliasRenameSerializer(LXDModelSerializer):

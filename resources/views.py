@@ -323,7 +323,7 @@ class ImageAliasViewSet(
 ):
     """``/1.0/images/aliases``: names for images."""
 
-    queryset = ImageAlias.objects.select_related("image")
+    queryset = ImageAlias.objects.all()
     serializer_class = ImageAliasSerializer
     create_serializer_class = ImageAliasCreateSerializer
     rename_serializer_class = ImageAliasRenameSerializer
@@ -334,8 +334,13 @@ class ImageAliasViewSet(
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        # Untrusted clients see the aliases of public images only, as LXD shows them.
-        return queryset if is_trusted(self.request) else queryset.filter(image__public=True)
+        if not is_trusted(self.request):
+            # Untrusted clients see the aliases of public images only, as LXD shows them.
+            queryset = queryset.filter(image__public=True)
+        if self.action == "list" and recursion_level(self.request) < 1:
+            return queryset
+        # The target is the image's fingerprint: one join, not a query per alias.
+        return queryset.select_related("image")
 
 
 class OperationViewSet(RetrieveMixin, LXDViewSet):
