@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI and Redoc served from static files: the API docs work offline.
+    "drf_spectacular_sidecar",
     "resources",
 ]
 
@@ -113,6 +115,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "An LXD-compatible REST API served from a database.",
     "VERSION": "1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would send the schema to swagger.io's online validator for its badge.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Request bodies above this many bytes answer 413 (image uploads stream and are exempt).
@@ -120,6 +127,3 @@ LXDSITE_MAX_BODY_SIZE = int(os.environ.get("LXDSITE_MAX_BODY_SIZE") or 4 * 1024 
 
 # PUT, PATCH, DELETE and rename without If-Match answer 428 when this is set.
 LXDSITE_REQUIRE_IF_MATCH = os.environ.get("LXDSITE_REQUIRE_IF_MATCH") == "1"
-
-# Image files, as LXD keeps them: LXD_DIR/images/<fingerprint> (and <fingerprint>.rootfs for split images).
-LXDSITE_IMAGES_DIR = Path(os.environ.get("LXDSITE_IMAGES_DIR") or LXD_DIR / "images").resolve()
