@@ -127,3 +127,6 @@ LXDSITE_MAX_BODY_SIZE = int(os.environ.get("LXDSITE_MAX_BODY_SIZE") or 4 * 1024 
 
 # PUT, PATCH, DELETE and rename without If-Match answer 428 when this is set.
 LXDSITE_REQUIRE_IF_MATCH = os.environ.get("LXDSITE_REQUIRE_IF_MATCH") == "1"
+
+# Image files, as LXD keeps them: LXD_DIR/images/<fingerprint> (and <fingerprint>.rootfs for split images).
+LXDSITE_IMAGES_DIR = Path(os.environ.get("LXDSITE_IMAGES_DIR") or LXD_DIR / "images").resolve()
