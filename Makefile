@@ -17,11 +17,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 # System packages the suite drives: the real LXD 5.0.2 daemon and lxc client, curl and
-# script (lxc edit tests), and PostgreSQL.
+# script (lxc edit tests), Chromium and its driver (admin browser test), and PostgreSQL.
 deps: venv
 	@if ! command -v lxd >/dev/null || ! command -v lxc >/dev/null || ! command -v curl >/dev/null \
-		|| ! command -v script >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lxd lxd-client curl bsdutils; \
+		|| ! command -v script >/dev/null || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lxd lxd-client curl bsdutils \
+			chromium chromium-driver; \
 	fi
 	@pg_isready -q -h 127.0.0.1 -p 5432 || \
 		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start

@@ -15,6 +15,8 @@ from .exceptions import error_text
 from .models import Profile, Server
 from .serializers import ProfileCreateSerializer, ProfileSerializer, ServerSerializer, check_profile_deletable
 
+admin.site.site_header = admin.site.site_title = "lxdsite administration"
+
 CONFLICT_MESSAGE = (
     "This {what} was changed by someone else since you opened it. Nothing was saved; your input "
     "is kept below. Reload the page to see the current version, then make your change again."
