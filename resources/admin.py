@@ -7,13 +7,24 @@ overwriting nothing, if anyone changed it since. Deletes follow the API's rules.
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Q
+from django.template.defaultfilters import filesizeformat
 from rest_framework import exceptions
 
 from .documents import DocumentError, VersionConflict, dump_yaml, load_yaml, lock_current, stored_version
 from .exceptions import error_text
-from .models import Profile, Server
-from .serializers import ProfileCreateSerializer, ProfileSerializer, ServerSerializer, check_profile_deletable
+from .images import IMAGE_PREFETCH, remove_files
+from .models import Image, ImageAlias, Operation, Profile, Server
+from .serializers import (
+    ImageAliasCreateSerializer,
+    ImageAliasSerializer,
+    ImageSerializer,
+    ProfileCreateSerializer,
+    ProfileSerializer,
+    ServerSerializer,
+    check_profile_deletable,
+)
 
 admin.site.site_header = admin.site.site_title = "lxdsite administration"
 
@@ -32,8 +43,9 @@ class YAMLField(forms.CharField):
 
     widget = forms.Textarea(attrs={"rows": 10, "cols": 80, "class": "vLargeTextField", "spellcheck": "false"})
 
-    def __init__(self, *, strings=False, **kwargs):
+    def __init__(self, *, strings=False, empty=dict, **kwargs):
         self.strings = strings
+        self.empty = empty
         kwargs.setdefault("required", False)
         super().__init__(strip=False, **kwargs)
 
@@ -44,16 +56,16 @@ class YAMLField(forms.CharField):
 
     def to_python(self, value):
         if not (value or "").strip():
-            return {}
+            return self.empty()
         try:
             data = load_yaml(value, strings=self.strings)
         except DocumentError as exc:
             raise forms.ValidationError(str(exc), code="invalid_yaml") from exc
-        return {} if data is None else data
+        return self.empty() if data is None else data
 
     def has_changed(self, initial, data):
         try:
-            return self.to_python(data) != (initial or {})
+            return self.to_python(data) != (initial or self.empty())
         except forms.ValidationError:
             return True
 
@@ -62,11 +74,13 @@ class APIValidatedForm(forms.ModelForm):
     """A ModelForm validated by the API's serializer, with a stored-version conflict check.
 
     Set ``serializer_class`` (a PUT) and, where the admin can add, ``create_serializer_class``.
-    Override ``api_data`` when the form's fields are not the serializer's body as they are.
+    ``api_fields`` names the form fields sent as the serializer's body; override ``api_data``
+    (and the initial values) for a field the form must call differently.
     """
 
     serializer_class = None
     create_serializer_class = None
+    api_fields = ()
     version = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, **kwargs):
@@ -75,13 +89,13 @@ class APIValidatedForm(forms.ModelForm):
             self.fields["version"].initial = stored_version(self.instance)
             # Show the object as the API shows it (sorted maps, the trust password as `true`).
             shown = self.serializer_class(self.instance).data
-            for name in self.fields:
-                if name in shown and name in self.Meta.fields:
+            for name in self.api_fields:
+                if name in shown and name in self.fields:
                     self.initial[name] = shown[name]
 
     def api_data(self, cleaned_data):
-        """The serializer's body: the form's model fields as cleaned."""
-        return {name: cleaned_data[name] for name in self.Meta.fields if name in cleaned_data}
+        """The serializer's body: the form's API fields as cleaned."""
+        return {name: cleaned_data[name] for name in self.api_fields if name in cleaned_data}
 
     def clean(self):
         cleaned_data = super().clean()
@@ -107,6 +121,9 @@ class APIValidatedForm(forms.ModelForm):
             for name, detail in self.serializer.errors.items():
                 self.add_error(name if name in self.fields else None, error_text(exceptions.ValidationError(detail)))
             return cleaned_data
+        # The model form copies onto the instance only what the serializer validated, as it would store it.
+        for name in self._meta.fields:
+            cleaned_data.pop(name, None)
         cleaned_data.update(self.serializer.validated_data)
         return cleaned_data
 
@@ -115,14 +132,22 @@ class APIValidatedAdmin(admin.ModelAdmin):
     """Saves through the form's API serializer, so the admin writes exactly what the API would."""
 
     def save_model(self, request, obj, form, change):
-        form.serializer.instance = obj if change else None
-        form.instance = form.serializer.save()
+        if change:
+            form.serializer.instance = obj
+            form.serializer.save()
+            return
+        # The serializer creates the row; the admin goes on with ``obj`` (its log entry, its redirect).
+        form.serializer.instance = None
+        obj.pk = form.serializer.save().pk
+        obj.refresh_from_db()
+        obj._state.adding = False
 
 
 class ServerForm(APIValidatedForm):
     """The server config as YAML, checked by ``ServerSerializer``."""
 
     serializer_class = ServerSerializer
+    api_fields = ["config"]
     config = YAMLField(help_text="YAML mapping of server config keys (the trust password shows as true).")
 
     class Meta:
@@ -153,6 +178,7 @@ class ProfileForm(APIValidatedForm):
 
     serializer_class = ProfileSerializer
     create_serializer_class = ProfileCreateSerializer
+    api_fields = ["name", "description", "config", "devices"]
     config = YAMLField(strings=True, help_text="YAML mapping of config keys to string values.")
     devices = YAMLField(strings=True, help_text="YAML mapping of device names to their options.")
 
@@ -237,3 +263,152 @@ class ProfileAdmin(APIValidatedAdmin):
             except exceptions.APIException as exc:
                 protected.append(f"{profile}: {error_text(exc)}")
         return deleted, counts, perms_needed, protected
+
+
+def short_fingerprint(fingerprint):
+    """The 12-character prefix ``lxc image list`` shows."""
+    return fingerprint[:12]
+
+
+class ImageForm(APIValidatedForm):
+    """The fields an image's PUT changes, checked by ``ImageSerializer``."""
+
+    serializer_class = ImageSerializer
+    api_fields = ["auto_update", "properties", "public", "expires_at"]
+    properties = YAMLField(strings=True, help_text="YAML mapping of property names to string values.")
+    # Not `profiles`: the admin refuses a form field named after a many-to-many with a through model.
+    profile_names = YAMLField(
+        label="Profiles",
+        strings=True,
+        empty=list,
+        help_text="YAML list of profile names, in the order instances apply them.",
+    )
+    expires_at = forms.CharField(
+        required=False, help_text="RFC 3339 time (LXD's zero time 0001-01-01T00:00:00Z: never); blank keeps it."
+    )
+
+    class Meta:
+        model = Image
+        fields = ["public", "auto_update", "properties", "expires_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["profile_names"] = [link.profile.name for link in self.instance.profile_links.all()]
+
+    def api_data(self, cleaned_data):
+        data = super().api_data(cleaned_data)
+        data["profiles"] = cleaned_data.get("profile_names", [])
+        # Blank is null to the API: the expiry stays as it is.
+        data["expires_at"] = data.get("expires_at") or None
+        return data
+
+
+@admin.register(Image)
+class ImageAdmin(APIValidatedAdmin):
+    """Images: uploaded through the API (``lxc image import``); edited and deleted here."""
+
+    form = ImageForm
+    list_display = [
+        "fingerprint_prefix",
+        "alias_names",
+        "architecture",
+        "type",
+        "file_size",
+        "public",
+        "profile_names",
+        "uploaded_at",
+    ]
+    list_filter = ["type", "architecture", "public", "auto_update", "cached"]
+    search_fields = ["^fingerprint", "aliases__name", "filename", "properties"]
+    readonly_fields = ["fingerprint", "filename", "file_size", "architecture", "type", "split", "cached"]
+    fields = [*readonly_fields, "public", "auto_update", "properties", "profile_names", "expires_at", "version"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related(*IMAGE_PREFETCH)
+
+    @admin.display(description="fingerprint", ordering="fingerprint")
+    def fingerprint_prefix(self, image):
+        return short_fingerprint(image.fingerprint)
+
+    @admin.display(description="size", ordering="size")
+    def file_size(self, image):
+        return filesizeformat(image.size)
+
+    @admin.display(description="aliases")
+    def alias_names(self, image):
+        return ", ".join(alias.name for alias in image.aliases.all())
+
+    @admin.display(description="profiles")
+    def profile_names(self, image):
+        return ", ".join(link.profile.name for link in image.profile_links.all())
+
+    def has_add_permission(self, request):
+        return False
+
+    def delete_model(self, request, image):
+        self.delete_queryset(request, [image])
+
+    def delete_queryset(self, request, queryset):
+        # As the API deletes an image: the row, then its files once the deletion is committed.
+        paths = [path for image in queryset for path in image.files()]
+        for image in queryset:
+            image.delete()
+        transaction.on_commit(lambda: remove_files(paths))
+
+
+class ImageAliasForm(APIValidatedForm):
+    """An alias: its target is a fingerprint or a unique prefix, as the API takes it."""
+
+    serializer_class = ImageAliasSerializer
+    create_serializer_class = ImageAliasCreateSerializer
+    api_fields = ["name", "description", "target"]
+    target = forms.CharField(help_text="The image's fingerprint, or a unique prefix of it.")
+
+    class Meta:
+        model = ImageAlias
+        fields = ["name", "description"]
+        widgets = {"description": forms.TextInput(attrs={"class": "vLargeTextField"})}
+
+
+@admin.register(ImageAlias)
+class ImageAliasAdmin(APIValidatedAdmin):
+    """Image aliases: renamed through the API (``lxc image alias rename``), edited here."""
+
+    form = ImageAliasForm
+    list_display = ["name", "target_prefix", "image_type", "description"]
+    list_filter = ["image__type"]
+    search_fields = ["name", "description", "^image__fingerprint"]
+    list_select_related = ["image"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["name"] if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return ["name", *(name for name in super().get_fields(request, obj) if name != "name")]
+
+    @admin.display(description="target", ordering="image__fingerprint")
+    def target_prefix(self, alias):
+        return short_fingerprint(alias.image.fingerprint)
+
+    @admin.display(description="type", ordering="image__type")
+    def image_type(self, alias):
+        return alias.image.type
+
+
+@admin.register(Operation)
+class OperationAdmin(admin.ModelAdmin):
+    """Operations, read only: lxdsite finishes each one within its request."""
+
+    list_display = ["id", "operation_class", "description", "status", "status_code", "created_at"]
+    list_filter = ["status", "operation_class"]
+    search_fields = ["=id", "description", "err"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -26,8 +26,14 @@ from .serializers import (
 
 
 def stored_version(instance):
-    """A hash of every stored field of ``instance`` (not LXD's ETag, which hashes a subset)."""
+    """A hash of every stored field of ``instance`` (not LXD's ETag, which hashes a subset).
+
+    Many-to-many links count too, in their stored order (an image's profiles apply in order).
+    """
     values = {field.attname: field.value_from_object(instance) for field in instance._meta.concrete_fields}
+    for field in instance._meta.many_to_many:
+        links = field.remote_field.through.objects.filter(**{field.m2m_field_name(): instance.pk})
+        values[field.name] = list(links.order_by("pk").values_list(field.m2m_reverse_name(), flat=True))
     # Round trip through JSON so dates, decimals and UUIDs hash as the text they store.
     return compute_etag(json.loads(json.dumps(values, cls=DjangoJSONEncoder)))
 

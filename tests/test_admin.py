@@ -4,9 +4,10 @@ import html
 import re
 
 import pytest
+from django.contrib.admin.models import LogEntry
 
 from resources.documents import stored_version
-from resources.models import Profile, Server
+from resources.models import Image, ImageAlias, ImageProfile, Operation, Profile, Server
 
 PROFILE_URL = "/admin/resources/profile/{pk}/change/"
 
@@ -198,7 +199,11 @@ def test_add_creates_a_profile(admin_client):
     )
 
     assert response.status_code == 302
-    assert Profile.objects.get(name="web").config == {"limits.cpu": "1"}
+    web = Profile.objects.get(name="web")
+    assert web.config == {"limits.cpu": "1"}
+    # The admin's own bookkeeping names the row the serializer created.
+    assert LogEntry.objects.get().object_id == str(web.pk)
+    assert response["Location"] == "/admin/resources/profile/"
 
 
 @pytest.mark.django_db
@@ -253,3 +258,152 @@ def test_server_cannot_be_added_or_deleted(admin_client):
     assert admin_client.get("/admin/resources/server/add/").status_code == 403
     assert admin_client.post(f"/admin/resources/server/{server.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Server.objects.count() == 1
+
+
+FINGERPRINT = "ab12" * 16
+
+
+@pytest.fixture
+def image(db, profile):
+    """An image row with a profile and an alias (no files: the admin never reads them)."""
+    image = Image.objects.create(
+        fingerprint=FINGERPRINT,
+        filename="alpine.tar.xz",
+        size=3 * 1024 * 1024,
+        architecture="x86_64",
+        properties={"os": "Alpine"},
+    )
+    ImageProfile.objects.create(image=image, profile=profile)
+    ImageAlias.objects.create(name="alpine", description="small", image=image)
+    return image
+
+
+def image_post(version, **fields):
+    """A change-form POST for an image, as the form shows it."""
+    return {"properties": "", "profile_names": "", "expires_at": "", "version": version, "_save": "Save", **fields}
+
+
+@pytest.mark.django_db
+def test_image_list_shows_fingerprint_prefix_size_aliases_and_profiles(admin_client, image):
+    response = admin_client.get("/admin/resources/image/")
+    searched = admin_client.get("/admin/resources/image/?q=ab12ab")
+    by_alias = admin_client.get("/admin/resources/image/?q=alpine")
+    missed = admin_client.get("/admin/resources/image/?q=12ab")
+
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "ab12ab12ab12<" in text
+    assert "3.0\xa0MB" in text
+    assert ">alpine<" in text
+    assert ">p1<" in text
+    assert len(searched.context["cl"].result_list) == 1
+    assert len(by_alias.context["cl"].result_list) == 1
+    # The fingerprint is searched by prefix, as LXD finds images.
+    assert len(missed.context["cl"].result_list) == 0
+
+
+@pytest.mark.django_db
+def test_image_edit_goes_through_the_image_serializer(admin_client, image):
+    Profile.objects.create(name="web")
+    url = f"/admin/resources/image/{image.pk}/change/"
+    page = admin_client.get(url)
+    assert "os: Alpine" in html.unescape(page.content.decode())
+
+    response = admin_client.post(
+        url,
+        image_post(
+            form_version(page), public="on", properties="os: Alpine\nrelease: 3\n", profile_names="- web\n- p1\n"
+        ),
+    )
+
+    assert response.status_code == 302
+    image.refresh_from_db()
+    assert image.public is True
+    assert image.properties == {"os": "Alpine", "release": "3"}
+    assert [link.profile.name for link in image.profile_links.all()] == ["web", "p1"]
+    # A blank expiry keeps it, as null does in the API.
+    assert image.expires_at == Image._meta.get_field("expires_at").default()
+
+
+@pytest.mark.django_db
+def test_image_errors_are_the_apis(admin_client, image):
+    url = f"/admin/resources/image/{image.pk}/change/"
+
+    response = admin_client.post(url, image_post(stored_version(image), profile_names="- nope\n"))
+
+    assert response.status_code == 200
+    assert "Profile &#x27;nope&#x27; doesn&#x27;t exist" in response.content.decode()
+    assert [link.profile.name for link in image.profile_links.all()] == ["p1"]
+
+
+@pytest.mark.django_db
+def test_image_version_covers_profiles_the_lxd_etag_leaves_out(admin_client, api, image):
+    url = f"/admin/resources/image/{image.pk}/change/"
+    version = form_version(admin_client.get(url))
+    etag = api.get(f"/1.0/images/{FINGERPRINT}").headers["ETag"]
+    assert api.patch(f"/1.0/images/{FINGERPRINT}", {"profiles": ["default"]}).status_code == 200
+    assert (
+        api.put(f"/1.0/images/{FINGERPRINT}", {"profiles": ["default"], "properties": {"os": "Alpine"}}).status_code
+        == 200
+    )
+    assert api.get(f"/1.0/images/{FINGERPRINT}").headers["ETag"] == etag
+
+    response = admin_client.post(url, image_post(version, properties="os: edited\n", profile_names="- p1\n"))
+
+    assert response.status_code == 200
+    assert "changed by someone else" in response.content.decode()
+    image.refresh_from_db()
+    assert image.properties == {"os": "Alpine"}
+    assert [link.profile.name for link in image.profile_links.all()] == ["default"]
+
+
+@pytest.mark.django_db
+def test_images_are_uploaded_through_the_api_not_added_here(admin_client, image):
+    assert admin_client.get("/admin/resources/image/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_image_delete_takes_its_aliases(admin_client, image):
+    response = admin_client.post(f"/admin/resources/image/{image.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Image.objects.exists()
+    assert not ImageAlias.objects.exists()
+
+
+@pytest.mark.django_db
+def test_alias_add_and_change_use_the_apis_rules(admin_client, image):
+    added = admin_client.post(
+        "/admin/resources/imagealias/add/", {"name": "edge", "description": "", "target": "ab12ab"}
+    )
+    taken = admin_client.post(
+        "/admin/resources/imagealias/add/", {"name": "alpine", "description": "", "target": FINGERPRINT}
+    )
+    alias = ImageAlias.objects.get(name="alpine")
+    missing = admin_client.post(
+        f"/admin/resources/imagealias/{alias.pk}/change/",
+        {"description": "x", "target": "ffff", "version": stored_version(alias)},
+    )
+
+    assert added.status_code == 302
+    assert ImageAlias.objects.get(name="edge").image == image
+    assert taken.status_code == 200
+    assert "Alias &quot;alpine&quot; already exists" in taken.content.decode()
+    assert missing.status_code == 200
+    assert "Image not found" in missing.content.decode()
+    assert ImageAlias.objects.get(name="alpine").description == "small"
+
+
+@pytest.mark.django_db
+def test_operations_are_read_only(admin_client):
+    operation = Operation.objects.create(description="Deleting image", status="Success", status_code=200)
+
+    listing = admin_client.get("/admin/resources/operation/")
+    shown = admin_client.get(f"/admin/resources/operation/{operation.pk}/change/")
+    changed = admin_client.post(f"/admin/resources/operation/{operation.pk}/change/", {"description": "x"})
+
+    assert listing.status_code == 200
+    assert "Deleting image" in listing.content.decode()
+    assert shown.status_code == 200
+    assert changed.status_code == 403
+    assert admin_client.get("/admin/resources/operation/add/").status_code == 403
