@@ -7,6 +7,7 @@ of every stored field: LXD's ETag leaves some fields out, and an editor must not
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import yaml
@@ -16,12 +17,15 @@ from rest_framework import exceptions
 
 from .conditional import compute_etag
 from .exceptions import error_text
-from .models import Profile, Server
+from .models import Image, ImageAlias, Profile, Server
 from .serializers import (
     HIDDEN_SERVER_KEYS,
+    ImageAliasSerializer,
+    ImageSerializer,
     ProfileCreateSerializer,
     ProfileSerializer,
     ServerSerializer,
+    find_image,
 )
 
 
@@ -99,11 +103,18 @@ class Kind:
     # Whether documents of this kind hold only strings (Go's map[string]string and string fields).
     strings: bool
     singleton: bool = False
+    # How the API finds an object from the name in its URL (default: by ``name``).
+    find: Callable | None = None
 
     def get(self, name=None):
         """The object named ``name`` (the singleton ignores it); DocumentError if there is none."""
         if self.singleton:
             return self.model.objects.get(pk=Server.SINGLETON_ID)
+        if self.find is not None:
+            try:
+                return self.find(name)
+            except exceptions.APIException as exc:
+                raise DocumentError(f"{self.name.capitalize()} {name!r}: {error_text(exc)}") from exc
         try:
             return self.model.objects.get(name=name)
         except self.model.DoesNotExist:
@@ -139,6 +150,17 @@ KINDS = {
         "profile", Profile, ProfileSerializer, ProfileCreateSerializer, ("config", "description", "devices"), True
     ),
     "server": Kind("server", Server, ServerSerializer, None, ("config",), False, singleton=True),
+    # Images are made by uploads (the API), never by a document; a fingerprint prefix finds one.
+    "image": Kind(
+        "image",
+        Image,
+        ImageSerializer,
+        None,
+        ("auto_update", "properties", "public", "expires_at", "profiles"),
+        False,
+        find=find_image,
+    ),
+    "alias": Kind("alias", ImageAlias, ImageAliasSerializer, None, ("description", "target"), True),
 }
 
 

@@ -11,7 +11,7 @@ import yaml
 from django.core.management import CommandError, call_command
 
 from resources.management.commands import edit
-from resources.models import Profile, Server
+from resources.models import Image, ImageAlias, ImageProfile, Profile, Server
 from tests.live_server import REPO_ROOT
 
 EDITOR_SCRIPT = """
@@ -308,3 +308,83 @@ def test_commands_never_print_a_traceback(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("CommandError: Cannot read")
+
+
+FINGERPRINT = "cd34" * 16
+
+
+@pytest.fixture
+def image(db, profile):
+    """An image row with a profile and an alias (the commands never read its files)."""
+    image = Image.objects.create(fingerprint=FINGERPRINT, size=10, architecture="x86_64", properties={"os": "Alpine"})
+    ImageProfile.objects.create(image=image, profile=profile)
+    ImageAlias.objects.create(name="alpine", image=image)
+    return image
+
+
+@pytest.mark.django_db
+def test_show_image_by_fingerprint_prefix(image):
+    out, _ = run("show", "image", "cd34cd")
+
+    document = yaml.safe_load(out)
+    assert document["fingerprint"] == FINGERPRINT
+    assert document["profiles"] == ["p1"]
+    assert document["aliases"] == [{"name": "alpine", "description": ""}]
+    assert document["properties"] == {"os": "Alpine"}
+
+
+@pytest.mark.django_db
+def test_show_image_that_is_not_there(image):
+    with pytest.raises(CommandError, match="Image 'ffff': Image not found"):
+        run("show", "image", "ffff")
+
+
+@pytest.mark.django_db
+def test_edit_image_profiles_and_properties(editor, image):
+    Profile.objects.create(name="web")
+    shown = yaml.safe_load(run("show", "image", FINGERPRINT)[0])
+    editor(yaml.safe_dump({**shown, "profiles": ["web", "p1"], "properties": {"os": "Alpine", "release": "3"}}))
+
+    out, _ = run("edit", "image", "cd34")
+
+    assert f"Saved image {FINGERPRINT}." in out
+    image.refresh_from_db()
+    assert [link.profile.name for link in image.profile_links.all()] == ["web", "p1"]
+    assert image.properties == {"os": "Alpine", "release": "3"}
+
+
+@pytest.mark.django_db
+def test_edit_image_conflict_on_profiles_the_etag_leaves_out(editor, api, image, monkeypatch):
+    shown = yaml.safe_load(run("show", "image", FINGERPRINT)[0])
+    seen = editor(yaml.safe_dump({**shown, "public": True}), None)
+    real_run_editor = edit.Command.run_editor
+
+    def run_editor_while_the_api_changes_it(command, path, text):
+        edited = real_run_editor(command, path, text)
+        if len(seen()) == 1:
+            response = api.put(f"/1.0/images/{FINGERPRINT}", {"properties": {"os": "Alpine"}, "profiles": ["default"]})
+            assert response.status_code == 200
+        return edited
+
+    monkeypatch.setattr(edit.Command, "run_editor", run_editor_while_the_api_changes_it)
+
+    out, err = run("edit", "image", FINGERPRINT)
+
+    assert "changed by someone else" in err
+    assert "- default" in seen()[1]
+    assert "No changes." in out
+    image.refresh_from_db()
+    assert image.public is False
+    assert [link.profile.name for link in image.profile_links.all()] == ["default"]
+
+
+@pytest.mark.django_db
+def test_edit_alias_target_by_prefix(editor, image):
+    other = Image.objects.create(fingerprint="ef56" * 16, size=1, architecture="x86_64")
+    editor("description: moved\ntarget: ef56\n")
+
+    out, _ = run("edit", "alias", "alpine")
+
+    assert "Saved alias alpine." in out
+    alias = ImageAlias.objects.get(name="alpine")
+    assert (alias.description, alias.image) == ("moved", other)

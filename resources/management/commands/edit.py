@@ -31,7 +31,7 @@ def editor_command():
 class Command(BaseCommand):
     """Edit one object as YAML in $EDITOR, conflict-safe."""
 
-    help = "Edit an LXD object as YAML in $EDITOR: edit profile NAME, edit server."
+    help = "Edit an LXD object as YAML in $EDITOR: edit profile NAME | server | image FINGERPRINT | alias NAME."
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=sorted(KINDS), help="What to edit.")

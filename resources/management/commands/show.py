@@ -1,4 +1,4 @@
-"""`manage.py show KIND [NAME]`: an object as YAML, as `lxc profile show` / `lxc config show` print it."""
+"""`manage.py show KIND [NAME]`: an object as YAML, as `lxc profile|config|image show` prints it."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -8,7 +8,7 @@ from resources.documents import KINDS, DocumentError, dump_yaml, get_kind
 class Command(BaseCommand):
     """Print one object as YAML."""
 
-    help = "Print an LXD object as YAML: show profile NAME, show server."
+    help = "Print an LXD object as YAML: show profile NAME | server | image FINGERPRINT | alias NAME."
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=sorted(KINDS), help="What to show.")
