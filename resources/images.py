@@ -7,9 +7,11 @@ removes the temporary files, so a refused or interrupted upload leaves no file a
 Errors carry LXD 5.0.2's texts, which its failed operations show.
 """
 
+import bz2
 import contextlib
 import datetime
 import hashlib
+import io
 import json
 import lzma
 import os
@@ -55,9 +57,6 @@ ARCHITECTURES = {
     "riscv64": [],
 }
 ARCHITECTURE_NAMES = {alias: name for name, aliases in ARCHITECTURES.items() for alias in [name, *aliases]}
-
-# What a broken or truncated compressed tarball raises while it is read.
-_READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError)
 
 
 class ImageError(Exception):
@@ -107,18 +106,105 @@ def detect_compression(path):
     raise ImageError("Unsupported compression")
 
 
+class _Gunzip:
+    """zlib's gzip decompressor with the interface of bz2's and lzma's (``max_length``, ``needs_input``)."""
+
+    def __init__(self):
+        self._zlib = zlib.decompressobj(wbits=31)
+        self._tail = b""
+
+    def decompress(self, data, max_length):
+        data = self._tail + data
+        out = self._zlib.decompress(data, max_length)
+        self._tail = self._zlib.unconsumed_tail
+        return out
+
+    @property
+    def needs_input(self):
+        return not self._tail
+
+    @property
+    def eof(self):
+        return self._zlib.eof
+
+    @property
+    def unused_data(self):
+        return self._zlib.unused_data
+
+
+_DECOMPRESSORS = {
+    "gzip": _Gunzip,
+    "bzip2": bz2.BZ2Decompressor,
+    "xz": lzma.LZMADecompressor,
+    "lzma": lzma.LZMADecompressor,
+}
+
+
+class _PipeReader(io.RawIOBase):
+    """Decompressed bytes that simply end where the data stops making sense.
+
+    LXD reads a tarball through ``gzip -d`` (or xz, bzip2, zstd) piped into Go's tar reader,
+    which sees a cut or corrupt file as a stream that ends after everything decodable.
+    Output is produced a chunk at a time, so a compression bomb never fills memory.
+    ``total`` counts the bytes produced.
+    """
+
+    def __init__(self, file, decompressor=None):
+        super().__init__()
+        self.file = file
+        self.new_decompressor = decompressor
+        self.decompressor = decompressor() if decompressor else None
+        self.total = 0
+        self.broken = False
+
+    def readable(self):
+        return True
+
+    def _decompress(self, size):
+        """(some output, whether more may follow)."""
+        if self.decompressor.eof:
+            # Concatenated streams (pigz, pbzip2) decode one after the other.
+            rest = self.decompressor.unused_data or self.file.read(CHUNK_SIZE)
+            if not rest:
+                return b"", False
+            self.decompressor = self.new_decompressor()
+            return self.decompressor.decompress(rest, size), True
+        chunk = b""
+        if self.decompressor.needs_input:
+            chunk = self.file.read(CHUNK_SIZE)
+            if not chunk:
+                return b"", False
+        return self.decompressor.decompress(chunk, size), True
+
+    def readinto(self, buffer):
+        if self.decompressor is None:
+            out = self.file.read(len(buffer))
+        else:
+            out, more = b"", True
+            while not out and more and not self.broken:
+                try:
+                    out, more = self._decompress(len(buffer))
+                except (EOFError, OSError, zlib.error, lzma.LZMAError):
+                    self.broken = True
+        buffer[: len(out)] = out
+        self.total += len(out)
+        return len(out)
+
+
 @contextlib.contextmanager
 def _decompressed(path, compression):
-    """A stream of the tarball inside ``path``; zstd goes through the zstd command, as LXD does."""
+    """The tarball inside ``path`` as a ``_PipeReader``; zstd goes through the zstd command, as in LXD."""
     with open(path, "rb") as file:
         if compression.name != "zstd":
-            yield file
+            yield _PipeReader(file, _DECOMPRESSORS.get(compression.name))
             return
         if shutil.which("zstd") is None:
             raise ImageError("Unsupported compression: zstd images need the zstd command")
-        process = subprocess.Popen(["zstd", "-d", "-c", "-q"], stdin=file, stdout=subprocess.PIPE)
+        process = subprocess.Popen(
+            ["zstd", "-d", "-c", "-q"], stdin=file, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
         try:
-            yield process.stdout
+            yield _PipeReader(process.stdout)
         finally:
             process.stdout.close()
             process.kill()
@@ -129,34 +215,51 @@ def _member_name(member):
     return member.name.removeprefix("./").rstrip("/")
 
 
-def scan_tarball(path, *, unified):
-    """metadata.yaml's bytes and the instance type a tarball holds, read as one stream.
+def _data_end(member):
+    """Where a member's data ends in the tar stream (data fills whole 512-byte blocks)."""
+    return member.offset_data + -(-member.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
 
-    Like LXD (which runs tar), a truncated tarball counts for what could be read: cut
-    inside metadata.yaml is a YAML read error, cut before the rootfs an unknown type (None).
+
+def scan_tarball(path, *, unified):
+    """metadata.yaml's bytes and the instance type (None if no rootfs) of a tarball, read as one stream.
+
+    It stops, as LXD does, once it has both. A stream that ends inside a header or a
+    member's data is Go's ``unexpected EOF`` (inside metadata.yaml, Go yaml's version of it);
+    one that ends cleanly between members is just the end of the archive.
     """
     compression = detect_compression(path)
     if compression.tar_mode is None:
         raise ImageError("Metadata tarball is missing metadata.yaml")
-    metadata = instance_type = None
-    with (
-        _decompressed(path, compression) as stream,
-        contextlib.suppress(*_READ_ERRORS),
-        tarfile.open(fileobj=stream, mode=compression.tar_mode) as tar,
-    ):
-        for member in tar:
-            name = _member_name(member)
-            if name == "metadata.yaml" and member.isfile():
-                metadata = _read_metadata(tar, member)
-            elif name == "rootfs" or name.startswith("rootfs/"):
-                instance_type = "container"
-            elif name == "rootfs.img":
-                instance_type = "virtual-machine"
-            if metadata is not None and (instance_type or not unified):
-                break
-    if metadata is None:
-        raise ImageError("Metadata tarball is missing metadata.yaml")
+    with _decompressed(path, compression) as stream:
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                metadata, instance_type, end = _walk(tar, unified=unified)
+        except tarfile.ReadError as exc:
+            if stream.total == 0:
+                # Nothing at all: an empty archive.
+                return None, None
+            raise ImageError("unexpected EOF") from exc
+        if end is not None and (stream.total % tarfile.BLOCKSIZE or stream.total < end):
+            raise ImageError("unexpected EOF")
     return metadata, instance_type
+
+
+def _walk(tar, *, unified):
+    """(metadata.yaml, instance type, end of the last member's data, or None if it stopped early)."""
+    metadata = instance_type = None
+    end = 0
+    for member in tar:
+        end = _data_end(member)
+        name = _member_name(member)
+        if name == "metadata.yaml" and member.isfile():
+            metadata = _read_metadata(tar, member)
+        elif name.startswith("rootfs/") or (name == "rootfs" and member.isdir()):
+            instance_type = "container"
+        elif name == "rootfs.img":
+            instance_type = "virtual-machine"
+        if metadata is not None and (instance_type or not unified):
+            return metadata, instance_type, None
+    return metadata, instance_type, end
 
 
 def _read_metadata(tar, member):
@@ -164,9 +267,12 @@ def _read_metadata(tar, member):
     if member.size > METADATA_LIMIT:
         raise ImageError("metadata.yaml is too large")
     try:
-        return tar.extractfile(member).read()
-    except _READ_ERRORS as exc:
-        raise ImageError("yaml: input error: unexpected EOF") from exc
+        data = tar.extractfile(member).read()
+    except tarfile.ReadError:
+        data = b""
+    if len(data) < member.size:
+        raise ImageError("yaml: input error: unexpected EOF")
+    return data
 
 
 def _go_string(value):
@@ -210,6 +316,8 @@ def parse_metadata(raw):
     architecture = _go_string(document.get("architecture"))
     if architecture not in ARCHITECTURE_NAMES:
         raise ImageError(f"Architecture isn't supported: {architecture}")
+    if not document.get("creation_date"):
+        raise ImageError("Missing creation date")
     properties = document.get("properties") or {}
     if not isinstance(properties, dict):
         raise ImageError("yaml: unmarshal errors: properties is not a map")
@@ -442,6 +550,8 @@ def _new_image(request, upload):
     rootfs, rootfs_type = _split_parts(upload)
     metadata_file = upload.files["metadata"]
     raw, instance_type = scan_tarball(metadata_file.path, unified=rootfs is None)
+    if raw is None:
+        raise ImageError("Metadata tarball is missing metadata.yaml")
     metadata = parse_metadata(raw)
     if not (rootfs_type or instance_type):
         raise ImageError("Invalid instance type")

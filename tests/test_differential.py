@@ -1,6 +1,7 @@
 """lxdsite beside the real LXD 5.0.2 daemon: the same requests must give the same ETags and texts."""
 
 import json
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -120,3 +121,186 @@ def test_stale_if_match_answers_like_the_daemon(real_lxd, lxdsite_server):
 
     assert lxd[0] == ours[0] == 412
     assert ours[2] == lxd[2]
+
+
+def _upload(socket_path, data, headers=None):
+    """POST an image file, wait for the operation: (HTTP status, ended operation)."""
+    from tests.live_server import unix_request
+
+    headers = {"Content-Type": "application/octet-stream", **(headers or {})}
+    status, answer_headers, _ = unix_request(socket_path, "POST", "/1.0/images", data, headers)
+    operation = unix_request(socket_path, "GET", answer_headers["Location"] + "/wait?timeout=30")[2]["metadata"]
+    return status, operation
+
+
+def _image_fields(answer):
+    """An image as shown, without the upload time (the one field that differs between servers)."""
+    return {key: value for key, value in answer[2]["metadata"].items() if key != "uploaded_at"}
+
+
+@pytest.fixture
+def uploaded_on_both(real_lxd, lxdsite_server):
+    """Upload files to both servers; the images are deleted from the shared daemon afterwards."""
+    fingerprints = []
+
+    def upload(data, headers=None):
+        theirs = _upload(real_lxd, data, headers)
+        ours = _upload(lxdsite_server.socket_path, data, headers)
+        if theirs[1]["status"] == "Success":
+            fingerprints.append(theirs[1]["metadata"]["fingerprint"])
+        return theirs, ours
+
+    yield upload
+    for fingerprint in fingerprints:
+        _both(real_lxd, lxdsite_server, "DELETE", f"/1.0/images/{fingerprint}")
+
+
+@pytest.mark.parametrize("kind", ["unified", "split"])
+def test_uploaded_image_equals_the_daemons(real_lxd, lxdsite_server, uploaded_on_both, kind):
+    from tests.image_files import multipart, split_image, unified_image
+
+    headers = {"X-LXD-public": "true", "X-LXD-properties": "os=other&extra=x%20y", "X-LXD-filename": "given.tar.gz"}
+    if kind == "unified":
+        data = unified_image()
+    else:
+        content_type, data = multipart([("metadata", "meta.tar.gz", split_image()[0]), ("rootfs", "r.tar", b"x" * 700)])
+        headers["Content-Type"] = content_type
+
+    theirs, ours = uploaded_on_both(data, headers)
+
+    assert theirs[0] == ours[0] == 202
+    assert (ours[1]["status"], ours[1]["metadata"]) == (theirs[1]["status"], theirs[1]["metadata"])
+    url = f"/1.0/images/{theirs[1]['metadata']['fingerprint']}"
+    lxd, mine = _both(real_lxd, lxdsite_server, "GET", url)
+    assert _image_fields(mine) == _image_fields(lxd)
+    assert mine[1]["ETag"] == lxd[1]["ETag"]
+
+
+# Writes whose effect on an image must be LXD's: the answer, then the image and its ETag.
+IMAGE_WRITES = [
+    ("PUT", {"auto_update": True, "properties": {"os": "a<b>&é"}, "public": True}),
+    ("PUT", {"properties": {"os": "b"}, "profiles": ["default"], "expires_at": "2030-01-01T00:00:00Z"}),
+    ("PUT", {"properties": {"os": "c"}, "profiles": None, "expires_at": "0001-01-01T00:00:00Z"}),
+    ("PATCH", {"properties": {"release": "2"}, "profiles": [], "public": False}),
+    ("PUT", {"profiles": []}),
+    ("PUT", {"profiles": ["nosuch"]}),
+    ("PATCH", {"auto_update": True}),
+]
+
+
+def test_image_put_and_patch_equal_the_daemons(real_lxd, lxdsite_server, uploaded_on_both):
+    from tests.image_files import unified_image
+
+    theirs, _ = uploaded_on_both(unified_image())
+    url = f"/1.0/images/{theirs[1]['metadata']['fingerprint']}"
+
+    for method, body in IMAGE_WRITES:
+        lxd_write, our_write = _both(real_lxd, lxdsite_server, method, url, body)
+        assert our_write[0] == lxd_write[0], (method, body, lxd_write[2])
+        assert our_write[2]["error"] == lxd_write[2]["error"]
+        lxd, ours = _both(real_lxd, lxdsite_server, "GET", url)
+        assert _image_fields(ours) == _image_fields(lxd), (method, body)
+        assert ours[1]["ETag"] == lxd[1]["ETag"]
+
+
+def _bad_uploads():
+    from tests.image_files import METADATA, tarball, unified_image
+
+    good = unified_image()
+    return {
+        "random bytes": b"\x00\x01garbage" * 40,
+        "empty": b"",
+        "no metadata.yaml": tarball({"foo": b"x"}),
+        "cut after metadata.yaml": good[:200],
+        "cut between members": tarball({"metadata.yaml": METADATA.encode(), "rootfs": None}, "")[:1024],
+        "no creation date": unified_image("architecture: x86_64\n"),
+        "cut inside metadata.yaml": tarball({"metadata.yaml": METADATA.encode() * 400, "rootfs": None}, "")[:2048],
+        "no rootfs": tarball({"metadata.yaml": METADATA.encode()}),
+        "unknown architecture": unified_image(METADATA.replace("x86_64", "sparc64")),
+        "no architecture": unified_image("creation_date: 1\n"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_uploads()))
+def test_bad_upload_fails_like_the_daemon(real_lxd, lxdsite_server, uploaded_on_both, case):
+    data = _bad_uploads()[case]
+
+    theirs, ours = uploaded_on_both(data)
+
+    assert theirs[0] == ours[0] == 202
+    fields = ("status", "status_code", "err", "metadata")
+    assert [ours[1][key] for key in fields] == [theirs[1][key] for key in fields]
+    assert not [name for name in os.listdir(lxdsite_server.lxd_dir / "images") if not name.startswith(".")]
+
+
+def test_duplicate_and_fingerprint_mismatch_fail_like_the_daemon(real_lxd, lxdsite_server, uploaded_on_both):
+    from tests.image_files import unified_image
+
+    data = unified_image()
+    uploaded_on_both(data)
+
+    for headers in (None, {"X-LXD-fingerprint": "abc"}):
+        theirs, ours = uploaded_on_both(data, headers)
+        fields = ("status", "status_code", "err", "metadata")
+        assert [ours[1][key] for key in fields] == [theirs[1][key] for key in fields], headers
+
+
+@pytest.mark.parametrize("architecture", ["amd64", "i386", "arm64", "armhf", "ppc64el", "s390x", "riscv64"])
+def test_architecture_names_like_the_daemon(real_lxd, lxdsite_server, uploaded_on_both, architecture):
+    from tests.image_files import METADATA, unified_image
+
+    theirs, ours = uploaded_on_both(unified_image(METADATA.replace("x86_64", architecture)))
+
+    assert ours[1]["status"] == theirs[1]["status"] == "Success", theirs[1]["err"]
+    url = f"/1.0/images/{theirs[1]['metadata']['fingerprint']}"
+    lxd, mine = _both(real_lxd, lxdsite_server, "GET", url)
+    assert mine[2]["metadata"]["architecture"] == lxd[2]["metadata"]["architecture"]
+
+
+def test_alias_answers_and_etags_equal_the_daemons(real_lxd, lxdsite_server, uploaded_on_both):
+    from tests.image_files import unified_image
+
+    theirs, _ = uploaded_on_both(unified_image())
+    fingerprint = theirs[1]["metadata"]["fingerprint"]
+    name = f"diff-{fingerprint[:8]}"
+    url = f"/1.0/images/aliases/{name}"
+    steps = [
+        ("POST", "/1.0/images/aliases", {"name": name, "description": "d <&> é", "target": fingerprint[:10]}),
+        ("GET", url, None),
+        ("POST", "/1.0/images/aliases", {"name": name, "target": fingerprint}),
+        ("POST", "/1.0/images/aliases", {"name": "zz-" + name, "target": "deadbeef"}),
+        ("POST", "/1.0/images/aliases", {"name": "zz-" + name}),
+        ("PUT", url, {"description": "no target"}),
+        ("PUT", url, {"description": "new", "target": fingerprint}),
+        ("GET", url, None),
+        ("PUT", url, {"target": "0000"}),
+        ("POST", url, {"name": name + "-2"}),
+        ("GET", url + "-2", None),
+        ("GET", url, None),
+        ("DELETE", url + "-2", None),
+        ("GET", url + "-2", None),
+    ]
+    for method, path, body in steps:
+        lxd, ours = _both(real_lxd, lxdsite_server, method, path, body)
+        assert (ours[0], ours[2]) == (lxd[0], lxd[2]), (method, path, body)
+        if method == "GET":
+            # (lxdsite also sends the new ETag after a write; LXD sends none.)
+            assert ours[1]["ETag"] == lxd[1]["ETag"], path
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/1.0/images/nosuch"),
+        ("GET", "/1.0/images/aliases/nosuch"),
+        ("DELETE", "/1.0/images/nosuch"),
+        ("DELETE", "/1.0/images/aliases/nosuch"),
+        ("GET", "/1.0/operations/00000000-0000-0000-0000-000000000000"),
+        ("POST", "/1.0/images/0123"),
+    ],
+)
+def test_image_error_answers_match_the_daemon(real_lxd, lxdsite_server, method, path):
+    (lxd_status, _, lxd_body), (status, _, ours) = _both(real_lxd, lxdsite_server, method, path)
+
+    assert status == lxd_status
+    assert ours["error"] == lxd_body["error"]

@@ -126,7 +126,14 @@ def _bad_uploads():
         ("random bytes", os.urandom(500), None, "Unsupported compression"),
         ("empty body", b"", None, "EOF"),
         ("no metadata.yaml", tarball({"foo": b"x"}), None, "Metadata tarball is missing metadata.yaml"),
-        ("cut after metadata.yaml", good[:200], None, "Invalid instance type"),
+        # Cut inside the next header: Go's tar reader says unexpected EOF.
+        ("cut after metadata.yaml", good[:200], None, "unexpected EOF"),
+        (
+            "cut between members",
+            tarball({"metadata.yaml": METADATA.encode(), "rootfs": None}, "")[:1024],
+            None,
+            "Invalid instance type",
+        ),
         (
             "cut inside metadata.yaml",
             tarball({"metadata.yaml": METADATA.encode() * 400, "rootfs": None}, "")[:2048],
@@ -134,6 +141,7 @@ def _bad_uploads():
             "yaml: input error: unexpected EOF",
         ),
         ("no rootfs", tarball({"metadata.yaml": METADATA.encode()}), None, "Invalid instance type"),
+        ("no creation date", unified_image("architecture: x86_64\n"), None, "Missing creation date"),
         (
             "unknown architecture",
             unified_image(METADATA.replace("x86_64", "sparc64")),
