@@ -5,21 +5,28 @@ always through the API's serializers, so there is one copy of the rules. A *vers
 of every stored field: LXD's ETag leaves some fields out, and an editor must notice any change.
 """
 
+import datetime
+import hashlib
 import json
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from rest_framework import exceptions
 
+from . import images
 from .conditional import compute_etag
 from .exceptions import error_text
 from .models import Image, ImageAlias, Profile, Server
 from .serializers import (
     HIDDEN_SERVER_KEYS,
+    ImageAliasCreateSerializer,
     ImageAliasSerializer,
     ImageSerializer,
     ProfileCreateSerializer,
@@ -160,7 +167,9 @@ KINDS = {
         False,
         find=find_image,
     ),
-    "alias": Kind("alias", ImageAlias, ImageAliasSerializer, None, ("description", "target"), True),
+    "alias": Kind(
+        "alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, ("description", "target"), True
+    ),
 }
 
 
@@ -184,38 +193,89 @@ def save_edited(kind, instance, data, version):
 
 # Export and import ------------------------------------------------------------------------------
 
+SECTIONS = ("server", "profiles", "images", "aliases")
 
-def export_document():
-    """Every object, as stored, in one document (the trust password stays hashed)."""
+
+def export_document(files_dir=None):
+    """Every object, as stored, in one document (the trust password stays hashed).
+
+    Images are described by their fingerprint; with ``files_dir`` their files are copied there.
+    """
     server = Server.objects.get(pk=Server.SINGLETON_ID)
     profiles = [
         {"name": p.name, "description": p.description, "config": p.config, "devices": p.devices}
         for p in Profile.objects.order_by("name")
     ]
-    return {"server": {"config": dict(sorted(server.config.items()))}, "profiles": profiles}
+    images = []
+    for image in Image.objects.order_by("fingerprint").prefetch_related("profile_links__profile"):
+        data = dict(ImageSerializer(image).data)
+        del data["aliases"]  # exported with the aliases, which name their target
+        images.append({**data, "split": image.split})
+        if files_dir is not None:
+            _copy_files(image.files(), files_dir)
+    aliases = [
+        {"name": alias.name, "description": alias.description, "target": alias.image.fingerprint}
+        for alias in ImageAlias.objects.order_by("name").select_related("image")
+    ]
+    return {
+        "server": {"config": dict(sorted(server.config.items()))},
+        "profiles": profiles,
+        "images": images,
+        "aliases": aliases,
+    }
 
 
-def import_document(document):
-    """Load an exported document through the serializers, in one transaction; DocumentError on the first refusal."""
+def _copy_files(paths, directory):
+    """Copy image files into ``directory``; DocumentError naming a file that cannot be read."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            if Path(path).parent.resolve() != directory.resolve():
+                shutil.copyfile(path, directory / Path(path).name)
+    except OSError as exc:
+        raise DocumentError(f"Cannot copy {exc.filename}: {exc.strerror}") from exc
+
+
+def import_document(document, files_dir=None):
+    """Load an exported document through the serializers, in one transaction; DocumentError on the first refusal.
+
+    An image not yet stored needs its files, in ``files_dir`` or already in the images directory.
+    """
     if not isinstance(document, dict):
-        raise DocumentError("The document must be a YAML mapping with 'server' and 'profiles'")
-    unknown = set(document) - {"server", "profiles"}
+        raise DocumentError("The document must be a YAML mapping with 'server', 'profiles', 'images', 'aliases'")
+    unknown = set(document) - set(SECTIONS)
     if unknown:
         raise DocumentError(f"Unknown sections: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         if "server" in document:
             _import_server(document["server"] or {})
-        for item in document.get("profiles") or []:
-            if not isinstance(item, dict):
-                raise DocumentError("Each profile must be a mapping")
-            name = item.get("name", "")
-            if not isinstance(name, str):
-                raise DocumentError(f"Profile name {name!r} is not a string")
-            instance = Profile.objects.select_for_update().filter(name=name).first()
-            try:
-                KINDS["profile"].write(instance, item)
-            except DocumentError as exc:
-                raise DocumentError(f"Profile {name!r}: {exc}") from exc
+        for item in _items(document, "profiles"):
+            _import_named(KINDS["profile"], Profile, item)
+        for item in _items(document, "images"):
+            _import_image(item, files_dir)
+        for item in _items(document, "aliases"):
+            _import_named(KINDS["alias"], ImageAlias, item)
+
+
+def _items(document, section):
+    """The mappings of a section; DocumentError for anything else."""
+    items = document.get(section) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise DocumentError(f"'{section}' must be a list of mappings")
+    return items
+
+
+def _import_named(kind, model, item):
+    """Create or replace (PUT) the object named in ``item`` through its serializers."""
+    name = item.get("name", "")
+    if not isinstance(name, str):
+        raise DocumentError(f"{kind.name.capitalize()} name {name!r} is not a string")
+    instance = model.objects.select_for_update().filter(name=name).first()
+    try:
+        kind.write(instance, item)
+    except DocumentError as exc:
+        raise DocumentError(f"{kind.name.capitalize()} {name!r}: {exc}") from exc
 
 
 def _import_server(data):
@@ -232,3 +292,76 @@ def _import_server(data):
         KINDS["server"].write(server, data)
     except DocumentError as exc:
         raise DocumentError(f"Server: {exc}") from exc
+
+
+def _import_image(item, files_dir):
+    """An image: its row from its files (checked as an upload is), then its settings through the serializer."""
+    fingerprint = item.get("fingerprint")
+    if not isinstance(fingerprint, str) or not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
+        raise DocumentError(f"Image fingerprint {fingerprint!r} is not a SHA-256 in hex")
+    image = Image.objects.select_for_update().filter(fingerprint=fingerprint).first()
+    try:
+        if image is None:
+            image = _image_from_files(item, fingerprint, Path(files_dir or settings.LXDSITE_IMAGES_DIR))
+        KINDS["image"].write(image, item)
+    except (DocumentError, images.ImageError) as exc:
+        raise DocumentError(f"Image {fingerprint[:12]}: {exc}") from exc
+
+
+def _image_from_files(item, fingerprint, source):
+    """Store an image found as files in ``source``: the fingerprint and metadata come from the files."""
+    split = item.get("split") is True
+    paths = [source / fingerprint, source / f"{fingerprint}.rootfs"][: 2 if split else 1]
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            with path.open("rb") as file:
+                while chunk := file.read(1 << 20):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise DocumentError(f"Cannot read {path}: {exc.strerror} (export and import with --with-files)") from exc
+    if digest.hexdigest() != fingerprint:
+        raise DocumentError(f"The files in {source} do not match the fingerprint")
+    raw, instance_type = images.scan_tarball(paths[0], unified=not split)
+    metadata = images.parse_metadata(raw)
+    instance_type = item.get("type") if split else instance_type
+    if instance_type not in (Image.CONTAINER, Image.VIRTUAL_MACHINE):
+        raise DocumentError("Invalid instance type")
+    image = Image.objects.create(
+        fingerprint=fingerprint,
+        filename=str(item.get("filename") or ""),
+        size=sum(path.stat().st_size for path in paths),
+        architecture=metadata.architecture,
+        type=instance_type,
+        split=split,
+        cached=item.get("cached") is True,
+        properties=metadata.properties,
+        expires_at=metadata.expires_at,
+        created_at=metadata.created_at,
+    )
+    # What no serializer writes: when the image was uploaded and last used, as exported.
+    Image.objects.filter(pk=image.pk).update(
+        uploaded_at=_exported_time(item.get("uploaded_at")) or image.uploaded_at,
+        last_used_at=_exported_time(item.get("last_used_at")),
+    )
+    image.refresh_from_db()
+    if source.resolve() != Path(settings.LXDSITE_IMAGES_DIR).resolve():
+        copies = list(zip(paths, image.files(), strict=True))
+        transaction.on_commit(lambda: _install(copies))
+    return image
+
+
+def _exported_time(text):
+    """A time as exported (Go's format); Go's zero time and anything else unreadable are None."""
+    try:
+        value = datetime.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return None if value.year == 1 else value
+
+
+def _install(copies):
+    """Copy imported image files into the images directory (after the rows commit)."""
+    for source, target in copies:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copyfile(source, target)

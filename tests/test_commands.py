@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 
 from resources.management.commands import edit
 from resources.models import Image, ImageAlias, ImageProfile, Profile, Server
+from tests.image_files import multipart, split_image, unified_image
 from tests.live_server import REPO_ROOT
 
 EDITOR_SCRIPT = """
@@ -253,6 +254,70 @@ def test_export_then_import_into_an_empty_database_gives_the_same_document(api, 
     document = yaml.safe_load(again.stdout)
     assert [p["name"] for p in document["profiles"]] == ["default", "p1", "quoted: 'yes' & \"no\""]
     assert document["server"]["config"]["core.trust_password"].startswith("pbkdf2_sha256$")
+
+
+def upload_image(api, capture, data, **headers):
+    """POST an image file to the API as lxc does; its fingerprint."""
+    content_type = "application/octet-stream"
+    if isinstance(data, tuple):
+        content_type, data = multipart([("metadata", "meta.tar.gz", data[0]), ("rootfs", "rootfs.tar", data[1])])
+    with capture(execute=True):
+        response = api.generic("POST", "/1.0/images", data, content_type=content_type, **headers)
+    operation = api.get(response.headers["Location"]).json()["metadata"]
+    assert operation["status"] == "Success", operation
+    return operation["metadata"]["fingerprint"]
+
+
+@pytest.mark.django_db
+def test_export_and_import_carry_images_and_aliases_with_their_files(
+    api, profile, images_dir, tmp_path, django_capture_on_commit_callbacks
+):
+    unified = upload_image(api, django_capture_on_commit_callbacks, unified_image(), HTTP_X_LXD_FILENAME="u.tar.gz")
+    split = upload_image(api, django_capture_on_commit_callbacks, split_image(), HTTP_X_LXD_PUBLIC="true")
+    api.put(
+        f"/1.0/images/{unified}", {"profiles": ["p1", "default"], "properties": {"os": "edited"}, "auto_update": True}
+    )
+    api.post("/1.0/images/aliases", {"name": "tiny", "description": "unified", "target": unified})
+    api.post("/1.0/images/aliases", {"name": "split", "target": split})
+    exported, files = tmp_path / "export.yaml", tmp_path / "files"
+    run("export", "--output", str(exported), "--with-files", str(files))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    migrated = manage(fresh, "migrate", "--verbosity", "0")
+    imported = manage(fresh, "import", str(exported), "--with-files", str(files))
+    again = manage(fresh, "export", "--with-files", str(tmp_path / "again"))
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert imported.returncode == 0, imported.stderr
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == exported.read_text()
+    document = yaml.safe_load(again.stdout)
+    assert {image["fingerprint"]: image["profiles"] for image in document["images"]} == {
+        unified: ["p1", "default"],
+        split: ["default"],
+    }
+    assert [alias["name"] for alias in document["aliases"]] == ["split", "tiny"]
+    for name in (unified, split, f"{split}.rootfs"):
+        assert (fresh / "images" / name).read_bytes() == (images_dir / name).read_bytes()
+        assert (tmp_path / "again" / name).read_bytes() == (images_dir / name).read_bytes()
+
+
+@pytest.mark.django_db
+def test_import_refuses_image_files_that_do_not_match(api, images_dir, tmp_path, django_capture_on_commit_callbacks):
+    fingerprint = upload_image(api, django_capture_on_commit_callbacks, unified_image())
+    exported, files = tmp_path / "export.yaml", tmp_path / "files"
+    run("export", "--output", str(exported), "--with-files", str(files))
+    Image.objects.all().delete()
+    (files / fingerprint).write_bytes(unified_image())
+
+    with pytest.raises(CommandError, match=f"Image {fingerprint[:12]}: The files in .* do not match the fingerprint"):
+        run("import", str(exported), "--with-files", str(files))
+    (files / fingerprint).unlink()
+    with pytest.raises(CommandError, match=r"Cannot read .* \(export and import with --with-files\)"):
+        run("import", str(exported), "--with-files", str(files))
+
+    assert not Image.objects.exists()
 
 
 @pytest.mark.django_db

@@ -1,22 +1,29 @@
-"""`manage.py export [--output FILE]`: every object, as stored, in one YAML document."""
+"""`manage.py export [--output FILE] [--with-files DIR]`: every object, as stored, in one YAML document.
+
+Images are named by fingerprint; `--with-files` copies their files into DIR for `import`.
+"""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from resources.documents import dump_yaml, export_document
+from resources.documents import DocumentError, dump_yaml, export_document
 
 
 class Command(BaseCommand):
     """Write all objects to one YAML document, which `import` reads back."""
 
-    help = "Export the server config and every profile to one YAML document (stdout or --output)."
+    help = "Export the server config, profiles, images and aliases to one YAML document (stdout or --output)."
 
     def add_arguments(self, parser):
         parser.add_argument("--output", "-o", type=Path, help="Write to this file instead of stdout.")
+        parser.add_argument("--with-files", type=Path, metavar="DIR", help="Copy the image files into DIR.")
 
-    def handle(self, *args, output, **options):
-        text = dump_yaml(export_document())
+    def handle(self, *args, output, with_files, **options):
+        try:
+            text = dump_yaml(export_document(files_dir=with_files))
+        except DocumentError as exc:
+            raise CommandError(str(exc)) from exc
         if output is None:
             self.stdout.write(text, ending="")
             return

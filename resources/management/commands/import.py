@@ -1,7 +1,9 @@
-"""`manage.py import FILE`: load a document written by `export`, through the API's serializers.
+"""`manage.py import FILE [--with-files DIR]`: load a document written by `export`, through the API's serializers.
 
 Objects in the file are created or replaced (a PUT); objects not in it are left alone. The
 whole file is one transaction: the first object the API's rules refuse stops it, nothing saved.
+A new image is made from its files (in DIR, or already in the images directory), checked
+against its fingerprint and read as an upload is.
 """
 
 import sys
@@ -19,14 +21,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="The document to import, or - for stdin.")
+        parser.add_argument(
+            "--with-files", type=Path, metavar="DIR", help="Where `export --with-files` put the images."
+        )
 
-    def handle(self, *args, file, **options):
+    def handle(self, *args, file, with_files, **options):
         try:
             text = sys.stdin.read() if file == "-" else Path(file).read_text()
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}") from exc
         try:
-            import_document(load_yaml(text))
+            import_document(load_yaml(text), files_dir=with_files)
         except DocumentError as exc:
             raise CommandError(f"Nothing imported: {exc}") from exc
         self.stdout.write("Imported.")
