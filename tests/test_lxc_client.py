@@ -134,9 +134,11 @@ _TIMESTAMPS = re.compile(
 )
 
 
-def _timeless(result):
+def _timeless(result, *, unordered=False):
+    """lxc's output without dates; ``unordered`` for `image info`, which prints a Go map in random order."""
     status, stdout, stderr = result
-    return status, _TIMESTAMPS.sub("<time>", stdout), _TIMESTAMPS.sub("<time>", stderr)
+    stdout = _TIMESTAMPS.sub("<time>", stdout)
+    return status, sorted(stdout.splitlines()) if unordered else stdout, _TIMESTAMPS.sub("<time>", stderr)
 
 
 @pytest.fixture
@@ -189,8 +191,9 @@ def test_image_commands_print_what_lxd_prints(real_lxd, lxdsite_server, tmp_path
         ("image", "list", tag),
     ]
     for args in sequence:
-        theirs = _timeless(run_lxc(real_lxd, tmp_path / "lxd", *args))
-        ours = _timeless(run_lxc(lxdsite_server.socket_path, tmp_path / "ours", *args))
+        unordered = args[:2] == ("image", "info")
+        theirs = _timeless(run_lxc(real_lxd, tmp_path / "lxd", *args), unordered=unordered)
+        ours = _timeless(run_lxc(lxdsite_server.socket_path, tmp_path / "ours", *args), unordered=unordered)
         assert ours == theirs, args
     # The xz import left an image without an alias on each server.
     xz = sha256((directory / "tiny.tar.xz").read_bytes())
@@ -203,7 +206,7 @@ def test_image_commands_print_what_lxd_prints(real_lxd, lxdsite_server, tmp_path
     [
         ("random.bin", "Unsupported compression"),
         ("nometa.tar.gz", "Metadata tarball is missing metadata.yaml"),
-        ("cut.tar.gz", "Invalid instance type"),
+        ("cut.tar.gz", "unexpected EOF"),
         ("badarch.tar.gz", "Architecture isn't supported: sparc64"),
     ],
 )
