@@ -1,5 +1,6 @@
 """pylxd (2.4.2, from PyPI) against a live lxdsite over the unix socket: it never sends If-Match."""
 
+import os
 import warnings
 
 import pylxd
@@ -42,3 +43,49 @@ def test_profile_errors_surface_as_pylxd_exceptions(client):
         client.profiles.create("bad", config={"no.such.key": "1"})
     with pytest.raises(LXDAPIException, match='The "default" profile cannot be deleted'):
         client.profiles.get("default").delete()
+
+
+def test_image_lifecycle(client, lxdsite_server):
+    from tests.image_files import sha256, unified_image
+
+    data = unified_image()
+
+    image = client.images.create(data, public=True)
+
+    assert image.fingerprint == sha256(data)
+    image.add_alias("tiny", "added by pylxd")
+    fetched = client.images.get_by_alias("tiny")
+    assert (fetched.fingerprint, fetched.public, fetched.properties["os"]) == (sha256(data), True, "tinyos")
+    # save() PUTs auto_update, properties and public; LXD keeps the profiles it leaves out.
+    fetched.properties["os"] = "saved é <&>"
+    fetched.public = False
+    fetched.save()
+    again = client.images.get(sha256(data)[:12])
+    assert (again.properties["os"], again.public, again.profiles) == ("saved é <&>", False, ["default"])
+    assert again.export().read() == data
+    again.delete_alias("tiny")
+    assert not client.images.get(sha256(data)).aliases
+    again.delete(wait=True)
+    assert not client.images.exists(sha256(data))
+    assert not os.listdir(lxdsite_server.lxd_dir / "images")
+
+
+def test_split_image_and_errors(client):
+    from tests.image_files import sha256, split_image, unified_image
+
+    meta, rootfs = split_image()
+
+    image = client.images.create(rootfs, metadata=meta)
+
+    assert image.fingerprint == sha256(meta, rootfs)
+    assert client.images.get(image.fingerprint).size == len(meta) + len(rootfs)
+    with pytest.raises(LXDAPIException, match="Image with same fingerprint already exists"):
+        client.images.create(rootfs, metadata=meta)
+    with pytest.raises(LXDAPIException, match="Unsupported compression"):
+        client.images.create(b"not an image at all")
+    with pytest.raises(NotFound):
+        client.images.get_by_alias("nosuch")
+    image.add_alias("a", "")
+    with pytest.raises(Conflict):
+        image.add_alias("a", "")
+    assert client.images.create(unified_image()).fingerprint != image.fingerprint
