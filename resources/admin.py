@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.db import transaction
 from django.db.models import Q
+from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
 from rest_framework import exceptions
 
@@ -171,6 +172,10 @@ class ServerAdmin(APIValidatedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        # A list of one row: go straight to it.
+        return redirect("admin:resources_server_change", Server.SINGLETON_ID)
 
 
 class ProfileForm(APIValidatedForm):

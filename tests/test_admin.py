@@ -252,6 +252,14 @@ def test_server_config_error_is_the_apis(admin_client):
 
 
 @pytest.mark.django_db
+def test_server_list_opens_the_one_configuration(admin_client):
+    response = admin_client.get("/admin/resources/server/")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/resources/server/{Server.SINGLETON_ID}/change/"
+
+
+@pytest.mark.django_db
 def test_server_cannot_be_added_or_deleted(admin_client):
     server = Server.objects.get()
 
