@@ -15,6 +15,7 @@ import io
 import json
 import lzma
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from rest_framework.exceptions import ParseError
 
 from .exceptions import NotImplementedMethod
 from .models import Image, ImageAlias, ImageProfile, Profile
@@ -609,3 +611,26 @@ def import_image(request):
     except BaseException:
         upload.discard()
         raise
+
+
+# LXD's filter language for images, as much as clients use: `field eq|ne value [and ...]`.
+_FILTER_FIELDS = {"fingerprint", "architecture", "type", "filename", "public", "auto_update", "cached"}
+
+
+def filter_images(queryset, expression):
+    """Narrow images by LXD's ``filter=`` (``properties.os eq tinyos and public eq true``); empty is no filter."""
+    for clause in filter(None, re.split(r"\s+and\s+", expression.strip())):
+        parts = clause.split(None, 2)
+        if len(parts) != 3 or parts[1] not in ("eq", "ne"):
+            raise ParseError("Invalid filter: clause has no operator")
+        field, operator, value = parts
+        value = value.strip("\"'")
+        if field.startswith("properties."):
+            lookup = {f"properties__{field.removeprefix('properties.')}": value}
+        elif field in _FILTER_FIELDS:
+            boolean = field in ("public", "auto_update", "cached")
+            lookup = {field: value.lower() == "true" if boolean else value}
+        else:
+            raise ParseError(f"Invalid filter: unknown field {json.dumps(field)}")
+        queryset = queryset.filter(**lookup) if operator == "eq" else queryset.exclude(**lookup)
+    return queryset

@@ -293,6 +293,9 @@ class ImageViewSet(
             return queryset.prefetch_related(*images.IMAGE_PREFETCH)
         return queryset
 
+    def filter_queryset(self, queryset):
+        return images.filter_images(queryset, self.request.query_params.get("filter", ""))
+
     def create(self, request, *args, **kwargs):
         """Upload: LXD answers 202 and reports a refused file in the failed operation."""
         return AsyncResponse(images.import_image(request))

@@ -494,3 +494,32 @@ def test_untrusted_clients_see_public_images_only(api, tcp_api, upload):
     assert tcp_api.get(f"/1.0/images/{private['metadata']['fingerprint']}").status_code == 404
     assert tcp_api.get(f"/1.0/images/{public['metadata']['fingerprint']}/export").status_code == 200
     assert tcp_api.delete(f"/1.0/images/{public['metadata']['fingerprint']}").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("", ["private", "public"]),
+        ("public eq true", ["public"]),
+        ("public eq false", ["private"]),
+        ("properties.os eq other", ["public"]),
+        ("properties.os ne other and architecture eq x86_64", ["private"]),
+        ("type eq virtual-machine", []),
+    ],
+)
+def test_list_filter(api, upload, expression, expected):
+    fingerprints = {}
+    for name, headers in (("private", {}), ("public", {"HTTP_X_LXD_PUBLIC": "1", "HTTP_X_LXD_PROPERTIES": "os=other"})):
+        fingerprints[upload(unified_image(), **headers)[1]["metadata"]["fingerprint"]] = name
+
+    response = api.get("/1.0/images", {"filter": expression})
+
+    assert response.status_code == 200
+    assert sorted(fingerprints[url.rsplit("/", 1)[1]] for url in response.json()["metadata"]) == expected
+
+
+def test_bad_filter_is_a_400(api):
+    response = api.get("/1.0/images", {"filter": "bogus"})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "Invalid filter: clause has no operator"
