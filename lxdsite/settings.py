@@ -94,7 +94,8 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "resources.envelope.LXDJSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        # DRF's browsable API; its forms write with If-Match (the ETag the page showed).
+        "resources.browsable.LXDBrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["resources.envelope.LXDJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "resources.envelope.LXDContentNegotiation",

@@ -1,4 +1,4 @@
-"""The admin in a real browser: a save that would overwrite an API change is refused.
+"""The admin and the browsable API in a real browser: a save that would overwrite an API change is refused.
 
 Headless Chromium (Debian's chromium and chromium-driver, `make deps`) drives a live
 `manage.py serve` over TCP while the API changes the same profile over the unix socket.
@@ -83,7 +83,9 @@ def chromium(tmp_path):
         browser.quit()
 
 
-def test_admin_save_after_an_api_change_shows_the_conflict(tmp_path, chromium):
+@pytest.fixture
+def logged_in(tmp_path, chromium):
+    """A live server on a unix socket and TCP, a profile `web`, and Chromium logged in as staff."""
     port = free_port()
     lxd_dir = tmp_path / "lxd"
     with running_server(lxd_dir, bind=f"127.0.0.1:{port}") as server:
@@ -91,27 +93,57 @@ def test_admin_save_after_an_api_change_shows_the_conflict(tmp_path, chromium):
         created = server.request("POST", "/1.0/profiles", {"name": "web", "config": {"limits.cpu": "1"}})
         assert created[0] == 201
         base = f"http://127.0.0.1:{port}"
-        wait = WebDriverWait(chromium, 20)
-
         chromium.get(f"{base}/admin/login/?next=/admin/resources/profile/")
         chromium.find_element(By.ID, "id_username").send_keys("admin")
         chromium.find_element(By.ID, "id_password").send_keys(PASSWORD)
         chromium.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        wait.until(expected_conditions.element_to_be_clickable((By.LINK_TEXT, "web"))).click()
-        config = wait.until(expected_conditions.presence_of_element_located((By.ID, "id_config")))
-        assert config.get_attribute("value") == "limits.cpu: '1'\n"
+        yield server, base
 
-        config.clear()
-        config.send_keys("limits.cpu: '2'\n")
-        # Meanwhile, a client of the API changes the same profile.
-        status, _, _ = server.request("PATCH", "/1.0/profiles/web", {"config": {"limits.cpu": "4"}})
-        assert status == 200
-        chromium.find_element(By.NAME, "_save").click()
 
-        error = wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".errorlist.nonfield")))
-        assert "was changed by someone else since you opened it" in error.text
-        assert chromium.find_element(By.ID, "id_config").get_attribute("value") == "limits.cpu: '2'\n"
-        chromium.save_screenshot(str(SCREENSHOT))
-        status, _, body = server.request("GET", "/1.0/profiles/web")
-        assert status == 200
-        assert body["metadata"]["config"] == {"limits.cpu": "4"}
+def test_admin_save_after_an_api_change_shows_the_conflict(logged_in, chromium):
+    server, _ = logged_in
+    wait = WebDriverWait(chromium, 20)
+    wait.until(expected_conditions.element_to_be_clickable((By.LINK_TEXT, "web"))).click()
+    config = wait.until(expected_conditions.presence_of_element_located((By.ID, "id_config")))
+    assert config.get_attribute("value") == "limits.cpu: '1'\n"
+
+    config.clear()
+    config.send_keys("limits.cpu: '2'\n")
+    # Meanwhile, a client of the API changes the same profile.
+    status, _, _ = server.request("PATCH", "/1.0/profiles/web", {"config": {"limits.cpu": "4"}})
+    assert status == 200
+    chromium.find_element(By.NAME, "_save").click()
+
+    error = wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".errorlist.nonfield")))
+    assert "was changed by someone else since you opened it" in error.text
+    assert chromium.find_element(By.ID, "id_config").get_attribute("value") == "limits.cpu: '2'\n"
+    chromium.save_screenshot(str(SCREENSHOT))
+    status, _, body = server.request("GET", "/1.0/profiles/web")
+    assert status == 200
+    assert body["metadata"]["config"] == {"limits.cpu": "4"}
+
+
+def test_browsable_api_put_after_an_api_change_answers_412(logged_in, chromium):
+    server, base = logged_in
+    wait = WebDriverWait(chromium, 20)
+
+    def put_from_the_page(body):
+        form = wait.until(expected_conditions.presence_of_element_located((By.ID, "put-generic-content-form")))
+        content = form.find_element(By.CSS_SELECTOR, "textarea")
+        content.clear()
+        content.send_keys(body)
+        form.find_element(By.XPATH, ".//button[normalize-space()='PUT']").click()
+
+    chromium.get(f"{base}/1.0/profiles/web")
+    put_from_the_page('{"config": {"limits.cpu": "2"}}')
+    wait.until(lambda browser: "HTTP 200 OK" in browser.page_source)
+    assert server.request("GET", "/1.0/profiles/web")[2]["metadata"]["config"] == {"limits.cpu": "2"}
+
+    chromium.get(f"{base}/1.0/profiles/web")
+    status, _, _ = server.request("PATCH", "/1.0/profiles/web", {"config": {"limits.cpu": "4"}})
+    assert status == 200
+    put_from_the_page('{"config": {"limits.cpu": "8"}}')
+
+    wait.until(lambda browser: "HTTP 412 Precondition Failed" in browser.page_source)
+    assert "ETag doesn&#x27;t match" in chromium.page_source or "ETag doesn't match" in chromium.page_source
+    assert server.request("GET", "/1.0/profiles/web")[2]["metadata"]["config"] == {"limits.cpu": "4"}
