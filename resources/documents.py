@@ -50,7 +50,8 @@ def stored_version(instance):
 
 
 class VersionConflict(Exception):
-    """The stored object changed since the version the editor started from."""
+    """The stored object changed since the version the editor started from; ``current`` is
+    the object as it is now, or None if it was deleted."""
 
     def __init__(self, current):
         super().__init__(f"{current} was changed by someone else since it was read")
@@ -67,8 +68,8 @@ def lock_current(instance, version):
     Call inside ``transaction.atomic()``: the lock is ``select_for_update`` on PostgreSQL, and
     on SQLite the write lock taken at BEGIN IMMEDIATE; either way it lasts until the commit.
     """
-    current = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
-    if stored_version(current) != version:
+    current = type(instance)._default_manager.select_for_update().filter(pk=instance.pk).first()
+    if current is None or stored_version(current) != version:
         raise VersionConflict(current)
     return current
 

@@ -5,8 +5,9 @@ import re
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.db import transaction
 
-from resources.documents import stored_version
+from resources.documents import VersionConflict, lock_current, stored_version
 from resources.models import Image, ImageAlias, ImageProfile, Operation, Profile, Server
 
 PROFILE_URL = "/admin/resources/profile/{pk}/change/"
@@ -130,6 +131,17 @@ def test_conflict_covers_fields_the_lxd_etag_leaves_out(admin_client, profile):
     assert response.status_code == 200
     assert "changed by someone else" in response.content.decode()
     assert Profile.objects.get(pk=profile.pk).description == "test profile"
+
+
+@pytest.mark.django_db
+def test_lock_current_reports_a_deleted_row_as_a_conflict(profile):
+    version = stored_version(profile)
+    Profile.objects.filter(pk=profile.pk).delete()
+
+    with transaction.atomic(), pytest.raises(VersionConflict) as conflict:
+        lock_current(profile, version)
+
+    assert conflict.value.current is None
 
 
 @pytest.mark.django_db

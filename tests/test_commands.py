@@ -453,3 +453,21 @@ def test_edit_alias_target_by_prefix(editor, image):
     assert "Saved alias alpine." in out
     alias = ImageAlias.objects.get(name="alpine")
     assert (alias.description, alias.image) == ("moved", other)
+
+
+@pytest.mark.django_db
+def test_edit_of_a_profile_deleted_meanwhile_saves_nothing(editor, api, profile, monkeypatch):
+    editor("config:\n  limits.cpu: '8'\n")
+    real_run_editor = edit.Command.run_editor
+
+    def run_editor_while_the_api_deletes_it(command, path, text):
+        edited = real_run_editor(command, path, text)
+        assert api.delete("/1.0/profiles/p1").status_code == 200
+        return edited
+
+    monkeypatch.setattr(edit.Command, "run_editor", run_editor_while_the_api_deletes_it)
+
+    with pytest.raises(CommandError, match="The profile was deleted while you edited it; nothing saved"):
+        run("edit", "profile", "p1")
+
+    assert not Profile.objects.filter(name="p1").exists()

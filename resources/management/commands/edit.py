@@ -64,6 +64,8 @@ class Command(BaseCommand):
             try:
                 instance = save_edited(kind, instance, load_yaml(edited, strings=kind.strings), version)
             except VersionConflict as conflict:
+                if conflict.current is None:
+                    raise CommandError(f"The {kind.name} was deleted while you edited it; nothing saved.") from None
                 instance, version = conflict.current, version_of(conflict.current)
                 self.stderr.write(
                     f"The {kind.name} was changed by someone else while you edited it; nothing was saved.\n"
