@@ -8,4 +8,9 @@ API_EXTENSIONS = [
     "patch",
     "profile_usedby",
     "entity_description",
+    # Images: profiles, expiry and type fields; operations carry a description.
+    "image_profiles",
+    "images_expiry",
+    "image_types",
+    "operation_description",
 ]
