@@ -375,6 +375,15 @@ def test_commands_never_print_a_traceback(tmp_path):
     assert result.stderr.startswith("CommandError: Cannot read")
 
 
+@pytest.mark.parametrize("args", [["show", "server"], ["export"], ["edit", "profile", "default"]])
+def test_a_database_that_cannot_be_opened_is_one_line(tmp_path, args):
+    result = manage(tmp_path / "no" / "such" / "dir", *args)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("CommandError: Database error: unable to open database file")
+
+
 FINGERPRINT = "cd34" * 16
 
 

@@ -11,10 +11,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from resources.documents import KINDS, DocumentError, VersionConflict, dump_yaml, get_kind, load_yaml, save_edited
 from resources.documents import stored_version as version_of
+from resources.management.base import DocumentCommand
 
 HEADER = (
     "### This is a YAML representation of the {kind}.\n"
@@ -28,7 +29,7 @@ def editor_command():
     return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
 
 
-class Command(BaseCommand):
+class Command(DocumentCommand):
     """Edit one object as YAML in $EDITOR, conflict-safe."""
 
     help = "Edit an LXD object as YAML in $EDITOR: edit profile NAME | server | image FINGERPRINT | alias NAME."

@@ -5,12 +5,13 @@ Images are named by fingerprint; `--with-files` copies their files into DIR for 
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from resources.documents import DocumentError, dump_yaml, export_document
+from resources.management.base import DocumentCommand
 
 
-class Command(BaseCommand):
+class Command(DocumentCommand):
     """Write all objects to one YAML document, which `import` reads back."""
 
     help = "Export the server config, profiles, images and aliases to one YAML document (stdout or --output)."

@@ -9,12 +9,13 @@ against its fingerprint and read as an upload is.
 import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from resources.documents import DocumentError, import_document, load_yaml
+from resources.management.base import DocumentCommand
 
 
-class Command(BaseCommand):
+class Command(DocumentCommand):
     """Read back an `export` document into the database."""
 
     help = "Import a YAML document written by `export` (a FILE, or - for stdin)."

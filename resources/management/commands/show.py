@@ -1,11 +1,12 @@
 """`manage.py show KIND [NAME]`: an object as YAML, as `lxc profile|config|image show` prints it."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from resources.documents import KINDS, DocumentError, dump_yaml, get_kind
+from resources.management.base import DocumentCommand
 
 
-class Command(BaseCommand):
+class Command(DocumentCommand):
     """Print one object as YAML."""
 
     help = "Print an LXD object as YAML: show profile NAME | server | image FINGERPRINT | alias NAME."
