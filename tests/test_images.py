@@ -594,3 +594,35 @@ def test_an_interrupted_upload_leaves_no_file_and_no_row(lxdsite_server, framing
     assert lxdsite_server.request("GET", "/1.0/images")[2]["metadata"] == []
     images = lxdsite_server.lxd_dir / "images"
     assert not images.exists() or os.listdir(images) == []
+
+
+@pytest.mark.live
+def test_events_websockets_are_accepted_and_released(lxdsite_server):
+    import base64
+    import hashlib
+    import socket
+
+    key = base64.b64encode(os.urandom(16)).decode()
+    accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+    request = (
+        "GET /1.0/events HTTP/1.1\r\nHost: unix.socket\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+    ).encode()
+    held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    held.connect(str(lxdsite_server.socket_path))
+    held.sendall(request)
+    assert held.recv(4096).startswith(b"HTTP/1.1 101 ")
+
+    # More listeners come and go than the server has threads (2 workers x 4): each one is released.
+    for _ in range(12):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(10)
+            client.connect(str(lxdsite_server.socket_path))
+            client.sendall(request)
+            answer = client.recv(4096).decode()
+            assert answer.startswith("HTTP/1.1 101 ")
+            assert f"Sec-WebSocket-Accept: {accept}" in answer
+
+    # A listener that stays open does not stop the API.
+    assert lxdsite_server.request("GET", "/1.0/images")[0] == 200
+    held.close()
