@@ -79,7 +79,12 @@ def error_envelope(code, message):
     }
 
 
-def _first_message(detail, path=()):
+# Error codes of messages that are LXD's own texts: ``lxd`` answers 400 at once,
+# ``lxd_operation`` ends an async request's operation in Failure (as LXD reports them).
+LXD_TEXT_CODES = ("lxd", "lxd_operation")
+
+
+def first_message(detail, path=()):
     """One readable line from a DRF error detail, like LXD's single error string.
 
     Messages raised with code ``lxd`` are LXD's own texts and are shown bare; others
@@ -88,11 +93,11 @@ def _first_message(detail, path=()):
     if isinstance(detail, dict):
         key, value = next(iter(detail.items()))
         if key == "non_field_errors":
-            return _first_message(value, path)
-        return _first_message(value, (*path, str(key)))
+            return first_message(value, path)
+        return first_message(value, (*path, str(key)))
     if isinstance(detail, list):
-        return _first_message(detail[0], path) if detail else "Invalid request"
-    if getattr(detail, "code", None) == "lxd" or not path:
+        return first_message(detail[0], path) if detail else "Invalid request"
+    if getattr(detail, "code", None) in LXD_TEXT_CODES or not path:
         return str(detail)
     return f"{'.'.join(path)}: {detail}"
 
@@ -112,7 +117,7 @@ def lxd_exception_handler(exc, context):
         headers["ETag"] = f'"{exc.etag}"'
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(exc.wait)
-    message = _first_message(exc.detail)
+    message = first_message(exc.detail)
     return Response(error_envelope(exc.status_code, message), status=exc.status_code, headers=headers)
 
 
@@ -134,4 +139,4 @@ def _envelope_response(code, message):
 
 def error_text(exc):
     """The one line an API error shows in the envelope, for the admin and the commands."""
-    return _first_message(exc.detail)
+    return first_message(exc.detail)

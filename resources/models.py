@@ -177,3 +177,75 @@ class APIToken(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Instance(models.Model):
+    """An LXD instance (container or VM): recorded, never run; its status is what clients set."""
+
+    STOPPED = "Stopped"
+    RUNNING = "Running"
+    FROZEN = "Frozen"
+    STATUS_CODES = {RUNNING: 103, STOPPED: 102, FROZEN: 110}
+
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True, default="")
+    architecture = models.CharField(max_length=32, default="x86_64")
+    type = models.CharField(max_length=32, default="container")
+    config = models.JSONField(default=dict, blank=True)
+    devices = models.JSONField(default=dict, blank=True)
+    ephemeral = models.BooleanField(default=False)
+    stateful = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, default=STOPPED)
+    profiles = models.ManyToManyField(Profile, through="InstanceProfile", related_name="instances", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def profile_list(self):
+        """The attached profiles in the order LXD applies them."""
+        return [link.profile for link in self.profile_links.all()]
+
+
+class InstanceProfile(models.Model):
+    """An instance's profile, in order; a profile in use cannot be deleted (PROTECT)."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="profile_links")
+    profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="instance_links")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["instance", "profile"], name="unique_instance_profile")]
+
+    def __str__(self):
+        return f"{self.instance} {self.profile}"
+
+
+class Snapshot(models.Model):
+    """A snapshot of an instance's configuration (``/1.0/instances/NAME/snapshots/SNAP``)."""
+
+    # LXD's "no expiry", and the form the ETag hashes (expires_at is kept as LXD renders it).
+    NEVER = "0001-01-01T00:00:00Z"
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="snapshots")
+    name = models.CharField(max_length=255)
+    architecture = models.CharField(max_length=32, default="x86_64")
+    config = models.JSONField(default=dict, blank=True)
+    devices = models.JSONField(default=dict, blank=True)
+    # Profile names, as the snapshot recorded them.
+    profiles = models.JSONField(default=list, blank=True)
+    ephemeral = models.BooleanField(default=False)
+    stateful = models.BooleanField(default=False)
+    expires_at = models.CharField(max_length=64, default=NEVER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["instance", "id"]
+        constraints = [models.UniqueConstraint(fields=["instance", "name"], name="unique_snapshot_name")]
+
+    def __str__(self):
+        return f"{self.instance}/{self.name}"

@@ -12,6 +12,9 @@ class LXDAutoSchema(AutoSchema):
         action = getattr(self.view, "action", None)
         if not action:
             return super().get_operation_id()
+        # One action serving several methods (GET and PUT .../state) gets one id per method.
+        if list(getattr(self.view, "action_map", {}).values()).count(action) > 1:
+            action = f"{action}_{self.method.lower()}"
         return "_".join([*(token.replace("-", "_") for token in self._tokenize_path()), action])
 
 

@@ -9,6 +9,7 @@ import datetime
 import functools
 import json
 import platform
+import re
 import socket
 
 from django.contrib.auth.hashers import make_password
@@ -20,7 +21,17 @@ from . import config_keys
 from .conditional import ETagSerializer, GoStruct
 from .exceptions import AmbiguousPrefix, Conflict
 from .extensions import API_EXTENSIONS
-from .models import Image, ImageAlias, ImageProfile, Operation, Profile, Server
+from .instances import (
+    ARCHITECTURE_IDS,
+    expand_config,
+    expand_devices,
+    generated_name,
+    hostname_error,
+    initial_volatile,
+    is_volatile,
+    without_volatile,
+)
+from .models import Image, ImageAlias, ImageProfile, Instance, InstanceProfile, Operation, Profile, Server, Snapshot
 
 LXD_VERSION = "5.0.2"
 
@@ -252,7 +263,7 @@ class ProfileSerializer(LXDModelSerializer):
         read_only_fields = ["name"]
 
     def get_used_by(self, profile) -> list[str]:
-        return []
+        return [f"/1.0/instances/{link.instance.name}" for link in profile.instance_links.all()]
 
     def validate_config(self, value):
         current = self.instance.config if self.instance else {}
@@ -335,6 +346,9 @@ def check_profile_deletable(profile):
     """LXD's rules for deleting a profile, shared by the API and the admin."""
     if profile.name == Profile.DEFAULT_NAME:
         raise exceptions.PermissionDenied('The "default" profile cannot be deleted')
+    if profile.instance_links.exists():
+        # LXD answers 500 with this text; a profile in use is the client's mistake: 400.
+        raise lxd_error("Profile is currently in use")
 
 
 def go_time(value):
@@ -637,3 +651,407 @@ class OperationSerializer(LXDModelSerializer):
     def to_representation(self, instance):
         data = super().to_representation(instance)
         return {("class" if key == "operation_class" else key): value for key, value in data.items()}
+
+
+# Instances and snapshots --------------------------------------------------------------------
+
+
+def lxd_operation_error(message):
+    """LXD's text for a request LXD accepts (202) and then fails in its operation."""
+    return serializers.ValidationError(message, code="lxd_operation")
+
+
+def fails_in_operation(errors):
+    """Whether every error of a serializer is one LXD reports in a failed operation."""
+    if isinstance(errors, dict):
+        return all(fails_in_operation(value) for value in errors.values())
+    if isinstance(errors, list):
+        return all(fails_in_operation(value) for value in errors)
+    return getattr(errors, "code", None) == "lxd_operation"
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}, "nullable": True})
+class ProfileNamesField(GoField):
+    """An instance's ``profiles``: profile names in the order LXD applies them; null is none."""
+
+    def to_internal_value(self, data):
+        if data is None:
+            return []
+        if not isinstance(data, list) or not all(isinstance(name, str) for name in data):
+            raise serializers.ValidationError(f"expected an array of profile names, got {_type_name(data)}")
+        return data
+
+    def to_representation(self, value):
+        return [profile.name for profile in value.profile_list()]
+
+
+def resolve_profiles(names):
+    """The named profiles, in the order given; an unknown one fails as LXD fails it."""
+    found = {profile.name: profile for profile in Profile.objects.filter(name__in=names)}
+    for name in names:
+        if name not in found:
+            raise lxd_operation_error(f"Requested profile {go_quote(name)} doesn't exist")
+    return [found[name] for name in dict.fromkeys(names)]
+
+
+def set_instance_profiles(instance, profiles):
+    """Attach ``profiles`` to ``instance`` in this order, replacing its links."""
+    InstanceProfile.objects.filter(instance=instance).delete()
+    InstanceProfile.objects.bulk_create(InstanceProfile(instance=instance, profile=profile) for profile in profiles)
+
+
+def instance_state(instance):
+    """``/1.0/instances/NAME/state``: the recorded status; nothing runs, so usage is zero."""
+    return {
+        "status": instance.status,
+        "status_code": Instance.STATUS_CODES[instance.status],
+        "disk": {},
+        "memory": {"usage": 0, "usage_peak": 0, "swap_usage": 0, "swap_usage_peak": 0},
+        "network": None,
+        "pid": 0,
+        "processes": 0,
+        "cpu": {"usage": 0},
+    }
+
+
+class InstanceSerializer(LXDModelSerializer):
+    """An instance as LXD shows it. PUT replaces config, devices, profiles, ephemeral and
+    description; PATCH merges config and devices. ``volatile.*`` keys stay the server's."""
+
+    architecture = StringField(required=False)
+    config = ConfigField(required=False)
+    devices = DevicesField(required=False)
+    ephemeral = BoolField(required=False)
+    profiles = ProfileNamesField(source="*", required=False)
+    description = StringField(required=False)
+    created_at = TimeField(read_only=True)
+    expanded_config = serializers.SerializerMethodField()
+    expanded_devices = serializers.SerializerMethodField()
+    status_code = serializers.SerializerMethodField()
+    last_used_at = TimeField(read_only=True)
+    location = serializers.SerializerMethodField()
+    project = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Instance
+        fields = [
+            "architecture",
+            "config",
+            "devices",
+            "ephemeral",
+            "profiles",
+            "stateful",
+            "description",
+            "created_at",
+            "expanded_config",
+            "expanded_devices",
+            "name",
+            "status",
+            "status_code",
+            "last_used_at",
+            "location",
+            "type",
+            "project",
+        ]
+        read_only_fields = ["stateful", "name", "status", "type"]
+
+    def get_expanded_config(self, instance) -> dict:
+        return expand_config(instance.profile_list(), instance.config)
+
+    def get_expanded_devices(self, instance) -> dict:
+        return expand_devices(instance.profile_list(), instance.devices)
+
+    def get_status_code(self, instance) -> int:
+        return Instance.STATUS_CODES[instance.status]
+
+    def get_location(self, instance) -> str:
+        return "none"
+
+    def get_project(self, instance) -> str:
+        return "default"
+
+    def validate_architecture(self, value):
+        if value and value not in ARCHITECTURE_IDS:
+            raise lxd_operation_error(f"Requested architecture isn't supported: {go_quote(value)}")
+        return value or (self.instance.architecture if self.instance else "x86_64")
+
+    def validate_config(self, value):
+        current = self.instance.config if self.instance else {}
+        local = without_volatile(current) if self.partial else {}
+        local = {**local, **without_volatile(value)}
+        local = {key: item for key, item in local.items() if item != ""}
+        try:
+            config_keys.validate_instance_config(local)
+        except config_keys.ConfigError as exc:
+            raise lxd_operation_error(self.error_prefix + str(exc)) from exc
+        # Clients send volatile keys back (lxc, pylxd); the stored ones are kept.
+        volatile = {key: item for key, item in current.items() if is_volatile(key)}
+        return {**local, **volatile}
+
+    def validate_devices(self, value):
+        devices = {**self.instance.devices, **value} if self.partial and self.instance else value
+        try:
+            config_keys.validate_devices(devices, profile=False)
+        except config_keys.ConfigError as exc:
+            raise lxd_operation_error(self.error_prefix + str(exc)) from exc
+        return devices
+
+    def validate_profiles(self, value):
+        return {"profiles": resolve_profiles(value)}
+
+    error_prefix = ""
+
+    def to_internal_value(self, data):
+        validated = super().to_internal_value(data)
+        if not self.partial:
+            # PUT is a full replace of what a client controls, as LXD does.
+            defaults = {"devices": {}, "ephemeral": False, "description": "", "profiles": []}
+            if "config" not in validated:
+                validated["config"] = self.validate_config({})
+            validated = {**defaults, **validated}
+        return validated
+
+    def update(self, instance, validated_data):
+        profiles = validated_data.pop("profiles", None)
+        instance = super().update(instance, validated_data)
+        if profiles is not None:
+            set_instance_profiles(instance, profiles)
+        return instance
+
+
+class InstanceFullSerializer(InstanceSerializer):
+    """``recursion=1`` on an instance, ``recursion=2`` on the list: plus state and snapshots."""
+
+    backups = serializers.SerializerMethodField()
+    state = serializers.SerializerMethodField()
+    snapshots = serializers.SerializerMethodField()
+
+    class Meta(InstanceSerializer.Meta):
+        fields = [*InstanceSerializer.Meta.fields, "backups", "state", "snapshots"]
+
+    def get_backups(self, instance) -> None:
+        return None
+
+    def get_state(self, instance) -> dict:
+        return instance_state(instance)
+
+    def get_snapshots(self, instance) -> list | None:
+        snapshots = list(instance.snapshots.all())
+        return SnapshotSerializer(snapshots, many=True).data if snapshots else None
+
+
+class InstanceCreateSerializer(InstanceSerializer):
+    """``POST /1.0/instances``: LXD's name rules (400), a free name (409), profiles by name."""
+
+    name = StringField(default="")
+    profiles = ProfileNamesField(source="*", required=False, allow_null=True)
+    error_prefix = "Failed creating instance record: "
+
+    class Meta(InstanceSerializer.Meta):
+        read_only_fields = ["stateful", "status"]
+
+    def validate_name(self, name):
+        name = name or generated_name()
+        error = hostname_error(name)
+        if error:
+            raise lxd_error(f"Invalid instance name: {error}")
+        if Instance.objects.filter(name=name).exists():
+            raise Conflict(
+                "Failed creating instance record: Add instance info to the database: "
+                'This "instances" entry already exists'
+            )
+        return name
+
+    def validate_type(self, value):
+        return value or "container"
+
+    def create(self, validated_data):
+        profiles = validated_data.pop("profiles", None)
+        image = self.context.get("image")
+        config = validated_data.get("config", {})
+        if image is not None:
+            image_keys = {f"image.{key}": value for key, value in image.properties.items()}
+            config = {**image_keys, **config}
+            validated_data.setdefault("architecture", image.architecture)
+        validated_data["config"] = {**config, **initial_volatile(image)}
+        instance = Instance.objects.create(**validated_data)
+        if profiles is None:
+            # LXD: no profiles in the request means the image's, or "default".
+            profiles = (
+                [link.profile for link in image.profile_links.select_related("profile")]
+                if image is not None
+                else resolve_profiles([Profile.DEFAULT_NAME])
+            )
+        set_instance_profiles(instance, profiles)
+        return instance
+
+    def validate_profiles(self, value):
+        if self.initial_data.get("profiles") is None:
+            # LXD: null profiles mean the image's (or "default"), chosen in create().
+            return {}
+        return super().validate_profiles(value)
+
+    def to_internal_value(self, data):
+        # A create fills in what it is not given itself; PUT's full-replace defaults don't apply.
+        return serializers.ModelSerializer.to_internal_value(self, data)
+
+
+class InstanceRenameSerializer(LXDModelSerializer):
+    """``POST /1.0/instances/NAME``: rename, with LXD's name rules."""
+
+    name = StringField(default="")
+
+    class Meta:
+        model = Instance
+        fields = ["name"]
+
+    def validate_name(self, name):
+        error = hostname_error(name)
+        if error:
+            raise lxd_error(f"Invalid instance name: {error}")
+        if Instance.objects.filter(name=name).exclude(pk=self.instance.pk).exists():
+            raise Conflict(f"Name {go_quote(name)} already in use")
+        return name
+
+
+class InstanceETagSerializer(ETagSerializer):
+    """LXD hashes ``[architecture id, local config, local devices, ephemeral, attached profiles]``.
+
+    Unlike LXD, the ``volatile.*`` keys are left out: the server changes them (on start and
+    stop), and a client's ETag must not go stale because of that.
+    """
+
+    def to_representation(self, instance):
+        profiles = [
+            GoStruct(config=p.config, description=p.description, devices=p.devices, name=p.name, used_by=None)
+            for p in instance.profile_list()
+        ]
+        return [
+            ARCHITECTURE_IDS.get(instance.architecture, 0),
+            without_volatile(instance.config),
+            instance.devices or None,
+            instance.ephemeral,
+            profiles,
+        ]
+
+
+_EXPIRY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ExpiryField(GoField):
+    """A snapshot's ``expires_at``, kept as the client wrote it (LXD hashes it as rendered)."""
+
+    def to_internal_value(self, data):
+        if data is None:
+            return Snapshot.NEVER
+        if not isinstance(data, str) or not _EXPIRY.fullmatch(data):
+            raise serializers.ValidationError(f"parsing time {go_quote(str(data))}: not an RFC 3339 time")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class SnapshotSerializer(LXDModelSerializer):
+    """A snapshot as LXD 5.0.2 shows it; PUT and PATCH change ``expires_at`` only."""
+
+    expires_at = ExpiryField(required=False)
+    created_at = TimeField(read_only=True)
+    expanded_config = serializers.SerializerMethodField()
+    expanded_devices = serializers.SerializerMethodField()
+    last_used_at = serializers.SerializerMethodField()
+    size = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Snapshot
+        fields = [
+            "expires_at",
+            "architecture",
+            "config",
+            "created_at",
+            "devices",
+            "ephemeral",
+            "expanded_config",
+            "expanded_devices",
+            "last_used_at",
+            "name",
+            "profiles",
+            "stateful",
+            "size",
+        ]
+        read_only_fields = ["architecture", "config", "devices", "ephemeral", "name", "profiles", "stateful"]
+
+    def _profiles(self, snapshot):
+        found = {profile.name: profile for profile in Profile.objects.filter(name__in=snapshot.profiles)}
+        return [found[name] for name in snapshot.profiles if name in found]
+
+    def get_expanded_config(self, snapshot) -> dict:
+        return expand_config(self._profiles(snapshot), snapshot.config)
+
+    def get_expanded_devices(self, snapshot) -> dict:
+        return expand_devices(self._profiles(snapshot), snapshot.devices)
+
+    def get_last_used_at(self, snapshot) -> str:
+        return go_time(None)
+
+    def get_size(self, snapshot) -> int:
+        return -1
+
+
+class SnapshotCreateSerializer(SnapshotSerializer):
+    """``POST .../snapshots``: a copy of the instance's configuration under a new name."""
+
+    name = StringField(default="")
+
+    class Meta(SnapshotSerializer.Meta):
+        read_only_fields = ["architecture", "config", "devices", "ephemeral", "profiles", "stateful"]
+
+    def validate_name(self, name):
+        instance = self.context["instance"]
+        if not name:
+            taken = set(instance.snapshots.values_list("name", flat=True))
+            name = next(f"snap{index}" for index in range(len(taken) + 1) if f"snap{index}" not in taken)
+        if "/" in name:
+            raise lxd_error("Snapshot names may not contain slashes")
+        if instance.snapshots.filter(name=name).exists():
+            raise Conflict(f"Snapshot {go_quote(name)} already exists")
+        return name
+
+    def create(self, validated_data):
+        instance = self.context["instance"]
+        return Snapshot.objects.create(
+            instance=instance,
+            architecture=instance.architecture,
+            config=instance.config,
+            devices=instance.devices,
+            profiles=[profile.name for profile in instance.profile_list()],
+            ephemeral=instance.ephemeral,
+            stateful=instance.stateful,
+            **validated_data,
+        )
+
+
+class SnapshotRenameSerializer(LXDModelSerializer):
+    """``POST .../snapshots/SNAP``: rename within the instance."""
+
+    name = StringField(default="")
+
+    class Meta:
+        model = Snapshot
+        fields = ["name"]
+
+    def validate_name(self, name):
+        if not name:
+            raise lxd_error("No name provided")
+        if "/" in name:
+            raise lxd_error("Snapshot names may not contain slashes")
+        if self.instance.instance.snapshots.filter(name=name).exclude(pk=self.instance.pk).exists():
+            raise Conflict(f"Name {go_quote(name)} already in use")
+        return name
+
+
+class SnapshotETagSerializer(ETagSerializer):
+    """LXD hashes ``[expires_at]`` as it renders it."""
+
+    expires_at = ExpiryField()

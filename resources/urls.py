@@ -49,6 +49,13 @@ router.register("1.0/profiles", views.ProfileViewSet, basename="profile")
 router.register("1.0/images/aliases", views.ImageAliasViewSet, basename="image-alias")
 router.register("1.0/images", views.ImageViewSet, basename="image")
 router.register("1.0/operations", views.OperationViewSet, basename="operation")
+# Snapshots first: their prefix would otherwise read as an instance action.
+router.register(r"1.0/instances/(?P<instance_name>[^/]+)/snapshots", views.SnapshotViewSet, basename="snapshot")
+router.register(
+    r"1.0/containers/(?P<instance_name>[^/]+)/snapshots", views.ContainerSnapshotViewSet, basename="container-snapshot"
+)
+router.register("1.0/instances", views.InstanceViewSet, basename="instance")
+router.register("1.0/containers", views.ContainerViewSet, basename="container")
 
 urlpatterns = [
     path("", views.api_root, name="root"),

@@ -7,6 +7,7 @@ codes; a resource viewset is a list of mixins plus its queryset and serializers.
 from urllib.parse import quote
 
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -17,8 +18,9 @@ from rest_framework.permissions import AllowAny
 from . import images
 from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, conditional_schema
 from .envelope import CreatedResponse, SyncResponse
-from .exceptions import Conflict
-from .models import Image, ImageAlias, Operation, Profile, Server
+from .exceptions import Conflict, first_message
+from .instances import apply_filter
+from .models import Image, ImageAlias, Instance, InstanceProfile, Operation, Profile, Server, Snapshot
 from .operations import AsyncResponse, finished_operation, operation_url
 from .serializers import (
     ImageAliasCreateSerializer,
@@ -27,6 +29,11 @@ from .serializers import (
     ImageAliasSerializer,
     ImageETagSerializer,
     ImageSerializer,
+    InstanceCreateSerializer,
+    InstanceETagSerializer,
+    InstanceFullSerializer,
+    InstanceRenameSerializer,
+    InstanceSerializer,
     OperationSerializer,
     ProfileCreateSerializer,
     ProfileETagSerializer,
@@ -34,9 +41,16 @@ from .serializers import (
     ProfileSerializer,
     ServerETagSerializer,
     ServerSerializer,
+    SnapshotCreateSerializer,
+    SnapshotETagSerializer,
+    SnapshotRenameSerializer,
+    SnapshotSerializer,
     check_profile_deletable,
+    fails_in_operation,
     find_image,
     go_quote,
+    instance_state,
+    set_instance_profiles,
     untrusted_server_info,
 )
 from .trust import is_trusted
@@ -210,6 +224,15 @@ class ProfileViewSet(
         "partial_update": "Failed to retrieve profile={name}: Profile not found",
     }
 
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list" and recursion_level(self.request) < 1:
+            return queryset
+        # used_by: every profile's instances in one query.
+        return queryset.prefetch_related(
+            Prefetch("instance_links", queryset=InstanceProfile.objects.select_related("instance"))
+        )
+
     def perform_destroy(self, instance):
         check_profile_deletable(instance)
         super().perform_destroy(instance)
@@ -369,3 +392,247 @@ class OperationViewSet(RetrieveMixin, LXDViewSet):
     def wait(self, request, *args, **kwargs):
         """Operations end within their request: waiting returns the ended operation at once."""
         return self.retrieve(request, *args, **kwargs)
+
+
+# Instances and snapshots --------------------------------------------------------------------
+
+
+def instance_resources(name, snapshot=None):
+    """An operation's ``resources`` for an instance (LXD lists both URL forms)."""
+    path = quote(name, safe=_URL_SAFE) + (f"/snapshots/{quote(snapshot, safe=_URL_SAFE)}" if snapshot else "")
+    return {"containers": [f"/1.0/containers/{path}"], "instances": [f"/1.0/instances/{path}"]}
+
+
+class OperationMixin:
+    """Writes LXD answers with 202 and an operation; the work is done before answering.
+
+    Malformed requests and failed preconditions are answered at once (4xx), as LXD does;
+    a request LXD accepts and then refuses ends its operation in ``Failure`` with LXD's
+    text, and nothing is stored.
+    """
+
+    def operation_response(self, description, resources, serializer=None, save=None):
+        """Validate and save through ``serializer`` (or run ``save``), answering with the operation."""
+        if serializer is not None:
+            if not serializer.is_valid():
+                if not fails_in_operation(serializer.errors):
+                    raise exceptions.ValidationError(serializer.errors)
+                err = first_message(serializer.errors)
+                return AsyncResponse(finished_operation(description, err=err, resources=resources))
+            save = save or serializer.save
+        save()
+        return AsyncResponse(finished_operation(description, resources=resources))
+
+    def perform_update(self, serializer):
+        serializer.save()
+
+
+class InstanceQuerysetMixin:
+    """Instances with their profiles in order, in one extra query for any number of rows."""
+
+    def get_queryset(self):
+        queryset = (
+            super()
+            .get_queryset()
+            .prefetch_related(Prefetch("profile_links", queryset=InstanceProfile.objects.select_related("profile")))
+        )
+        if self.action == "list":
+            queryset = apply_filter(queryset, self.request.query_params.get("filter", ""))
+        return queryset
+
+
+@conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
+class InstanceViewSet(
+    InstanceQuerysetMixin, ConditionalUpdateMixin, OperationMixin, ListMixin, RetrieveMixin, LXDViewSet
+):
+    """``/1.0/instances``: containers and VMs as records; writes are async, as in LXD."""
+
+    queryset = Instance.objects.all()
+    serializer_class = InstanceSerializer
+    create_serializer_class = InstanceCreateSerializer
+    rename_serializer_class = InstanceRenameSerializer
+    etag_serializer_class = InstanceETagSerializer
+    collection_url = "/1.0/instances"
+    not_found_message = "Instance not found"
+
+    def get_serializer_class(self):
+        full = recursion_level(self.request) >= (2 if self.action == "list" else 1)
+        if self.action in ("list", "retrieve") and full:
+            return InstanceFullSerializer
+        return super().get_serializer_class()
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list" and recursion_level(self.request) >= 2:
+            queryset = queryset.prefetch_related("snapshots")
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        data = self.request_data()
+        image = self._source_image(data.get("source") if isinstance(data, dict) else None)
+        serializer = self.get_serializer(data=data, context={**self.get_serializer_context(), "image": image})
+        name = data.get("name") if isinstance(data, dict) and isinstance(data.get("name"), str) else ""
+        return self.operation_response("Creating instance", instance_resources(name), serializer)
+
+    def _source_image(self, source):
+        """The image a create names (by alias or fingerprint prefix), or None for ``none``."""
+        source = source if isinstance(source, dict) else {}
+        if source.get("type", "none") in ("none", ""):
+            return None
+        if source.get("type") != "image":
+            raise exceptions.ParseError(f"Unknown source type {source.get('type')}")
+        if source.get("alias"):
+            alias = ImageAlias.objects.select_related("image").filter(name=source["alias"]).first()
+            if alias is None:
+                raise exceptions.NotFound("Image alias not found")
+            return alias.image
+        return find_image(str(source.get("fingerprint", "")))
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        instance = self.get_object()
+        data = self.request_data()
+        if not partial and isinstance(data, dict) and data.get("restore"):
+            return self._restore(instance, data["restore"])
+        serializer = self.get_serializer(instance, data=data, partial=partial)
+        if partial:
+            # LXD answers an instance PATCH synchronously.
+            serializer.is_valid(raise_exception=True)
+            self.perform_update(serializer)
+            return SyncResponse({})
+        save = lambda: self.perform_update(serializer)  # noqa: E731
+        return self.operation_response("Updating instance", instance_resources(instance.name), serializer, save)
+
+    def partial_update(self, request, *args, **kwargs):
+        kwargs["partial"] = True
+        return self.update(request, *args, **kwargs)
+
+    def _restore(self, instance, name):
+        """``PUT {"restore": "SNAP"}``: the snapshot's config, devices, profiles and ephemeral flag."""
+        snapshot = instance.snapshots.filter(name=name).first()
+        if snapshot is None:
+            raise exceptions.NotFound("Snapshot not found")
+
+        def restore():
+            found = {profile.name: profile for profile in Profile.objects.filter(name__in=snapshot.profiles)}
+            instance.config = snapshot.config
+            instance.devices = snapshot.devices
+            instance.ephemeral = snapshot.ephemeral
+            instance.save(update_fields=["config", "devices", "ephemeral"])
+            set_instance_profiles(instance, [found[name] for name in snapshot.profiles if name in found])
+            self.updated_object = instance
+
+        return self.operation_response("Restoring snapshot", instance_resources(instance.name), save=restore)
+
+    def destroy(self, request, *args, **kwargs):
+        instance = self.get_object()
+        return self.operation_response("Deleting instance", instance_resources(instance.name), save=instance.delete)
+
+    def rename(self, request, *args, **kwargs):
+        instance = self.get_object()
+        serializer = self.get_serializer(instance, data=self.request_data())
+        return self.operation_response("Renaming instance", instance_resources(instance.name), serializer)
+
+    @action(detail=True, methods=["get", "put"])
+    def state(self, request, *args, **kwargs):
+        """The recorded status; PUT ``{"action": ...}`` moves it, as an async operation."""
+        instance = self.get_object()
+        if request.method == "GET":
+            return SyncResponse(instance_state(instance))
+        data = self.request_data()
+        action_name = data.get("action") if isinstance(data, dict) else None
+        if action_name not in STATE_ACTIONS:
+            raise exceptions.ParseError(f"Unknown action {action_name}")
+        description, allowed, target, refusal = STATE_ACTIONS[action_name]
+        resources = instance_resources(instance.name)
+        if instance.status not in allowed:
+            return AsyncResponse(finished_operation(description, err=refusal, resources=resources))
+
+        def move():
+            instance.status = target
+            instance.save(update_fields=["status"])
+
+        return self.operation_response(description, resources, save=move)
+
+
+# action: (operation description, statuses it starts from, status it ends in, LXD's refusal)
+STATE_ACTIONS = {
+    "start": ("Starting instance", {Instance.STOPPED}, Instance.RUNNING, "The instance is already running"),
+    "stop": (
+        "Stopping instance",
+        {Instance.RUNNING, Instance.FROZEN},
+        Instance.STOPPED,
+        "The instance is already stopped",
+    ),
+    "restart": ("Restarting instance", {Instance.RUNNING}, Instance.RUNNING, "The instance isn't running"),
+    "freeze": ("Freezing instance", {Instance.RUNNING}, Instance.FROZEN, "The instance isn't running"),
+    "unfreeze": ("Unfreezing instance", {Instance.FROZEN}, Instance.RUNNING, "The instance isn't frozen"),
+}
+
+
+class ContainerViewSet(InstanceViewSet):
+    """``/1.0/containers``: the same instances; list URLs follow the prefix used."""
+
+    collection_url = "/1.0/containers"
+
+
+@conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
+class SnapshotViewSet(ConditionalUpdateMixin, OperationMixin, ListMixin, RetrieveMixin, LXDViewSet):
+    """``/1.0/instances/NAME/snapshots``: snapshots; every write is async, as in LXD."""
+
+    queryset = Snapshot.objects.all()
+    serializer_class = SnapshotSerializer
+    create_serializer_class = SnapshotCreateSerializer
+    rename_serializer_class = SnapshotRenameSerializer
+    etag_serializer_class = SnapshotETagSerializer
+    not_found_message = "Snapshot not found"
+    prefix = "/1.0/instances"
+
+    @property
+    def collection_url(self):
+        return f"{self.prefix}/{quote(self.kwargs['instance_name'], safe=_URL_SAFE)}/snapshots"
+
+    def parent(self):
+        """The instance the URL names (404 when there is none)."""
+        instance = Instance.objects.filter(name=self.kwargs["instance_name"]).first()
+        if instance is None:
+            raise exceptions.NotFound("Instance not found")
+        return instance
+
+    def get_queryset(self):
+        return super().get_queryset().filter(instance__name=self.kwargs["instance_name"])
+
+    def create(self, request, *args, **kwargs):
+        instance = self.parent()
+        context = {**self.get_serializer_context(), "instance": instance}
+        serializer = self.get_serializer(data=self.request_data(), context=context)
+        return self.operation_response("Snapshotting instance", instance_resources(instance.name), serializer)
+
+    def update(self, request, *args, **kwargs):
+        snapshot = self.get_object()
+        # LXD's PUT only touches what the body carries, like a PATCH.
+        serializer = self.get_serializer(snapshot, data=self.request_data(), partial=True)
+        resources = instance_resources(snapshot.instance.name, snapshot.name)
+        return self.operation_response(
+            "Updating snapshot", resources, serializer, lambda: self.perform_update(serializer)
+        )
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        snapshot = self.get_object()
+        resources = instance_resources(snapshot.instance.name, snapshot.name)
+        return self.operation_response("Deleting snapshot", resources, save=snapshot.delete)
+
+    def rename(self, request, *args, **kwargs):
+        snapshot = self.get_object()
+        serializer = self.get_serializer(snapshot, data=self.request_data())
+        resources = instance_resources(snapshot.instance.name, snapshot.name)
+        return self.operation_response("Renaming snapshot", resources, serializer)
+
+
+class ContainerSnapshotViewSet(SnapshotViewSet):
+    """``/1.0/containers/NAME/snapshots``."""
+
+    prefix = "/1.0/containers"
