@@ -89,3 +89,26 @@ def test_split_image_and_errors(client):
     with pytest.raises(Conflict):
         image.add_alias("a", "")
     assert client.images.create(unified_image()).fingerprint != image.fingerprint
+
+
+@pytest.mark.postgres
+def test_images_on_postgresql(lxdsite_pg_server):
+    from tests.image_files import sha256, split_image, unified_image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client = pylxd.Client(endpoint=str(lxdsite_pg_server.socket_path))
+    data = unified_image()
+    meta, rootfs = split_image()
+
+    client.images.create(data).add_alias("tiny", "d")
+    fetched = client.images.get_by_alias("tiny")
+    fetched.properties["os"] = "pg"
+    fetched.save()
+
+    assert client.images.get(sha256(data)[:8]).properties["os"] == "pg"
+    assert client.images.create(rootfs, metadata=meta).fingerprint == sha256(meta, rootfs)
+    _, _, body = lxdsite_pg_server.request("GET", "/1.0/images?recursion=1&filter=properties.os%20eq%20pg")
+    assert [entry["fingerprint"] for entry in body["metadata"]] == [sha256(data)]
+    fetched.delete(wait=True)
+    assert [image.fingerprint for image in client.images.all()] == [sha256(meta, rootfs)]
