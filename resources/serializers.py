@@ -783,7 +783,7 @@ class InstanceSerializer(LXDModelSerializer):
         try:
             config_keys.validate_instance_config(local)
         except config_keys.ConfigError as exc:
-            raise lxd_operation_error(self.error_prefix + str(exc)) from exc
+            raise lxd_operation_error(self.config_error_prefix + str(exc)) from exc
         # Clients send volatile keys back (lxc, pylxd); the stored ones are kept.
         volatile = {key: item for key, item in current.items() if is_volatile(key)}
         return {**local, **volatile}
@@ -793,13 +793,15 @@ class InstanceSerializer(LXDModelSerializer):
         try:
             config_keys.validate_devices(devices, profile=False)
         except config_keys.ConfigError as exc:
-            raise lxd_operation_error(self.error_prefix + str(exc)) from exc
+            raise lxd_operation_error(self.devices_error_prefix + str(exc)) from exc
         return devices
 
     def validate_profiles(self, value):
         return {"profiles": resolve_profiles(value)}
 
-    error_prefix = ""
+    # How LXD words a refused update (instancePut); a create words it its own way.
+    config_error_prefix = "Invalid config: "
+    devices_error_prefix = "Invalid devices: "
 
     def to_internal_value(self, data):
         validated = super().to_internal_value(data)
@@ -845,7 +847,7 @@ class InstanceCreateSerializer(InstanceSerializer):
 
     name = StringField(default="")
     profiles = ProfileNamesField(source="*", required=False, allow_null=True)
-    error_prefix = "Failed creating instance record: "
+    config_error_prefix = devices_error_prefix = "Failed creating instance record: "
 
     class Meta(InstanceSerializer.Meta):
         read_only_fields = ["stateful", "status"]

@@ -509,7 +509,9 @@ class InstanceViewSet(
 
     def _restore(self, instance, name):
         """``PUT {"restore": "SNAP"}``: the snapshot's config, devices, profiles and ephemeral flag."""
-        snapshot = instance.snapshots.filter(name=name).first()
+        # lxc names the snapshot as INSTANCE/SNAP, pylxd and others by its bare name.
+        parent, _, bare = str(name).rpartition("/")
+        snapshot = instance.snapshots.filter(name=bare).first() if parent in ("", instance.name) else None
         if snapshot is None:
             raise exceptions.NotFound("Snapshot not found")
 

@@ -125,7 +125,7 @@ def test_invalid_put_fails_its_operation_and_changes_nothing(api, c1):
 
     operation = _operation(api.put("/1.0/instances/c1", {"config": {"limits.cpu": "lots"}, "profiles": ["default"]}))
 
-    assert (operation.status, operation.err) == ("Failure", "Invalid CPU limit syntax")
+    assert (operation.status, operation.err) == ("Failure", "Invalid config: Invalid CPU limit syntax")
     assert Instance.objects.get(name="c1").config == before
 
 
