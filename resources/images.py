@@ -518,6 +518,14 @@ def export_response(image):
     return StreamingHttpResponse(_multipart(parts, boundary), content_type=f"multipart/form-data; boundary={boundary}")
 
 
+def remove_stale_uploads():
+    """Remove temporary upload files a killed server left behind (call before serving)."""
+    directory = settings.LXDSITE_IMAGES_DIR
+    if directory.is_dir():
+        for path in directory.glob(".upload-*"):
+            path.unlink(missing_ok=True)
+
+
 def remove_files(paths):
     """Remove an image's files (after its row is deleted)."""
     for path in paths:

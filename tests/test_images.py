@@ -626,3 +626,16 @@ def test_events_websockets_are_accepted_and_released(lxdsite_server):
     # A listener that stays open does not stop the API.
     assert lxdsite_server.request("GET", "/1.0/images")[0] == 200
     held.close()
+
+
+@pytest.mark.live
+def test_serve_removes_uploads_a_killed_server_left(tmp_path):
+    from tests.live_server import running_server
+
+    images = tmp_path / "lxd" / "images"
+    images.mkdir(parents=True)
+    (images / ".upload-0123").write_bytes(b"half an image")
+    (images / "kept").write_bytes(b"an image file")
+
+    with running_server(tmp_path / "lxd", workers=1):
+        assert os.listdir(images) == ["kept"]

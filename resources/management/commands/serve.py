@@ -15,6 +15,7 @@ from django.db import connections
 from gunicorn.app.base import BaseApplication
 from gunicorn.sock import UnixSocket
 
+from resources.images import remove_stale_uploads
 from resources.trust import LISTENER_KEY
 
 # LXD creates its unix socket srw-rw----: the owner and its group may talk to the API.
@@ -114,6 +115,8 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         # migrate left connections open in this (master) process; see the pre_fork hook.
         connections.close_all()
+        # Uploads cut short by a server that was killed leave temporary files; no upload runs yet.
+        remove_stale_uploads()
 
         socket_path = lxd_dir / "unix.socket"
         remove_stale_socket(socket_path)
