@@ -7,6 +7,8 @@ import pylxd
 import pytest
 from pylxd.exceptions import Conflict, LXDAPIException, NotFound
 
+from tests.image_files import unified_image
+
 pytestmark = pytest.mark.live
 
 
@@ -112,3 +114,32 @@ def test_images_on_postgresql(lxdsite_pg_server):
     assert [entry["fingerprint"] for entry in body["metadata"]] == [sha256(data)]
     fetched.delete(wait=True)
     assert [image.fingerprint for image in client.images.all()] == [sha256(meta, rootfs)]
+
+
+def test_images_instances_and_snapshots(client):
+    image = client.images.create(unified_image(marker="pylxd-instances"), wait=True)
+    image.add_alias("tiny", "added by pylxd")
+    assert client.images.get_by_alias("tiny").fingerprint == image.fingerprint
+
+    instance = client.instances.create({"name": "c1", "source": {"type": "image", "alias": "tiny"}}, wait=True)
+    assert (instance.status, instance.profiles) == ("Stopped", ["default"])
+    # save() sends back created_at, expanded_* and the volatile keys: all of it must be accepted.
+    instance.config["limits.cpu"] = "2"
+    instance.description = "saved by pylxd"
+    instance.save(wait=True)
+    fetched = client.instances.get("c1")
+    assert (fetched.config["limits.cpu"], fetched.description) == ("2", "saved by pylxd")
+
+    instance.start(wait=True)
+    assert client.instances.get("c1").status == "Running"
+    instance.stop(wait=True)
+    instance.snapshots.create("s1", wait=True)
+    assert [snapshot.name for snapshot in instance.snapshots.all()] == ["s1"]
+    assert [item.name for item in client.instances.all()] == ["c1"]
+
+    instance.rename("c2", wait=True)
+    client.instances.get("c2").delete(wait=True)
+    assert client.instances.all() == []
+    image.delete_alias("tiny")
+    image.delete(wait=True)
+    assert client.images.all() == []

@@ -199,3 +199,8 @@ def test_pylxd_over_tcp_with_a_token(tmp_path):
 
             assert client.profiles.get("tcp-profile").description == "over tcp"
             assert client.host_info["auth"] == "trusted"
+            instance = client.instances.create({"name": "c1", "source": {"type": "none"}}, wait=True)
+            instance.snapshots.create("s1", wait=True)
+            assert [snapshot.name for snapshot in client.instances.get("c1").snapshots.all()] == ["s1"]
+            instance.delete(wait=True)
+            assert client.instances.all() == []
