@@ -126,12 +126,13 @@ def _wait_until_answering(server, timeout):
 
 
 @contextlib.contextmanager
-def running_server(lxd_dir, *, workers=2, bind=None, env=None, timeout=START_TIMEOUT):
+def running_server(lxd_dir, *, workers=2, bind=None, env=None, timeout=START_TIMEOUT, args=()):
     """Run `LXD_DIR=lxd_dir manage.py serve` until the block ends; yield a `LiveServer`.
 
     `bind` is one "HOST:PORT" or a list of them. `env` is laid over this process's
     environment, from which DATABASE_URL is dropped so that the default is the SQLite
-    database under `lxd_dir`; pass DATABASE_URL in `env` to use another database.
+    database under `lxd_dir`; pass DATABASE_URL in `env` to use another database. `args`
+    are more `serve` options (`--tls-cert`, ...).
     """
     lxd_dir = Path(lxd_dir)
     bind = [bind] if isinstance(bind, str) else list(bind or [])
@@ -140,6 +141,7 @@ def running_server(lxd_dir, *, workers=2, bind=None, env=None, timeout=START_TIM
     command = [sys.executable, "manage.py", "serve", "--workers", str(workers)]
     for address in bind:
         command += ["--bind", address]
+    command += list(args)
     # A file, not a pipe: a chatty server must never block on a full pipe nobody reads.
     with tempfile.TemporaryFile() as log_file:
         process = subprocess.Popen(

@@ -4,7 +4,9 @@ The API listens on `DIR/unix.socket` (mode 0660, as LXD's socket) and, with `--b
 on TCP as well. Gunicorn runs in this process through its custom-application API.
 """
 
+import ctypes
 import os
+import signal
 import socket
 import stat
 
@@ -106,8 +108,16 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2, help="Worker processes (default 2).")
         parser.add_argument("--threads", type=int, default=4, help="Threads per worker (default 4).")
         parser.add_argument("--access-log", action="store_true", help="Log every request to stdout.")
+        parser.add_argument(
+            "--tls-cert", metavar="PEM", help="Serve the --bind addresses over TLS with this certificate."
+        )
+        parser.add_argument("--tls-key", metavar="PEM", help="The private key of --tls-cert.")
 
-    def handle(self, *args, bind, workers, threads, access_log, **options):
+    def handle(self, *args, bind, workers, threads, access_log, tls_cert, tls_key, **options):
+        if bool(tls_cert) != bool(tls_key):
+            raise CommandError("--tls-cert and --tls-key go together")
+        if tls_cert and not bind:
+            raise CommandError("--tls-cert needs a --bind address to serve")
         lxd_dir = settings.LXD_DIR
         if not lxd_dir.is_dir():
             lxd_dir.mkdir(parents=True)
@@ -121,30 +131,51 @@ class Command(BaseCommand):
         socket_path = lxd_dir / "unix.socket"
         remove_stale_socket(socket_path)
 
-        LXDApplication(
-            {
-                "bind": [f"unix:{socket_path}", *bind],
-                "workers": workers,
-                # gthread: a request runs on its own thread holding the client socket,
-                # so an upgraded WebSocket (/1.0/events) can stay on it while other
-                # threads serve; the sync worker would block the whole process.
-                "worker_class": "gthread",
-                "threads": threads,
-                # Preload: manage.py has already set Django up in this process, so the
-                # workers inherit it either way; preloading builds the handler once and
-                # fails fast. Database connections are the one thing that must not
-                # cross the fork, hence the pre_fork hook.
-                "preload_app": True,
-                "pre_fork": close_database_connections,
-                "when_ready": open_unix_sockets,
-                # Gunicorn applies this umask only around bind(): the socket is born
-                # owner-only and widened to 0660 in when_ready, never world-writable.
-                "umask": 0o177,
-                "accesslog": "-" if access_log else None,
-                # The control socket defaults to one path per user (~/.gunicorn), which
-                # two servers (tests, several LXD_DIRs) would fight over, and it runs a
-                # thread in the master that later forks would copy.
-                "control_socket_disable": True,
-                "proc_name": f"lxdsite {lxd_dir}",
-            }
-        ).run()
+        options = {"workers": workers, "threads": threads, "access_log": access_log, "name": f"lxdsite {lxd_dir}"}
+        if tls_cert:
+            # Gunicorn puts TLS on every socket it binds, and lxc cannot speak TLS on the unix
+            # socket: the TCP listeners get an arbiter of their own, in a child process.
+            serve_tls_in_child(bind, tls_cert, tls_key, options)
+            bind = []
+        LXDApplication(gunicorn_options([f"unix:{socket_path}", *bind], **options)).run()
+
+
+def serve_tls_in_child(bind, certfile, keyfile, options):
+    """Fork a process that serves ``bind`` over TLS and dies with this one."""
+    if os.fork() == 0:
+        # PR_SET_PDEATHSIG: the kernel sends SIGTERM (a graceful gunicorn stop) when the parent dies.
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+        try:
+            tls = {"certfile": certfile, "keyfile": keyfile}
+            LXDApplication({**gunicorn_options(bind, **options), **tls}).run()
+        finally:
+            os._exit(0)
+
+
+def gunicorn_options(bind, *, workers, threads, access_log, name):
+    """The gunicorn settings lxdsite serves with."""
+    return {
+        "bind": bind,
+        "workers": workers,
+        # gthread: a request runs on its own thread holding the client socket,
+        # so an upgraded WebSocket (/1.0/events) can stay on it while other
+        # threads serve; the sync worker would block the whole process.
+        "worker_class": "gthread",
+        "threads": threads,
+        # Preload: manage.py has already set Django up in this process, so the
+        # workers inherit it either way; preloading builds the handler once and
+        # fails fast. Database connections are the one thing that must not
+        # cross the fork, hence the pre_fork hook.
+        "preload_app": True,
+        "pre_fork": close_database_connections,
+        "when_ready": open_unix_sockets,
+        # Gunicorn applies this umask only around bind(): the socket is born
+        # owner-only and widened to 0660 in when_ready, never world-writable.
+        "umask": 0o177,
+        "accesslog": "-" if access_log else None,
+        # The control socket defaults to one path per user (~/.gunicorn), which
+        # two servers (tests, several LXD_DIRs) would fight over, and it runs a
+        # thread in the master that later forks would copy.
+        "control_socket_disable": True,
+        "proc_name": name,
+    }
