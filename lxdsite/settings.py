@@ -131,3 +131,13 @@ LXDSITE_REQUIRE_IF_MATCH = os.environ.get("LXDSITE_REQUIRE_IF_MATCH") == "1"
 
 # Image files, as LXD keeps them: LXD_DIR/images/<fingerprint> (and <fingerprint>.rootfs for split images).
 LXDSITE_IMAGES_DIR = Path(os.environ.get("LXDSITE_IMAGES_DIR") or LXD_DIR / "images").resolve()
+
+# Finished operations disappear this many seconds after they end (LXD: 5).
+LXDSITE_OPERATION_EXPIRY = float(os.environ.get("LXDSITE_OPERATION_EXPIRY") or 5)
+
+# /1.0/events across worker processes: Redis pub/sub when this is set (redis://host:port/db),
+# else the database (an Event table each process polls every LXDSITE_EVENTS_POLL_INTERVAL s).
+LXDSITE_REDIS_URL = os.environ.get("LXDSITE_REDIS_URL") or None
+LXDSITE_EVENTS_POLL_INTERVAL = float(os.environ.get("LXDSITE_EVENTS_POLL_INTERVAL") or 0.1)
+# Event rows older than this many seconds are pruned.
+LXDSITE_EVENTS_RETENTION = float(os.environ.get("LXDSITE_EVENTS_RETENTION") or 60)

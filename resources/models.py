@@ -10,6 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Server(models.Model):
@@ -129,13 +130,33 @@ class ImageAlias(models.Model):
         return self.image.type
 
 
+class OperationQuerySet(models.QuerySet):
+    """Operations as LXD lists them: a finished one is gone ``LXDSITE_OPERATION_EXPIRY`` seconds after it ended."""
+
+    @staticmethod
+    def _cutoff():
+        return timezone.now() - datetime.timedelta(seconds=settings.LXDSITE_OPERATION_EXPIRY)
+
+    def expired(self):
+        return self.exclude(status=Operation.RUNNING).filter(updated_at__lt=self._cutoff())
+
+    def unexpired(self):
+        return self.filter(models.Q(status=Operation.RUNNING) | models.Q(updated_at__gte=self._cutoff()))
+
+
 class Operation(models.Model):
-    """A background operation (``/1.0/operations``); lxdsite finishes its work within the request."""
+    """A background operation (``/1.0/operations``); a row, so every worker process sees it.
+
+    lxdsite mostly finishes the work within the request; the row then ends ``Success`` or
+    ``Failure`` and expires a few seconds later, as LXD forgets finished operations.
+    """
 
     RUNNING = "Running"
     SUCCESS = "Success"
     FAILURE = "Failure"
-    STATUS_CODES = {RUNNING: 103, SUCCESS: 200, FAILURE: 400}
+    CANCELLED = "Cancelled"
+    # LXD's api.StatusCode values.
+    STATUS_CODES = {RUNNING: 103, SUCCESS: 200, FAILURE: 400, CANCELLED: 401}
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     operation_class = models.CharField(max_length=16, default="task")
@@ -145,8 +166,12 @@ class Operation(models.Model):
     resources = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(null=True, blank=True)
     err = models.TextField(blank=True, default="")
+    may_cancel = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # When a finished operation ended: expiry counts from here.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = OperationQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at"]
@@ -161,6 +186,29 @@ class Operation(models.Model):
         self.err = err
         if metadata is not None:
             self.metadata = metadata
+
+    @property
+    def running(self):
+        return self.status == self.RUNNING
+
+
+class Event(models.Model):
+    """One message of the ``/1.0/events`` stream, kept briefly so every worker process can send it.
+
+    Listeners read the rows newer than the last they saw (``resources/events.py``); rows
+    older than ``LXDSITE_EVENTS_RETENTION`` seconds are pruned as new ones arrive.
+    """
+
+    type = models.CharField(max_length=32)
+    # The message as sent: LXD's event JSON, newline-terminated.
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.type} event {self.pk}"
 
 
 class APIToken(models.Model):

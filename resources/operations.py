@@ -1,25 +1,19 @@
-"""Background operations and the events stream, as far as finished work needs them.
+"""Background operations: the rows behind ``/1.0/operations`` and LXD's async answers.
 
 LXD answers slow requests (image upload and delete, instance changes) with ``202`` and an
-operation the client then polls. lxdsite does the work inside the request, so the operation
-it answers with has already ended ``Success`` or ``Failure``; ``GET /1.0/operations/<id>``
-and ``/wait`` return it at once. ``lxc`` opens ``/1.0/events`` before every such call: a
-WebSocket that is accepted and then stays silent is all it needs.
+operation the client then polls or waits for. lxdsite mostly does the work inside the
+request, so the operation it answers with has already ended ``Success`` or ``Failure``
+(``finished_operation``); work that outlives the request uses ``start_operation`` and
+``end_operation``. Every start and end is an ``operation`` event on ``/1.0/events``.
 """
 
-import contextlib
-
-import simple_websocket
-from django.db import connections
-from django.http import HttpResponse
-from rest_framework import status
+from django.utils import timezone
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from .envelope import to_json_bytes
-from .exceptions import error_envelope
+from . import events
 from .models import Operation
 from .serializers import OperationSerializer
-from .trust import LISTENER_KEY, BearerTokenAuthentication
 
 
 def operation_url(operation):
@@ -43,47 +37,49 @@ class AsyncResponse(Response):
         super().__init__(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 
-def finished_operation(description, *, err="", resources=None, metadata=None):
-    """Record work done within the request as an ended operation (``Failure`` when ``err`` is set)."""
-    operation = Operation(description=description, resources=resources)
-    operation.finish(err=err, metadata=metadata)
-    operation.save()
+def start_operation(description, *, resources=None, may_cancel=False):
+    """A new ``Running`` operation; finished operations past their expiry are deleted on the way."""
+    Operation.objects.expired().delete()
+    operation = Operation.objects.create(description=description, resources=resources, may_cancel=may_cancel)
+    events.emit_operation(operation)
     return operation
 
 
-class _SilentWebSocketResponse(HttpResponse):
-    """What a WebSocket view returns: the socket is already answered, so gunicorn must write nothing.
+def end_operation(operation, *, err="", metadata=None):
+    """End a running operation ``Success`` (``Failure`` with ``err``); a cancelled one stays cancelled."""
+    operation.finish(err=err, metadata=metadata)
+    operation.updated_at = timezone.now()
+    ended = Operation.objects.filter(pk=operation.pk, status=Operation.RUNNING).update(
+        status=operation.status,
+        status_code=operation.status_code,
+        err=operation.err,
+        metadata=operation.metadata,
+        updated_at=operation.updated_at,
+    )
+    if ended:
+        events.emit_operation(operation)
+    else:
+        operation.refresh_from_db()
+    return operation
 
-    Gunicorn closes the connection without writing when iterating the response raises
-    ``StopIteration`` (as Flask-Sock does for simple-websocket).
-    """
 
-    def __iter__(self):
-        raise StopIteration
+def finished_operation(description, *, err="", resources=None, metadata=None):
+    """Record work done within the request as an ended operation (``Failure`` when ``err`` is set)."""
+    return end_operation(start_operation(description, resources=resources), err=err, metadata=metadata)
 
 
-JSON = "application/json"
-
-
-def _trusted(request):
-    """Events are for trusted clients: the unix socket, or TCP with an API token (see ``trust``)."""
-    return request.META.get(LISTENER_KEY) == "unix" or BearerTokenAuthentication().authenticate(request) is not None
-
-
-def events(request):
-    """``GET /1.0/events``: accept the WebSocket, send nothing, return when the client closes.
-
-    The thread stays on this connection as long as the client keeps it, so it first gives
-    back its database connection: a parked listener must not hold one.
-    """
-    if not _trusted(request):
-        return HttpResponse(to_json_bytes(error_envelope(403, "not authorized")), status=403, content_type=JSON)
-    connections.close_all()
-    if request.META.get("HTTP_UPGRADE", "").lower() != "websocket" or "gunicorn.socket" not in request.META:
-        body = to_json_bytes(error_envelope(400, "Missing websocket upgrade"))
-        return HttpResponse(body, status=400, content_type=JSON)
-    ws = simple_websocket.Server.accept(request.environ)
-    with contextlib.suppress(simple_websocket.ConnectionClosed):
-        while ws.connected:
-            ws.receive(timeout=60)
-    return _SilentWebSocketResponse()
+def cancel_operation(operation):
+    """``DELETE /1.0/operations/<id>``: cancel it, or refuse with LXD's 400 texts."""
+    if operation.may_cancel and operation.running:
+        cancelled = Operation.objects.filter(pk=operation.pk, status=Operation.RUNNING).update(
+            status=Operation.CANCELLED,
+            status_code=Operation.STATUS_CODES[Operation.CANCELLED],
+            updated_at=timezone.now(),
+        )
+        operation.refresh_from_db()
+        if cancelled:
+            events.emit_operation(operation)
+            return
+    if not operation.running:
+        raise exceptions.ParseError("Only running operations can be cancelled")
+    raise exceptions.ParseError("This operation can't be cancelled")

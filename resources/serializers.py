@@ -622,7 +622,6 @@ class OperationSerializer(LXDModelSerializer):
     operation_class = serializers.CharField(read_only=True)
     created_at = TimeField(read_only=True)
     updated_at = TimeField(read_only=True)
-    may_cancel = serializers.SerializerMethodField()
     location = serializers.SerializerMethodField()
 
     class Meta:
@@ -641,9 +640,6 @@ class OperationSerializer(LXDModelSerializer):
             "err",
             "location",
         ]
-
-    def get_may_cancel(self, operation) -> bool:
-        return False
 
     def get_location(self, operation) -> str:
         return "none"

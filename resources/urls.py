@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DynamicRoute, Route, SimpleRouter
 
-from . import operations, views
+from . import events, views
 
 
 class LXDRouter(SimpleRouter):
@@ -65,6 +65,6 @@ urlpatterns = [
         {"pk": views.Server.SINGLETON_ID},
         name="server",
     ),
-    path("1.0/events", operations.events, name="events"),
+    path("1.0/events", events.events, name="events"),
     *router.urls,
 ]

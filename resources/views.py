@@ -4,24 +4,27 @@
 codes; a resource viewset is a list of mixins plus its queryset and serializers.
 """
 
+import math
+import re
+import time
 from urllib.parse import quote
 
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
-from . import images
+from . import events, images
 from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, conditional_schema
 from .envelope import CreatedResponse, SyncResponse
 from .exceptions import Conflict, first_message
 from .instances import apply_filter
 from .models import Image, ImageAlias, Instance, InstanceProfile, Operation, Profile, Server, Snapshot
-from .operations import AsyncResponse, finished_operation, operation_url
+from .operations import AsyncResponse, cancel_operation, finished_operation, operation_url
 from .serializers import (
     ImageAliasCreateSerializer,
     ImageAliasETagSerializer,
@@ -188,15 +191,56 @@ class RenameMixin:
         serializer.save()
 
 
+class LifecycleMixin:
+    """LXD's lifecycle events for each write: ``<lifecycle_name>-created``, ``-updated``, ``-renamed``, ``-deleted``.
+
+    Set ``lifecycle_name`` to LXD's word for the resource (``profile``, ``image-alias``);
+    override ``lifecycle_context`` where LXD's event carries a context. Place it left of
+    the action mixins. The events go out once the write commits.
+    """
+
+    lifecycle_name = ""
+
+    def lifecycle_context(self, verb, instance):
+        """LXD's ``context`` for the event, or None. Override where LXD sends one."""
+        return None
+
+    def emit_lifecycle(self, verb, instance, context=None):
+        context = context or self.lifecycle_context(verb, instance)
+        action_name = f"{self.lifecycle_name}-{verb}"
+        events.emit_lifecycle(action_name, self.object_url(instance), context=context, request=self.request)
+
+    def perform_create(self, serializer):
+        super().perform_create(serializer)
+        self.emit_lifecycle("created", serializer.instance)
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        self.emit_lifecycle("updated", serializer.instance)
+
+    def perform_rename(self, serializer):
+        old_name = getattr(serializer.instance, self.lookup_field)
+        super().perform_rename(serializer)
+        self.emit_lifecycle("renamed", serializer.instance, {"old_name": old_name})
+
+    def perform_destroy(self, instance):
+        super().perform_destroy(instance)
+        self.emit_lifecycle("deleted", instance)
+
+
 @conditional_schema(reads=["retrieve"], writes=["update", "partial_update"])
-class ServerViewSet(ConditionalUpdateMixin, RetrieveMixin, UpdateMixin, LXDViewSet):
+class ServerViewSet(ConditionalUpdateMixin, LifecycleMixin, RetrieveMixin, UpdateMixin, LXDViewSet):
     """``/1.0``: the server's configuration and environment."""
 
     queryset = Server.objects.all()
     lookup_field = "pk"
     serializer_class = ServerSerializer
     etag_serializer_class = ServerETagSerializer
+    lifecycle_name = "config"
     untrusted_read = True
+
+    def object_url(self, instance):
+        return "/1.0"
 
     def object_response(self, instance):
         if is_trusted(self.request):
@@ -207,7 +251,15 @@ class ServerViewSet(ConditionalUpdateMixin, RetrieveMixin, UpdateMixin, LXDViewS
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
 class ProfileViewSet(
-    ConditionalUpdateMixin, ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, RenameMixin, LXDViewSet
+    ConditionalUpdateMixin,
+    LifecycleMixin,
+    ListMixin,
+    RetrieveMixin,
+    CreateMixin,
+    UpdateMixin,
+    DestroyMixin,
+    RenameMixin,
+    LXDViewSet,
 ):
     """``/1.0/profiles``: LXD profiles."""
 
@@ -216,6 +268,7 @@ class ProfileViewSet(
     create_serializer_class = ProfileCreateSerializer
     rename_serializer_class = ProfileRenameSerializer
     etag_serializer_class = ProfileETagSerializer
+    lifecycle_name = "profile"
     collection_url = "/1.0/profiles"
     not_found_message = "Profile not found"
     not_found_messages = {
@@ -287,6 +340,7 @@ class AsyncDestroyMixin:
 class ImageViewSet(
     StreamingCreateMixin,
     ConditionalUpdateMixin,
+    LifecycleMixin,
     FingerprintLookupMixin,
     ListMixin,
     RetrieveMixin,
@@ -299,6 +353,7 @@ class ImageViewSet(
     queryset = Image.objects.all()
     serializer_class = ImageSerializer
     etag_serializer_class = ImageETagSerializer
+    lifecycle_name = "image"
     lookup_field = "fingerprint"
     collection_url = "/1.0/images"
     not_found_message = "Image not found"
@@ -321,7 +376,11 @@ class ImageViewSet(
 
     def create(self, request, *args, **kwargs):
         """Upload: LXD answers 202 and reports a refused file in the failed operation."""
-        return AsyncResponse(images.import_image(request))
+        operation = images.import_image(request)
+        if operation.status == Operation.SUCCESS:
+            image = Image.objects.get(fingerprint=operation.metadata["fingerprint"])
+            self.emit_lifecycle("created", image, {"type": image.type})
+        return AsyncResponse(operation)
 
     def perform_destroy(self, instance):
         paths = instance.files()
@@ -345,7 +404,15 @@ class ImageViewSet(
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
 class ImageAliasViewSet(
-    ConditionalUpdateMixin, ListMixin, RetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, RenameMixin, LXDViewSet
+    ConditionalUpdateMixin,
+    LifecycleMixin,
+    ListMixin,
+    RetrieveMixin,
+    CreateMixin,
+    UpdateMixin,
+    DestroyMixin,
+    RenameMixin,
+    LXDViewSet,
 ):
     """``/1.0/images/aliases``: names for images."""
 
@@ -354,9 +421,16 @@ class ImageAliasViewSet(
     create_serializer_class = ImageAliasCreateSerializer
     rename_serializer_class = ImageAliasRenameSerializer
     etag_serializer_class = ImageAliasETagSerializer
+    lifecycle_name = "image-alias"
     collection_url = "/1.0/images/aliases"
     not_found_message = "Image alias not found"
     untrusted_read = True
+
+    def lifecycle_context(self, verb, instance):
+        # LXD names the target image when an alias is created or updated.
+        if verb in ("created", "updated"):
+            return {"target": instance.image.fingerprint}
+        return None
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -369,8 +443,18 @@ class ImageAliasViewSet(
         return queryset.select_related("image")
 
 
+def wait_timeout(request):
+    """``/wait?timeout=N`` in seconds; absent or -1 waits as long as it takes. Go's Atoi error, as LXD's 500."""
+    value = request.query_params.get("timeout", "")
+    if not value:
+        return -1
+    if not re.fullmatch(r"[+-]?[0-9]+", value):
+        raise exceptions.APIException(f"strconv.Atoi: parsing {go_quote(value)}: invalid syntax")
+    return int(value)
+
+
 class OperationViewSet(RetrieveMixin, LXDViewSet):
-    """``/1.0/operations``: operations grouped by status, one operation, and ``/wait``."""
+    """``/1.0/operations``: operations grouped by status, one operation, ``/wait``, and DELETE to cancel."""
 
     queryset = Operation.objects.all()
     serializer_class = OperationSerializer
@@ -378,6 +462,12 @@ class OperationViewSet(RetrieveMixin, LXDViewSet):
     lookup_field = "id"
     collection_url = "/1.0/operations"
     not_found_message = "Operation not found"
+    # How often /wait looks at the row again: the work may run in another worker process.
+    wait_poll_interval = 0.05
+
+    def get_queryset(self):
+        # Reads hide expired operations; creating an operation deletes them (operations.start_operation).
+        return super().get_queryset().unexpired()
 
     def list(self, request, *args, **kwargs):
         """LXD groups operations by lower-case status: ``{"success": [...], "failure": [...]}``."""
@@ -388,10 +478,25 @@ class OperationViewSet(RetrieveMixin, LXDViewSet):
             groups.setdefault(operation.status.lower(), []).append(entry)
         return self.collection_response(groups)
 
+    def destroy(self, request, *args, **kwargs):
+        """Cancel a running operation that may be cancelled; LXD's 400 otherwise."""
+        cancel_operation(self.get_object())
+        return SyncResponse({})
+
+    @extend_schema(parameters=[OpenApiParameter("timeout", OpenApiTypes.INT, description="Seconds; -1: no limit.")])
     @action(detail=True, methods=["get"])
     def wait(self, request, *args, **kwargs):
-        """Operations end within their request: waiting returns the ended operation at once."""
-        return self.retrieve(request, *args, **kwargs)
+        """The operation once it is no longer running, or as it is when ``timeout`` runs out."""
+        timeout = wait_timeout(request)
+        operation = self.get_object()
+        deadline = time.monotonic() + timeout if timeout >= 0 else math.inf
+        while operation.running and time.monotonic() < deadline:
+            time.sleep(min(self.wait_poll_interval, deadline - time.monotonic()))
+            try:
+                operation.refresh_from_db()
+            except Operation.DoesNotExist:
+                raise exceptions.NotFound(self.not_found_message) from None
+        return self.object_response(operation)
 
 
 # Instances and snapshots --------------------------------------------------------------------

@@ -1,0 +1,362 @@
+"""LXD's event stream (``/1.0/events``): what changed, sent to every listener on every worker.
+
+LXD sends each event as one WebSocket text message: a JSON object with ``type``,
+``timestamp``, ``metadata``, ``location`` and ``project``, newline-terminated. lxdsite sends
+``operation`` events (an operation starting and ending) and ``lifecycle`` events (an object
+created, updated, renamed or deleted), each once the transaction that made the change commits:
+
+    emit_operation(operation)
+    emit_lifecycle("profile-updated", "/1.0/profiles/p1", request=request)
+
+Worker processes share events through a *feed*: Redis pub/sub when ``LXDSITE_REDIS_URL`` is
+set, else the ``Event`` table, which each process polls for rows newer than the last it saw.
+In each process one thread reads the feed while listeners are connected and hands every
+message to them (``listen``).
+"""
+
+import contextlib
+import datetime
+import functools
+import json
+import logging
+import pwd
+import queue
+import socket
+import struct
+import threading
+import time
+
+import simple_websocket
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.db.models import Max, Q
+from django.http import HttpResponse
+from django.utils import timezone
+
+from .envelope import to_json_bytes
+from .exceptions import error_envelope
+from .serializers import OperationSerializer, go_quote, go_time
+from .trust import LISTENER_KEY, BearerTokenAuthentication
+
+logger = logging.getLogger(__name__)
+
+# The types LXD 5.0.2 accepts in ``/1.0/events?type=``; lxdsite has no logging events to send.
+EVENT_TYPES = ("logging", "operation", "lifecycle")
+REDIS_CHANNEL = "lxdsite:events"
+
+
+# Emitting -------------------------------------------------------------------------------------
+
+
+def emit(event_type, metadata):
+    """Send an event to every listener once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: _feed_class().publish(event_type, _message(event_type, metadata)), robust=True)
+
+
+def emit_operation(operation):
+    """An ``operation`` event: the operation as it is now (call it when it starts and when it ends)."""
+    emit("operation", OperationSerializer(operation).data)
+
+
+def emit_lifecycle(action, source, *, context=None, request=None):
+    """A ``lifecycle`` event, e.g. ``("profile-renamed", "/1.0/profiles/new", context={"old_name": "old"})``.
+
+    ``request`` names who asked (LXD's ``requestor``).
+    """
+    metadata = {"action": action, "source": source}
+    if context:
+        metadata["context"] = context
+    if request is not None:
+        metadata["requestor"] = requestor(request)
+    emit("lifecycle", metadata)
+
+
+def _message(event_type, metadata):
+    """The text LXD sends for an event."""
+    event = {
+        "type": event_type,
+        "timestamp": go_time(timezone.now()),
+        "metadata": metadata,
+        "location": "none",
+        "project": "default",
+    }
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def requestor(request):
+    """Who made a request, as LXD's lifecycle events name them."""
+    meta = request.META
+    if meta.get(LISTENER_KEY) == "unix":
+        # LXD names the user the connecting process runs as (SO_PEERCRED) and the address "@".
+        return {"username": _peer_username(meta.get("gunicorn.socket")), "protocol": "unix", "address": "@"}
+    address = meta.get("REMOTE_ADDR", "")
+    if meta.get("REMOTE_PORT"):
+        address = f"{address}:{meta['REMOTE_PORT']}"
+    auth = getattr(request, "auth", None)
+    if auth is not None:
+        return {"username": auth.name, "protocol": "token", "address": address}
+    user = getattr(request, "user", None)
+    return {"username": user.get_username() if user else "", "protocol": "session", "address": address}
+
+
+def _peer_username(sock):
+    """The user name of the process at the other end of a unix socket ("" when unknown)."""
+    if sock is None or sock.family != socket.AF_UNIX:
+        return ""
+    size = struct.calcsize("3i")
+    try:
+        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size))
+    except OSError:
+        return ""
+    return _user_name(uid)
+
+
+@functools.cache
+def _user_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+# Feeds: how events cross worker processes ---------------------------------------------------------
+
+
+class DatabaseFeed:
+    """Events through the ``Event`` table: publishing inserts a row, reading polls for newer rows.
+
+    On PostgreSQL a row can commit after one with a higher id, so an id skipped over is
+    looked for again for ``GAP_WAIT`` seconds. SQLite commits one writer at a time.
+    """
+
+    GAP_WAIT = 2.0
+    MAX_GAP = 1000
+    _last_prune = 0.0
+
+    def __init__(self):
+        from .models import Event
+
+        self.closed = threading.Event()
+        # Start after the newest event: a listener hears what happens after it connects.
+        self.last_id = Event.objects.aggregate(last=Max("id"))["last"] or 0
+        self.gaps = {}
+
+    @classmethod
+    def publish(cls, event_type, message):
+        from .models import Event
+
+        Event.objects.create(type=event_type, message=message)
+        cls._prune()
+
+    @classmethod
+    def _prune(cls):
+        """Delete rows older than ``LXDSITE_EVENTS_RETENTION``, at most once a second per process."""
+        from .models import Event
+
+        now = time.monotonic()
+        if now - cls._last_prune < 1:
+            return
+        cls._last_prune = now
+        cutoff = timezone.now() - datetime.timedelta(seconds=settings.LXDSITE_EVENTS_RETENTION)
+        Event.objects.filter(created_at__lt=cutoff).delete()
+
+    def read(self):
+        """Wait one poll interval, then return the events committed since the last read."""
+        from .models import Event
+
+        if self.closed.wait(settings.LXDSITE_EVENTS_POLL_INTERVAL):
+            return []
+        try:
+            rows = list(
+                Event.objects.filter(Q(id__gt=self.last_id) | Q(id__in=list(self.gaps)))
+                .order_by("id")
+                .values_list("id", "type", "message")
+            )
+        finally:
+            # A thread that waits between polls gives its connection back.
+            connection.close()
+        now = time.monotonic()
+        for row_id, _type, _message in rows:
+            if self.gaps.pop(row_id, None) is None and row_id > self.last_id:
+                for missing in range(max(self.last_id + 1, row_id - self.MAX_GAP), row_id):
+                    self.gaps[missing] = now + self.GAP_WAIT
+                self.last_id = row_id
+        self.gaps = {row_id: deadline for row_id, deadline in self.gaps.items() if deadline > now}
+        return [(event_type, message) for _id, event_type, message in rows]
+
+    def release(self):
+        pass
+
+
+class RedisFeed:
+    """Events through Redis pub/sub on ``LXDSITE_REDIS_URL``: nothing is stored."""
+
+    def __init__(self):
+        self.closed = threading.Event()
+        self.pubsub = _redis_client().pubsub()
+        self.pubsub.subscribe(REDIS_CHANNEL)
+        # Subscribed once Redis confirms: from then on nothing published is missed.
+        deadline = time.monotonic() + 5
+        while (message := self.pubsub.get_message(timeout=1)) is None or message["type"] != "subscribe":
+            if time.monotonic() > deadline:
+                self.pubsub.close()
+                raise ConnectionError("Redis did not confirm the events subscription")
+
+    @staticmethod
+    def publish(event_type, message):
+        _redis_client().publish(REDIS_CHANNEL, f"{event_type}\n{message}")
+
+    def read(self):
+        """The messages that arrive within one poll interval."""
+        messages = []
+        message = self.pubsub.get_message(timeout=settings.LXDSITE_EVENTS_POLL_INTERVAL)
+        while message is not None:
+            if message["type"] == "message":
+                event_type, _, text = message["data"].decode().partition("\n")
+                messages.append((event_type, text))
+            message = self.pubsub.get_message(timeout=0)
+        return messages
+
+    def release(self):
+        self.pubsub.close()
+
+
+@functools.cache
+def _redis_client():
+    """One client (a connection pool) per process; redis-py opens new connections after a fork."""
+    import redis
+
+    return redis.Redis.from_url(settings.LXDSITE_REDIS_URL)
+
+
+def _feed_class():
+    return RedisFeed if settings.LXDSITE_REDIS_URL else DatabaseFeed
+
+
+# Listening ------------------------------------------------------------------------------------
+
+
+class Listener:
+    """One ``/1.0/events`` client's queue of messages, of the types it asked for."""
+
+    def __init__(self, types):
+        self.types = frozenset(types)
+        self._queue = queue.SimpleQueue()
+
+    def deliver(self, messages):
+        for event_type, message in messages:
+            if event_type in self.types:
+                self._queue.put(message)
+
+    def get(self, timeout):
+        """The next message, or None after ``timeout`` seconds."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+
+class _Hub:
+    """The process's listeners and the one thread that reads the feed while there are any."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._listeners = set()
+        self._feed = None
+
+    def subscribe(self, types):
+        listener = Listener(types)
+        with self._lock:
+            if self._feed is None:
+                # Opened here, before the client is answered, so it misses nothing after that.
+                self._feed = _feed_class()()
+                threading.Thread(target=self._run, args=(self._feed,), name="lxdsite-events", daemon=True).start()
+            self._listeners.add(listener)
+        return listener
+
+    def unsubscribe(self, listener):
+        with self._lock:
+            self._listeners.discard(listener)
+            if not self._listeners and self._feed is not None:
+                self._feed.closed.set()
+                self._feed = None
+
+    def _run(self, feed):
+        try:
+            while not feed.closed.is_set():
+                try:
+                    messages = feed.read()
+                except Exception:
+                    logger.exception("Reading the events feed failed")
+                    feed.closed.wait(1)
+                    continue
+                with self._lock:
+                    listeners = list(self._listeners) if feed is self._feed else []
+                for listener in listeners:
+                    listener.deliver(messages)
+        finally:
+            feed.release()
+
+
+_hub = _Hub()
+
+
+@contextlib.contextmanager
+def listen(types=EVENT_TYPES):
+    """A ``Listener`` that receives every event of ``types`` emitted by any worker until the block ends."""
+    listener = _hub.subscribe(types)
+    try:
+        yield listener
+    finally:
+        _hub.unsubscribe(listener)
+
+
+# The WebSocket ----------------------------------------------------------------------------------
+
+
+class _SilentWebSocketResponse(HttpResponse):
+    """What a WebSocket view returns: the socket is already answered, so gunicorn must write nothing.
+
+    Gunicorn closes the connection without writing when iterating the response raises
+    ``StopIteration`` (as Flask-Sock does for simple-websocket).
+    """
+
+    def __iter__(self):
+        raise StopIteration
+
+
+def _error(code, message):
+    return HttpResponse(to_json_bytes(error_envelope(code, message)), status=code, content_type="application/json")
+
+
+def _trusted(request):
+    """Events are for trusted clients: the unix socket, or TCP with an API token (see ``trust``)."""
+    return request.META.get(LISTENER_KEY) == "unix" or BearerTokenAuthentication().authenticate(request) is not None
+
+
+def events(request):
+    """``GET /1.0/events?type=operation,lifecycle``: LXD's events as WebSocket text messages.
+
+    The thread stays on this connection as long as the client keeps it, so it gives back
+    its database connection first: a parked listener must not hold one.
+    """
+    if not _trusted(request):
+        return _error(403, "not authorized")
+    types = request.GET.get("type", "")
+    types = types.split(",") if types else EVENT_TYPES
+    for event_type in types:
+        if event_type not in EVENT_TYPES:
+            # LXD's answer, status included.
+            return _error(500, f"{go_quote(event_type)} isn't a supported event type")
+    if request.META.get("HTTP_UPGRADE", "").lower() != "websocket" or "gunicorn.socket" not in request.META:
+        connections.close_all()
+        return _error(400, "Missing websocket upgrade")
+    with listen(types) as listener:
+        connections.close_all()
+        ws = simple_websocket.Server.accept(request.environ)
+        with contextlib.suppress(simple_websocket.ConnectionClosed):
+            while ws.connected:
+                message = listener.get(timeout=1)
+                if message is not None:
+                    ws.send(message)
+    return _SilentWebSocketResponse()
