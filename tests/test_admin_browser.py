@@ -136,8 +136,9 @@ def test_browsable_api_put_after_an_api_change_answers_412(logged_in, chromium):
 
     chromium.get(f"{base}/1.0/profiles/web")
     put_from_the_page('{"config": {"limits.cpu": "2"}}')
+    # The GET page already says "HTTP 200 OK": wait for the PUT's effect instead.
+    wait.until(lambda _: server.request("GET", "/1.0/profiles/web")[2]["metadata"]["config"] == {"limits.cpu": "2"})
     wait.until(lambda browser: "HTTP 200 OK" in browser.page_source)
-    assert server.request("GET", "/1.0/profiles/web")[2]["metadata"]["config"] == {"limits.cpu": "2"}
 
     chromium.get(f"{base}/1.0/profiles/web")
     status, _, _ = server.request("PATCH", "/1.0/profiles/web", {"config": {"limits.cpu": "4"}})
