@@ -1,0 +1,168 @@
+"""``/1.0/events`` against live servers: every listener on every worker hears every event, as LXD sends it."""
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import yaml
+
+from tests.events_client import EventsClient
+from tests.image_files import unified_image
+from tests.live_server import running_server
+
+pytestmark = pytest.mark.live
+
+REDIS_URL = os.environ.get("LXDSITE_TEST_REDIS", "redis://127.0.0.1:6379/0")
+# Each listener holds one of a worker's 4 threads: keep at most two per worker.
+MAX_LISTENERS_PER_WORKER = 2
+LISTENER_PATHS = ["/1.0/events?type=operation,lifecycle", "/1.0/events", "/1.0/events?type=lifecycle"]
+
+
+@contextlib.contextmanager
+def listeners_on_both_workers(server):
+    """Listeners for each path in LISTENER_PATHS, opened until both worker processes hold some."""
+    listeners, per_worker = [], Counter()
+    try:
+        for attempt in range(30):
+            listener = EventsClient(server.socket_path, LISTENER_PATHS[len(listeners) % len(LISTENER_PATHS)])
+            pid = listener.serving_pid()
+            if per_worker[pid] >= MAX_LISTENERS_PER_WORKER:
+                listener.close()
+                time.sleep(0.1 * attempt)
+                continue
+            per_worker[pid] += 1
+            listeners.append(listener)
+            if len(listeners) >= len(LISTENER_PATHS) and len(per_worker) == 2:
+                break
+        assert len(per_worker) == 2, f"the listeners all landed on one worker: {per_worker}"
+        yield listeners
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def _write_everything(server):
+    """A profile create and update and an image upload, each on a fresh connection; the operation id."""
+    assert server.request("POST", "/1.0/profiles", {"name": "p1"})[0] == 201
+    assert server.request("PATCH", "/1.0/profiles/p1", {"description": "changed"})[0] == 200
+    status, _, body = server.request(
+        "POST", "/1.0/images", unified_image(), {"Content-Type": "application/octet-stream"}
+    )
+    assert status == 202
+    return body["metadata"]["id"]
+
+
+def _summary(event):
+    """What a test compares of an event: its type and LXD's action, or the operation's id and status."""
+    metadata = event["metadata"]
+    if event["type"] == "lifecycle":
+        return ("lifecycle", metadata["action"], metadata["source"])
+    return ("operation", metadata["id"], metadata["status"])
+
+
+@pytest.mark.parametrize("feed", ["database", "redis"])
+def test_every_listener_on_every_worker_receives_every_event(tmp_path, feed):
+    env = {"LXDSITE_REDIS_URL": REDIS_URL} if feed == "redis" else {}
+    with (
+        running_server(tmp_path / "lxd", workers=2, env=env) as server,
+        listeners_on_both_workers(server) as listeners,
+        ThreadPoolExecutor(len(listeners)) as pool,
+    ):
+        operation_id = _write_everything(server)
+        # Everything must arrive within 2 seconds of the last write.
+        deadline = time.monotonic() + 2
+        arrivals = pool.map(lambda listener: listener.receive_all(deadline - time.monotonic()), listeners)
+        received = {
+            listener: [_summary(e) for e in events] for listener, events in zip(listeners, arrivals, strict=True)
+        }
+
+    image_source = next(s for _, action, s in received[listeners[0]] if action == "image-created")
+    lifecycle = [
+        ("lifecycle", "profile-created", "/1.0/profiles/p1"),
+        ("lifecycle", "profile-updated", "/1.0/profiles/p1"),
+        ("lifecycle", "image-created", image_source),
+    ]
+    operation = [("operation", operation_id, "Running"), ("operation", operation_id, "Success")]
+    for listener, events in received.items():
+        path = LISTENER_PATHS[listeners.index(listener) % len(LISTENER_PATHS)]
+        wanted = lifecycle + (operation if "operation" in path or "type" not in path else [])
+        assert sorted(events) == sorted(wanted), path
+        # An operation starts before it ends, and the profile exists before it changes.
+        assert [e for e in events if e[0] == "operation"] == [e for e in wanted if e[0] == "operation"]
+        assert events.index(lifecycle[0]) < events.index(lifecycle[1])
+    stored = sqlite3.connect(tmp_path / "lxd" / "lxdsite.sqlite3").execute("SELECT count(*) FROM resources_event")
+    # Through Redis, events never touch the database.
+    assert (stored.fetchone()[0] > 0) == (feed == "database")
+
+
+def test_a_listener_hears_only_what_happens_after_it_connects(lxdsite_server):
+    assert lxdsite_server.request("POST", "/1.0/profiles", {"name": "before"})[0] == 201
+    listener = EventsClient(lxdsite_server.socket_path, "/1.0/events?type=lifecycle")
+    try:
+        assert lxdsite_server.request("POST", "/1.0/profiles", {"name": "after"})[0] == 201
+        events = listener.receive_all(timeout=1)
+    finally:
+        listener.close()
+
+    assert [event["metadata"]["source"] for event in events] == ["/1.0/profiles/after"]
+
+
+def test_a_message_is_lxds_json_with_a_newline(lxdsite_server):
+    listener = EventsClient(lxdsite_server.socket_path, "/1.0/events?type=lifecycle")
+    try:
+        lxdsite_server.request("POST", "/1.0/profiles", {"name": "p1"})
+        text = listener.receive_raw(timeout=2)
+    finally:
+        listener.close()
+
+    assert text.startswith('{"type":"lifecycle","timestamp":"')
+    assert text.endswith('"location":"none","project":"default"}\n')
+
+
+def _monitor_event(socket_path, tmp_path, profile):
+    """What `lxc monitor --type=lifecycle` prints while `lxc profile set` changes ``profile``."""
+    env = {**os.environ, "LXD_DIR": str(socket_path.parent), "LXD_CONF": str(tmp_path / "lxc-conf")}
+
+    def lxc(*args):
+        return subprocess.run(["lxc", *args], env=env, capture_output=True, text=True, timeout=30, check=False)
+
+    lxc("profile", "create", profile)
+    output = tmp_path / "monitor.yaml"
+    with output.open("w") as out:
+        monitor = subprocess.Popen(["lxc", "monitor", "--type=lifecycle"], env=env, stdout=out, stderr=out)
+        try:
+            # lxc gives no sign that it has subscribed: change the profile until the event shows.
+            for attempt in range(20):
+                assert lxc("profile", "set", profile, "user.attempt", str(attempt)).returncode == 0
+                time.sleep(0.3)
+                documents = [doc for doc in yaml.safe_load_all(output.read_text()) if doc]
+                if documents:
+                    break
+        finally:
+            monitor.terminate()
+            monitor.wait(10)
+            lxc("profile", "delete", profile)
+    assert documents, output.read_text()
+    return documents[0]
+
+
+def _shape(value):
+    """The keys of nested maps, and the types of everything else."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    return type(value).__name__
+
+
+@pytest.mark.lxd
+def test_lxc_monitor_prints_the_event_real_lxd_prints(real_lxd, lxdsite_server, tmp_path):
+    theirs = _monitor_event(real_lxd, tmp_path / "lxd", "monitored")
+    ours = _monitor_event(lxdsite_server.socket_path, tmp_path / "ours", "monitored")
+
+    assert ours["metadata"]["action"] == "profile-updated"
+    assert _shape(ours) == _shape(theirs)
+    assert {**ours, "timestamp": None} == {**theirs, "timestamp": None}
