@@ -516,8 +516,12 @@ class OperationMixin:
     text, and nothing is stored.
     """
 
-    def operation_response(self, description, resources, serializer=None, save=None):
-        """Validate and save through ``serializer`` (or run ``save``), answering with the operation."""
+    def operation_response(self, description, resources, serializer=None, save=None, lifecycle=None):
+        """Validate and save through ``serializer`` (or run ``save``), answering with the operation.
+
+        ``lifecycle`` is ``(action, source)`` or a function of nothing returning it, for the
+        lifecycle event LXD sends once the work succeeded.
+        """
         if serializer is not None:
             if not serializer.is_valid():
                 if not fails_in_operation(serializer.errors):
@@ -526,6 +530,9 @@ class OperationMixin:
                 return AsyncResponse(finished_operation(description, err=err, resources=resources))
             save = save or serializer.save
         save()
+        if lifecycle is not None:
+            action_name, source, *context = lifecycle() if callable(lifecycle) else lifecycle
+            events.emit_lifecycle(action_name, source, context=context[0] if context else None, request=self.request)
         return AsyncResponse(finished_operation(description, resources=resources))
 
     def perform_update(self, serializer):
@@ -577,7 +584,8 @@ class InstanceViewSet(
         image = self._source_image(data.get("source") if isinstance(data, dict) else None)
         serializer = self.get_serializer(data=data, context={**self.get_serializer_context(), "image": image})
         name = data.get("name") if isinstance(data, dict) and isinstance(data.get("name"), str) else ""
-        return self.operation_response("Creating instance", instance_resources(name), serializer)
+        created = lambda: ("instance-created", self.object_url(serializer.instance))  # noqa: E731
+        return self.operation_response("Creating instance", instance_resources(name), serializer, lifecycle=created)
 
     def _source_image(self, source):
         """The image a create names (by alias or fingerprint prefix), or None for ``none``."""
@@ -606,7 +614,10 @@ class InstanceViewSet(
             self.perform_update(serializer)
             return SyncResponse({})
         save = lambda: self.perform_update(serializer)  # noqa: E731
-        return self.operation_response("Updating instance", instance_resources(instance.name), serializer, save)
+        lifecycle = ("instance-updated", self.object_url(instance))
+        return self.operation_response(
+            "Updating instance", instance_resources(instance.name), serializer, save, lifecycle=lifecycle
+        )
 
     def partial_update(self, request, *args, **kwargs):
         kwargs["partial"] = True
@@ -629,16 +640,24 @@ class InstanceViewSet(
             set_instance_profiles(instance, [found[name] for name in snapshot.profiles if name in found])
             self.updated_object = instance
 
-        return self.operation_response("Restoring snapshot", instance_resources(instance.name), save=restore)
+        lifecycle = ("instance-restored", self.object_url(instance), {"snapshot": snapshot.name})
+        return self.operation_response(
+            "Restoring snapshot", instance_resources(instance.name), save=restore, lifecycle=lifecycle
+        )
 
     def destroy(self, request, *args, **kwargs):
         instance = self.get_object()
-        return self.operation_response("Deleting instance", instance_resources(instance.name), save=instance.delete)
+        lifecycle = ("instance-deleted", self.object_url(instance))
+        return self.operation_response(
+            "Deleting instance", instance_resources(instance.name), save=instance.delete, lifecycle=lifecycle
+        )
 
     def rename(self, request, *args, **kwargs):
         instance = self.get_object()
+        old_name = instance.name
         serializer = self.get_serializer(instance, data=self.request_data())
-        return self.operation_response("Renaming instance", instance_resources(instance.name), serializer)
+        renamed = lambda: ("instance-renamed", self.object_url(serializer.instance), {"old_name": old_name})  # noqa: E731
+        return self.operation_response("Renaming instance", instance_resources(old_name), serializer, lifecycle=renamed)
 
     @action(detail=True, methods=["get", "put"])
     def state(self, request, *args, **kwargs):
@@ -650,7 +669,7 @@ class InstanceViewSet(
         action_name = data.get("action") if isinstance(data, dict) else None
         if action_name not in STATE_ACTIONS:
             raise exceptions.ParseError(f"Unknown action {action_name}")
-        description, allowed, target, refusal = STATE_ACTIONS[action_name]
+        description, allowed, target, refusal, event = STATE_ACTIONS[action_name]
         resources = instance_resources(instance.name)
         if instance.status not in allowed:
             return AsyncResponse(finished_operation(description, err=refusal, resources=resources))
@@ -659,21 +678,47 @@ class InstanceViewSet(
             instance.status = target
             instance.save(update_fields=["status"])
 
-        return self.operation_response(description, resources, save=move)
+        return self.operation_response(description, resources, save=move, lifecycle=(event, self.object_url(instance)))
 
 
-# action: (operation description, statuses it starts from, status it ends in, LXD's refusal)
+# action: (operation description, statuses it starts from, status it ends in, LXD's refusal,
+# LXD's lifecycle event)
 STATE_ACTIONS = {
-    "start": ("Starting instance", {Instance.STOPPED}, Instance.RUNNING, "The instance is already running"),
+    "start": (
+        "Starting instance",
+        {Instance.STOPPED},
+        Instance.RUNNING,
+        "The instance is already running",
+        "instance-started",
+    ),
     "stop": (
         "Stopping instance",
         {Instance.RUNNING, Instance.FROZEN},
         Instance.STOPPED,
         "The instance is already stopped",
+        "instance-stopped",
     ),
-    "restart": ("Restarting instance", {Instance.RUNNING}, Instance.RUNNING, "The instance isn't running"),
-    "freeze": ("Freezing instance", {Instance.RUNNING}, Instance.FROZEN, "The instance isn't running"),
-    "unfreeze": ("Unfreezing instance", {Instance.FROZEN}, Instance.RUNNING, "The instance isn't frozen"),
+    "restart": (
+        "Restarting instance",
+        {Instance.RUNNING},
+        Instance.RUNNING,
+        "The instance isn't running",
+        "instance-restarted",
+    ),
+    "freeze": (
+        "Freezing instance",
+        {Instance.RUNNING},
+        Instance.FROZEN,
+        "The instance isn't running",
+        "instance-paused",
+    ),
+    "unfreeze": (
+        "Unfreezing instance",
+        {Instance.FROZEN},
+        Instance.RUNNING,
+        "The instance isn't frozen",
+        "instance-resumed",
+    ),
 }
 
 
@@ -713,16 +758,19 @@ class SnapshotViewSet(ConditionalUpdateMixin, OperationMixin, ListMixin, Retriev
         instance = self.parent()
         context = {**self.get_serializer_context(), "instance": instance}
         serializer = self.get_serializer(data=self.request_data(), context=context)
-        return self.operation_response("Snapshotting instance", instance_resources(instance.name), serializer)
+        created = lambda: ("instance-snapshot-created", self.object_url(serializer.instance))  # noqa: E731
+        return self.operation_response(
+            "Snapshotting instance", instance_resources(instance.name), serializer, lifecycle=created
+        )
 
     def update(self, request, *args, **kwargs):
         snapshot = self.get_object()
         # LXD's PUT only touches what the body carries, like a PATCH.
         serializer = self.get_serializer(snapshot, data=self.request_data(), partial=True)
         resources = instance_resources(snapshot.instance.name, snapshot.name)
-        return self.operation_response(
-            "Updating snapshot", resources, serializer, lambda: self.perform_update(serializer)
-        )
+        lifecycle = ("instance-snapshot-updated", self.object_url(snapshot))
+        save = lambda: self.perform_update(serializer)  # noqa: E731
+        return self.operation_response("Updating snapshot", resources, serializer, save, lifecycle=lifecycle)
 
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, **kwargs)
@@ -730,13 +778,16 @@ class SnapshotViewSet(ConditionalUpdateMixin, OperationMixin, ListMixin, Retriev
     def destroy(self, request, *args, **kwargs):
         snapshot = self.get_object()
         resources = instance_resources(snapshot.instance.name, snapshot.name)
-        return self.operation_response("Deleting snapshot", resources, save=snapshot.delete)
+        lifecycle = ("instance-snapshot-deleted", self.object_url(snapshot))
+        return self.operation_response("Deleting snapshot", resources, save=snapshot.delete, lifecycle=lifecycle)
 
     def rename(self, request, *args, **kwargs):
         snapshot = self.get_object()
+        old_name = snapshot.name
         serializer = self.get_serializer(snapshot, data=self.request_data())
-        resources = instance_resources(snapshot.instance.name, snapshot.name)
-        return self.operation_response("Renaming snapshot", resources, serializer)
+        resources = instance_resources(snapshot.instance.name, old_name)
+        renamed = lambda: ("instance-snapshot-renamed", self.object_url(serializer.instance), {"old_name": old_name})  # noqa: E731
+        return self.operation_response("Renaming snapshot", resources, serializer, lifecycle=renamed)
 
 
 class ContainerSnapshotViewSet(SnapshotViewSet):

@@ -1,8 +1,10 @@
 """Instances and snapshots: LXD's async writes, ETags without volatile keys, profiles in use."""
 
+import json
+
 import pytest
 
-from resources.models import Image, ImageAlias, ImageProfile, Instance, Operation, Profile, Snapshot
+from resources.models import Event, Image, ImageAlias, ImageProfile, Instance, Operation, Profile, Snapshot
 
 
 @pytest.fixture
@@ -279,3 +281,42 @@ def test_snapshot_etag_equals_lxd_and_put_is_conditional(api, c1, expires_at, et
         assert operation.description == "Updating snapshot"
 
     assert api.get("/1.0/instances/c1/snapshots/s1").headers["ETag"] == f'"{etag}"'
+
+
+def _lifecycle_actions():
+    """The lifecycle events stored for listeners, oldest first: (action, source, context)."""
+    messages = [json.loads(event.message) for event in Event.objects.order_by("id")]
+    return [
+        (m["metadata"]["action"], m["metadata"]["source"], m["metadata"].get("context"))
+        for m in messages
+        if m["type"] == "lifecycle"
+    ]
+
+
+@pytest.mark.django_db
+def test_instance_writes_are_lxds_lifecycle_events(api, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _operation(api.post("/1.0/instances", {"name": "c1", "source": {"type": "none"}}))
+        _operation(api.put("/1.0/instances/c1", {"config": {"limits.cpu": "2"}, "profiles": ["default"]}))
+        _operation(api.put("/1.0/instances/c1", {"config": {"limits.cpu": "lots"}}))
+        _operation(api.put("/1.0/instances/c1/state", {"action": "start"}))
+        _operation(api.put("/1.0/instances/c1/state", {"action": "stop"}))
+        _operation(api.post("/1.0/instances/c1/snapshots", {"name": "s1"}))
+        _operation(api.post("/1.0/instances/c1/snapshots/s1", {"name": "s2"}))
+        _operation(api.put("/1.0/instances/c1", {"restore": "s2"}))
+        _operation(api.delete("/1.0/instances/c1/snapshots/s2"))
+        _operation(api.post("/1.0/instances/c1", {"name": "c2"}))
+        _operation(api.delete("/1.0/instances/c2"))
+
+    assert _lifecycle_actions() == [
+        ("instance-created", "/1.0/instances/c1", None),
+        ("instance-updated", "/1.0/instances/c1", None),
+        ("instance-started", "/1.0/instances/c1", None),
+        ("instance-stopped", "/1.0/instances/c1", None),
+        ("instance-snapshot-created", "/1.0/instances/c1/snapshots/s1", None),
+        ("instance-snapshot-renamed", "/1.0/instances/c1/snapshots/s2", {"old_name": "s1"}),
+        ("instance-restored", "/1.0/instances/c1", {"snapshot": "s2"}),
+        ("instance-snapshot-deleted", "/1.0/instances/c1/snapshots/s2", None),
+        ("instance-renamed", "/1.0/instances/c2", {"old_name": "c1"}),
+        ("instance-deleted", "/1.0/instances/c2", None),
+    ]
