@@ -23,12 +23,13 @@ from rest_framework import exceptions
 from . import images
 from .conditional import compute_etag
 from .exceptions import error_text
-from .models import Image, ImageAlias, Profile, Server
+from .models import Image, ImageAlias, Instance, Profile, Server
 from .serializers import (
     HIDDEN_SERVER_KEYS,
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
     ImageSerializer,
+    InstanceSerializer,
     ProfileCreateSerializer,
     ProfileSerializer,
     ServerSerializer,
@@ -167,6 +168,15 @@ KINDS = {
         ("auto_update", "properties", "public", "expires_at", "profiles"),
         False,
         find=find_image,
+    ),
+    # Instances are created through the API (an operation); a document changes what a PUT does.
+    "instance": Kind(
+        "instance",
+        Instance,
+        InstanceSerializer,
+        None,
+        ("architecture", "config", "devices", "ephemeral", "profiles", "description"),
+        False,
     ),
     "alias": Kind(
         "alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, ("description", "target"), True

@@ -7,8 +7,19 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.db import transaction
 
+from resources.admin import ProfileAdmin
 from resources.documents import VersionConflict, lock_current, stored_version
-from resources.models import Image, ImageAlias, ImageProfile, Operation, Profile, Server
+from resources.models import (
+    Image,
+    ImageAlias,
+    ImageProfile,
+    Instance,
+    InstanceProfile,
+    Operation,
+    Profile,
+    Server,
+    Snapshot,
+)
 
 PROFILE_URL = "/admin/resources/profile/{pk}/change/"
 
@@ -427,3 +438,122 @@ def test_operations_are_read_only(admin_client):
     assert shown.status_code == 200
     assert changed.status_code == 403
     assert admin_client.get("/admin/resources/operation/add/").status_code == 403
+
+
+@pytest.fixture
+def instance(db, profile):
+    """A stopped container using `default` then `p1`, with a volatile key and a snapshot."""
+    instance = Instance.objects.create(
+        name="c1", description="web server", config={"limits.cpu": "1", "volatile.uuid": "u-1"}
+    )
+    for name in ("default", "p1"):
+        InstanceProfile.objects.create(instance=instance, profile=Profile.objects.get(name=name))
+    Snapshot.objects.create(instance=instance, name="snap0")
+    return instance
+
+
+def instance_post(version, **fields):
+    """A change-form POST for an instance, as the form shows it."""
+    return {
+        "architecture": "x86_64",
+        "description": "",
+        "config": "",
+        "devices": "",
+        "profile_names": "",
+        "version": version,
+        "_save": "Save",
+        # The read-only snapshots inline's management form.
+        "snapshots-TOTAL_FORMS": "0",
+        "snapshots-INITIAL_FORMS": "0",
+        **fields,
+    }
+
+
+@pytest.mark.django_db
+def test_instance_list_shows_status_and_profiles(admin_client, instance):
+    Instance.objects.create(name="c2", status=Instance.RUNNING)
+
+    listing = admin_client.get("/admin/resources/instance/")
+    running = admin_client.get("/admin/resources/instance/?status=Running")
+    by_profile = admin_client.get("/admin/resources/instance/?q=p1")
+
+    assert listing.status_code == 200
+    assert ">default, p1<" in listing.content.decode()
+    assert [i.name for i in running.context["cl"].result_list] == ["c2"]
+    assert [i.name for i in by_profile.context["cl"].result_list] == ["c1"]
+
+
+@pytest.mark.django_db
+def test_instance_edit_goes_through_the_instance_serializer(admin_client, instance):
+    url = f"/admin/resources/instance/{instance.pk}/change/"
+    page = admin_client.get(url)
+    assert "snap0" in page.content.decode()
+
+    response = admin_client.post(
+        url,
+        instance_post(
+            form_version(page),
+            description="edited",
+            config="limits.cpu: 2\nvolatile.uuid: forged\n",
+            profile_names="- p1\n- default\n",
+        ),
+    )
+
+    assert response.status_code == 302
+    instance.refresh_from_db()
+    assert instance.description == "edited"
+    # volatile.* keys stay the server's, as in the API.
+    assert instance.config == {"limits.cpu": "2", "volatile.uuid": "u-1"}
+    assert [profile.name for profile in instance.profile_list()] == ["p1", "default"]
+    assert list(instance.snapshots.values_list("name", flat=True)) == ["snap0"]
+
+
+@pytest.mark.django_db
+def test_instance_errors_are_the_apis(admin_client, instance):
+    url = f"/admin/resources/instance/{instance.pk}/change/"
+
+    bad_key = admin_client.post(url, instance_post(stored_version(instance), config="bogus.key: 1\n"))
+    bad_profile = admin_client.post(url, instance_post(stored_version(instance), profile_names="- nope\n"))
+
+    assert "Invalid config: Unknown configuration key: bogus.key" in bad_key.content.decode()
+    assert "Requested profile &quot;nope&quot; doesn&#x27;t exist" in bad_profile.content.decode()
+    assert Instance.objects.get(pk=instance.pk).config == instance.config
+
+
+@pytest.mark.django_db
+def test_instance_version_covers_the_description_the_lxd_etag_leaves_out(admin_client, api, instance):
+    url = f"/admin/resources/instance/{instance.pk}/change/"
+    version = form_version(admin_client.get(url))
+    etag = api.get("/1.0/instances/c1").headers["ETag"]
+    assert api.patch("/1.0/instances/c1", {"description": "changed through the API"}).status_code == 200
+    assert api.get("/1.0/instances/c1").headers["ETag"] == etag
+
+    response = admin_client.post(url, instance_post(version, description="mine", config="limits.cpu: 4\n"))
+
+    assert response.status_code == 200
+    assert "This instance was changed by someone else" in response.content.decode()
+    instance.refresh_from_db()
+    assert (instance.description, instance.config["limits.cpu"]) == ("changed through the API", "1")
+
+
+@pytest.mark.django_db
+def test_a_profile_in_use_cannot_be_deleted(admin_client, instance, profile):
+    response = admin_client.post(f"/admin/resources/profile/{profile.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 200
+    assert "Profile is currently in use" in response.content.decode()
+    assert Profile.objects.filter(pk=profile.pk).exists()
+
+
+@pytest.mark.django_db
+def test_instances_are_created_through_the_api(admin_client):
+    assert admin_client.get("/admin/resources/instance/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_profile_used_by_counts_instances(admin_client, instance, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):
+        listing = admin_client.get("/admin/resources/profile/")
+
+    counts = {p.name: ProfileAdmin.used_by_count(None, p) for p in listing.context["cl"].result_list}
+    assert counts == {"default": 1, "p1": 1}

@@ -11,7 +11,7 @@ import yaml
 from django.core.management import CommandError, call_command
 
 from resources.management.commands import edit
-from resources.models import Image, ImageAlias, ImageProfile, Profile, Server
+from resources.models import Image, ImageAlias, ImageProfile, Instance, InstanceProfile, Profile, Server
 from tests.image_files import multipart, split_image, unified_image
 from tests.live_server import REPO_ROOT
 
@@ -85,7 +85,8 @@ def test_show_server_hides_the_trust_password(api):
     [
         (["show", "profile", "nope"], "Profile 'nope' not found"),
         (["show", "profile"], "show profile needs a NAME"),
-        (["show", "instance", "x"], "invalid choice: 'instance'"),
+        (["show", "container", "x"], "invalid choice: 'container'"),
+        (["show", "instance", "x"], "Instance 'x' not found"),
         (["edit", "profile", "nope"], "Profile 'nope' not found"),
         (["edit", "profile"], "edit profile needs a NAME"),
     ],
@@ -480,3 +481,25 @@ def test_edit_of_a_profile_deleted_meanwhile_saves_nothing(editor, api, profile,
         run("edit", "profile", "p1")
 
     assert not Profile.objects.filter(name="p1").exists()
+
+
+@pytest.mark.django_db
+def test_show_and_edit_an_instance(editor, profile):
+    instance = Instance.objects.create(name="c1", config={"limits.cpu": "1", "volatile.uuid": "u-1"})
+    InstanceProfile.objects.create(instance=instance, profile=Profile.objects.get(name="default"))
+    shown = yaml.safe_load(run("show", "instance", "c1")[0])
+    assert (shown["profiles"], shown["status"], shown["expanded_config"]) == (
+        ["default"],
+        "Stopped",
+        {"limits.cpu": "1", "volatile.uuid": "u-1"},
+    )
+    editor(
+        yaml.safe_dump({**shown, "profiles": ["default", "p1"], "description": "web", "config": {"limits.cpu": "2"}})
+    )
+
+    out, _ = run("edit", "instance", "c1")
+
+    assert "Saved instance c1." in out
+    instance.refresh_from_db()
+    assert [p.name for p in instance.profile_list()] == ["default", "p1"]
+    assert (instance.description, instance.config) == ("web", {"limits.cpu": "2", "volatile.uuid": "u-1"})

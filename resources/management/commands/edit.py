@@ -32,7 +32,9 @@ def editor_command():
 class Command(DocumentCommand):
     """Edit one object as YAML in $EDITOR, conflict-safe."""
 
-    help = "Edit an LXD object as YAML in $EDITOR: edit profile NAME | server | image FINGERPRINT | alias NAME."
+    help = (
+        "Edit an LXD object as YAML in $EDITOR: edit profile|instance|alias NAME, edit server, edit image FINGERPRINT."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=sorted(KINDS), help="What to edit.")

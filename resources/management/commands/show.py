@@ -9,7 +9,7 @@ from resources.management.base import DocumentCommand
 class Command(DocumentCommand):
     """Print one object as YAML."""
 
-    help = "Print an LXD object as YAML: show profile NAME | server | image FINGERPRINT | alias NAME."
+    help = "Print an LXD object as YAML: show profile|instance|alias NAME, show server, show image FINGERPRINT."
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=sorted(KINDS), help="What to show.")
