@@ -2,8 +2,10 @@
 
 import pytest
 from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from resources.models import Profile
+from resources.models import Instance, Profile
 
 # (If-Match value, passes?) where {etag} is the current bare hex.
 IF_MATCH_MATRIX = [
@@ -177,3 +179,104 @@ def test_required_if_match_answers_428_without_it(api, profile, method, path, bo
 @pytest.mark.django_db
 def test_required_if_match_leaves_creates_alone(api):
     assert api.post("/1.0/profiles", {"name": "fresh"}).status_code == 201
+
+
+# Random If-Match / If-None-Match headers -------------------------------------------------------
+
+# (method, body) of each write the random headers go with.
+FUZZED_WRITES = [
+    ("put", {"config": {"limits.cpu": "4"}, "description": "w", "devices": {}}),
+    ("patch", {"description": "w"}),
+    ("delete", None),
+    ("post", {"name": "renamed"}),
+]
+
+
+def _header_text(etag):
+    """Header values built around the current ETag, its neighbours and random text."""
+    tag = st.sampled_from([etag, etag.upper(), etag[:-1], etag + "0", "0" * 64, "", "*", "stale"])
+    forms = st.one_of(
+        tag,
+        tag.map(lambda t: f'"{t}"'),
+        tag.map(lambda t: f'W/"{t}"'),
+        tag.map(lambda t: f"'{t}'"),
+        tag.map(lambda t: f'"{t}'),
+        tag.map(lambda t: f'""{t}""'),
+        st.text(max_size=20),
+        st.text(alphabet="\"',*W/ \t", max_size=8),
+    )
+    spaces = st.sampled_from(["", " ", "\t", "  "])
+    element = st.tuples(spaces, forms, spaces).map("".join)
+    header = st.lists(element, min_size=2, max_size=4).map(",".join)
+    # What a server reads off the wire: bytes decoded as Latin-1, no line breaks or NUL.
+    return (
+        st.one_of(element, header)
+        .map(lambda h: h.encode().decode("latin-1"))
+        .filter(lambda h: not any(c in h for c in "\r\n\x00"))
+    )
+
+
+def _may_write(if_match, etag):
+    """Whether an If-Match header lets a write through: absent or empty, ``*``, the strong tag
+    as one element of a list, or LXD's bare tag trimmed of whitespace and quotes."""
+    header = if_match.strip()
+    if not header or header == "*" or header.strip('"') == etag:
+        return True
+    return f'"{etag}"' in (element.strip() for element in header.split(","))
+
+
+def _blocks_write(if_none_match, etag):
+    """Whether an If-None-Match header refuses a write: ``*`` or the tag, weak or strong, or bare."""
+    header = if_none_match.strip()
+    if not header:
+        return False
+    if header == "*" or header.strip('"') == etag:
+        return True
+    return f'"{etag}"' in (element.strip().removeprefix("W/") for element in header.split(","))
+
+
+def _instance_rows():
+    return list(Instance.objects.order_by("name").values_list("name", "description", "config", "devices"))
+
+
+@pytest.mark.parametrize("kind", ["profile", "instance"])
+@pytest.mark.parametrize(("method", "body"), FUZZED_WRITES, ids=[m for m, _ in FUZZED_WRITES])
+@pytest.mark.django_db
+def test_random_precondition_headers_never_write_past_a_mismatch(api, kind, method, body):
+    """Never a 500; a non-empty If-Match that does not match (or an If-None-Match that does)
+    is a 412 and the database is unchanged; a matching one is not refused."""
+    path = f"/1.0/{kind}s/fz"
+    rows = _snapshot if kind == "profile" else _instance_rows
+
+    @given(data=st.data())
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    def check(data):
+        Profile.objects.exclude(name="default").delete()
+        Instance.objects.all().delete()
+        if kind == "profile":
+            Profile.objects.create(name="fz", description="d", config={"limits.cpu": "1"})
+        else:
+            assert api.post("/1.0/instances", {"name": "fz", "source": {"type": "none"}}).status_code == 202
+        etag = api.get(path).headers["ETag"].strip('"')
+        if_match = data.draw(st.one_of(st.none(), _header_text(etag)), label="If-Match")
+        if_none_match = data.draw(st.one_of(st.none(), _header_text(etag)), label="If-None-Match")
+        headers = {}
+        if if_match is not None:
+            headers["HTTP_IF_MATCH"] = if_match
+        if if_none_match is not None:
+            headers["HTTP_IF_NONE_MATCH"] = if_none_match
+        before = rows()
+
+        response = getattr(api, method)(path, body, **headers)
+
+        assert response.status_code < 500, response.content
+        allowed = _may_write(if_match or "", etag) and not _blocks_write(if_none_match or "", etag)
+        if allowed:
+            assert response.status_code in (200, 201, 202), response.content
+            assert rows() != before
+        else:
+            assert response.status_code == 412, response.content
+            assert response.json()["error_code"] == 412
+            assert rows() == before
+
+    check()
