@@ -346,8 +346,8 @@ def events(request):
     types = types.split(",") if types else EVENT_TYPES
     for event_type in types:
         if event_type not in EVENT_TYPES:
-            # LXD's answer, status included.
-            return _error(500, f"{go_quote(event_type)} isn't a supported event type")
+            # LXD's text; LXD answers 500, but it is the client's error.
+            return _error(400, f"{go_quote(event_type)} isn't a supported event type")
     if request.META.get("HTTP_UPGRADE", "").lower() != "websocket" or "gunicorn.socket" not in request.META:
         connections.close_all()
         return _error(400, "Missing websocket upgrade")

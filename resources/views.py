@@ -444,12 +444,15 @@ class ImageAliasViewSet(
 
 
 def wait_timeout(request):
-    """``/wait?timeout=N`` in seconds; absent or -1 waits as long as it takes. Go's Atoi error, as LXD's 500."""
+    """``/wait?timeout=N`` in seconds; absent or -1 waits as long as it takes.
+
+    A non-integer is LXD's Go Atoi error text, as a 400: LXD answers 500, but it is the client's error.
+    """
     value = request.query_params.get("timeout", "")
     if not value:
         return -1
     if not re.fullmatch(r"[+-]?[0-9]+", value):
-        raise exceptions.APIException(f"strconv.Atoi: parsing {go_quote(value)}: invalid syntax")
+        raise exceptions.ParseError(f"strconv.Atoi: parsing {go_quote(value)}: invalid syntax")
     return int(value)
 
 

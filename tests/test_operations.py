@@ -114,10 +114,10 @@ def test_wait_returns_when_another_thread_ends_the_operation(api):
 
 
 @pytest.mark.parametrize("timeout", ["abc", "1.5", " 1"])
-def test_wait_with_a_bad_timeout_is_lxds_atoi_error(api, operations, timeout):
+def test_wait_with_a_bad_timeout_is_a_400_with_lxds_atoi_error(api, operations, timeout):
     response = api.get(f"{_url(operations['success'])}/wait", {"timeout": timeout})
 
-    assert response.status_code == 500
+    assert response.status_code == 400
     assert response.json()["error"] == f'strconv.Atoi: parsing "{timeout}": invalid syntax'
 
 
@@ -272,7 +272,7 @@ def test_old_events_are_pruned_as_new_ones_arrive(settings, django_capture_on_co
 def test_events_refuses_unsupported_types_with_lxds_text(api):
     response = api.get("/1.0/events?type=lifecycle,bogus")
 
-    assert response.status_code == 500
+    assert response.status_code == 400
     assert response.json()["error"] == '"bogus" isn\'t a supported event type'
 
 
