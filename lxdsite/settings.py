@@ -38,6 +38,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A database that cannot be reached answers LXD's 503 envelope, also outside DRF.
+    "resources.exceptions.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "lxdsite.urls"

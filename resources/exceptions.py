@@ -4,12 +4,20 @@ Views raise; they never build an error answer. ``lxd_exception_handler`` turns e
 exception into LXD's error envelope, and Django's own 404/500 views use the same shape.
 """
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from .envelope import to_json_bytes
+
+logger = logging.getLogger(__name__)
+# The database errors that mean "not reachable now" (PostgreSQL down or restarting, a
+# connection it dropped, SQLite locked past its timeout), not a bug: 503, try again.
+DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -66,6 +74,22 @@ class AmbiguousPrefix(exceptions.APIException):
     default_code = "ambiguous"
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    """503: the database cannot be reached; the request changed nothing and may be retried (RFC 9110 §15.6.4)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Database unavailable, try again later"
+    default_code = "database_unavailable"
+    # Retry-After, in seconds.
+    wait = 1
+
+    @classmethod
+    def from_error(cls, error):
+        """The 503 for a driver error, which is logged (its text may name hosts, so clients do not see it)."""
+        logger.warning("database unavailable: %s", str(error).strip().splitlines()[0] if str(error) else error)
+        return cls()
+
+
 def error_envelope(code, message):
     """LXD's error envelope."""
     return {
@@ -110,6 +134,8 @@ def lxd_exception_handler(exc, context):
         exc = exceptions.PermissionDenied(str(exc) or "not authorized")
     elif isinstance(exc, exceptions.MethodNotAllowed):
         exc = NotImplementedMethod()
+    elif isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
+        exc = DatabaseUnavailable.from_error(exc)
     if not isinstance(exc, exceptions.APIException):
         return None
     headers = {}
@@ -119,6 +145,25 @@ def lxd_exception_handler(exc, context):
         headers["Retry-After"] = str(exc.wait)
     message = first_message(exc.detail)
     return Response(error_envelope(exc.status_code, message), status=exc.status_code, headers=headers)
+
+
+class DatabaseUnavailableMiddleware:
+    """A database error outside DRF's handler (opening a view's transaction, a plain Django
+    view) is the same 503 envelope, not Django's 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_UNAVAILABLE_ERRORS):
+            return None
+        exc = DatabaseUnavailable.from_error(exception)
+        response = _envelope_response(exc.status_code, str(exc.detail))
+        response["Retry-After"] = str(exc.wait)
+        return response
 
 
 def not_found_view(request, exception=None):
