@@ -348,6 +348,8 @@ class ImageUpload:
     directory: Path
     sha256: object = field(default_factory=hashlib.sha256)
     files: dict = field(default_factory=dict)
+    # The final names, once staged.
+    targets: tuple = ()
 
     def open(self, part, filename):
         """Start a file: a temporary name in the images directory, so the final rename is atomic."""
@@ -383,9 +385,21 @@ class ImageUpload:
             received.file.close()
             received.path.unlink(missing_ok=True)
 
-    def install(self, *targets):
-        """Rename the files to their final names (called once the image row has committed)."""
+    def stage(self, *targets):
+        """Rename the files to ``.pending-<final name>``, inside the transaction that writes the row.
+
+        A server killed between the commit and ``install`` leaves the pending files, which
+        ``remove_stale_uploads`` installs at the next start when their row committed.
+        """
+        self.targets = targets
         for received, target in zip(self.files.values(), targets, strict=True):
+            pending = target.with_name(PENDING_PREFIX + target.name)
+            os.replace(received.path, pending)
+            received.path = pending
+
+    def install(self):
+        """Rename the staged files to their final names (once the image row has committed)."""
+        for received, target in zip(self.files.values(), self.targets, strict=True):
             os.replace(received.path, target)
 
 
@@ -519,11 +533,28 @@ def export_response(image):
 
 
 def remove_stale_uploads():
-    """Remove temporary upload files a killed server left behind (call before serving)."""
+    """Clean up after a killed server (call before serving): remove its temporary upload files,
+    and install the staged files of an image whose row committed (remove the others)."""
     directory = settings.LXDSITE_IMAGES_DIR
-    if directory.is_dir():
-        for path in directory.glob(".upload-*"):
+    if not directory.is_dir():
+        return
+    for path in directory.glob(".upload-*"):
+        path.unlink(missing_ok=True)
+    pending = {path.name.removeprefix(PENDING_PREFIX): path for path in directory.glob(PENDING_PREFIX + "*")}
+    committed = {
+        name
+        for image in Image.objects.filter(fingerprint__in={name.split(".")[0] for name in pending})
+        for name in (Path(path).name for path in image.files())
+    }
+    for name, path in pending.items():
+        if name in committed:
+            os.replace(path, directory / name)
+        else:
             path.unlink(missing_ok=True)
+
+
+# Files of an image whose row is being committed: ``.pending-<fingerprint>[.rootfs]``.
+PENDING_PREFIX = ".pending-"
 
 
 def remove_files(paths):
@@ -594,7 +625,9 @@ def _store(image, aliases, upload, operation_metadata):
                     raise ImageError(f"Alias {json.dumps(name)} already exists", metadata=operation_metadata)
                 ImageAlias.objects.create(name=name, description=description, image=image)
             operation = finished_operation("Downloading image", metadata=operation_metadata)
-            transaction.on_commit(lambda: upload.install(*image.files()))
+            # Staged before the commit, installed after it: a kill in between is finished at the next start.
+            upload.stage(*image.files())
+            transaction.on_commit(upload.install)
     except IntegrityError as exc:
         # Another upload of the same file committed first.
         raise duplicate from exc

@@ -6,6 +6,7 @@ PostgreSQL cluster under load.
 """
 
 import contextlib
+import hashlib
 import http.client
 import os
 import shutil
@@ -21,6 +22,8 @@ from pathlib import Path
 import pytest
 from django.db import InterfaceError, OperationalError
 
+from resources.images import remove_stale_uploads
+from resources.models import Image
 from tests.image_files import unified_image
 from tests.live_server import running_server
 
@@ -123,7 +126,11 @@ def _uploader(server, stop, results):
 
 
 def _assert_consistent(server, images_dir):
-    """Every profile carries one token throughout; every image row has its file and every file its row."""
+    """Every profile carries one token throughout; every image row has its file and every file its row.
+
+    A worker killed between an upload's commit and the rename of its staged files leaves them
+    as ``.pending-<name>``: the next start installs them, so until then they count.
+    """
     status, _, body = server.request("GET", "/1.0/profiles?recursion=1")
     assert status == 200
     for profile in body["metadata"]:
@@ -133,8 +140,8 @@ def _assert_consistent(server, images_dir):
     status, _, body = server.request("GET", "/1.0/images?recursion=1")
     assert status == 200
     rows = {image["fingerprint"] for image in body["metadata"]}
-    files = {path.name for path in images_dir.iterdir() if not path.name.startswith(".upload-")}
-    assert rows == files
+    files = {path.name.removeprefix(".pending-") for path in images_dir.iterdir()}
+    assert rows == {name for name in files if not name.startswith(".upload-")}
 
 
 @pytest.mark.live
@@ -191,7 +198,7 @@ def test_sigkill_of_a_worker_mid_burst_leaves_no_half_written_object(tmp_path):
         assert orphans <= left
 
     with running_server(lxd_dir, workers=2) as server:
-        assert not list(images_dir.glob(".upload-*"))
+        assert not list(images_dir.glob(".*"))
         _assert_consistent(server, images_dir)
         assert server.request("GET", "/1.0/profiles/p0")[0] == 200
 
@@ -307,3 +314,40 @@ def test_postgres_restart_under_load_is_503_then_recovers(tmp_path):
         assert all(status == 200 for status, _ in after), after[:5]
         assert server.process.poll() is None
         assert "Traceback" not in server.log()
+
+
+# An upload's files are staged before its row commits -------------------------------------------
+
+
+@pytest.mark.django_db
+def test_upload_files_are_staged_before_the_commit_and_installed_after(
+    api, images_dir, django_capture_on_commit_callbacks
+):
+    data = unified_image()
+    fingerprint = hashlib.sha256(data).hexdigest()
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = api.generic("POST", "/1.0/images", data, content_type="application/octet-stream")
+        assert response.status_code == 202
+        # The row is written and its file waits under the pending name until the commit.
+        assert Image.objects.filter(fingerprint=fingerprint).exists()
+        assert sorted(os.listdir(images_dir)) == [f".pending-{fingerprint}"]
+    for callback in callbacks:
+        callback()
+
+    assert sorted(os.listdir(images_dir)) == [fingerprint]
+
+
+@pytest.mark.django_db
+def test_start_installs_the_staged_files_of_committed_images_and_removes_the_rest(images_dir):
+    committed = Image.objects.create(fingerprint="ab" * 32, architecture="x86_64", filename="", size=1)
+    images_dir.mkdir()
+    (images_dir / f".pending-{committed.fingerprint}").write_bytes(b"committed")
+    (images_dir / f".pending-{'cd' * 32}").write_bytes(b"rolled back")
+    (images_dir / ".upload-0123").write_bytes(b"half an upload")
+    (images_dir / ("ef" * 32)).write_bytes(b"an image")
+
+    remove_stale_uploads()
+
+    assert sorted(os.listdir(images_dir)) == sorted([committed.fingerprint, "ef" * 32])
+    assert (images_dir / committed.fingerprint).read_bytes() == b"committed"

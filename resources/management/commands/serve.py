@@ -123,10 +123,10 @@ class Command(BaseCommand):
             lxd_dir.mkdir(parents=True)
             lxd_dir.chmod(LXD_DIR_MODE)
         call_command("migrate", interactive=False, verbosity=0)
-        # migrate left connections open in this (master) process; see the pre_fork hook.
-        connections.close_all()
         # Uploads cut short by a server that was killed leave temporary files; no upload runs yet.
         remove_stale_uploads()
+        # migrate and the clean-up left connections open in this (master) process; see the pre_fork hook.
+        connections.close_all()
 
         socket_path = lxd_dir / "unix.socket"
         remove_stale_socket(socket_path)
