@@ -237,12 +237,14 @@ def scan_tarball(path, *, unified):
             with tarfile.open(fileobj=stream, mode="r|") as tar:
                 metadata, instance_type, end = _walk(tar, unified=unified)
         except tarfile.ReadError as exc:
-            if stream.total == 0:
-                # Nothing at all: an empty archive.
-                return None, None
-            raise ImageError("unexpected EOF") from exc
+            if stream.total:
+                raise ImageError("unexpected EOF") from exc
+            # Nothing at all: an empty archive.
+            metadata = instance_type = end = None
         if end is not None and (stream.total % tarfile.BLOCKSIZE or stream.total < end):
             raise ImageError("unexpected EOF")
+    if metadata is None:
+        raise ImageError("Metadata tarball is missing metadata.yaml")
     return metadata, instance_type
 
 
@@ -430,10 +432,15 @@ def _body_stream(request):
     """
     meta = request.META
     if meta.get("CONTENT_LENGTH"):
-        return request._request
-    if meta.get("wsgi.input_terminated"):
-        return meta["wsgi.input"]
-    raise ImageError("EOF")
+        # DRF's view of the body; None when Content-Length is 0.
+        stream = request.stream
+    elif meta.get("wsgi.input_terminated"):
+        stream = meta["wsgi.input"]
+    else:
+        stream = None
+    if stream is None:
+        raise ImageError("EOF")
+    return stream
 
 
 def receive_upload(request):
@@ -591,8 +598,6 @@ def _new_image(request, upload):
     rootfs, rootfs_type = _split_parts(upload)
     metadata_file = upload.files["metadata"]
     raw, instance_type = scan_tarball(metadata_file.path, unified=rootfs is None)
-    if raw is None:
-        raise ImageError("Metadata tarball is missing metadata.yaml")
     metadata = parse_metadata(raw)
     if not (rootfs_type or instance_type):
         raise ImageError("Invalid instance type")

@@ -126,6 +126,7 @@ def _bad_uploads():
         ("random bytes", os.urandom(500), None, "Unsupported compression"),
         ("empty body", b"", None, "EOF"),
         ("no metadata.yaml", tarball({"foo": b"x"}), None, "Metadata tarball is missing metadata.yaml"),
+        ("empty tarball", tarball({}), None, "Metadata tarball is missing metadata.yaml"),
         # Cut inside the next header: Go's tar reader says unexpected EOF.
         ("cut after metadata.yaml", good[:200], None, "unexpected EOF"),
         (
