@@ -254,6 +254,29 @@ def test_every_profile_and_server_write_is_lxds_lifecycle_event(
     assert ("context" in event["metadata"]) == (context is not None)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_database_feed_waits_for_an_id_that_commits_late(settings):
+    from resources.events import DatabaseFeed
+
+    settings.LXDSITE_EVENTS_POLL_INTERVAL = 0.01
+    Event.objects.create(id=10, type="lifecycle", message="before\n")
+    feed = DatabaseFeed()
+    Event.objects.create(id=12, type="lifecycle", message="second\n")
+
+    assert feed.read() == [("lifecycle", "second\n")]
+    # On PostgreSQL a transaction can commit id 11 after another committed id 12.
+    Event.objects.create(id=11, type="operation", message="first\n")
+    assert feed.read() == [("operation", "first\n")]
+    assert feed.read() == []
+    Event.objects.create(id=14, type="lifecycle", message="fourth\n")
+    assert feed.read() == [("lifecycle", "fourth\n")]
+    # An id that never commits (a rolled-back insert) is given up after GAP_WAIT.
+    assert list(feed.gaps) == [13]
+    feed.gaps = dict.fromkeys(feed.gaps, 0)
+    feed.read()
+    assert feed.gaps == {}
+
+
 def test_old_events_are_pruned_as_new_ones_arrive(settings, django_capture_on_commit_callbacks):
     from resources.events import DatabaseFeed
 
