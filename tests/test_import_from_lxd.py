@@ -1,0 +1,83 @@
+"""``manage.py import_from_lxd`` copies a running LXD into lxdsite; lxc then shows the same objects."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.image_files import unified_image
+from tests.live_server import REPO_ROOT, unix_request
+from tests.test_lxc_client import run_lxc
+from tests.test_lxc_instances import ROOT_DISK, _comparable
+
+pytestmark = [pytest.mark.live, pytest.mark.lxd]
+
+
+@pytest.fixture
+def populated_lxd(real_lxd, tmp_path):
+    """The real daemon holding a profile, an image with an alias, and an instance with a snapshot."""
+    image = tmp_path / "imp.tar.gz"
+    image.write_bytes(unified_image(marker="import-from-lxd"))
+    unix_request(real_lxd, "POST", "/1.0/storage-pools", {"name": "default", "driver": "dir"})
+    unix_request(real_lxd, "PATCH", "/1.0/profiles/default", {"devices": ROOT_DISK})
+    unix_request(
+        real_lxd,
+        "POST",
+        "/1.0/profiles",
+        {"name": "imp", "description": "imported <&>", "config": {"limits.cpu": "2", "user.x": "é"}},
+    )
+    for args in (
+        ("image", "import", str(image), "--alias", "imp-image"),
+        ("init", "imp-image", "imp1", "--profile", "default", "--profile", "imp"),
+        ("config", "set", "imp1", "limits.memory", "128MB"),
+        ("snapshot", "imp1", "s1"),
+    ):
+        status, _, stderr = run_lxc(real_lxd, tmp_path, *args)
+        assert status == 0, (args, stderr)
+    yield real_lxd
+    for args in (("delete", "--force", "imp1"), ("image", "delete", "imp-image"), ("profile", "delete", "imp")):
+        run_lxc(real_lxd, tmp_path, *args)
+
+
+def _import(server, lxd_socket):
+    return subprocess.run(
+        [sys.executable, "manage.py", "import_from_lxd", "--socket", str(lxd_socket)],
+        cwd=REPO_ROOT,
+        env={"LXD_DIR": str(server.lxd_dir), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _etags(socket_path, fingerprint):
+    paths = [
+        "/1.0/profiles/imp",
+        f"/1.0/images/{fingerprint}",
+        "/1.0/images/aliases/imp-image",
+        "/1.0/instances/imp1/snapshots/s1",
+    ]
+    return {path: unix_request(socket_path, "GET", path)[1]["ETag"] for path in paths}
+
+
+def test_import_copies_everything_and_lxc_shows_the_same(populated_lxd, lxdsite_server, tmp_path):
+    first = _import(lxdsite_server, populated_lxd)
+    assert first.returncode == 0, first.stderr
+    again = _import(lxdsite_server, populated_lxd)
+    assert again.returncode == 0, again.stderr
+
+    ours = lxdsite_server.socket_path
+    for args in (
+        ("profile", "show", "imp"),
+        ("image", "alias", "list", "--format", "csv"),
+        ("image", "list", "--format", "csv", "-c", "lfpdas"),
+        ("config", "show", "imp1"),
+        ("config", "show", "imp1", "--expanded"),
+        ("list", "imp1", "--format", "csv", "-c", "nsS"),
+    ):
+        assert _comparable(run_lxc(ours, tmp_path, *args)) == _comparable(run_lxc(populated_lxd, tmp_path, *args)), args
+
+    fingerprint = unix_request(populated_lxd, "GET", "/1.0/images/aliases/imp-image")[2]["metadata"]["target"]
+    assert _etags(ours, fingerprint) == _etags(populated_lxd, fingerprint)
+    assert unix_request(ours, "GET", "/1.0/instances")[2]["metadata"].count("/1.0/instances/imp1") == 1
