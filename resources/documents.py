@@ -91,12 +91,27 @@ _StringScalarLoader.add_implicit_resolver(
 )
 
 
+class _JSONLoader(yaml.SafeLoader):
+    """YAML's JSON types only: a date stays the text it spells, as in a JSON body."""
+
+
+_JSONLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_yaml(text, *, strings=False):
-    """Parse a YAML document; ``strings`` keeps ``limits.cpu: 2`` as "2", as ``lxc edit`` does."""
+    """Parse a YAML document into JSON values; ``strings`` keeps ``limits.cpu: 2`` as "2", as ``lxc edit`` does."""
     try:
-        return yaml.load(text, Loader=_StringScalarLoader if strings else yaml.SafeLoader)
-    except yaml.YAMLError as exc:
+        data = yaml.load(text, Loader=_StringScalarLoader if strings else _JSONLoader)
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: e.g. an explicit !!timestamp
         raise DocumentError(f"Invalid YAML: {exc}") from exc
+    try:
+        # What the API would decode from JSON: string keys, no NaN, no binary or sets.
+        return json.loads(json.dumps(data, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise DocumentError(f"Invalid YAML: {exc} (only JSON's types can be stored)") from exc
 
 
 @dataclass(frozen=True)

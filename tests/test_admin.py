@@ -557,3 +557,17 @@ def test_profile_used_by_counts_instances(admin_client, instance, django_assert_
 
     counts = {p.name: ProfileAdmin.used_by_count(None, p) for p in listing.context["cl"].result_list}
     assert counts == {"default": 1, "p1": 1}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("config", ["user.x: !!timestamp 2001-13-01\n", "user.x: !!binary aGVsbG8=\n"])
+def test_yaml_outside_json_is_a_form_error_not_a_crash(admin_client, config):
+    server = Server.objects.get()
+
+    response = admin_client.post(
+        f"/admin/resources/server/{server.pk}/change/", {"config": config, "version": stored_version(server)}
+    )
+
+    assert response.status_code == 200
+    assert "Invalid YAML" in response.content.decode()
+    assert Server.objects.get().config == {}

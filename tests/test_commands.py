@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
+from resources.documents import DocumentError, load_yaml
 from resources.management.commands import edit
 from resources.models import Image, ImageAlias, ImageProfile, Instance, InstanceProfile, Profile, Server
 from tests.image_files import multipart, split_image, unified_image
@@ -503,3 +505,28 @@ def test_show_and_edit_an_instance(editor, profile):
     instance.refresh_from_db()
     assert [p.name for p in instance.profile_list()] == ["default", "p1"]
     assert (instance.description, instance.config) == ("web", {"limits.cpu": "2", "volatile.uuid": "u-1"})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("d: 2001-01-01\nn: 2\nb: true\nx: null\n", {"d": "2001-01-01", "n": 2, "b": True, "x": None}),
+        ("1: a\n", {"1": "a"}),
+    ],
+)
+def test_yaml_documents_hold_json_values(text, expected):
+    assert load_yaml(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("d: !!timestamp 2001-13-01\n", "month must be in 1..12"),
+        ("b: !!binary aGVsbG8=\n", "not JSON serializable"),
+        ("f: .nan\n", "Out of range float values are not JSON compliant"),
+        ("a: [1,\n", "while parsing a flow node"),
+    ],
+)
+def test_yaml_that_is_not_json_is_a_document_error(text, message):
+    with pytest.raises(DocumentError, match=f"Invalid YAML: .*{re.escape(message)}"):
+        load_yaml(text)
