@@ -8,7 +8,7 @@ import pytest
 from tests.image_files import unified_image
 from tests.live_server import REPO_ROOT, unix_request
 from tests.test_lxc_client import run_lxc
-from tests.test_lxc_instances import ROOT_DISK, _comparable
+from tests.test_lxc_instances import _comparable, storage_pool
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
 
@@ -18,8 +18,12 @@ def populated_lxd(real_lxd, tmp_path):
     """The real daemon holding a profile, an image with an alias, and an instance with a snapshot."""
     image = tmp_path / "imp.tar.gz"
     image.write_bytes(unified_image(marker="import-from-lxd"))
-    unix_request(real_lxd, "POST", "/1.0/storage-pools", {"name": "default", "driver": "dir"})
-    unix_request(real_lxd, "PATCH", "/1.0/profiles/default", {"devices": ROOT_DISK})
+    with storage_pool(real_lxd):
+        yield from _populate(real_lxd, tmp_path, image)
+
+
+def _populate(real_lxd, tmp_path, image):
+    """Create the objects to import, yield the daemon, remove them again."""
     unix_request(
         real_lxd,
         "POST",

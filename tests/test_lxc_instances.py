@@ -1,5 +1,6 @@
 """The real ``lxc`` client managing instances on lxdsite, beside the real LXD daemon."""
 
+import contextlib
 import re
 
 import pytest
@@ -23,19 +24,36 @@ def _comparable(result):
     return status, text, _UUID.sub("<uuid>", stderr)
 
 
+@contextlib.contextmanager
+def storage_pool(real_lxd):
+    """A ``default`` dir pool and a root disk in the default profile on the daemon the session shares.
+
+    Both go again afterwards: lxc prints its first-run hint only for a daemon without a pool
+    (lxdsite has none), so a pool left behind would change what other tests compare.
+    """
+    assert unix_request(real_lxd, "POST", "/1.0/storage-pools", {"name": "default", "driver": "dir"})[0] == 201
+    unix_request(real_lxd, "PATCH", "/1.0/profiles/default", {"devices": ROOT_DISK})
+    try:
+        yield
+    finally:
+        default = {"config": {}, "description": "Default LXD profile", "devices": {}}
+        unix_request(real_lxd, "PUT", "/1.0/profiles/default", default)
+        unix_request(real_lxd, "DELETE", "/1.0/storage-pools/default")
+
+
 @pytest.fixture
 def servers(real_lxd, lxdsite_server, tmp_path):
     """Both servers with a storage pool on LXD, a root disk in the default profile and the image ``tiny``."""
     image = tmp_path / "tiny.tar.gz"
     image.write_bytes(unified_image(marker="lxc-instances"))
-    unix_request(real_lxd, "POST", "/1.0/storage-pools", {"name": "default", "driver": "dir"})
-    for socket_path in (real_lxd, lxdsite_server.socket_path):
-        unix_request(socket_path, "PATCH", "/1.0/profiles/default", {"devices": ROOT_DISK})
-        run_lxc(socket_path, tmp_path, "image", "import", str(image), "--alias", "tiny")
-    yield real_lxd, lxdsite_server.socket_path
-    for name in ("c1", "c2"):
-        run_lxc(real_lxd, tmp_path, "delete", "--force", name)
-    run_lxc(real_lxd, tmp_path, "image", "delete", "tiny")
+    with storage_pool(real_lxd):
+        unix_request(lxdsite_server.socket_path, "PATCH", "/1.0/profiles/default", {"devices": ROOT_DISK})
+        for socket_path in (real_lxd, lxdsite_server.socket_path):
+            run_lxc(socket_path, tmp_path, "image", "import", str(image), "--alias", "tiny")
+        yield real_lxd, lxdsite_server.socket_path
+        for name in ("c1", "c2"):
+            run_lxc(real_lxd, tmp_path, "delete", "--force", name)
+        run_lxc(real_lxd, tmp_path, "image", "delete", "tiny")
 
 
 SEQUENCE = [
