@@ -82,6 +82,16 @@ def _workers(server):
     return {int(child) for child in children}
 
 
+def _wait_for_workers(server, count, *, without=(), timeout=30):
+    """The worker PIDs once there are ``count`` of them (none in ``without``): gunicorn boots them one by one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        workers = _workers(server)
+        if (len(workers) == count and not workers & set(without)) or time.monotonic() > deadline:
+            return workers
+        time.sleep(0.1)
+
+
 def _open_uploads(pid, images_dir):
     """The temporary upload files process ``pid`` holds open."""
     found = set()
@@ -154,7 +164,7 @@ def test_sigkill_of_a_worker_mid_burst_leaves_no_half_written_object(tmp_path):
             token = "seed"
             body = {"name": name, "description": token, "config": {"user.a": token, "user.b": token}}
             assert server.request("POST", "/1.0/profiles", body)[0] == 201
-        workers = _workers(server)
+        workers = _wait_for_workers(server, 2)
         assert len(workers) == 2
         # Half-sent uploads until one worker holds a temporary file: that one is killed.
         stalled, victim = [], None
@@ -185,7 +195,7 @@ def test_sigkill_of_a_worker_mid_burst_leaves_no_half_written_object(tmp_path):
             connection.close()
 
         # Gunicorn replaced the worker, and the burst went on being served after the kill.
-        replaced = _workers(server)
+        replaced = _wait_for_workers(server, 2, without={victim})
         assert victim not in replaced
         assert len(replaced) == 2
         assert any(at < killed_at for at, _ in results), "the burst had not started"
