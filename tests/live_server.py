@@ -25,7 +25,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30
-STOP_TIMEOUT = 15
+# Longer than serve's 10 s graceful timeout, so a slow stop is still a clean one.
+STOP_TIMEOUT = 40
 # The maintenance database of a local PostgreSQL that trusts the postgres user.
 POSTGRES_ADMIN_URL = os.environ.get("LXDSITE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 

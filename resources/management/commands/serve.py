@@ -177,5 +177,7 @@ def gunicorn_options(bind, *, workers, threads, access_log, name):
         # two servers (tests, several LXD_DIRs) would fight over, and it runs a
         # thread in the master that later forks would copy.
         "control_socket_disable": True,
+        # SIGTERM lets requests in progress finish for this long, then stops (gunicorn: 30 s).
+        "graceful_timeout": 10,
         "proc_name": name,
     }
