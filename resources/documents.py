@@ -18,21 +18,32 @@ import yaml
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 
 from . import images
 from .conditional import compute_etag
 from .exceptions import error_text
-from .models import Image, ImageAlias, Instance, Profile, Server
+from .instances import is_volatile, without_volatile
+from .models import Image, ImageAlias, Instance, Profile, Server, Snapshot
 from .serializers import (
+    GO_ZERO_TIME,
     HIDDEN_SERVER_KEYS,
+    BoolField,
+    ConfigField,
+    DevicesField,
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
     ImageSerializer,
+    InstanceCreateSerializer,
     InstanceSerializer,
     ProfileCreateSerializer,
+    ProfileNamesField,
     ProfileSerializer,
     ServerSerializer,
+    SnapshotCreateSerializer,
+    SnapshotSerializer,
+    StringField,
+    TimeField,
     find_image,
 )
 
@@ -162,11 +173,16 @@ class Kind:
             serializer = self.create_serializer_class(data={"name": data.get("name", ""), **body})
         else:
             serializer = self.serializer_class(instance, data=body)
-        try:
-            serializer.is_valid(raise_exception=True)
-            return serializer.save()
-        except exceptions.APIException as exc:
-            raise DocumentError(error_text(exc)) from exc
+        return save_serializer(serializer)
+
+
+def save_serializer(serializer):
+    """Validate and save as the API does; DocumentError with the API's message if refused."""
+    try:
+        serializer.is_valid(raise_exception=True)
+        return serializer.save()
+    except exceptions.APIException as exc:
+        raise DocumentError(error_text(exc)) from exc
 
 
 KINDS = {
@@ -217,15 +233,137 @@ def save_edited(kind, instance, data, version):
         return kind.write(current, data)
 
 
+# Instances as LXD's JSON -------------------------------------------------------------------------
+# `import` (an exported document) and `import_from_lxd` (a running LXD) both hand an instance's
+# JSON, with its snapshots, to store_instance_record(): one copy of what the server keeps.
+
+# An instance's stored fields, as the API shows them; the rest of its JSON is derived.
+INSTANCE_FIELDS = (
+    "name",
+    "type",
+    "architecture",
+    "config",
+    "devices",
+    "ephemeral",
+    "stateful",
+    "profiles",
+    "description",
+    "status",
+    "created_at",
+    "last_used_at",
+)
+SNAPSHOT_FIELDS = (
+    "name",
+    "architecture",
+    "config",
+    "devices",
+    "profiles",
+    "ephemeral",
+    "stateful",
+    "expires_at",
+    "created_at",
+)
+
+
+def instance_document(instance):
+    """An instance's stored fields and its snapshots (oldest first), as the API shows them."""
+    data = InstanceSerializer(instance).data
+    snapshots = [SnapshotSerializer(snapshot).data for snapshot in instance.snapshots.all()]
+    return {
+        **{key: data[key] for key in INSTANCE_FIELDS},
+        "snapshots": [{key: snapshot[key] for key in SNAPSHOT_FIELDS} for snapshot in snapshots],
+    }
+
+
+def _known_time(value):
+    """Go's zero time (the API's "never") is no time at all."""
+    return None if value == GO_ZERO_TIME else value
+
+
+class InstanceRecordSerializer(serializers.ModelSerializer):
+    """What the server keeps of an instance and no client PUT sets: volatile keys, status, times."""
+
+    config = ConfigField(required=False)
+    status = serializers.ChoiceField(choices=list(Instance.STATUS_CODES), required=False)
+    stateful = BoolField(required=False)
+    created_at = TimeField(required=False)
+    last_used_at = TimeField(required=False)
+
+    class Meta:
+        model = Instance
+        fields = ["config", "status", "stateful", "created_at", "last_used_at"]
+
+    def validate_config(self, value):
+        # The keys a client controls were set through InstanceSerializer; only volatile.* come from here.
+        volatile = {key: item for key, item in value.items() if is_volatile(key)}
+        return {**without_volatile(self.instance.config), **volatile}
+
+    def validate_created_at(self, value):
+        return _known_time(value) or self.instance.created_at
+
+    def validate_last_used_at(self, value):
+        return _known_time(value)
+
+
+class SnapshotRecordSerializer(SnapshotCreateSerializer):
+    """A snapshot as exported: the API's name and expiry rules, and the configuration it recorded."""
+
+    architecture = StringField(required=False)
+    config = ConfigField(required=False)
+    devices = DevicesField(required=False)
+    # Names as recorded: a snapshot may name a profile deleted since, as in LXD.
+    profiles = ProfileNamesField(required=False, write_only=True)
+    ephemeral = BoolField(required=False)
+    stateful = BoolField(required=False)
+    created_at = TimeField(required=False)
+
+    class Meta(SnapshotCreateSerializer.Meta):
+        read_only_fields = []
+
+    def validate_architecture(self, value):
+        return InstanceSerializer.validate_architecture(self, value)
+
+    def create(self, validated_data):
+        created_at = _known_time(validated_data.pop("created_at", None))
+        snapshot = Snapshot.objects.create(instance=self.context["instance"], **validated_data)
+        if created_at is not None:
+            # auto_now_add sets the time of the row's insert; keep the recorded one.
+            Snapshot.objects.filter(pk=snapshot.pk).update(created_at=created_at)
+            snapshot.created_at = created_at
+        return snapshot
+
+
+def store_instance_record(instance, data):
+    """Set what the server keeps of ``instance`` from LXD's JSON ``data``: volatile keys, status,
+    stateful flag, times, and the snapshots in ``data["snapshots"]`` (created, or replaced by name).
+
+    Call inside ``transaction.atomic()`` after the client's part went through the API's
+    serializers. DocumentError with the API's message on a refusal (a duplicate snapshot name).
+    """
+    save_serializer(InstanceRecordSerializer(instance, data=data, partial=True))
+    snapshots = data.get("snapshots") or []
+    if not isinstance(snapshots, list) or not all(isinstance(item, dict) for item in snapshots):
+        raise DocumentError("'snapshots' must be a list of mappings")
+    # Replaced snapshots go first: a name twice in ``data`` is then the API's Conflict.
+    names = [item.get("name") for item in snapshots]
+    instance.snapshots.filter(name__in=[name for name in names if isinstance(name, str)]).delete()
+    for item in snapshots:
+        try:
+            save_serializer(SnapshotRecordSerializer(data=item, context={"instance": instance}))
+        except DocumentError as exc:
+            raise DocumentError(f"Snapshot {item.get('name')!r}: {exc}") from exc
+
+
 # Export and import ------------------------------------------------------------------------------
 
-SECTIONS = ("server", "profiles", "images", "aliases")
+SECTIONS = ("server", "profiles", "images", "aliases", "instances")
 
 
 def export_document(files_dir=None):
     """Every object, as stored, in one document (the trust password stays hashed).
 
     Images are described by their fingerprint; with ``files_dir`` their files are copied there.
+    Instances carry their snapshots and what the server keeps (volatile keys, status, times).
     """
     server = Server.objects.get(pk=Server.SINGLETON_ID)
     profiles = [
@@ -243,11 +381,16 @@ def export_document(files_dir=None):
         {"name": alias.name, "description": alias.description, "target": alias.image.fingerprint}
         for alias in ImageAlias.objects.order_by("name").select_related("image")
     ]
+    instances = [
+        instance_document(instance)
+        for instance in Instance.objects.order_by("name").prefetch_related("profile_links__profile", "snapshots")
+    ]
     return {
         "server": {"config": dict(sorted(server.config.items()))},
         "profiles": profiles,
         "images": images,
         "aliases": aliases,
+        "instances": instances,
     }
 
 
@@ -269,7 +412,7 @@ def import_document(document, files_dir=None):
     An image not yet stored needs its files, in ``files_dir`` or already in the images directory.
     """
     if not isinstance(document, dict):
-        raise DocumentError("The document must be a YAML mapping with 'server', 'profiles', 'images', 'aliases'")
+        raise DocumentError(f"The document must be a YAML mapping with {', '.join(map(repr, SECTIONS))}")
     unknown = set(document) - set(SECTIONS)
     if unknown:
         raise DocumentError(f"Unknown sections: {', '.join(sorted(unknown))}")
@@ -282,6 +425,8 @@ def import_document(document, files_dir=None):
             _import_image(item, files_dir)
         for item in _items(document, "aliases"):
             _import_named(KINDS["alias"], ImageAlias, item)
+        for item in _items(document, "instances"):
+            _import_instance(item)
 
 
 def _items(document, section):
@@ -302,6 +447,28 @@ def _import_named(kind, model, item):
         kind.write(instance, item)
     except DocumentError as exc:
         raise DocumentError(f"{kind.name.capitalize()} {name!r}: {exc}") from exc
+
+
+def _import_instance(item):
+    """Create (POST) or replace (PUT) an instance through the API's serializers, then its record and snapshots."""
+    name = item.get("name", "")
+    if not isinstance(name, str):
+        raise DocumentError(f"Instance name {name!r} is not a string")
+    instance = Instance.objects.select_for_update().filter(name=name).first()
+    body = {key: item[key] for key in KINDS["instance"].writable if key in item}
+    instance_type = item.get("type", Image.CONTAINER)
+    try:
+        if instance_type not in (Image.CONTAINER, Image.VIRTUAL_MACHINE):
+            raise DocumentError(f"Invalid instance type {instance_type!r}")
+        if instance is None:
+            instance = save_serializer(InstanceCreateSerializer(data={"name": name, "type": instance_type, **body}))
+        elif instance.type != instance_type:
+            raise DocumentError(f"It is a {instance.type}, not a {instance_type}; delete it first to replace it")
+        else:
+            instance = save_serializer(InstanceSerializer(instance, data=body))
+        store_instance_record(instance, item)
+    except DocumentError as exc:
+        raise DocumentError(f"Instance {name!r}: {exc}") from exc
 
 
 def _import_server(data):

@@ -1,5 +1,6 @@
 """manage.py show, edit (with a real $EDITOR process), export and import."""
 
+import datetime
 import io
 import os
 import re
@@ -259,6 +260,101 @@ def test_export_then_import_into_an_empty_database_gives_the_same_document(api, 
     assert document["server"]["config"]["core.trust_password"].startswith("pbkdf2_sha256$")
 
 
+def api_operation(response):
+    """The operation a 202 answered with; it must have succeeded."""
+    assert response.status_code == 202, response.content
+    operation = response.json()["metadata"]
+    assert operation["status"] == "Success", operation
+    return operation
+
+
+@pytest.fixture
+def instances(api, profile):
+    """Through the API: a running container with two snapshots taken at different configs, and a VM."""
+    api_operation(
+        api.post(
+            "/1.0/instances",
+            {
+                "name": "c1",
+                "source": {"type": "none"},
+                "profiles": ["p1", "default"],
+                "config": {"limits.cpu": "2", "user.note": "first"},
+                "devices": {"data": {"type": "disk", "path": "/srv", "source": "/tmp"}},
+                "description": "web <&>",
+            },
+        )
+    )
+    api_operation(api.post("/1.0/instances/c1/snapshots", {"name": "s1"}))
+    api_operation(api.put("/1.0/instances/c1/snapshots/s1", {"expires_at": "2030-01-02T03:04:05Z"}))
+    api_operation(
+        api.put(
+            "/1.0/instances/c1",
+            {"config": {"user.note": "second"}, "profiles": ["default"], "ephemeral": True, "description": "web <&>"},
+        )
+    )
+    api_operation(api.post("/1.0/instances/c1/snapshots", {}))
+    api_operation(api.put("/1.0/instances/c1/state", {"action": "start"}))
+    api_operation(api.post("/1.0/instances", {"name": "v1", "type": "virtual-machine", "source": {"type": "none"}}))
+    # What no API request sets here, but the model stores and an export must carry.
+    Instance.objects.filter(name="v1").update(
+        stateful=True, last_used_at=datetime.datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=datetime.UTC)
+    )
+    return Instance.objects.order_by("name")
+
+
+@pytest.mark.django_db
+def test_export_and_import_carry_instances_and_snapshots(instances, tmp_path):
+    exported = tmp_path / "export.yaml"
+    run("export", "--output", str(exported))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    migrated = manage(fresh, "migrate", "--verbosity", "0")
+    imported = manage(fresh, "import", str(exported))
+    again = manage(fresh, "export")
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert imported.returncode == 0, imported.stderr
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == exported.read_text()
+    c1, v1 = yaml.safe_load(again.stdout)["instances"]
+    stored = instances.get(name="c1")
+    assert (c1["status"], c1["profiles"], c1["ephemeral"], c1["description"]) == (
+        "Running",
+        ["default"],
+        True,
+        "web <&>",
+    )
+    assert c1["config"] == stored.config
+    assert c1["config"]["volatile.uuid"] == stored.config["volatile.uuid"]
+    assert [(s["name"], s["profiles"], s["config"]["user.note"]) for s in c1["snapshots"]] == [
+        ("s1", ["p1", "default"], "first"),
+        ("snap0", ["default"], "second"),
+    ]
+    assert c1["snapshots"][0]["expires_at"] == "2030-01-02T03:04:05Z"
+    assert c1["created_at"] != "0001-01-01T00:00:00Z"
+    assert (v1["type"], v1["stateful"], v1["last_used_at"]) == ("virtual-machine", True, "2026-05-06T07:08:09.123456Z")
+
+
+@pytest.mark.django_db
+def test_import_puts_instances_back_as_exported(api, instances, tmp_path):
+    exported = tmp_path / "export.yaml"
+    run("export", "--output", str(exported))
+    api_operation(api.put("/1.0/instances/c1", {"config": {"limits.cpu": "4"}, "profiles": ["p1"]}))
+    api_operation(api.delete("/1.0/instances/c1/snapshots/s1"))
+    api_operation(api.post("/1.0/instances/c1/snapshots", {"name": "extra"}))
+    api_operation(api.put("/1.0/instances/c1/state", {"action": "stop"}))
+
+    run("import", str(exported))
+
+    out, _ = run("export")
+    document, before = yaml.safe_load(out), yaml.safe_load(exported.read_text())
+    # Replaced by name; a snapshot the document does not name is left alone, as objects are.
+    assert [s["name"] for s in document["instances"][0]["snapshots"]] == ["extra", "s1", "snap0"]
+    document["instances"][0]["snapshots"] = [s for s in document["instances"][0]["snapshots"] if s["name"] != "extra"]
+    assert document == before
+
+
 def upload_image(api, capture, data, **headers):
     """POST an image file to the API as lxc does; its fingerprint."""
     content_type = "application/octet-stream"
@@ -341,13 +437,29 @@ def test_export_to_stdout_and_import_from_stdin(profile, monkeypatch):
     [
         ("profiles: [unclosed\n", "Invalid YAML"),
         ("- a list\n", "must be a YAML mapping"),
-        ("instances: []\n", "Unknown sections: instances"),
+        ("containers: []\n", "Unknown sections: containers"),
         (
             "profiles:\n- name: ok\n- name: bad\n  config: {limits.cpu: abc}\n",
             "Profile 'bad': Invalid CPU limit syntax",
         ),
         ("profiles:\n- name: a/b\n", "Profile names may not contain slashes"),
         ("server:\n  config: {core.https_address: '127.0.0.1:99999'}\n", "Server: Cannot listen on network HTTPS"),
+        (
+            "profiles:\n- name: ok\ninstances:\n- name: c1\n  profiles: [ok, missing]\n",
+            "Instance 'c1': Requested profile \"missing\" doesn't exist",
+        ),
+        (
+            "instances:\n- name: c1\n  snapshots:\n  - name: s1\n  - name: s1\n",
+            "Instance 'c1': Snapshot 's1': Snapshot \"s1\" already exists",
+        ),
+        ("instances:\n- name: c1\n  snapshots:\n  - name: a/b\n", "Snapshot names may not contain slashes"),
+        ("instances:\n- name: c1\n  snapshots: [s1]\n", "Instance 'c1': 'snapshots' must be a list of mappings"),
+        ("instances:\n- name: 1c\n", "Invalid instance name: Name must not start with a number"),
+        ("instances:\n- name: c1\n  status: Sleeping\n", "Instance 'c1': .*Sleeping"),
+        ("instances:\n- name: c1\n  type: vm\n", "Instance 'c1': Invalid instance type 'vm'"),
+        ("instances:\n- name: c1\n  config: {limits.cpu: abc}\n", "Instance 'c1': .*Invalid CPU limit syntax"),
+        ("instances:\n- name: c1\n  created_at: yesterday\n", "Instance 'c1': .*not an RFC 3339 time"),
+        ("instances:\n- name: c1\n  snapshots:\n  - {name: s1, architecture: z80}\n", "architecture isn't supported"),
     ],
 )
 def test_import_refuses_a_bad_document_and_saves_nothing(tmp_path, document, message):
@@ -359,6 +471,7 @@ def test_import_refuses_a_bad_document_and_saves_nothing(tmp_path, document, mes
 
     assert list(Profile.objects.values_list("name", flat=True)) == ["default"]
     assert Server.objects.get().config == {}
+    assert not Instance.objects.exists()
 
 
 @pytest.mark.django_db

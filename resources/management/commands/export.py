@@ -1,6 +1,7 @@
 """`manage.py export [--output FILE] [--with-files DIR]`: every object, as stored, in one YAML document.
 
 Images are named by fingerprint; `--with-files` copies their files into DIR for `import`.
+Instances carry their snapshots and what the server keeps of them (volatile keys, status, times).
 """
 
 from pathlib import Path
@@ -14,7 +15,10 @@ from resources.management.base import DocumentCommand
 class Command(DocumentCommand):
     """Write all objects to one YAML document, which `import` reads back."""
 
-    help = "Export the server config, profiles, images and aliases to one YAML document (stdout or --output)."
+    help = (
+        "Export the server config, profiles, images, aliases, and instances with their snapshots "
+        "to one YAML document (stdout or --output)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--output", "-o", type=Path, help="Write to this file instead of stdout.")

@@ -3,7 +3,9 @@
 Objects in the file are created or replaced (a PUT); objects not in it are left alone. The
 whole file is one transaction: the first object the API's rules refuse stops it, nothing saved.
 A new image is made from its files (in DIR, or already in the images directory), checked
-against its fingerprint and read as an upload is.
+against its fingerprint and read as an upload is. An instance is created or replaced through
+the API's instance serializers, then given its volatile keys, status and times; its snapshots
+are created or replaced by name (others it has are left alone).
 """
 
 import sys

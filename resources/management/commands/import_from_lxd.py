@@ -2,8 +2,9 @@
 
 Server config, profiles, images (their files included) and aliases, then instances with
 their snapshots. Everything but the server-managed parts goes through lxdsite's own API,
-called in-process, so it passes the same validation as any client's request. A second run
-changes nothing that is already equal.
+called in-process, so it passes the same validation as any client's request; the
+server-managed parts (volatile keys, status, times, snapshots) are stored by the same code as
+`manage.py import` uses. A second run leaves equal objects equal (snapshots are written again).
 """
 
 import http.client
@@ -16,7 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
-from resources.models import Instance, Snapshot
+from resources.documents import DocumentError, store_instance_record
+from resources.models import Instance
 from resources.trust import LISTENER_KEY
 
 CHUNK = 1024 * 1024
@@ -188,23 +190,17 @@ class Command(BaseCommand):
         else:
             site.write("PUT", _url("instances", name), body)
         snapshots = lxd.get(_url("instances", name, "snapshots") + "?recursion=1")
+        record = {
+            **instance,
+            # lxdsite records Running, Stopped and Frozen; LXD's other states (Error, ...) as Stopped.
+            "status": instance["status"] if instance["status"] in Instance.STATUS_CODES else Instance.STOPPED,
+            # Some LXD versions name a snapshot INSTANCE/SNAP.
+            "snapshots": [{**snapshot, "name": snapshot["name"].rpartition("/")[2]} for snapshot in snapshots],
+        }
         with transaction.atomic():
-            # Server-managed state the API does not take from clients: LXD's volatile keys and status.
+            # Server-managed state the API does not take from clients: the same code `import` uses.
             stored = Instance.objects.select_for_update().get(name=name)
-            stored.config = instance["config"]
-            stored.status = instance["status"] if instance["status"] in Instance.STATUS_CODES else Instance.STOPPED
-            stored.save(update_fields=["config", "status"])
-            for snapshot in snapshots:
-                Snapshot.objects.update_or_create(
-                    instance=stored,
-                    name=snapshot["name"].rpartition("/")[2],
-                    defaults={
-                        "architecture": snapshot["architecture"],
-                        "config": snapshot["config"],
-                        "devices": snapshot["devices"],
-                        "profiles": snapshot["profiles"],
-                        "ephemeral": snapshot["ephemeral"],
-                        "stateful": snapshot["stateful"],
-                        "expires_at": snapshot["expires_at"],
-                    },
-                )
+            try:
+                store_instance_record(stored, record)
+            except DocumentError as exc:
+                raise CommandError(f"Instance {name!r}: {exc}") from exc
