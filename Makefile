@@ -46,4 +46,4 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 bench: venv
-	$(PY) bench/bench_api.py
+	$(PY) -m bench --docs
