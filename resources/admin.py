@@ -2,21 +2,31 @@
 
 A change form carries the stored version of the object it was rendered from; saving re-reads
 the row under the API's write lock (the admin wraps every POST in a transaction) and refuses,
-overwriting nothing, if anyone changed it since. Deletes follow the API's rules.
+overwriting nothing, if anyone changed it since. A delete confirmation carries the version too
+(the change form's delete link passes it on) and is refused the same way. Deletes follow the
+API's rules, checked under the row lock; the bulk delete action checks the rules (not versions:
+the list shows none) and deletes all of the selection or nothing.
 """
 
+from urllib.parse import urlencode
+
 from django import forms
-from django.contrib import admin
-from django.db import transaction
+from django.contrib import admin, messages
+from django.contrib.admin import actions as admin_actions
+from django.contrib.admin.utils import quote, unquote
+from django.db import router, transaction
 from django.db.models import Prefetch, Q
 from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 
 from .documents import DocumentError, VersionConflict, dump_yaml, load_yaml, lock_current, stored_version
 from .exceptions import error_text
 from .images import IMAGE_PREFETCH, remove_files
-from .models import Image, ImageAlias, Instance, InstanceProfile, Operation, Profile, Server, Snapshot
+from .models import APIToken, Image, ImageAlias, Instance, InstanceProfile, Operation, Profile, Server, Snapshot
 from .serializers import (
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
@@ -27,6 +37,7 @@ from .serializers import (
     ServerSerializer,
     check_profile_deletable,
 )
+from .trust import new_token
 
 admin.site.site_header = admin.site.site_title = "lxdsite administration"
 
@@ -34,6 +45,29 @@ CONFLICT_MESSAGE = (
     "This {what} was changed by someone else since you opened it. Nothing was saved; your input "
     "is kept below. Reload the page to see the current version, then make your change again."
 )
+DELETE_CONFLICT_MESSAGE = (
+    "The {what} “{name}” was changed by someone else since you opened it, so it was not deleted. "
+    "Check the current version below, then delete it again if you still want to."
+)
+DELETE_STALE_MESSAGE = (
+    "The {what} “{name}” was changed by someone else since you opened it: confirming will be "
+    "refused. Open it again to see the current version."
+)
+
+
+class DeleteRefused(Exception):
+    """A delete the admin refuses (a conflict, or the API's rules); str() is the message shown."""
+
+
+@admin.action(permissions=["delete"], description=gettext_lazy("Delete selected %(verbose_name_plural)s"))
+def delete_selected(modeladmin, request, queryset):
+    """Django's bulk delete in one transaction: a row the API's rules refuse stops it, nothing deleted."""
+    try:
+        with transaction.atomic(using=router.db_for_write(modeladmin.model)):
+            return admin_actions.delete_selected(modeladmin, request, queryset)
+    except DeleteRefused as exc:
+        modeladmin.message_user(request, f"Nothing was deleted: {exc}", messages.ERROR)
+        return None
 
 
 class YAMLField(forms.CharField):
@@ -131,7 +165,69 @@ class APIValidatedForm(forms.ModelForm):
 
 
 class APIValidatedAdmin(admin.ModelAdmin):
-    """Saves through the form's API serializer, so the admin writes exactly what the API would."""
+    """Saves through the form's API serializer, so the admin writes exactly what the API would.
+
+    Deletes are version-checked and follow the API's rules: override ``check_deletable`` for
+    the rules and ``delete_objects`` for what the API does beyond deleting the rows.
+    """
+
+    actions = [delete_selected]
+
+    def check_deletable(self, obj):
+        """Raise the API's error if it would refuse to delete ``obj``; override where it has rules."""
+
+    def delete_objects(self, objs):
+        """Delete rows already locked and checked; override to do what the API does besides."""
+        for obj in objs:
+            obj.delete()
+
+    def _checked(self, objs):
+        """``objs`` if the API's rules let each be deleted; DeleteRefused naming the first that is not."""
+        for obj in objs:
+            try:
+                self.check_deletable(obj)
+            except exceptions.APIException as exc:
+                raise DeleteRefused(f"{obj}: {error_text(exc)}") from exc
+        return objs
+
+    def delete_model(self, request, obj):
+        # Inside the delete view's transaction: the row stays locked until the delete commits.
+        try:
+            current = lock_current(obj, request.POST.get("version"))
+        except VersionConflict as exc:
+            raise DeleteRefused(DELETE_CONFLICT_MESSAGE.format(what=self.opts.verbose_name, name=obj)) from exc
+        self.delete_objects(self._checked([current]))
+
+    def delete_queryset(self, request, queryset):
+        # The bulk action: every selected row locked, then checked, then deleted (or none).
+        selected = [obj.pk for obj in queryset]
+        locked = self.model._default_manager.select_for_update().filter(pk__in=selected).order_by("pk")
+        self.delete_objects(self._checked(list(locked)))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and "version" in context["adminform"].form.fields:
+            # The delete link carries the version this form was rendered from (or was posted with).
+            url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_delete", args=[quote(obj.pk)])
+            version = context["adminform"].form["version"].value() or ""
+            context["versioned_delete_url"] = f"{url}?{urlencode({'version': version})}"
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        version = request.POST.get("version") if request.method == "POST" else request.GET.get("version")
+        obj = self.get_object(request, unquote(object_id))
+        if request.method != "POST" and obj is not None:
+            current = stored_version(obj)
+            if version and version != current:
+                message = DELETE_STALE_MESSAGE.format(what=self.opts.verbose_name, name=obj)
+                self.message_user(request, message, messages.WARNING)
+            version = version or current
+        try:
+            return super().delete_view(request, object_id, {**(extra_context or {}), "object_version": version})
+        except DeleteRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        if self.get_object(request, unquote(object_id)) is None:
+            return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", quote(obj.pk))
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -264,6 +360,9 @@ class ProfileAdmin(APIValidatedAdmin):
         """How many instances use the profile: the API's ``used_by``, so both say the same."""
         return len(ProfileSerializer().get_used_by(profile))
 
+    def check_deletable(self, profile):
+        check_profile_deletable(profile)
+
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
         # The API's rules: what it refuses to delete shows as protected, and is not deleted.
@@ -356,14 +455,10 @@ class ImageAdmin(APIValidatedAdmin):
     def has_add_permission(self, request):
         return False
 
-    def delete_model(self, request, image):
-        self.delete_queryset(request, [image])
-
-    def delete_queryset(self, request, queryset):
+    def delete_objects(self, images):
         # As the API deletes an image: the row, then its files once the deletion is committed.
-        paths = [path for image in queryset for path in image.files()]
-        for image in queryset:
-            image.delete()
+        paths = [path for image in images for path in image.files()]
+        super().delete_objects(images)
         transaction.on_commit(lambda: remove_files(paths))
 
 
@@ -502,3 +597,51 @@ class InstanceAdmin(APIValidatedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class APITokenForm(forms.ModelForm):
+    """A new token's name and access; the token itself is generated, never typed."""
+
+    class Meta:
+        model = APIToken
+        fields = ["name", "read_only"]
+
+
+@admin.register(APIToken)
+class APITokenAdmin(admin.ModelAdmin):
+    """API tokens, as ``createtoken`` makes them: the secret is shown once, only its digest stored.
+
+    A token is never changed (its digest is not shown anywhere); revoking it is deleting it.
+    """
+
+    form = APITokenForm
+    list_display = ["name", "read_only", "created_at"]
+    list_filter = ["read_only"]
+    search_fields = ["name"]
+    fields = ["name", "read_only", "created_at"]
+    readonly_fields = ["created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is not None else ["name", "read_only"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # The same generator as `manage.py createtoken`; the secret lives only in this response.
+        request._new_api_token, obj.digest = new_token()
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "token": request._new_api_token,
+            "title": f"API token {obj} created",
+        }
+        # The admin's views are never_cache (no-store): the page with the secret is not kept anywhere.
+        return TemplateResponse(request, "admin/resources/apitoken/created.html", context)

@@ -1,15 +1,19 @@
 """The admin: YAML editing, the API's validation, stored-version conflicts and the API's delete rules."""
 
 import html
+import io
 import re
 
 import pytest
+from django.contrib.admin import site
 from django.contrib.admin.models import LogEntry
+from django.core.management import call_command
 from django.db import transaction
 
-from resources.admin import ProfileAdmin
+from resources.admin import DeleteRefused, ProfileAdmin
 from resources.documents import VersionConflict, lock_current, stored_version
 from resources.models import (
+    APIToken,
     Image,
     ImageAlias,
     ImageProfile,
@@ -20,6 +24,7 @@ from resources.models import (
     Server,
     Snapshot,
 )
+from resources.trust import token_digest
 
 PROFILE_URL = "/admin/resources/profile/{pk}/change/"
 
@@ -28,6 +33,13 @@ def form_version(response):
     """The hidden version the change form was rendered with."""
     match = re.search(r'name="version" value="([0-9a-f]+)"', response.content.decode())
     assert match, "the change form carries no version"
+    return match.group(1)
+
+
+def delete_version(response):
+    """The hidden version the delete confirmation was rendered with."""
+    match = re.search(r'<input type="hidden" name="version" value="([0-9a-f]+)">', response.content.decode())
+    assert match, "the delete confirmation carries no version"
     return match.group(1)
 
 
@@ -194,7 +206,10 @@ def test_bulk_delete_keeps_the_default_profile(admin_client, profile):
 
 @pytest.mark.django_db
 def test_other_profiles_can_be_deleted(admin_client, profile):
-    response = admin_client.post(f"/admin/resources/profile/{profile.pk}/delete/", {"post": "yes"})
+    url = f"/admin/resources/profile/{profile.pk}/delete/"
+    version = delete_version(admin_client.get(url))
+
+    response = admin_client.post(url, {"post": "yes", "version": version})
 
     assert response.status_code == 302
     assert not Profile.objects.filter(pk=profile.pk).exists()
@@ -395,7 +410,10 @@ def test_images_are_uploaded_through_the_api_not_added_here(admin_client, image)
 
 @pytest.mark.django_db
 def test_image_delete_takes_its_aliases(admin_client, image):
-    response = admin_client.post(f"/admin/resources/image/{image.pk}/delete/", {"post": "yes"})
+    url = f"/admin/resources/image/{image.pk}/delete/"
+    version = delete_version(admin_client.get(url))
+
+    response = admin_client.post(url, {"post": "yes", "version": version})
 
     assert response.status_code == 302
     assert not Image.objects.exists()
@@ -571,3 +589,186 @@ def test_yaml_outside_json_is_a_form_error_not_a_crash(admin_client, config):
     assert response.status_code == 200
     assert "Invalid YAML" in response.content.decode()
     assert Server.objects.get().config == {}
+
+
+# Deletes are version-checked ----------------------------------------------------------------------
+
+
+def delete_link(response):
+    """The change form's delete link."""
+    match = re.search(r'<a href="([^"]+)" class="deletelink">', response.content.decode())
+    assert match, "the change form has no delete link"
+    return html.unescape(match.group(1))
+
+
+@pytest.mark.django_db
+def test_delete_link_carries_the_version_the_change_form_was_rendered_from(admin_client, profile):
+    change = admin_client.get(PROFILE_URL.format(pk=profile.pk))
+
+    link = delete_link(change)
+    confirmation = admin_client.get(link)
+
+    assert link == f"/admin/resources/profile/{profile.pk}/delete/?version={form_version(change)}"
+    assert confirmation.status_code == 200
+    assert delete_version(confirmation) == form_version(change) == stored_version(profile)
+
+
+@pytest.mark.django_db
+def test_delete_of_a_profile_changed_through_the_api_is_refused(admin_client, api, profile):
+    confirmation = admin_client.get(delete_link(admin_client.get(PROFILE_URL.format(pk=profile.pk))))
+    changed = api.patch("/1.0/profiles/p1", {"description": "changed through the API"})
+
+    response = admin_client.post(
+        confirmation.request["PATH_INFO"], {"post": "yes", "version": delete_version(confirmation)}
+    )
+
+    assert changed.status_code == 200
+    assert response.status_code == 302
+    assert response["Location"] == PROFILE_URL.format(pk=profile.pk)
+    shown = html.unescape(admin_client.get(response["Location"]).content.decode())
+    assert "The profile “p1” was changed by someone else since you opened it, so it was not deleted." in shown
+    assert "changed through the API" in shown
+    assert Profile.objects.get(pk=profile.pk).description == "changed through the API"
+    assert not LogEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_delete_of_an_instance_started_meanwhile_is_refused(admin_client, api, instance):
+    """The status is no part of LXD's ETag; the stored version still sees it change."""
+    url = f"/admin/resources/instance/{instance.pk}/delete/"
+    version = delete_version(admin_client.get(url))
+    started = api.put("/1.0/instances/c1/state", {"action": "start"})
+
+    refused = admin_client.post(url, {"post": "yes", "version": version})
+    stale = admin_client.get(f"{url}?version={version}")
+    deleted = admin_client.post(url, {"post": "yes", "version": delete_version(admin_client.get(url))})
+
+    assert started.status_code == 202
+    assert refused.status_code == 302
+    assert refused["Location"] == f"/admin/resources/instance/{instance.pk}/change/"
+    # Opened from an old change form: the confirmation says so before anyone confirms.
+    assert "confirming will be refused" in stale.content.decode()
+    assert delete_version(stale) == version
+    assert deleted.status_code == 302
+    assert deleted["Location"] == "/admin/resources/instance/"
+    assert not Instance.objects.exists()
+    assert not Snapshot.objects.exists()
+
+
+@pytest.mark.django_db
+def test_delete_without_a_version_is_refused(admin_client, profile):
+    response = admin_client.post(f"/admin/resources/profile/{profile.pk}/delete/", {"post": "yes"}, follow=True)
+
+    assert "was changed by someone else" in html.unescape(response.content.decode())
+    assert Profile.objects.filter(pk=profile.pk).exists()
+
+
+@pytest.mark.django_db
+def test_delete_of_an_alias_deleted_meanwhile_says_so(admin_client, api, image):
+    alias = ImageAlias.objects.get()
+    url = f"/admin/resources/imagealias/{alias.pk}/delete/"
+    version = delete_version(admin_client.get(url))
+    assert api.delete("/1.0/images/aliases/alpine").status_code == 200
+
+    response = admin_client.post(url, {"post": "yes", "version": version}, follow=True)
+
+    assert response.redirect_chain[-1][0] == "/admin/"
+    assert "Perhaps it was deleted?" in html.unescape(response.content.decode())
+
+
+@pytest.mark.django_db
+def test_bulk_delete_is_all_or_nothing_under_the_apis_rules(admin_client, instance, profile):
+    spare = Profile.objects.create(name="spare")
+    selection = {"action": "delete_selected", "_selected_action": [spare.pk, profile.pk]}
+
+    refused = admin_client.post("/admin/resources/profile/", {**selection, "post": "yes"})
+    # The rules are checked again under the row locks, in the transaction that deletes.
+    request = refused.wsgi_request
+    with pytest.raises(DeleteRefused, match="p1: Profile is currently in use"), transaction.atomic():
+        ProfileAdmin(Profile, site).delete_queryset(request, Profile.objects.filter(name__in=["spare", "p1"]))
+    allowed = admin_client.post(
+        "/admin/resources/profile/", {**selection, "_selected_action": [spare.pk], "post": "yes"}
+    )
+
+    assert refused.status_code == 200
+    assert "Profile is currently in use" in refused.content.decode()
+    assert allowed.status_code == 302
+    assert list(Profile.objects.values_list("name", flat=True)) == ["default", "p1"]
+
+
+# API tokens ------------------------------------------------------------------------------------------
+
+
+def created_token(response):
+    """The secret the add page shows once."""
+    match = re.search(
+        r'id="api-token" class="vLargeTextField" readonly value="(lxds_[A-Za-z0-9_-]+)"', response.content.decode()
+    )
+    assert match, "the page shows no token"
+    return match.group(1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("read_only", "put_status"), [(True, 403), (False, 200)])
+def test_token_added_in_the_admin_is_shown_once_and_works(admin_client, tcp_api, read_only, put_status):
+    response = admin_client.post(
+        "/admin/resources/apitoken/add/", {"name": "ci", **({"read_only": "on"} if read_only else {})}
+    )
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    token = created_token(response)
+    stored = APIToken.objects.get(name="ci")
+    assert (stored.digest, stored.read_only) == (token_digest(token), read_only)
+    tcp_api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert "config" in tcp_api.get("/1.0").json()["metadata"]
+    assert tcp_api.patch("/1.0", {"config": {}}).status_code == put_status
+    # Never again: not in the list, not on the object's page, not in the admin's log.
+    for page in ("/admin/resources/apitoken/", f"/admin/resources/apitoken/{stored.pk}/change/", "/admin/"):
+        text = admin_client.get(page).content.decode()
+        assert token not in text
+        assert stored.digest not in text
+
+
+@pytest.mark.django_db
+def test_token_list_columns(admin_client):
+    call_command("createtoken", "deploy", "--read-only", stdout=io.StringIO())
+    call_command("createtoken", "backup", stdout=io.StringIO())
+
+    response = admin_client.get("/admin/resources/apitoken/")
+
+    assert response.status_code == 200
+    rows = [(token.name, token.read_only) for token in response.context["cl"].result_list]
+    assert rows == [("backup", False), ("deploy", True)]
+    assert [column["text"] for column in response.context["result_headers"]][1:] == ["name", "read only", "created at"]
+    filtered = admin_client.get("/admin/resources/apitoken/?read_only__exact=1")
+    assert [token.name for token in filtered.context["cl"].result_list] == ["deploy"]
+
+
+@pytest.mark.django_db
+def test_token_name_must_be_unique_and_tokens_cannot_be_edited(admin_client):
+    call_command("createtoken", "deploy", stdout=io.StringIO())
+    token = APIToken.objects.get()
+
+    taken = admin_client.post("/admin/resources/apitoken/add/", {"name": "deploy"})
+    edited = admin_client.post(f"/admin/resources/apitoken/{token.pk}/change/", {"name": "other", "read_only": "on"})
+
+    assert taken.status_code == 200
+    assert "API token with this Name already exists." in html.unescape(taken.content.decode())
+    assert edited.status_code == 403
+    assert list(APIToken.objects.values_list("name", "read_only", "digest")) == [("deploy", False, token.digest)]
+
+
+@pytest.mark.django_db
+def test_token_revoked_by_deleting_it(admin_client, tcp_api):
+    out = io.StringIO()
+    call_command("createtoken", "deploy", stdout=out)
+    tcp_api.credentials(HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
+    token = APIToken.objects.get()
+    assert "config" in tcp_api.get("/1.0").json()["metadata"]
+
+    response = admin_client.post(f"/admin/resources/apitoken/{token.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not APIToken.objects.exists()
+    assert "config" not in tcp_api.get("/1.0").json()["metadata"]
