@@ -1,5 +1,6 @@
 """``manage.py import_from_lxd`` copies a running LXD into lxdsite; lxc then shows the same objects."""
 
+import datetime
 import subprocess
 import sys
 
@@ -85,3 +86,10 @@ def test_import_copies_everything_and_lxc_shows_the_same(populated_lxd, lxdsite_
     fingerprint = unix_request(populated_lxd, "GET", "/1.0/images/aliases/imp-image")[2]["metadata"]["target"]
     assert _etags(ours, fingerprint) == _etags(populated_lxd, fingerprint)
     assert unix_request(ours, "GET", "/1.0/instances")[2]["metadata"].count("/1.0/instances/imp1") == 1
+    # The server's own record comes along: volatile keys and creation times (to the microsecond).
+    for path in ("/1.0/instances/imp1", "/1.0/instances/imp1/snapshots/s1"):
+        mine, theirs = (unix_request(socket, "GET", path)[2]["metadata"] for socket in (ours, populated_lxd))
+        assert datetime.datetime.fromisoformat(mine["created_at"]) == datetime.datetime.fromisoformat(
+            theirs["created_at"]
+        ), path
+        assert mine["config"]["volatile.uuid"] == theirs["config"]["volatile.uuid"], path
