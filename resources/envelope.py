@@ -118,7 +118,18 @@ class LXDJSONParser(BaseParser):
 
 
 class LXDContentNegotiation(DefaultContentNegotiation):
-    """Parse every body as JSON (LXD ignores Content-Type; ``curl -d`` sends a form type)."""
+    """Parse every body as JSON (LXD ignores Content-Type; ``curl -d`` sends a form type), answer JSON."""
 
     def select_parser(self, request, parsers):
         return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        """LXD's JSON for what lxc and pylxd send (no Accept, or ``*/*``), without parsing headers."""
+        accept = request.META.get("HTTP_ACCEPT", "*/*")
+        if (
+            accept in ("*/*", "application/json")
+            and not format_suffix
+            and "format=" not in request.META.get("QUERY_STRING", "")
+        ):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)

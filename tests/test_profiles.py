@@ -1,8 +1,10 @@
 """Profiles: LXD's CRUD, rename, texts and status codes (correct HTTP where LXD's are not)."""
 
+from urllib.parse import quote
+
 import pytest
 
-from resources.models import Profile
+from resources.models import Instance, InstanceProfile, Profile
 
 
 @pytest.mark.django_db
@@ -152,3 +154,38 @@ def test_list_query_count_does_not_grow(api, django_assert_num_queries, count, r
         response = api.get(f"/1.0/profiles?recursion={recursion}")
 
     assert len(response.json()["metadata"]) == count + 1
+
+
+@pytest.mark.django_db
+def test_one_profile_reads_as_the_list_shows_it(api, profile, django_assert_num_queries):
+    # Instances take the profile in an order unlike their names: used_by keeps that order.
+    for name in ["zz", "aa", "mm"]:
+        instance = Instance.objects.create(name=name)
+        InstanceProfile.objects.create(instance=instance, profile=profile)
+    listed = {entry["name"]: entry for entry in api.get("/1.0/profiles?recursion=1").json()["metadata"]}
+
+    # The profile and its users: two queries, however many instances use it.
+    with django_assert_num_queries(2):
+        response = api.get("/1.0/profiles/p1")
+    head = api.head("/1.0/profiles/p1")
+
+    assert response.json()["metadata"] == listed["p1"]
+    assert listed["p1"]["used_by"] == ["/1.0/instances/zz", "/1.0/instances/aa", "/1.0/instances/mm"]
+    assert head.status_code == 200
+    assert head.headers["ETag"] == response.headers["ETag"]
+
+
+@pytest.mark.parametrize("name", ["it's", "50%", "a_b", "ünï", "x" * 63])
+@pytest.mark.django_db
+def test_a_name_finds_exactly_its_profile(api, name):
+    # The read path runs SQL compiled once: quotes, LIKE wildcards and non-ASCII stay values.
+    for other in ["its", "500", "axb", "uni", "x" * 62]:
+        Profile.objects.create(name=other)
+    Profile.objects.create(name=name, description=name)
+
+    found = api.get(f"/1.0/profiles/{quote(name)}")
+    missing = api.get(f"/1.0/profiles/{quote(name + '-')}")
+
+    assert found.json()["metadata"]["description"] == name
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "Fetch profile: Profile not found"

@@ -1,0 +1,84 @@
+"""Querysets compiled to SQL once per process, for the reads a client repeats most.
+
+Django compiles a queryset to SQL every time it runs one. For ``GET`` of one profile that
+compile, and the prefetch machinery around a second query, were about 60% of the request
+(py-spy on a ``serve`` worker; see docs/performance.md). A ``PreparedQuery`` builds its
+queryset once, with placeholder values, keeps the SQL Django made of it, and runs that SQL
+again with each request's values through ``Manager.raw()``, which still converts every
+column as the ORM does. Writes keep the ORM: they lock rows and are not repeated as often.
+"""
+
+import threading
+from dataclasses import dataclass
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models.expressions import Col
+from django.db.models.sql.compiler import SQLCompiler
+
+
+def _placeholder(index):
+    """A string no client value can equal (the API refuses NUL), marking parameter ``index``."""
+    return f"\x00lxdsite-parameter-{index}\x00"
+
+
+@dataclass
+class _Compiled:
+    """One thread's compiled query: the compiler holds that thread's connection."""
+
+    compiler: SQLCompiler
+    sql: str
+    slots: list
+    attnames: list
+    converters: dict
+
+
+class PreparedQuery:
+    """A model queryset of string parameters, compiled once per thread and database.
+
+    ``build`` takes placeholder strings and returns the queryset, e.g.
+    ``PreparedQuery(lambda name: Profile.objects.filter(name=name))``. Each value must reach
+    the SQL as it is (exact lookups, not ``startswith``), and the queryset selects model
+    columns only (``only()`` may narrow them). Calling the prepared query with the real
+    values returns the model objects in the queryset's order, converted as the ORM does.
+    """
+
+    def __init__(self, build):
+        self.build = build
+        self.arity = build.__code__.co_argcount
+        self.local = threading.local()
+
+    def compile(self, using):
+        """The SQL Django makes of the queryset, and where each value goes in its parameters."""
+        placeholders = [_placeholder(index) for index in range(self.arity)]
+        compiler = self.build(*placeholders).query.get_compiler(using)
+        sql, params = compiler.as_sql()
+        slots = [(placeholders.index(param), None) if param in placeholders else (None, param) for param in params]
+        assert sum(index is not None for index, _ in slots) == self.arity, "each value must reach the SQL as it is"
+        columns = [expression for expression, _, _ in compiler.select[: compiler.col_count]]
+        assert all(isinstance(column, Col) for column in columns), "select model columns only"
+        attnames = [column.target.attname for column in columns]
+        return _Compiled(compiler, sql, slots, attnames, compiler.get_converters(columns))
+
+    def __call__(self, *values, using=DEFAULT_DB_ALIAS):
+        compiled = getattr(self.local, using, None)
+        if compiled is None:
+            compiled = self.compile(using)
+            setattr(self.local, using, compiled)
+        params = [values[index] if index is not None else constant for index, constant in compiled.slots]
+        with connections[using].cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        if compiled.converters:
+            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        model = compiled.compiler.query.model
+        return [model.from_db(using, compiled.attnames, row) for row in rows]
+
+
+def set_prefetched(instance, relation, objects):
+    """Make ``instance.<relation>.all()`` give ``objects`` without a query, as prefetch_related does."""
+    queryset = getattr(type(instance), relation).rel.related_model._default_manager.get_queryset()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[relation] = queryset
