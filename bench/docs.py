@@ -104,7 +104,7 @@ def write(markdown_path, png_path, rows, run):
         "",
         "Written by `python -m bench --docs` (`make bench`); edit the program, not this page.",
         "",
-        f"- Date: {started:%Y-%m-%d %H:%M} UTC; the run took {run.seconds / 60:.0f} minutes.",
+        f"- Date: {started:%Y-%m-%d %H:%M} UTC; the run took {run.seconds / 60:.0f} min.",
         f"- Machine: {machine()}.",
         f"- Load average (1, 5, 15 min) before: {', '.join(f'{v:.1f}' for v in run.load[0])}; after: "
         f"{', '.join(f'{v:.1f}' for v in run.load[1])}. The machine is shared: other work running at the same "
@@ -160,8 +160,8 @@ def write(markdown_path, png_path, rows, run):
         "failure. A PUT If-Match round is a read-modify-write of each client's own profile with the ETag the",
         "previous write produced (lxdsite returns it, for LXD the client computes it). An upload round is one",
         "new image per client (POST /1.0/images and the wait for its operation), deleted after the round.",
-        "Memory growth is the larger of the sampled peak minus the level before, and the sum of every",
-        "process's VmHWM rise.",
+        "Growth (the largest of any round) is the larger of the sampled peak minus the level before the round,",
+        "and the sum of every process's VmHWM rise during it.",
         "",
         f"The {many:,} profiles and instances were created through lxdsite's API with 8 clients ("
         + ", ".join(fills)

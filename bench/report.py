@@ -6,7 +6,18 @@ from dataclasses import dataclass
 
 from .client import percentile
 
-COLUMNS = ["workload", "clients", "target", "req/s", "p50 ms", "p99 ms", "peak RSS MiB", "ratio", "answers"]
+COLUMNS = [
+    "workload",
+    "clients",
+    "target",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "peak RSS MiB",
+    "growth MiB",
+    "ratio",
+    "answers",
+]
 
 
 @dataclass
@@ -42,6 +53,7 @@ class Row:
             f"{self.p50_ms:.1f}",
             f"{self.p99_ms:.1f}",
             "-" if self.peak_rss_mib is None else f"{self.peak_rss_mib:.0f}",
+            "-" if self.rss_growth_mib is None else f"{self.rss_growth_mib:.0f}",
             "" if self.ratio is None else f"{self.ratio:.2f} ({self.ratio_to})",
             answers,
         ]
@@ -85,7 +97,7 @@ def text_table(rows):
     """A plain table with aligned columns."""
     lines = [COLUMNS, *(row.cells() for row in rows)]
     widths = [max(len(line[column]) for line in lines) for column in range(len(COLUMNS))]
-    numeric = {3, 4, 5, 6}
+    numeric = {3, 4, 5, 6, 7}
     return "\n".join(
         "  ".join(
             cell.rjust(width) if column in numeric else cell.ljust(width)
@@ -103,47 +115,47 @@ def markdown_table(rows):
 
 
 def plot(rows, path, *, many):
-    """Throughput against object count (recursion=1 lists) and against client count, as a PNG."""
+    """Throughput against object count (recursion=1 lists) and against client count, as a PNG.
+
+    One colour per target; on the left solid lines are profiles and dashed ones instances,
+    round markers 1 client and squares 8; on the right solid is GET and dashed PUT If-Match.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    figure, (by_objects, by_clients) = pyplot.subplots(1, 2, figsize=(12, 4.8))
     main = [row for row in rows if row.section == "main"]
-    for collection in ("profiles", "instances"):
-        for target in sorted({row.target for row in main if row.kind != "bare"}):
-            for clients in (1, 8):
-                points = sorted(
+    targets = sorted({row.target for row in main})
+    colour = {target: f"C{number}" for number, target in enumerate(targets)}
+    figure, (by_objects, by_clients) = pyplot.subplots(1, 2, figsize=(13, 5))
+
+    def series(axes, points, target, style, marker, label):
+        if points:
+            axes.plot(*zip(*sorted(points), strict=True), style, color=colour[target], marker=marker, label=label)
+
+    for target in targets:
+        for collection, style in (("profiles", "-"), ("instances", "--")):
+            for clients, marker in ((1, "o"), (8, "s")):
+                points = [
                     (row.objects, row.rate)
                     for row in main
-                    if row.target == target and row.clients == clients and row.workload.startswith(f"list {collection}")
-                )
-                if points:
-                    by_objects.plot(
-                        *zip(*points, strict=True),
-                        marker="o",
-                        label=f"{target} {collection}, {clients} client{'s' if clients > 1 else ''}",
-                    )
-    by_objects.set(
-        xscale="log",
-        yscale="log",
-        xlabel="objects in the list",
-        ylabel="requests/s",
-        title="GET /1.0/<collection>?recursion=1",
-    )
-    by_objects.set_xticks([200, many], [f"{200:,}", f"{many:,}"])
-    by_objects.legend(fontsize="small")
+                    if (row.target, row.clients) == (target, clients) and row.workload.startswith(f"list {collection}")
+                ]
+                series(by_objects, points, target, style, marker, f"{target}: {collection}, {clients} client(s)")
+        for workload, style in (("GET profile", "-"), ("PUT If-Match", "--")):
+            points = [(row.clients, row.rate) for row in main if (row.target, row.workload) == (target, workload)]
+            series(by_clients, points, target, style, "o", f"{target}: {workload}")
 
-    for workload in ("GET profile", "PUT If-Match"):
-        for target in sorted({row.target for row in main}):
-            points = sorted(
-                (row.clients, row.rate) for row in main if row.target == target and row.workload == workload
-            )
-            if len(points) > 1:
-                by_clients.plot(*zip(*points, strict=True), marker="o", label=f"{target}: {workload}")
-    by_clients.set(xlabel="concurrent clients", ylabel="requests/s", title="Throughput by client count", xticks=[1, 8])
-    by_clients.legend(fontsize="small")
+    by_objects.set(xscale="log", yscale="log", xlabel="objects in the list", ylabel="requests/s")
+    by_objects.set_title("GET /1.0/profiles|instances?recursion=1")
+    by_objects.set_xticks([200, many], [f"{200:,}", f"{many:,}"])
+    by_objects.set_xlim(100, many * 2)
+    by_clients.set(xlabel="concurrent clients", ylabel="requests/s", xticks=[1, 8], ylim=(0, None))
+    by_clients.set_title("GET /1.0/profiles/default and PUT with If-Match")
+    for axes in (by_objects, by_clients):
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="x-small")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     pyplot.close(figure)
