@@ -321,6 +321,7 @@ class SnapshotRecordSerializer(SnapshotCreateSerializer):
         read_only_fields = []
 
     def validate_architecture(self, value):
+        # The instance serializer's rule (LXD's architectures); with no instance, "" is x86_64.
         return InstanceSerializer.validate_architecture(self, value)
 
     def create(self, validated_data):
@@ -456,7 +457,8 @@ def _import_instance(item):
         raise DocumentError(f"Instance name {name!r} is not a string")
     instance = Instance.objects.select_for_update().filter(name=name).first()
     body = {key: item[key] for key in KINDS["instance"].writable if key in item}
-    instance_type = item.get("type", Image.CONTAINER)
+    # No type: a new instance is a container, as the API creates one; a stored one keeps its own.
+    instance_type = item.get("type", instance.type if instance else Image.CONTAINER)
     try:
         if instance_type not in (Image.CONTAINER, Image.VIRTUAL_MACHINE):
             raise DocumentError(f"Invalid instance type {instance_type!r}")

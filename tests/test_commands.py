@@ -355,6 +355,24 @@ def test_import_puts_instances_back_as_exported(api, instances, tmp_path):
     assert document == before
 
 
+@pytest.mark.django_db
+def test_import_refuses_to_turn_a_vm_into_a_container(instances, tmp_path):
+    before, _ = run("export")
+    path = tmp_path / "vm.yaml"
+    path.write_text("instances:\n- name: v1\n  type: container\n  description: changed\n")
+
+    with pytest.raises(CommandError, match="Instance 'v1': It is a virtual-machine, not a container"):
+        run("import", str(path))
+    assert run("export")[0] == before
+    path.write_text("instances:\n- name: v1\n  description: changed\n")
+    run("import", str(path))
+
+    assert (Instance.objects.get(name="v1").type, Instance.objects.get(name="v1").description) == (
+        "virtual-machine",
+        "changed",
+    )
+
+
 def upload_image(api, capture, data, **headers):
     """POST an image file to the API as lxc does; its fingerprint."""
     content_type = "application/octet-stream"
