@@ -70,7 +70,7 @@ def verdicts(rows):
             answers = [row.statuses for row in rows if row.target == name and row.workload == workload]
             if answers:
                 only = all(set(each) == {status} for each in answers)
-                seen = ", ".join(" ".join(f"{s}:{n}" for s, n in sorted(each.items())) for each in answers)
+                seen = ", ".join(" ".join(f"{s}:{n}" for s, n in sorted(each.items(), key=str)) for each in answers)
                 lines.append((f"{name}: {workload} answers {status}", seen, only))
         memory = [row for row in rows if row.section == "memory" and row.target == name]
         for row in memory:
@@ -160,6 +160,9 @@ def write(markdown_path, png_path, rows, run):
         "failure. A PUT If-Match round is a read-modify-write of each client's own profile with the ETag the",
         "previous write produced (lxdsite returns it, for LXD the client computes it). An upload round is one",
         "new image per client (POST /1.0/images and the wait for its operation), deleted after the round.",
+        "Client CPU is the median over the rounds of the benchmark process's CPU time per second (100% = one",
+        "of the machine's cores): the client shares the machine with the server, and near 100% the Python",
+        "client itself limits the rate (the bare-stack rows most of all).",
         "Growth (the largest of any round) is the larger of the sampled peak minus the level before the round,",
         "and the sum of every process's VmHWM rise during it.",
         "",
@@ -172,7 +175,7 @@ def write(markdown_path, png_path, rows, run):
         "## Reproduce",
         "",
         "```",
-        "make bench                       # = .venv/bin/python -m bench --docs, about 40 minutes",
+        f"make bench                         # = .venv/bin/python -m bench --docs ({run.seconds / 60:.0f} min here)",
         ".venv/bin/python -m bench --quick   # a smoke run of a few minutes; writes nothing",
         ".venv/bin/python -m bench --target lxdsite=/path/unix.socket --target lxd=/var/lib/lxd/unix.socket",
         "```",

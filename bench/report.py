@@ -15,6 +15,7 @@ COLUMNS = [
     "p99 ms",
     "peak RSS MiB",
     "growth MiB",
+    "client CPU",
     "ratio",
     "answers",
 ]
@@ -36,6 +37,7 @@ class Row:
     peak_rss_mib: float | None
     rss_growth_mib: float | None
     statuses: Counter
+    client_cpu: float = 0.0
     objects: int | None = None
     # The one status every answer must have, when the workload expects one for this kind.
     expected: int | None = None
@@ -44,7 +46,7 @@ class Row:
 
     def cells(self):
         """The row as the table's text cells."""
-        answers = " ".join(f"{status}:{count}" for status, count in sorted(self.statuses.items()))
+        answers = " ".join(f"{status}:{count}" for status, count in sorted(self.statuses.items(), key=str))
         return [
             self.workload,
             str(self.clients),
@@ -54,6 +56,7 @@ class Row:
             f"{self.p99_ms:.1f}",
             "-" if self.peak_rss_mib is None else f"{self.peak_rss_mib:.0f}",
             "-" if self.rss_growth_mib is None else f"{self.rss_growth_mib:.0f}",
+            f"{self.client_cpu:.0%}",
             "" if self.ratio is None else f"{self.ratio:.2f} ({self.ratio_to})",
             answers,
         ]
@@ -81,6 +84,7 @@ def summarise(section, workload, clients, target, rounds):
         peak_rss_mib=max(each.peak_rss_kib for each in rounds) / 1024 if measured else None,
         rss_growth_mib=max(each.rss_growth_kib for each in rounds) / 1024 if measured else None,
         statuses=sum((each.statuses for each in rounds), Counter()),
+        client_cpu=statistics.median(each.client_cpu for each in rounds),
     )
 
 
@@ -97,7 +101,7 @@ def text_table(rows):
     """A plain table with aligned columns."""
     lines = [COLUMNS, *(row.cells() for row in rows)]
     widths = [max(len(line[column]) for line in lines) for column in range(len(COLUMNS))]
-    numeric = {3, 4, 5, 6, 7}
+    numeric = {3, 4, 5, 6, 7, 8}
     return "\n".join(
         "  ".join(
             cell.rjust(width) if column in numeric else cell.ljust(width)
