@@ -40,7 +40,7 @@ def worker_pids(server, count, timeout=30):
     """The pids of the server's `count` worker processes, once gunicorn has booted them all."""
     children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
     deadline = time.monotonic() + timeout
-    while (pids := {int(pid) for pid in children.read_text().split()}) and len(pids) != count:
+    while len(pids := {int(pid) for pid in children.read_text().split()}) != count:
         assert time.monotonic() < deadline, f"{len(pids)} of {count} workers booted:\n{server.log()}"
         time.sleep(0.1)
     return pids
