@@ -23,7 +23,17 @@ from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, conditional_schem
 from .envelope import CreatedResponse, SyncResponse
 from .exceptions import Conflict, first_message
 from .instances import apply_filter
-from .models import Image, ImageAlias, Instance, InstanceProfile, Operation, Profile, Server, Snapshot
+from .models import (
+    Image,
+    ImageAlias,
+    ImageProfile,
+    Instance,
+    InstanceProfile,
+    Operation,
+    Profile,
+    Server,
+    Snapshot,
+)
 from .operations import AsyncResponse, cancel_operation, finished_operation, operation_url
 from .prepared import PreparedQuery, set_prefetched
 from .serializers import (
@@ -88,6 +98,10 @@ class LXDViewSet(viewsets.GenericViewSet):
     def get_serializer_class(self):
         return getattr(self, f"{self.action}_serializer_class", None) or super().get_serializer_class()
 
+    def perform_authentication(self, request):
+        """Authenticate only when trust is asked (``trust.is_trusted``), as DRF allows: a request
+        on the unix socket is trusted without reading its session or token."""
+
     def read_object(self, value):
         """The object a GET names, or None; ``NotImplemented`` reads it through ``get_queryset()``.
 
@@ -96,13 +110,18 @@ class LXDViewSet(viewsets.GenericViewSet):
         """
         return NotImplemented
 
+    def lookup_object(self, value):
+        """The object named ``value``, through ``get_queryset()``."""
+        return super().get_object()
+
     def get_object(self):
+        value = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
         try:
             instance = NotImplemented
             if self.action == "retrieve" and self.request.method in SAFE_METHODS:
-                instance = self.read_object(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+                instance = self.read_object(value)
             if instance is NotImplemented:
-                return super().get_object()
+                return self.lookup_object(value)
             if instance is None:
                 raise Http404
             self.check_object_permissions(self.request, instance)
@@ -347,8 +366,8 @@ class StreamingCreateMixin:
 class FingerprintLookupMixin:
     """Find an image by its fingerprint or a unique prefix of it, as LXD does (ambiguous: 400)."""
 
-    def get_object(self):
-        return find_image(self.kwargs[self.lookup_field], self.get_queryset())
+    def lookup_object(self, value):
+        return find_image(value, self.get_queryset())
 
 
 class AsyncDestroyMixin:
@@ -365,6 +384,16 @@ class AsyncDestroyMixin:
 
     def perform_destroy(self, instance):
         instance.delete()
+
+
+IMAGE_BY_FINGERPRINT = PreparedQuery(lambda fingerprint: Image.objects.filter(fingerprint=fingerprint))
+# An image's profiles in its order, and its aliases by age (images.IMAGE_PREFETCH for lists).
+IMAGE_PROFILES = PreparedQuery(
+    lambda fingerprint: Profile.objects.filter(image_links__image__fingerprint=fingerprint).order_by("image_links__id")
+)
+IMAGE_ALIASES = PreparedQuery(
+    lambda fingerprint: ImageAlias.objects.filter(image__fingerprint=fingerprint).order_by("id")
+)
 
 
 @conditional_schema(reads=["list", "retrieve", "export"], writes=["update", "partial_update", "destroy"])
@@ -404,6 +433,18 @@ class ImageViewSet(
 
     def filter_queryset(self, queryset):
         return images.filter_images(queryset, self.request.query_params.get("filter", ""))
+
+    def read_object(self, fingerprint):
+        if len(fingerprint) != 64:
+            # A prefix: find_image's LIKE, and its 400 when it is ambiguous.
+            return NotImplemented
+        image = next(iter(IMAGE_BY_FINGERPRINT(fingerprint)), None)
+        if image is None or not (image.public or is_trusted(self.request)):
+            return None
+        profiles = IMAGE_PROFILES(fingerprint)
+        set_prefetched(image, "profile_links", [ImageProfile(image=image, profile=profile) for profile in profiles])
+        set_prefetched(image, "aliases", IMAGE_ALIASES(fingerprint))
+        return image
 
     def create(self, request, *args, **kwargs):
         """Upload: LXD answers 202 and reports a refused file in the failed operation."""
@@ -587,6 +628,13 @@ class InstanceQuerysetMixin:
         return queryset
 
 
+INSTANCE_BY_NAME = PreparedQuery(lambda name: Instance.objects.filter(name=name))
+# The instance's profiles in the order LXD applies them.
+INSTANCE_PROFILES = PreparedQuery(
+    lambda name: Profile.objects.filter(instance_links__instance__name=name).order_by("instance_links__id")
+)
+
+
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
 class InstanceViewSet(
     InstanceQuerysetMixin, ConditionalUpdateMixin, OperationMixin, ListMixin, RetrieveMixin, LXDViewSet
@@ -612,6 +660,17 @@ class InstanceViewSet(
         if self.action == "list" and recursion_level(self.request) >= 2:
             queryset = queryset.prefetch_related("snapshots")
         return queryset
+
+    def read_object(self, name):
+        if recursion_level(self.request) >= 1:
+            # The full answer adds snapshots and state: get_queryset() reads them.
+            return NotImplemented
+        instance = next(iter(INSTANCE_BY_NAME(name)), None)
+        if instance is not None:
+            profiles = INSTANCE_PROFILES(name)
+            links = [InstanceProfile(instance=instance, profile=profile) for profile in profiles]
+            set_prefetched(instance, "profile_links", links)
+        return instance
 
     def create(self, request, *args, **kwargs):
         data = self.request_data()

@@ -640,3 +640,21 @@ def test_serve_removes_uploads_a_killed_server_left(tmp_path):
 
     with running_server(tmp_path / "lxd", workers=1):
         assert os.listdir(images) == ["kept"]
+
+
+def test_one_image_reads_as_the_list_shows_it(api, image, django_assert_num_queries):
+    fingerprint, _ = image
+    for name in ["zz", "aa"]:
+        Profile.objects.create(name=name)
+    assert api.put(f"/1.0/images/{fingerprint}", {"profiles": ["zz", "default", "aa"]}).status_code == 200
+    for name in ["second", "first"]:
+        api.post("/1.0/images/aliases", {"name": name, "target": fingerprint})
+    listed = api.get("/1.0/images?recursion=1").json()["metadata"]
+
+    # The image, its profiles, its aliases.
+    with django_assert_num_queries(3):
+        response = api.get(f"/1.0/images/{fingerprint}")
+
+    assert response.json()["metadata"] == listed[0]
+    assert listed[0]["profiles"] == ["zz", "default", "aa"]
+    assert [alias["name"] for alias in listed[0]["aliases"]] == ["second", "first"]

@@ -320,3 +320,22 @@ def test_instance_writes_are_lxds_lifecycle_events(api, django_capture_on_commit
         ("instance-renamed", "/1.0/instances/c2", {"old_name": "c1"}),
         ("instance-deleted", "/1.0/instances/c2", None),
     ]
+
+
+@pytest.mark.django_db
+def test_one_instance_reads_as_the_list_shows_it(api, c1, django_assert_num_queries):
+    for name in ["zz", "aa"]:
+        Profile.objects.create(name=name, config={"user.from": name})
+    assert api.patch("/1.0/instances/c1", {"profiles": ["zz", "default", "aa"]}).status_code == 200
+    listed = api.get("/1.0/instances?recursion=1").json()["metadata"]
+
+    # The instance and its profiles, in the order LXD applies them.
+    with django_assert_num_queries(2):
+        response = api.get("/1.0/instances/c1")
+    container = api.get("/1.0/containers/c1")
+
+    assert response.json()["metadata"] == listed[0]
+    assert listed[0]["profiles"] == ["zz", "default", "aa"]
+    assert listed[0]["expanded_config"]["user.from"] == "aa"
+    assert container.json()["metadata"] == listed[0]
+    assert container.headers["ETag"] == response.headers["ETag"]

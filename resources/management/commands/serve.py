@@ -179,5 +179,7 @@ def gunicorn_options(bind, *, workers, threads, access_log, name):
         "control_socket_disable": True,
         # SIGTERM lets requests in progress finish for this long, then stops (gunicorn: 30 s).
         "graceful_timeout": 10,
+        # Each worker touches its heartbeat file on every loop: on tmpfs that is no disk write.
+        **({"worker_tmp_dir": "/dev/shm"} if os.path.isdir("/dev/shm") else {}),
         "proc_name": name,
     }
