@@ -109,6 +109,7 @@ class Benchmark:
         self.notes = {}
 
     def prepare(self, targets):
+        """The fixtures of every target but the bare apps (workloads.prepare)."""
         for target in targets:
             if target.kind != "bare":
                 self.fixtures[target.name] = workloads.prepare(target, clients=8)
@@ -148,15 +149,62 @@ class Benchmark:
                 self.rows.append(row)
                 progress(f"  {workload.name:28} {clients} {target.name:14} {row.rate:9.1f}/s  {dict(row.statuses)}")
 
-    def wrong_answers(self):
-        """Rows whose answers were not all the status their workload expects."""
-        return [row for row in self.rows if row.expected is not None and set(row.statuses) != {row.expected}]
+
+def measure_all(bench, targets, tmp):
+    """The single-object workloads, the lists, the uploads, and (unless quick) 10,000 objects and 1 GiB."""
+    args = bench.args
+    apis = [target for target in targets if target.kind != "bare"]
+    lxdsites = [target for target in targets if target.kind == "lxdsite"]
+    progress("preparing: storage pool, tiny image, instance, profiles")
+    bench.prepare(targets)
+    # Single objects first, while one instance uses the default profile (its used_by is short).
+    for workload in workloads.object_workloads():
+        bench.run("main", workload, targets)
+    bench.fill(apis, args.objects)
+    for workload in workloads.list_workloads(args.objects):
+        bench.run("main", workload, targets)
+    bench.run("main", workloads.upload_workload(workloads.ImageFile(tmp, args.upload_mib << 20)), targets)
+    if args.quick:
+        return
+    if lxdsites:
+        bench.fill(lxdsites, args.many)
+        for workload in workloads.list_workloads(args.many, kinds=("lxdsite",)):
+            bench.run("main", workload, lxdsites)
+    memory = workloads.upload_workload(workloads.ImageFile(tmp, args.memory_mib << 20), clients=(1,))
+    bench.run("memory", memory, apis, rounds=1)
+
+
+def measure_scale_out(bench, stack):
+    """GET and If-Match PUT at 8 clients on PostgreSQL with serve --workers 1 and --workers 2."""
+    progress("scale-out: serve --workers 1 and --workers 2 on PostgreSQL")
+    scale = [
+        stack.enter_context(servers.lxdsite(f"lxdsite-pg-w{workers}", postgres=True, workers=workers))
+        for workers in (1, 2)
+    ]
+    bench.prepare(scale)
+    for workload in workloads.object_workloads():
+        if workload.name in ("GET profile", "PUT If-Match"):
+            workload.clients = (8,)
+            bench.run("scale-out", workload, scale)
+
+
+def print_tables(rows, baseline):
+    """A table per section, with the ratios; then every row whose answers were wrong."""
+    for section, base in (("main", baseline), ("memory", None), ("scale-out", "lxdsite-pg-w1")):
+        section_rows = [row for row in rows if row.section == section]
+        if base:
+            add_ratios(section_rows, base)
+        if section_rows:
+            print(f"\n{section}\n" + text_table(section_rows))
+    wrong = [row for row in rows if row.expected is not None and set(row.statuses) != {row.expected}]
+    for row in wrong:
+        print(f"WRONG ANSWERS: {row.workload} on {row.target}: {dict(row.statuses)}, expected only {row.expected}")
+    return wrong
 
 
 def main(argv=None):
     args = parse_args(argv)
-    started_at = time.time()
-    load_before = os.getloadavg()
+    started_at, load_before = time.time(), os.getloadavg()
     bench = Benchmark(args)
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
@@ -166,60 +214,16 @@ def main(argv=None):
             names = [name for name in args.start.split(",") if name] + (["lxdsite-pg"] if args.postgres else [])
             progress(f"starting {', '.join(names)}")
             targets = [stack.enter_context(STARTABLE[name]()) for name in names]
-        lxdsites = [target for target in targets if target.kind == "lxdsite"]
-        servers_ = [target for target in targets if target.kind != "bare"]
-
-        progress("preparing: storage pool, tiny image, instance, profiles")
-        bench.prepare(targets)
-        # Single objects first, while one instance uses the default profile (its used_by is short).
-        for workload in workloads.object_workloads():
-            bench.run("main", workload, targets)
-        bench.fill(servers_, args.objects)
-        for workload in workloads.list_workloads(args.objects):
-            bench.run("main", workload, targets)
-        bench.run("main", workloads.upload_workload(workloads.ImageFile(tmp, args.upload_mib << 20)), targets)
-
-        if not args.quick and lxdsites:
-            bench.fill(lxdsites, args.many)
-            for workload in workloads.list_workloads(args.many, kinds=("lxdsite",)):
-                bench.run("main", workload, lxdsites)
-
-        if not args.quick:
-            memory = workloads.upload_workload(workloads.ImageFile(tmp, args.memory_mib << 20), clients=(1,))
-            bench.run("memory", memory, servers_, rounds=1)
-
-        baseline = next((target for target in targets if target.name == args.baseline), None)
+        measure_all(bench, targets, tmp)
         versions = {
             target.name: send(target, "GET", "/1.0")[2]["metadata"]["environment"].get("server_version", "")
-            for target in servers_
+            for target in targets
+            if target.kind != "bare"
         }
-
         if not (args.no_scale or args.target):
-            progress("scale-out: serve --workers 1 and --workers 2 on PostgreSQL")
-            scale = [
-                stack.enter_context(servers.lxdsite(f"lxdsite-pg-w{workers}", postgres=True, workers=workers))
-                for workers in (1, 2)
-            ]
-            bench.prepare(scale)
-            for workload in workloads.object_workloads():
-                if workload.name in ("GET profile", "PUT If-Match"):
-                    workload.clients = (8,)
-                    bench.run("scale-out", workload, scale)
+            measure_scale_out(bench, stack)
 
-    for section, base in (
-        ("main", baseline.name if baseline else None),
-        ("memory", None),
-        ("scale-out", "lxdsite-pg-w1"),
-    ):
-        rows = [row for row in bench.rows if row.section == section]
-        if base:
-            add_ratios(rows, base)
-        if rows:
-            print(f"\n{section}\n" + text_table(rows))
-    wrong = bench.wrong_answers()
-    for row in wrong:
-        print(f"WRONG ANSWERS: {row.workload} on {row.target}: {dict(row.statuses)}, expected only {row.expected}")
-
+    wrong = print_tables(bench.rows, args.baseline)
     run = docs.RunInfo(
         started_at=started_at,
         seconds=time.time() - started_at,
@@ -229,9 +233,8 @@ def main(argv=None):
         notes=bench.notes,
     )
     if args.json:
-        args.json.write_text(
-            json.dumps([{**asdict(row), "statuses": dict(row.statuses)} for row in bench.rows], indent=1)
-        )
+        rows = [{**asdict(row), "statuses": dict(row.statuses)} for row in bench.rows]
+        args.json.write_text(json.dumps(rows, indent=1))
     if args.docs:
         docs.write(DOCS / "performance.md", DOCS / "performance.png", bench.rows, run)
         progress(f"wrote {DOCS / 'performance.md'} and {DOCS / 'performance.png'}")
