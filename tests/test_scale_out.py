@@ -1,10 +1,10 @@
 """Scale-out: `serve --workers N` on PostgreSQL, where each request may land on any worker process.
 
 Clients see one server: a read-modify-write with If-Match loses no update at 16 clients on 4
-workers; an operation made by one worker is read, listed and waited on from the others (and
-ended by another); an events listener on one worker hears writes served by the others, through
-Redis and through the database. Each worker thread keeps its PostgreSQL connection across
-requests.
+workers (on SQLite too); an operation made by one worker is read, listed and waited on from the
+others (and ended by another); an events listener on one worker hears the operation and lifecycle
+events of writes served by the others, through Redis and through the database. Each worker
+thread keeps its PostgreSQL connection across requests.
 
 Which worker serves a request is read from the kernel (`ss -xp`: the process holding the
 accepted end of the unix socket), not from anything the server says.
@@ -241,18 +241,25 @@ def test_a_listener_on_each_worker_hears_writes_served_by_the_others(tmp_path, f
             for _ in range(60):
                 if len(listeners) == len(pids):
                     break
-                listener = EventsClient(server.socket_path, "/1.0/events?type=lifecycle")
+                listener = EventsClient(server.socket_path, "/1.0/events?type=operation,lifecycle")
                 pid = listener.serving_pid()
                 if pid in listeners:
                     listener.close()
                 else:
                     listeners[pid] = listener
             assert set(listeners) == pids, "the listeners did not reach every worker"
-            writers = Counter()
+            writers, operations = Counter(), []
             names = [f"{prefix}{i}" for i in range(12)]
-            for name in names:
-                pid, status, _, body = tracked_request(server, "POST", "/1.0/profiles", {"name": name})
-                assert status == 201, body
+            for i, name in enumerate(names):
+                # Profiles are written at once; instances through an operation (two events of its own).
+                if i % 3:
+                    pid, status, _, body = tracked_request(server, "POST", "/1.0/profiles", {"name": name})
+                    assert status == 201, body
+                else:
+                    body = {"name": name, "source": {"type": "none"}}
+                    pid, status, _, body = tracked_request(server, "POST", "/1.0/instances", body)
+                    assert status == 202, body
+                    operations.append(body["metadata"]["id"])
                 writers[pid] += 1
             # Every event must arrive within 2 seconds of the last write.
             deadline = time.monotonic() + 2
@@ -265,10 +272,14 @@ def test_a_listener_on_each_worker_hears_writes_served_by_the_others(tmp_path, f
 
     # The writes were served by more than one worker, so each listener heard some from another.
     assert len(writers) > 1, writers
-    wanted = [f"/1.0/profiles/{name}" for name in names]
+    wanted = [f"/1.0/{'profiles' if i % 3 else 'instances'}/{name}" for i, name in enumerate(names)]
     for pid, events in heard.items():
-        sources = [e["metadata"]["source"] for e in events if prefix in e["metadata"]["source"]]
-        assert sorted(sources) == sorted(wanted), pid
+        lifecycle = [e["metadata"]["source"] for e in events if e["type"] == "lifecycle"]
+        assert sorted(source for source in lifecycle if prefix in source) == sorted(wanted), pid
+        steps = [(e["metadata"]["id"], e["metadata"]["status"]) for e in events if e["type"] == "operation"]
+        assert [step for step in steps if step[0] in operations] == [
+            (operation, status) for operation in operations for status in ("Running", "Success")
+        ], pid
 
 
 @pytest.mark.xfail(
