@@ -17,6 +17,7 @@ message to them (``listen``).
 import contextlib
 import datetime
 import functools
+import hashlib
 import json
 import logging
 import pwd
@@ -42,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 # The types LXD 5.0.2 accepts in ``/1.0/events?type=``; lxdsite has no logging events to send.
 EVENT_TYPES = ("logging", "operation", "lifecycle")
-REDIS_CHANNEL = "lxdsite:events"
 
 
 # Emitting -------------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ class RedisFeed:
     def __init__(self):
         self.closed = threading.Event()
         self.pubsub = _redis_client().pubsub()
-        self.pubsub.subscribe(REDIS_CHANNEL)
+        self.pubsub.subscribe(_redis_channel())
         # Subscribed once Redis confirms: from then on nothing published is missed.
         deadline = time.monotonic() + 5
         while (message := self.pubsub.get_message(timeout=1)) is None or message["type"] != "subscribe":
@@ -204,7 +204,7 @@ class RedisFeed:
 
     @staticmethod
     def publish(event_type, message):
-        _redis_client().publish(REDIS_CHANNEL, f"{event_type}\n{message}")
+        _redis_client().publish(_redis_channel(), f"{event_type}\n{message}")
 
     def read(self):
         """The messages that arrive within one poll interval."""
@@ -219,6 +219,15 @@ class RedisFeed:
 
     def release(self):
         self.pubsub.close()
+
+
+@functools.cache
+def _redis_channel():
+    """This server's channel. Pub/sub ignores Redis's database number, so servers sharing a
+    Redis are told apart by the database that holds their objects (all workers share it)."""
+    database = settings.DATABASES["default"]
+    identity = "\n".join(str(database.get(key, "")) for key in ("ENGINE", "NAME", "HOST", "PORT"))
+    return "lxdsite:events:" + hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
 @functools.cache

@@ -844,7 +844,11 @@ class InstanceFullSerializer(InstanceSerializer):
 
     def get_snapshots(self, instance) -> list | None:
         snapshots = list(instance.snapshots.all())
-        return SnapshotSerializer(snapshots, many=True).data if snapshots else None
+        if "answer_snapshots" not in self.context:
+            # The snapshots of every instance shown: their profiles are read once (prefetched in lists).
+            shown = self.parent.instance if isinstance(self.parent, serializers.ListSerializer) else [instance]
+            self.context["answer_snapshots"] = [each for item in shown for each in item.snapshots.all()]
+        return SnapshotSerializer(snapshots, many=True, context=self.context).data if snapshots else None
 
 
 class InstanceCreateSerializer(InstanceSerializer):
@@ -990,8 +994,19 @@ class SnapshotSerializer(LXDModelSerializer):
         read_only_fields = ["architecture", "config", "devices", "ephemeral", "name", "profiles", "stateful"]
 
     def _profiles(self, snapshot):
-        found = {profile.name: profile for profile in Profile.objects.filter(name__in=snapshot.profiles)}
+        """The profiles the snapshot names, as stored now: one query for every snapshot in the answer."""
+        found = self.context.get("snapshot_profiles")
+        if found is None:
+            names = {name for shown in self._answer_snapshots(snapshot) for name in shown.profiles}
+            found = {profile.name: profile for profile in Profile.objects.filter(name__in=names)}
+            self.context["snapshot_profiles"] = found
         return [found[name] for name in snapshot.profiles if name in found]
+
+    def _answer_snapshots(self, snapshot):
+        """Every snapshot the answer shows: an instance list's, this list's, or this one."""
+        if "answer_snapshots" in self.context:
+            return self.context["answer_snapshots"]
+        return self.parent.instance if isinstance(self.parent, serializers.ListSerializer) else [snapshot]
 
     def get_expanded_config(self, snapshot) -> dict:
         return expand_config(self._profiles(snapshot), snapshot.config)
