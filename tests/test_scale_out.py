@@ -4,8 +4,8 @@ Clients see one server: a read-modify-write with If-Match loses no update at 16 
 workers (on SQLite too); an operation made by one worker is read, listed and waited on from the
 others (and ended by another); an events listener on one worker hears the operation and lifecycle
 events of writes served by the others, through Redis and through the database (and two servers
-sharing one Redis do not hear each other). Each worker
-thread keeps its PostgreSQL connection across requests.
+sharing one Redis do not hear each other). Each worker thread keeps its PostgreSQL connection
+across requests.
 
 Which worker serves a request is read from the kernel (`ss -xp`: the process holding the
 accepted end of the unix socket), not from anything the server says.
