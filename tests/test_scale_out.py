@@ -33,7 +33,7 @@ pytestmark = pytest.mark.live
 
 WORKERS = 4
 CLIENTS = 16
-INCREMENTS = 12
+INCREMENTS = 10
 REDIS_URL = os.environ.get("LXDSITE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
