@@ -271,6 +271,20 @@ PROFILE_USERS = PreparedQuery(
 )
 
 
+class LXDModelViewSet(
+    ConditionalUpdateMixin,
+    LifecycleMixin,
+    ListMixin,
+    RetrieveMixin,
+    CreateMixin,
+    UpdateMixin,
+    DestroyMixin,
+    RenameMixin,
+    LXDViewSet,
+):
+    """A resource with LXD's synchronous CRUD and rename, ETags and lifecycle events (as DRF's ModelViewSet)."""
+
+
 @conditional_schema(reads=["retrieve"], writes=["update", "partial_update"])
 class ServerViewSet(ConditionalUpdateMixin, LifecycleMixin, RetrieveMixin, UpdateMixin, LXDViewSet):
     """``/1.0``: the server's configuration and environment."""
@@ -293,17 +307,7 @@ class ServerViewSet(ConditionalUpdateMixin, LifecycleMixin, RetrieveMixin, Updat
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
-class ProfileViewSet(
-    ConditionalUpdateMixin,
-    LifecycleMixin,
-    ListMixin,
-    RetrieveMixin,
-    CreateMixin,
-    UpdateMixin,
-    DestroyMixin,
-    RenameMixin,
-    LXDViewSet,
-):
+class ProfileViewSet(LXDModelViewSet):
     """``/1.0/profiles``: LXD profiles."""
 
     queryset = Profile.objects.all()
@@ -475,17 +479,7 @@ class ImageViewSet(
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
-class ImageAliasViewSet(
-    ConditionalUpdateMixin,
-    LifecycleMixin,
-    ListMixin,
-    RetrieveMixin,
-    CreateMixin,
-    UpdateMixin,
-    DestroyMixin,
-    RenameMixin,
-    LXDViewSet,
-):
+class ImageAliasViewSet(LXDModelViewSet):
     """``/1.0/images/aliases``: names for images."""
 
     queryset = ImageAlias.objects.all()
