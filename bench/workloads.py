@@ -112,6 +112,7 @@ def prepare(target, clients):
 
 
 def create_profile(target, name):
+    """POST /1.0/profiles; a profile of that name already there is fine."""
     check(send(target, "POST", "/1.0/profiles", {"name": name}), 201, 409)
 
 
@@ -129,7 +130,7 @@ def create_instances(target, names):
 
 
 def fill(target, collection, count):
-    """Make the ``collection`` (profiles or instances) hold ``count`` objects; how long that took."""
+    """Make the ``collection`` (profiles or instances) hold ``count`` objects, through the API."""
     existing = set(check(send(target, "GET", f"/1.0/{collection}"), 200)[2]["metadata"])
     missing = count - len(existing)
     prefix = "bench-p" if collection == "profiles" else "bench-i"
