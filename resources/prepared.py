@@ -9,6 +9,7 @@ column as the ORM does. Writes keep the ORM: they lock rows and are not repeated
 """
 
 import threading
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -82,3 +83,23 @@ def set_prefetched(instance, relation, objects):
     if not hasattr(instance, "_prefetched_objects_cache"):
         instance._prefetched_objects_cache = {}
     instance._prefetched_objects_cache[relation] = queryset
+
+
+def prefetch_reverse(objects, relation, queryset=None):
+    """``prefetch_related(relation)`` for a reverse foreign key: one query for all ``objects``.
+
+    Django's prefetch also builds a filtered queryset for every object, which was half of
+    listing 200 instances (cProfile); this groups the rows and stores them with
+    ``set_prefetched``. ``queryset`` narrows or orders the rows; returns every row read.
+    """
+    if not objects:
+        return []
+    field = getattr(type(objects[0]), relation).rel.field
+    queryset = field.model._default_manager.all() if queryset is None else queryset
+    rows = list(queryset.filter(**{f"{field.name}__in": [obj.pk for obj in objects]}))
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[getattr(row, field.attname)].append(row)
+    for obj in objects:
+        set_prefetched(obj, relation, grouped[obj.pk])
+    return rows

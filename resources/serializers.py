@@ -687,7 +687,8 @@ class ProfileNamesField(GoField):
         return data
 
     def to_representation(self, value):
-        return [profile.name for profile in value.profile_list()]
+        profiles = self.parent.profiles_of(value) if hasattr(self.parent, "profiles_of") else value.profile_list()
+        return [profile.name for profile in profiles]
 
 
 def resolve_profiles(names):
@@ -760,11 +761,19 @@ class InstanceSerializer(LXDModelSerializer):
         ]
         read_only_fields = ["stateful", "name", "status", "type"]
 
+    def profiles_of(self, instance):
+        """The instance's profiles, read once for the three fields that show them (a list shows many)."""
+        shown, profiles = getattr(self, "_shown_profiles", (None, None))
+        if shown is not instance:
+            profiles = instance.profile_list()
+            self._shown_profiles = (instance, profiles)
+        return profiles
+
     def get_expanded_config(self, instance) -> dict:
-        return expand_config(instance.profile_list(), instance.config)
+        return expand_config(self.profiles_of(instance), instance.config)
 
     def get_expanded_devices(self, instance) -> dict:
-        return expand_devices(instance.profile_list(), instance.devices)
+        return expand_devices(self.profiles_of(instance), instance.devices)
 
     def get_status_code(self, instance) -> int:
         return Instance.STATUS_CODES[instance.status]
