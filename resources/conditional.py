@@ -3,8 +3,8 @@
 LXD 5.0.2 hashes a per-type subset of each object with Go's ``encoding/json`` encoder and
 sends the SHA-256 as a strong, quoted ETag. lxdsite computes the same value, and is stricter
 than LXD about preconditions: If-Match is checked on PUT, PATCH, DELETE and rename, inside
-the transaction that holds the row, and RFC 9110 lists, ``*``, weak tags and If-None-Match
-are honoured.
+the transaction that holds the row (and once before it, so a stale write does not wait for the
+lock), and RFC 9110 lists, ``*``, weak tags and If-None-Match are honoured.
 """
 
 import functools
@@ -123,25 +123,65 @@ class ConditionalUpdateMixin:
     """
 
     etag_serializer_class = None
+    # Actions that write without the per-request transaction (an upload commits its own rows).
+    unlocked_actions = ()
+    # False while preconditions are checked before the transaction: rows are read, not locked.
+    locking = True
 
     def get_etag(self, instance):
         """The object's current ETag (bare hex, as LXD's 412 message shows it)."""
         assert self.etag_serializer_class is not None, "set etag_serializer_class"
         return compute_etag(_etag_serializer(self.etag_serializer_class).to_representation(instance))
 
-    def dispatch(self, request, *args, **kwargs):
-        if request.method in SAFE_METHODS:
-            return super().dispatch(request, *args, **kwargs)
-        with transaction.atomic():
-            response = super().dispatch(request, *args, **kwargs)
-            if response.status_code >= 400:
-                # A refused request changes nothing, whatever it wrote before failing.
-                transaction.set_rollback(True)
-        return response
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        method = request.method.lower()
+        if request.method in SAFE_METHODS or self.action in self.unlocked_actions or not hasattr(self, method):
+            return
+        self.check_preconditions_unlocked()
+        setattr(self, method, self._in_transaction(getattr(self, method)))
+
+    def _in_transaction(self, handler):
+        """The action in one transaction holding the row; a refusal rolls back what it wrote."""
+
+        @functools.wraps(handler)
+        def write(request, *args, **kwargs):
+            with transaction.atomic():
+                response = handler(request, *args, **kwargs)
+                if response.status_code >= 400:
+                    transaction.set_rollback(True)
+                updated = getattr(self, "updated_object", None)
+                if updated is not None and response.status_code < 300:
+                    # The new ETag, of what this transaction wrote: the client can chain writes.
+                    response.headers.setdefault("ETag", quote_etag(self.get_etag(updated)))
+            return response
+
+        return write
+
+    def check_preconditions_unlocked(self):
+        """A conditional write whose precondition fails is refused before the transaction.
+
+        RFC 9110 §13.2.1 lets a server evaluate preconditions at any time while it handles the
+        request; the 412 then costs one read and does not wait for the write lock behind other
+        writers. A write that passes here is checked again under the lock.
+        """
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        headers = self.request.headers
+        if lookup not in self.kwargs or not (headers.get("If-Match", "").strip() or headers.get("If-None-Match")):
+            return
+        instance = self.read_object(self.kwargs[lookup])
+        if instance is NotImplemented:
+            self.locking = False
+            try:
+                instance = self.get_object()
+            finally:
+                self.locking = True
+        if instance is not None:
+            self.check_preconditions(self.get_etag(instance))
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        return queryset if self.request.method in SAFE_METHODS else queryset.select_for_update()
+        return queryset.select_for_update() if self.locking and self.request.method not in SAFE_METHODS else queryset
 
     def get_object(self):
         instance = super().get_object()
@@ -183,13 +223,6 @@ class ConditionalUpdateMixin:
     def perform_update(self, serializer):
         super().perform_update(serializer)
         self.updated_object = serializer.instance
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        updated = getattr(self, "updated_object", None)
-        if updated is not None and response.status_code < 300:
-            # A successful write answers with the new ETag, so the client can chain writes.
-            response.headers.setdefault("ETag", quote_etag(self.get_etag(updated)))
-        return super().finalize_response(request, response, *args, **kwargs)
 
 
 IF_MATCH = OpenApiParameter(

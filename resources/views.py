@@ -361,20 +361,6 @@ def api_root(request):
     return SyncResponse(["/1.0"])
 
 
-class StreamingCreateMixin:
-    """POST on a collection whose body streams for as long as the client sends (an image upload).
-
-    It runs outside ConditionalUpdateMixin's per-request transaction, which on SQLite holds
-    the write lock from its start: the action writes its rows in its own short transaction.
-    Place it left of ConditionalUpdateMixin.
-    """
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.method == "POST" and self.action_map.get("post") == "create":
-            return super(ConditionalUpdateMixin, self).dispatch(request, *args, **kwargs)
-        return super().dispatch(request, *args, **kwargs)
-
-
 class FingerprintLookupMixin:
     """Find an image by its fingerprint or a unique prefix of it, as LXD does (ambiguous: 400)."""
 
@@ -410,7 +396,6 @@ IMAGE_ALIASES = PreparedQuery(
 
 @conditional_schema(reads=["list", "retrieve", "export"], writes=["update", "partial_update", "destroy"])
 class ImageViewSet(
-    StreamingCreateMixin,
     ConditionalUpdateMixin,
     LifecycleMixin,
     FingerprintLookupMixin,
@@ -432,6 +417,9 @@ class ImageViewSet(
     destroy_description = "Deleting image"
     resource_kind = "images"
     untrusted_read = True
+    # An upload streams for as long as the client sends; on SQLite the request's transaction
+    # would hold the write lock all that time. It writes its rows in its own short transaction.
+    unlocked_actions = ("create",)
 
     def get_queryset(self):
         queryset = super().get_queryset()
