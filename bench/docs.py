@@ -151,7 +151,8 @@ def write(markdown_path, png_path, rows, run):
     }
     for section, section_rows in sections.items():
         out += [f"### {titles.get(section, section)}", "", markdown_table(section_rows), ""]
-    fills = [f"{key.split()[1]}: {seconds:.0f} s" for key, seconds in run.notes.items() if key.endswith(f" {many}")]
+    # Notes are "fill TARGET COLLECTION COUNT".
+    fills = [f"{key.split()[2]} {seconds:.0f} s" for key, seconds in run.notes.items() if key.endswith(f" {many}")]
     out += [
         "Columns: median requests/s over the rounds; p50 and p99 latency over every request of every round;",
         "the peak summed VmRSS of the server's process tree (the gunicorn master and its workers, the lxd",
@@ -161,10 +162,11 @@ def write(markdown_path, png_path, rows, run):
         "previous write produced (lxdsite returns it, for LXD the client computes it). An upload round is one",
         "new image per client (POST /1.0/images and the wait for its operation), deleted after the round.",
         "Client CPU is the median over the rounds of the benchmark process's CPU time per second (100% = one",
-        "of the machine's cores): the client shares the machine with the server, and near 100% the Python",
-        "client itself limits the rate (the bare-stack rows most of all).",
+        "core): the Python client shares the machine's cores with the server, so what it uses the server",
+        "does not get (the bare-stack rows most of all); near 100% the client itself would be the limit.",
         "Growth (the largest of any round) is the larger of the sampled peak minus the level before the round,",
-        "and the sum of every process's VmHWM rise during it.",
+        "and the sum of every process's VmHWM rise during it. The 1 GiB upload is measured before the",
+        f"{many:,}-object lists, which grow lxdsite's workers by hundreds of MiB that they keep.",
         "",
         f"The {many:,} profiles and instances were created through lxdsite's API with 8 clients ("
         + ", ".join(fills)
