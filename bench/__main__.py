@@ -211,7 +211,7 @@ def print_tables(rows, baseline):
 
 def main(argv=None):
     args = parse_args(argv)
-    started_at, load_before = time.time(), os.getloadavg()
+    started_at, load_before, measured_commit = time.time(), os.getloadavg(), docs.commit()
     bench = Benchmark(args)
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
@@ -238,6 +238,7 @@ def main(argv=None):
         args=args,
         versions=versions,
         notes=bench.notes,
+        commit=measured_commit,
     )
     if args.json:
         rows = [{**asdict(row), "statuses": dict(row.statuses)} for row in bench.rows]

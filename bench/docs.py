@@ -25,6 +25,8 @@ class RunInfo:
     args: object
     versions: dict
     notes: dict
+    # Read when the servers start: they run the working tree as it was then.
+    commit: str = ""
 
 
 def machine():
@@ -109,7 +111,7 @@ def write(markdown_path, png_path, rows, run):
         f"- Load average (1, 5, 15 min) before: {', '.join(f'{v:.1f}' for v in run.load[0])}; after: "
         f"{', '.join(f'{v:.1f}' for v in run.load[1])}. The machine is shared: other work running at the same "
         "time lowers every figure, interleaved rounds spread that over the targets.",
-        f"- lxdsite commit: {commit()}. Server versions (`GET /1.0`): "
+        f"- lxdsite commit: {run.commit or commit()}. Server versions (`GET /1.0`): "
         + ", ".join(f"{name} {version}" for name, version in run.versions.items())
         + ".",
         f"- {args.rounds} interleaved rounds of {args.seconds:g} s per workload, client count and target; "
