@@ -49,7 +49,7 @@ def test_a_database_error_in_a_view_is_a_503_envelope(api, monkeypatch, error):
 
     monkeypatch.setattr("resources.views.ProfileViewSet.get_queryset", unreachable)
 
-    response = api.get("/1.0/profiles/default")
+    response = api.get("/1.0/profiles?recursion=1")
 
     assert response.status_code == 503
     assert response.json() == DATABASE_UNAVAILABLE
