@@ -4,7 +4,7 @@ Import the fixtures into `tests/conftest.py`:
 
     from tests.live_server import lxdsite_pg_server, lxdsite_server  # noqa: F401
 
-`running_server()` and `unix_request()` also serve scripts (see `bench/bench_api.py`).
+`running_server()` and `unix_request()` also serve scripts (see `bench/servers.py`).
 """
 
 import contextlib
