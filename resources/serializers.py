@@ -292,7 +292,11 @@ class ProfileSerializer(LXDModelSerializer):
         read_only_fields = ["name"]
 
     def get_used_by(self, profile) -> list[str]:
-        return [f"/1.0/instances/{link.instance.name}" for link in profile.instance_links.all()]
+        # The API's reads attach the names alone (``user_names``); otherwise, the links.
+        names = getattr(profile, "user_names", None)
+        if names is None:
+            names = [link.instance.name for link in profile.instance_links.all()]
+        return [f"/1.0/instances/{name}" for name in names]
 
     def validate_config(self, value):
         current = self.instance.config if self.instance else {}

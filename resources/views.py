@@ -7,6 +7,7 @@ codes; a resource viewset is a list of mixins plus its queryset and serializers.
 import math
 import re
 import time
+from collections import defaultdict
 from urllib.parse import quote
 
 from django.db import IntegrityError, transaction
@@ -337,15 +338,19 @@ class ProfileViewSet(LXDModelViewSet):
         return queryset.prefetch_related(Prefetch("instance_links", queryset=PROFILE_USER_LINKS))
 
     def with_related(self, profiles):
-        # used_by: every profile's instances in one query.
-        prefetch_reverse(profiles, "instance_links", PROFILE_USER_LINKS)
+        # used_by: every profile's instance names in one query (names, not model objects).
+        links = InstanceProfile.objects.filter(profile__in=profiles).order_by("id")
+        names = defaultdict(list)
+        for profile_id, name in links.values_list("profile_id", "instance__name"):
+            names[profile_id].append(name)
+        for profile in profiles:
+            profile.user_names = names[profile.pk]
         return profiles
 
     def read_object(self, name):
         profile = next(iter(PROFILE_BY_NAME(name)), None)
         if profile is not None:
-            links = [InstanceProfile(profile=profile, instance=user) for user in PROFILE_USERS(name)]
-            set_prefetched(profile, "instance_links", links)
+            profile.user_names = [user.name for user in PROFILE_USERS(name)]
         return profile
 
     def perform_destroy(self, instance):
