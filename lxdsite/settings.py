@@ -37,7 +37,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's MessageMiddleware, building its storage only when the admin uses it.
+    "resources.middleware.LazyMessageMiddleware",
     # A database that cannot be reached answers LXD's 503 envelope, also outside DRF.
     "resources.exceptions.DatabaseUnavailableMiddleware",
 ]

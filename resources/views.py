@@ -392,7 +392,9 @@ class AsyncDestroyMixin:
 IMAGE_BY_FINGERPRINT = PreparedQuery(lambda fingerprint: Image.objects.filter(fingerprint=fingerprint))
 # An image's profiles in its order, and its aliases by age (images.IMAGE_PREFETCH for lists).
 IMAGE_PROFILES = PreparedQuery(
-    lambda fingerprint: Profile.objects.filter(image_links__image__fingerprint=fingerprint).order_by("image_links__id")
+    lambda fingerprint: (
+        Profile.objects.filter(image_links__image__fingerprint=fingerprint).order_by("image_links__id").only("name")
+    )
 )
 IMAGE_ALIASES = PreparedQuery(
     lambda fingerprint: ImageAlias.objects.filter(image__fingerprint=fingerprint).order_by("id")

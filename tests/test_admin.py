@@ -242,6 +242,8 @@ def test_add_creates_a_profile(admin_client):
     # The admin's own bookkeeping names the row the serializer created.
     assert LogEntry.objects.get().object_id == str(web.pk)
     assert response["Location"] == "/admin/resources/profile/"
+    # The admin's message reaches the next page (the middleware makes its storage lazily).
+    assert "was added successfully" in admin_client.get(response["Location"]).content.decode()
 
 
 @pytest.mark.django_db
