@@ -5,6 +5,7 @@ on TCP as well. Gunicorn runs in this process through its custom-application API
 """
 
 import ctypes
+import gc
 import os
 import signal
 import socket
@@ -27,10 +28,16 @@ LXD_DIR_MODE = 0o711
 
 
 def close_database_connections(arbiter, worker):
-    """Gunicorn pre_fork hook: close the master's database connections before forking."""
+    """Gunicorn pre_fork hook: close the master's database connections before forking.
+
+    It also freezes the objects the master has loaded (Django, DRF, the app): a worker's
+    full garbage collection then skips them (about 30 ms each here otherwise), and their
+    memory stays shared with the master.
+    """
     # A connection (a SQLite handle, a PostgreSQL socket) copied into two processes is
     # used by both at once and corrupts the session; each worker opens its own.
     connections.close_all()
+    gc.freeze()
 
 
 def open_unix_sockets(arbiter):
