@@ -21,7 +21,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from .envelope import to_json_bytes
+from .envelope import EncodedEnvelope
 from .exceptions import PreconditionFailed, PreconditionRequired
 
 # Go escapes these in strings: control characters, quote, backslash, and (HTML-safe
@@ -215,10 +215,11 @@ class ConditionalUpdateMixin:
         )
 
     def collection_response(self, metadata):
-        # LXD sends no ETag on lists. lxdsite's is the SHA-256 of the list as the body carries
-        # it: Python's C encoder, where the Go encoding of every object took a third of a list.
-        etag = hashlib.sha256(to_json_bytes(metadata)).hexdigest()
-        return self.conditional_read(etag, lambda: super(ConditionalUpdateMixin, self).collection_response(metadata))
+        # LXD sends no ETag on lists. lxdsite's is the SHA-256 of the body, encoded once and
+        # sent as it is (the Go encoding of every object took a third of a 200-instance list).
+        response = super().collection_response(metadata)
+        response.data = EncodedEnvelope(response.data)
+        return self.conditional_read(hashlib.sha256(response.data.encoded).hexdigest(), lambda: response)
 
     def perform_update(self, serializer):
         super().perform_update(serializer)

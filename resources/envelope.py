@@ -48,6 +48,14 @@ def to_json_bytes(data):
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
+class EncodedEnvelope(dict):
+    """An envelope encoded once, ahead of rendering (to hash the bytes): they are sent as they are."""
+
+    def __init__(self, envelope):
+        super().__init__(envelope)
+        self.encoded = to_json_bytes(envelope)
+
+
 class LXDJSONRenderer(BaseRenderer):
     """LXD's JSON on the wire."""
 
@@ -56,6 +64,8 @@ class LXDJSONRenderer(BaseRenderer):
     charset = None
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, EncodedEnvelope):
+            return data.encoded
         return b"" if data is None else to_json_bytes(data)
 
 
