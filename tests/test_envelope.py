@@ -1,7 +1,10 @@
 """LXD's envelope on every answer, and bad input refused with a clear 400 that changes nothing."""
 
+import json
+
 import pytest
 
+from resources.envelope import EncodedEnvelope, LXDJSONRenderer, to_json_bytes
 from resources.models import Profile
 
 ERROR_KEYS = ["type", "status", "status_code", "operation", "error_code", "error", "metadata"]
@@ -113,3 +116,18 @@ def test_non_ascii_is_stored_and_answered_raw(api, profile):
     response = api.get("/1.0/profiles/p1")
 
     assert "é <&> 😀".encode() in response.content
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"text": "x\u2028y<>&\x01\x7f\u00e9\U0001f600\"\\/", "n": [1, -2, 3.5, 1e300, 0.1, True, None]},
+        # Over 64 bits, and a key that is not a string: json encodes them, orjson does not.
+        {"size": 2**70, "list": [{1: "a"}]},
+    ],
+)
+def test_bodies_are_the_bytes_json_writes(value):
+    expected = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+    assert to_json_bytes(value) == expected
+    assert LXDJSONRenderer().render(EncodedEnvelope(value)) == expected
