@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from .envelope import EncodedEnvelope
 from .exceptions import PreconditionFailed, PreconditionRequired
+from .prepared import PlannedRepresentationMixin
 
 # Go escapes these in strings: control characters, quote, backslash, and (HTML-safe
 # encoding, on by default in json.Encoder) <, >, &, U+2028 and U+2029.
@@ -61,7 +62,7 @@ def compute_etag(value):
     return hashlib.sha256((go_json(value) + "\n").encode()).hexdigest()
 
 
-class ETagSerializer(serializers.Serializer):
+class ETagSerializer(PlannedRepresentationMixin, serializers.Serializer):
     """The user-modifiable fields LXD hashes, encoded as a Go ``[]any`` in field order.
 
     Override ``to_representation`` where LXD hashes another shape (a struct, a bare map).
