@@ -3,9 +3,13 @@
 Django compiles a queryset to SQL every time it runs one. For ``GET`` of one profile that
 compile, and the prefetch machinery around a second query, were about 60% of the request
 (py-spy on a ``serve`` worker; see docs/performance.md). A ``PreparedQuery`` builds its
-queryset once, with placeholder values, keeps the SQL Django made of it, and runs that SQL
-again with each request's values through ``Manager.raw()``, which still converts every
-column as the ORM does. Writes keep the ORM: they lock rows and are not repeated as often.
+queryset once, with placeholder values, keeps the SQL and the column converters Django made
+of it, and runs that SQL again with each request's values, building model objects as the
+ORM does. Writes keep the ORM: they lock rows and are not repeated as often.
+
+Lists keep the ORM's querysets but group their related rows in one pass
+(``prefetch_reverse``), and serializers show objects through a field plan
+(``PlannedRepresentationMixin``).
 """
 
 import functools
