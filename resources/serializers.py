@@ -103,7 +103,6 @@ class LXDModelSerializer(PlannedRepresentationMixin, serializers.ModelSerializer
         return {name: _shallow_copy(field) for name, field in cls._field_templates.items()}
 
 
-
 @extend_schema_field(OpenApiTypes.STR)
 class StringField(GoField):
     """A JSON string and nothing else (DRF's CharField turns 2 into "2"); null is ""."""

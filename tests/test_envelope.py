@@ -121,7 +121,7 @@ def test_non_ascii_is_stored_and_answered_raw(api, profile):
 @pytest.mark.parametrize(
     "value",
     [
-        {"text": "x\u2028y<>&\x01\x7f\u00e9\U0001f600\"\\/", "n": [1, -2, 3.5, 1e300, 0.1, True, None]},
+        {"text": 'x\u2028y<>&\x01\x7f\u00e9\U0001f600"\\/', "n": [1, -2, 3.5, 1e300, 0.1, True, None]},
         # Over 64 bits, and a key that is not a string: json encodes them, orjson does not.
         {"size": 2**70, "list": [{1: "a"}]},
     ],
