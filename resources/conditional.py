@@ -174,10 +174,11 @@ class ConditionalUpdateMixin:
         if instance is NotImplemented:
             self.locking = False
             try:
-                instance = self.get_object()
+                # get_object() checks the preconditions of a write itself.
+                self.get_object()
             finally:
                 self.locking = True
-        if instance is not None:
+        elif instance is not None:
             self.check_preconditions(self.get_etag(instance))
 
     def get_queryset(self):

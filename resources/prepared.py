@@ -79,6 +79,10 @@ class PreparedQuery:
         model = compiled.compiler.query.model
         return [model.from_db(using, compiled.attnames, row) for row in rows]
 
+    def first(self, *values, using=DEFAULT_DB_ALIAS):
+        """The first object, or None."""
+        return next(iter(self(*values, using=using)), None)
+
 
 def set_prefetched(instance, relation, objects):
     """Make ``instance.<relation>.all()`` give ``objects`` without a query, as prefetch_related does."""

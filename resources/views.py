@@ -348,7 +348,7 @@ class ProfileViewSet(LXDModelViewSet):
         return profiles
 
     def read_object(self, name):
-        profile = next(iter(PROFILE_BY_NAME(name)), None)
+        profile = PROFILE_BY_NAME.first(name)
         if profile is not None:
             profile.user_names = [user.name for user in PROFILE_USERS(name)]
         return profile
@@ -445,7 +445,7 @@ class ImageViewSet(
         if len(fingerprint) != 64:
             # A prefix: find_image's LIKE, and its 400 when it is ambiguous.
             return NotImplemented
-        image = next(iter(IMAGE_BY_FINGERPRINT(fingerprint)), None)
+        image = IMAGE_BY_FINGERPRINT.first(fingerprint)
         if image is None or not (image.public or is_trusted(self.request)):
             return None
         profiles = IMAGE_PROFILES(fingerprint)
@@ -667,7 +667,7 @@ class InstanceViewSet(
         if recursion_level(self.request) >= 1:
             # The full answer adds snapshots and state: get_queryset() reads them.
             return NotImplemented
-        instance = next(iter(INSTANCE_BY_NAME(name)), None)
+        instance = INSTANCE_BY_NAME.first(name)
         if instance is not None:
             profiles = INSTANCE_PROFILES(name)
             links = [InstanceProfile(instance=instance, profile=profile) for profile in profiles]
