@@ -97,6 +97,9 @@ def logged_in(tmp_path, chromium):
         chromium.find_element(By.ID, "id_username").send_keys("admin")
         chromium.find_element(By.ID, "id_password").send_keys(PASSWORD)
         chromium.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        # Wait for the logged-in page: navigating away earlier can abort the login POST, and
+        # the test would then see the page an untrusted client gets (no PUT form).
+        WebDriverWait(chromium, 20).until(expected_conditions.presence_of_element_located((By.ID, "user-tools")))
         yield server, base
 
 
