@@ -31,11 +31,13 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 STARTABLE = {
     "lxdsite": lambda: servers.lxdsite("lxdsite"),
     "lxdsite-pg": lambda: servers.lxdsite("lxdsite-pg", postgres=True),
+    # Every GET read and shown anew, as the first GET after a write is (response_cache.py).
+    "lxdsite-uncached": lambda: servers.lxdsite("lxdsite-uncached", env={"LXDSITE_RESPONSE_CACHE_MB": "0"}),
     "lxd": lambda: servers.lxd("lxd"),
     "bare-gthread": lambda: servers.bare("bare-gthread", "gthread"),
     "bare-sync": lambda: servers.bare("bare-sync", "sync"),
 }
-DEFAULT_START = "lxdsite,lxd,bare-gthread,bare-sync"
+DEFAULT_START = "lxdsite,lxdsite-uncached,lxd,bare-gthread,bare-sync"
 
 
 def parse_args(argv=None):

@@ -153,6 +153,12 @@ def write(markdown_path, png_path, rows, run):
         out.append(f"| {name} | {result} | {'yes' if met else 'not measured' if met is None else '**no**'} |")
     out += [
         "",
+        "A workload repeats the same request, so `lxdsite` answers most GETs from the answers its",
+        "workers keep until the database changes (`resources/response_cache.py`: one query for the",
+        "change token, then the kept bytes). `lxdsite-uncached` is the same server with",
+        "`LXDSITE_RESPONSE_CACHE_MB=0`: every GET reads and shows its rows, as the first GET after",
+        "a write does. Its rows are the figures for write-heavy use; the targets are checked for both.",
+        "",
         "The throughput targets are ratios to LXD 5.0.2 on the same workload in the same run. The",
         "bare-stack rows show the ceiling of the stack lxdsite is",
         "built on (Django + DRF under gunicorn, one APIView returning a small dict, no database). Issue 7",

@@ -40,11 +40,13 @@ def postgres_database():
 
 
 @contextlib.contextmanager
-def lxdsite(name, *, postgres=False, workers=WORKERS):
-    """`manage.py serve` on a fresh LXD_DIR; a Target."""
+def lxdsite(name, *, postgres=False, workers=WORKERS, env=None):
+    """`manage.py serve` on a fresh LXD_DIR (``env`` laid over the environment); a Target."""
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"bench-{name}-")))
-        env = {"DATABASE_URL": stack.enter_context(postgres_database())} if postgres else {}
+        env = dict(env or {})
+        if postgres:
+            env["DATABASE_URL"] = stack.enter_context(postgres_database())
         server = stack.enter_context(
             running_server(tmp / "lxd", workers=workers, env=env, args=["--threads", str(THREADS)])
         )

@@ -147,7 +147,7 @@ def fill(target, collection, count):
 
 def get(path, headers=None):
     def request(target, client, index, connection):
-        return send(target, "GET", path, headers=headers, connection=connection)[0]
+        return send(target, "GET", path, headers=headers, connection=connection, decode=False)[0]
 
     return request
 
@@ -159,7 +159,9 @@ def get_if_none_match(path):
     def request(target, client, index, connection):
         if target.name not in etags:
             etags[target.name] = check(send(target, "GET", path), 200)[1]["ETag"] or ""
-        return send(target, "GET", path, headers={"If-None-Match": etags[target.name]}, connection=connection)[0]
+        return send(
+            target, "GET", path, headers={"If-None-Match": etags[target.name]}, connection=connection, decode=False
+        )[0]
 
     return request
 

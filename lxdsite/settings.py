@@ -126,6 +126,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
+# Each worker keeps encoded GET answers up to this many MiB until the database changes
+# (resources/response_cache.py); 0 turns that off.
+LXDSITE_RESPONSE_CACHE_MB = int(os.environ.get("LXDSITE_RESPONSE_CACHE_MB") or 64)
+
 # Request bodies above this many bytes answer 413 (image uploads stream and are exempt).
 LXDSITE_MAX_BODY_SIZE = int(os.environ.get("LXDSITE_MAX_BODY_SIZE") or 4 * 1024 * 1024)
 

@@ -212,9 +212,13 @@ class ConditionalUpdateMixin:
         return response
 
     def object_response(self, instance):
-        return self.conditional_read(
-            self.get_etag(instance), lambda: super(ConditionalUpdateMixin, self).object_response(instance)
-        )
+        return self.conditional_read(self.get_etag(instance), lambda: self._encoded_object_response(instance))
+
+    def _encoded_object_response(self, instance):
+        # Encoded here, as lists are: response_cache keeps the bytes.
+        response = super().object_response(instance)
+        response.data = EncodedEnvelope(response.data)
+        return response
 
     def collection_response(self, metadata):
         # LXD sends no ETag on lists. lxdsite's is the SHA-256 of the body, encoded once and

@@ -64,6 +64,13 @@ class EncodedEnvelope(dict):
         super().__init__(envelope)
         self.encoded = to_json_bytes(envelope)
 
+    @classmethod
+    def from_encoded(cls, encoded):
+        """An envelope encoded earlier (a kept answer, ``response_cache``): only its bytes are kept."""
+        envelope = dict.__new__(cls)
+        envelope.encoded = encoded
+        return envelope
+
 
 class LXDJSONRenderer(BaseRenderer):
     """LXD's JSON on the wire."""

@@ -297,3 +297,23 @@ class Snapshot(models.Model):
 
     def __str__(self):
         return f"{self.instance}/{self.name}"
+
+
+class ChangeToken(models.Model):
+    """One row whose ``token`` changes whenever a row an API answer shows changes.
+
+    Database triggers (migration 0007) set a fresh random token on every insert, update and
+    delete of profiles, images, image profiles, aliases, instances, instance profiles and
+    snapshots, whoever writes (API, admin, commands, raw SQL). ``response_cache`` keeps
+    answers under the token they were read at. On PostgreSQL the trigger runs at commit
+    (deferred), once per transaction, so it takes its lock last and cannot deadlock.
+    """
+
+    SINGLETON_ID = 1
+
+    token = models.CharField(max_length=32)
+    # PostgreSQL: the transaction that set the token (its later rows need not set it again).
+    txid = models.BigIntegerField(null=True)
+
+    def __str__(self):
+        return self.token

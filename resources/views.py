@@ -37,6 +37,7 @@ from .models import (
 )
 from .operations import AsyncResponse, cancel_operation, finished_operation, operation_url
 from .prepared import PreparedQuery, prefetch_reverse, set_prefetched
+from .response_cache import CachedReadMixin
 from .serializers import (
     ImageAliasCreateSerializer,
     ImageAliasETagSerializer,
@@ -279,6 +280,7 @@ PROFILE_USERS = PreparedQuery(
 
 
 class LXDModelViewSet(
+    CachedReadMixin,
     ConditionalUpdateMixin,
     LifecycleMixin,
     ListMixin,
@@ -403,6 +405,7 @@ IMAGE_ALIASES = PreparedQuery(
 
 @conditional_schema(reads=["list", "retrieve", "export"], writes=["update", "partial_update", "destroy"])
 class ImageViewSet(
+    CachedReadMixin,
     ConditionalUpdateMixin,
     LifecycleMixin,
     FingerprintLookupMixin,
@@ -639,7 +642,13 @@ INSTANCE_PROFILES = PreparedQuery(
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
 class InstanceViewSet(
-    InstanceQuerysetMixin, ConditionalUpdateMixin, OperationMixin, ListMixin, RetrieveMixin, LXDViewSet
+    CachedReadMixin,
+    InstanceQuerysetMixin,
+    ConditionalUpdateMixin,
+    OperationMixin,
+    ListMixin,
+    RetrieveMixin,
+    LXDViewSet,
 ):
     """``/1.0/instances``: containers and VMs as records; writes are async, as in LXD."""
 
@@ -824,7 +833,7 @@ class ContainerViewSet(InstanceViewSet):
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
-class SnapshotViewSet(ConditionalUpdateMixin, OperationMixin, ListMixin, RetrieveMixin, LXDViewSet):
+class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, ListMixin, RetrieveMixin, LXDViewSet):
     """``/1.0/instances/NAME/snapshots``: snapshots; every write is async, as in LXD."""
 
     queryset = Snapshot.objects.all()

@@ -1,0 +1,209 @@
+"""Kept GET answers (resources/response_cache.py): used while nothing changed, never after a write.
+
+In-process tests run outside a transaction (``transaction=True``) so the cache is in play, on
+SQLite and, in the PostgreSQL run, on PostgreSQL. The live tests write through every route a
+change can take (the API on any worker, SQL straight into the database behind the server's
+back) and read the change back from every worker, on both databases.
+"""
+
+import contextlib
+import sqlite3
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from resources.models import Image, Instance, InstanceProfile, Profile
+from resources.response_cache import RESPONSES, ResponseCache
+from tests.live_server import postgres_database, running_server
+from tests.test_scale_out import spread_requests, worker_pids
+
+READS = [
+    "/1.0/profiles?recursion=1",
+    "/1.0/profiles/web",
+    "/1.0/instances?recursion=1",
+    "/1.0/instances?recursion=2",
+    "/1.0/instances/c1",
+    "/1.0/containers/c1?recursion=1",
+    "/1.0/instances/c1/snapshots?recursion=1",
+    "/1.0/images?recursion=1",
+    "/1.0/images/aliases?recursion=1",
+]
+
+
+@pytest.fixture
+def objects(transactional_db):
+    RESPONSES.clear()
+    web = Profile.objects.create(name="web", config={"limits.cpu": "1"})
+    instance = Instance.objects.create(name="c1")
+    InstanceProfile.objects.create(instance=instance, profile=web)
+    yield web, instance
+    RESPONSES.clear()
+
+
+def queries(client, path, **headers):
+    """(answer, number of queries it took)."""
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path, headers=headers)
+    return response, len(captured)
+
+
+@pytest.mark.parametrize("path", READS)
+def test_a_repeated_get_sends_the_kept_answer_for_one_query(api, objects, path):
+    first, _ = queries(api, path)
+    again, count = queries(api, path)
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert again["ETag"] == first["ETag"]
+    # The change token, nothing else.
+    assert count == 1
+    not_modified, count = queries(api, path, if_none_match=first["ETag"])
+    assert (not_modified.status_code, count) == (304, 1)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(
+            lambda web, c1: Profile.objects.filter(name="web").update(config={"limits.cpu": "2"}), id="update"
+        ),
+        pytest.param(lambda web, c1: Profile.objects.create(name="extra"), id="insert"),
+        pytest.param(lambda web, c1: InstanceProfile.objects.filter(instance=c1).delete(), id="delete"),
+        pytest.param(lambda web, c1: c1.snapshots.create(name="s0"), id="snapshot"),
+    ],
+)
+def test_a_write_by_the_orm_shows_in_the_next_get(api, objects, write):
+    before = {path: api.get(path).content for path in READS}
+    write(*objects)
+    after = {path: api.get(path).content for path in READS}
+    changed = {path for path in READS if after[path] != before[path]}
+    # The answers that show what was written changed; the kept ones were not sent.
+    assert changed
+    RESPONSES.clear()
+    assert after == {path: api.get(path).content for path in READS}
+
+
+def test_a_read_inside_a_transaction_sees_its_own_write(api, objects):
+    api.get("/1.0/profiles/web")
+    with transaction.atomic():
+        Profile.objects.filter(name="web").update(description="inside")
+        assert api.get("/1.0/profiles/web").json()["metadata"]["description"] == "inside"
+        transaction.set_rollback(True)
+    assert api.get("/1.0/profiles/web").json()["metadata"]["description"] == ""
+
+
+def test_trusted_and_untrusted_clients_get_their_own_answers(api, tcp_api, objects):
+    Image.objects.create(fingerprint="a" * 64, public=True)
+    Image.objects.create(fingerprint="b" * 64, public=False)
+    for first in (api, tcp_api):
+        RESPONSES.clear()
+        first.get("/1.0/images")
+        trusted = api.get("/1.0/images").json()["metadata"]
+        untrusted = tcp_api.get("/1.0/images").json()["metadata"]
+        assert trusted == [f"/1.0/images/{'a' * 64}", f"/1.0/images/{'b' * 64}"]
+        assert untrusted == [f"/1.0/images/{'a' * 64}"]
+        assert tcp_api.get(f"/1.0/images/{'b' * 64}").status_code == 404
+
+
+def test_errors_and_the_browsable_api_are_not_kept(api, objects):
+    assert api.get("/1.0/profiles/nope").status_code == 404
+    assert api.get("/1.0/profiles/web?format=api").status_code == 200
+    assert RESPONSES.entries == {}
+
+
+def test_the_cache_drops_least_recently_used_answers_beyond_its_budget():
+    cache = ResponseCache(max_bytes=100, max_entries=3)
+    cache.put("a", "t", b"x" * 20, "ea")
+    cache.put("b", "t", b"x" * 20, "eb")
+    assert cache.get("a", "t") == (b"x" * 20, "ea")
+    # Over a quarter of the budget: not kept.
+    cache.put("big", "t", b"x" * 26, "e")
+    assert cache.get("big", "t") is None
+    cache.put("c", "t", b"x" * 20, "ec")
+    cache.put("d", "t", b"x" * 20, "ed")
+    # Four entries: "b", the least recently used, went.
+    assert [key for key in ("a", "b", "c", "d") if cache.get(key, "t")] == ["a", "c", "d"]
+    assert cache.get("a", "another token") is None
+    cache.put("a", "t", b"x" * 25, "ea")
+    cache.put("e", "t", b"x" * 25, "ee")
+    cache.put("f", "t", b"x" * 25, "ef")
+    assert list(cache.entries) == ["a", "e", "f"]
+    assert cache.size == 75
+
+
+# Live servers ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def served(tmp_path, database):
+    """`serve --workers 2` on SQLite or PostgreSQL; (server, a function running SQL on its database)."""
+    with contextlib.ExitStack() as stack:
+        env = {}
+        if database == "postgresql":
+            url = stack.enter_context(postgres_database())
+            env["DATABASE_URL"] = url
+
+            def run_sql(sql):
+                with psycopg.connect(url, autocommit=True) as db:
+                    db.execute(sql)
+        else:
+
+            def run_sql(sql):
+                db = sqlite3.connect(tmp_path / "lxd" / "lxdsite.sqlite3")
+                with db:
+                    db.execute(sql)
+                db.close()
+
+        server = stack.enter_context(running_server(tmp_path / "lxd", workers=2, env=env))
+        yield server, run_sql
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
+def test_every_worker_shows_every_write_whoever_made_it(tmp_path, database):
+    with served(tmp_path, database) as (server, run_sql):
+        pids = worker_pids(server, 2)
+        assert server.request("POST", "/1.0/profiles", {"name": "web", "config": {"limits.cpu": "1"}})[0] == 201
+        created = server.request(
+            "POST", "/1.0/instances", {"name": "c1", "profiles": ["web"], "source": {"type": "none"}}
+        )
+        assert created[0] == 202
+        server.request("GET", created[2]["operation"] + "/wait")
+        reads = [("GET", "/1.0/profiles/web"), ("GET", "/1.0/instances?recursion=1")]
+
+        def every_worker_shows(check):
+            """Each worker answers each read (twice or more, so the second is a kept answer) as `check` wants."""
+            answers = spread_requests(server, reads, pids)
+            for request, replies in answers.items():
+                for pid, status, body in replies:
+                    assert status == 200
+                    assert check(request[1], body["metadata"]), (pid, request, body["metadata"])
+
+        def profile_and_instance(description, cpu):
+            def check(path, metadata):
+                if path == "/1.0/profiles/web":
+                    return (metadata["description"], metadata["config"]) == (description, {"limits.cpu": cpu})
+                return [item["expanded_config"].get("limits.cpu") for item in metadata] == [cpu]
+
+            return check
+
+        every_worker_shows(profile_and_instance("", "1"))
+        # Through the API, on whichever worker takes it.
+        assert server.request("PATCH", "/1.0/profiles/web", {"config": {"limits.cpu": "2"}})[0] == 200
+        every_worker_shows(profile_and_instance("", "2"))
+        # Straight into the database, behind the server's back.
+        run_sql("UPDATE resources_profile SET description = 'by sql' WHERE name = 'web'")
+        every_worker_shows(profile_and_instance("by sql", "2"))
+        run_sql("DELETE FROM resources_instanceprofile")
+        every_worker_shows(lambda path, metadata: path != "/1.0/instances?recursion=1" or metadata[0]["profiles"] == [])
+
+        # The control: with the profile table's trigger gone, a change behind the server's back
+        # is not seen by the workers, which send the answers they keep. So the answers above
+        # were kept answers, renewed by the triggers.
+        if database == "postgresql":
+            run_sql("DROP TRIGGER lxdsite_change_resources_profile ON resources_profile")
+        else:
+            run_sql("DROP TRIGGER lxdsite_change_resources_profile_UPDATE")
+        run_sql("UPDATE resources_profile SET description = 'unseen' WHERE name = 'web'")
+        every_worker_shows(lambda path, metadata: path != "/1.0/profiles/web" or metadata["description"] == "by sql")
