@@ -8,6 +8,8 @@ API_EXTENSIONS = [
     "patch",
     "profile_usedby",
     "entity_description",
+    # /1.0/instances/NAME/backups, always empty (`lxc info` reads it).
+    "container_backup",
     # Images: profiles, expiry and type fields; operations carry a description.
     "image_profiles",
     "images_expiry",

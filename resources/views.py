@@ -763,6 +763,12 @@ class InstanceViewSet(
         renamed = lambda: ("instance-renamed", self.object_url(serializer.instance), {"old_name": old_name})  # noqa: E731
         return self.operation_response("Renaming instance", instance_resources(old_name), serializer, lifecycle=renamed)
 
+    @action(detail=True, methods=["get"])
+    def backups(self, request, *args, **kwargs):
+        """None: nothing runs, so there is nothing to back up (``lxc info`` lists them)."""
+        self.get_object()
+        return SyncResponse([])
+
     @action(detail=True, methods=["get", "put"])
     def state(self, request, *args, **kwargs):
         """The recorded status; PUT ``{"action": ...}`` moves it, as an async operation."""

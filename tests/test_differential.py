@@ -29,7 +29,8 @@ PROFILE_CONTENT = st.fixed_dictionaries(
                 st.from_regex(r"/mnt/[a-z]{1,8}", fullmatch=True),
             ),
             max_size=2,
-        ),
+            # Two disks on one path are refused (BETTER_STATUS); the ETags need valid content.
+        ).filter(lambda devices: len({device["path"] for device in devices.values()}) == len(devices)),
     }
 )
 
@@ -81,6 +82,9 @@ def test_server_etag_equals_the_daemons(real_lxd, lxdsite_server, value):
     assert ours[1]["ETag"] == lxd[1]["ETag"]
 
 
+# Two disks mounted on one path (hypothesis found it: LXD answers 500).
+DUPLICATE_PATH = {name: {"type": "disk", "source": "/tmp", "path": "/mnt/aa"} for name in ("a", "a0")}
+
 # Requests whose answers must match the daemon's word for word (status and error text).
 SAME_ANSWER = [
     ("GET", "/1.0/profiles/nosuch", None),
@@ -95,6 +99,7 @@ SAME_ANSWER = [
     ("POST", "/1.0/profiles", {"name": ".."}),
     ("POST", "/1.0/profiles", {"name": ""}),
     ("DELETE", "/1.0/profiles/default", None),
+    ("GET", "/1.0/instances/nosuch/backups", None),
     ("POST", "/1.0/profiles/default", {"name": "x"}),
     ("PUT", "/1.0/profiles/default", {"config": {"no.such.key": "1"}}),
     ("POST", "/1.0/profiles", {"name": "bad", "config": {"no.such.key": "1"}}),
@@ -114,6 +119,19 @@ def test_error_answers_match_the_daemon(real_lxd, lxdsite_server, method, path, 
     assert (lxd_status, status) == expected
     assert ours["error"] == lxd_body["error"]
     assert ours["type"] == lxd_body["type"] == "error"
+
+
+def test_two_disks_on_one_path_are_refused_with_the_daemons_text(real_lxd, lxdsite_server):
+    lxd, ours = _both(real_lxd, lxdsite_server, "PUT", "/1.0/profiles/default", {"devices": DUPLICATE_PATH})
+
+    assert (lxd[0], ours[0]) == (500, 400)
+    # Go walks a map in random order, so LXD names either device.
+    texts = {
+        f'Device validation failed for "{name}": More than one disk device uses the same path "/mnt/aa"'
+        for name in DUPLICATE_PATH
+    }
+    assert lxd[2]["error"] in texts
+    assert ours[2]["error"] in texts
 
 
 def test_stale_if_match_answers_like_the_daemon(real_lxd, lxdsite_server):

@@ -340,3 +340,14 @@ def test_one_instance_reads_as_the_list_shows_it(api, c1, django_assert_num_quer
     assert listed[0]["expanded_config"]["user.from"] == "aa"
     assert container.json()["metadata"] == listed[0]
     assert container.headers["ETag"] == response.headers["ETag"]
+
+
+@pytest.mark.parametrize("prefix", ["/1.0/instances", "/1.0/containers"])
+def test_backups_are_an_empty_list_and_cannot_be_made(api, c1, prefix):
+    for recursion in ("", "?recursion=1"):
+        response = api.get(f"{prefix}/c1/backups{recursion}")
+        assert (response.status_code, response.json()["metadata"]) == (200, [])
+    assert api.get(f"{prefix}/nosuch/backups").json()["error"] == "Instance not found"
+    refused = api.post(f"{prefix}/c1/backups", {"name": "b1"})
+    assert (refused.status_code, refused.json()["error"]) == (501, "not implemented")
+    assert "container_backup" in api.get("/1.0").json()["metadata"]["api_extensions"]
