@@ -105,7 +105,7 @@ def _if_match_passes(header, etag):
     return _matches(header, etag, weak=False)
 
 
-def _if_none_match_passes(header, etag):
+def if_none_match_passes(header, etag):
     """RFC 9110 §13.1.2: weak comparison; an empty header is no condition."""
     return not header.strip() or not _matches(header, etag, weak=True)
 
@@ -200,12 +200,12 @@ class ConditionalUpdateMixin:
         elif not _if_match_passes(if_match, etag):
             raise PreconditionFailed.mismatch(etag, _sent_tag(if_match))
         if_none_match = self.request.headers.get("If-None-Match", "")
-        if not _if_none_match_passes(if_none_match, etag):
+        if not if_none_match_passes(if_none_match, etag):
             raise PreconditionFailed.matched(etag)
 
     def conditional_read(self, etag, build_response):
         """RFC 9110 §13.2.2 step 3 for GET/HEAD: 304 when If-None-Match matches."""
-        if not _if_none_match_passes(self.request.headers.get("If-None-Match", ""), etag):
+        if not if_none_match_passes(self.request.headers.get("If-None-Match", ""), etag):
             return _not_modified(etag)
         response = build_response()
         response.headers.setdefault("ETag", quote_etag(etag))

@@ -13,20 +13,26 @@ Only answers that are a function of the watched tables, the URL and the client's
 kept (``CachedReadMixin``), only JSON 200s, and never inside a transaction (its own writes
 are not counted until it commits). ``LXDSITE_RESPONSE_CACHE_MB`` bounds each worker's
 bytes (0 turns the cache off).
+
+On the unix socket, where trust needs no authentication, ``edge_wsgi`` (installed by
+``serve``) sends a kept answer to a plain GET before Django's handler, middleware and DRF
+run: they were most of such a GET's time once its rows no longer had to be read.
 """
 
 import threading
 from collections import OrderedDict
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from rest_framework import status
 from rest_framework.response import Response
 
+from .conditional import if_none_match_passes
 from .envelope import EncodedEnvelope, LXDJSONRenderer
-from .trust import is_trusted
+from .models import ChangeToken
+from .trust import LISTENER_KEY, is_trusted
 
-_TOKEN_SQL = "SELECT token FROM resources_changetoken WHERE id = 1"
+_TOKEN_SQL = f"SELECT token FROM {ChangeToken._meta.db_table} WHERE id = {ChangeToken.SINGLETON_ID}"
 # Vendors whose migration installed the triggers.
 _WATCHED_VENDORS = ("sqlite", "postgresql")
 
@@ -41,6 +47,70 @@ def change_token():
     return row[0] if row else None
 
 
+# WSGI environ keys: the token the edge read (the view need not read it again), and the
+# (token, body) the view kept, for the edge to keep with the final status and headers.
+TOKEN_KEY = "lxdsite.change_token"
+KEPT_KEY = "lxdsite.kept"
+
+
+def _edge_key(environ):
+    """A GET on the unix socket answered by JSON: its key at the edge, else None."""
+    if (
+        environ["REQUEST_METHOD"] != "GET"
+        or environ.get(LISTENER_KEY) != "unix"
+        or environ.get("HTTP_ACCEPT", "*/*") not in ("*/*", "application/json")
+        or "format=" in environ.get("QUERY_STRING", "")
+    ):
+        return None
+    return (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+
+
+def edge_wsgi(application):
+    """Send kept answers to the unix socket's GETs before Django handles the request.
+
+    The socket is trusted, so the answer is the kept one while the change token stands: the
+    same status, headers and bytes the full path sent when it kept it (Date and Server are
+    gunicorn's); with If-None-Match, the kept 200 or the kept 304 as the ETag decides.
+    Anything else, or a database error, goes the full way.
+    """
+
+    def wsgi(environ, start_response):
+        key = _edge_key(environ) if RESPONSES.max_bytes else None
+        if key is None:
+            return application(environ, start_response)
+        if ("edge", 200, *key) in RESPONSES:
+            try:
+                token = change_token()
+            except DatabaseError:
+                token = None
+            kept = RESPONSES.get(("edge", 200, *key), token) if token is not None else None
+            if kept is not None and not if_none_match_passes(environ.get("HTTP_IF_NONE_MATCH", ""), kept[1][2]):
+                kept = RESPONSES.get(("edge", 304, *key), token)
+            if kept is not None:
+                body, (status_line, headers, _etag) = kept
+                start_response(status_line, list(headers))
+                return [body]
+            environ[TOKEN_KEY] = token
+        answer = {}
+
+        def capture(status_line, headers, exc_info=None):
+            answer["status"], answer["headers"] = status_line, headers
+            return start_response(status_line, headers, exc_info)
+
+        result = application(environ, capture)
+        status_line = answer.get("status", "")
+        code = 200 if status_line.startswith("200 ") else 304 if status_line.startswith("304 ") else None
+        # An answer that sets cookies is one client's: never kept (API GETs set none).
+        if KEPT_KEY in environ and code and not any(name.lower() == "set-cookie" for name, _ in answer["headers"]):
+            token, body, etag = environ[KEPT_KEY]
+            RESPONSES.put(
+                ("edge", code, *key), token, body if code == 200 else b"", (status_line, tuple(answer["headers"]), etag)
+            )
+        return result
+
+    return wsgi
+
+
 class ResponseCache:
     """Encoded answers by key, each under the token it was read at; least recently used go first."""
 
@@ -52,7 +122,7 @@ class ResponseCache:
         self.lock = threading.Lock()
 
     def get(self, key, token):
-        """The (body, etag) kept for ``key`` at ``token``, or None."""
+        """The (body, meta) kept for ``key`` at ``token``, or None."""
         with self.lock:
             entry = self.entries.get(key)
             if entry is None or entry[0] != token:
@@ -60,8 +130,11 @@ class ResponseCache:
             self.entries.move_to_end(key)
             return entry[1], entry[2]
 
-    def put(self, key, token, body, etag):
-        """Keep an answer's bytes; one over a quarter of the budget is not kept."""
+    def __contains__(self, key):
+        return key in self.entries
+
+    def put(self, key, token, body, meta):
+        """Keep an answer's bytes and what goes with them (``meta``); one over a quarter of the budget is not kept."""
         size = len(body)
         if size > self.max_bytes // 4:
             return
@@ -69,7 +142,7 @@ class ResponseCache:
             old = self.entries.pop(key, None)
             if old is not None:
                 self.size -= len(old[1])
-            self.entries[key] = (token, body, etag)
+            self.entries[key] = (token, body, meta)
             self.size += size
             while self.size > self.max_bytes or len(self.entries) > self.max_entries:
                 _, (_, dropped, _) = self.entries.popitem(last=False)
@@ -101,18 +174,24 @@ class CachedReadMixin:
     def cached_read(self, read):
         if not RESPONSES.max_bytes or not isinstance(self.request.accepted_renderer, LXDJSONRenderer):
             return read()
-        token = change_token()
+        meta = self.request.META
+        token = meta[TOKEN_KEY] if TOKEN_KEY in meta else change_token()
         if token is None:
             return read()
         key = (self.request.get_full_path(), is_trusted(self.request))
         kept = RESPONSES.get(key, token)
         if kept is not None:
             body, etag = kept
-            return self.conditional_read(etag, lambda: self.encoded_response(body))
-        response = read()
-        etag = response.headers.get("ETag")
-        if response.status_code == 200 and isinstance(response.data, EncodedEnvelope) and etag:
-            RESPONSES.put(key, token, response.data.encoded, etag.strip('"'))
+            response = self.conditional_read(etag, lambda: self.encoded_response(body))
+        else:
+            response = read()
+            etag = response.headers.get("ETag", "").strip('"')
+            if response.status_code != 200 or not isinstance(response.data, EncodedEnvelope) or not etag:
+                return response
+            body = response.data.encoded
+            RESPONSES.put(key, token, body, etag)
+        # For edge_wsgi, which keeps the answer (200 or 304) with its final headers.
+        meta[KEPT_KEY] = (token, body, etag)
         return response
 
     @staticmethod

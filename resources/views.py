@@ -765,7 +765,7 @@ class InstanceViewSet(
 
     @action(detail=True, methods=["get"])
     def backups(self, request, *args, **kwargs):
-        """None: nothing runs, so there is nothing to back up (``lxc info`` lists them)."""
+        """Always empty: nothing runs, so nothing is backed up (``lxc info`` lists backups)."""
         self.get_object()
         return SyncResponse([])
 

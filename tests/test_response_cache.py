@@ -7,10 +7,12 @@ back) and read the change back from every worker, on both databases.
 """
 
 import contextlib
+import socket
 import sqlite3
 
 import psycopg
 import pytest
+from django.core.signals import request_started
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -207,3 +209,101 @@ def test_every_worker_shows_every_write_whoever_made_it(tmp_path, database):
             run_sql("DROP TRIGGER lxdsite_change_resources_profile_UPDATE")
         run_sql("UPDATE resources_profile SET description = 'unseen' WHERE name = 'web'")
         every_worker_shows(lambda path, metadata: path != "/1.0/profiles/web" or metadata["description"] == "by sql")
+
+
+# The edge: kept answers for the unix socket, before Django ---------------------------------------
+
+
+def wsgi_get(app, path, query="", **headers):
+    """GET through `serve`'s WSGI stack, as accepted on a unix socket: (status, headers, body)."""
+    from wsgiref.util import setup_testing_defaults
+
+    accepted, peer = socket.socketpair(socket.AF_UNIX)
+    with accepted, peer:
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "gunicorn.socket": accepted}
+        environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
+        setup_testing_defaults(environ)
+        answer = {}
+
+        def start_response(status, response_headers, exc_info=None):
+            answer["status"], answer["headers"] = status, response_headers
+
+        result = app(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+    return answer["status"], answer["headers"], body
+
+
+@pytest.fixture
+def served_app(objects):
+    from django.core.wsgi import get_wsgi_application
+
+    from resources.management.commands.serve import lxd_wsgi
+    from resources.response_cache import edge_wsgi
+
+    return lxd_wsgi(edge_wsgi(get_wsgi_application()))
+
+
+@pytest.mark.parametrize("path", READS)
+def test_the_edge_sends_the_kept_answer_without_django(served_app, path):
+    path, _, query = path.partition("?")
+    handled = []
+    record = lambda **kwargs: handled.append(kwargs)  # noqa: E731
+    request_started.connect(record)
+    try:
+        first = wsgi_get(served_app, path, query)
+        with CaptureQueriesContext(connection) as captured:
+            again = wsgi_get(served_app, path, query)
+        # Counted now: the next request Django handles empties the query log.
+        queries = len(captured)
+        etag = dict(first[1])["ETag"]
+        not_modified = [wsgi_get(served_app, path, query, if_none_match=tag) for tag in (etag, f"W/{etag}")]
+        other_tag = wsgi_get(served_app, path, query, if_none_match='"other"')
+    finally:
+        request_started.disconnect(record)
+    assert first[0] == again[0] == "200 OK"
+    assert again == first
+    assert queries == 1
+    # A matching If-None-Match: 304 (RFC 9110 weak comparison), kept after its first time.
+    assert not_modified[0][0] == not_modified[1][0] == "304 Not Modified"
+    assert not_modified[1] == not_modified[0]
+    assert (dict(not_modified[0][1])["ETag"], not_modified[0][2]) == (etag, b"")
+    assert other_tag == first
+    # Django handled the first GET and the first 304, no kept answer.
+    assert len(handled) == 2
+
+
+def test_the_edge_sends_a_changed_answer_after_a_write(served_app):
+    assert b'"limits.cpu":"1"' in wsgi_get(served_app, "/1.0/profiles/web")[2]
+    assert b'"limits.cpu":"1"' in wsgi_get(served_app, "/1.0/profiles/web")[2]
+    Profile.objects.filter(name="web").update(config={"limits.cpu": "3"})
+    assert b'"limits.cpu":"3"' in wsgi_get(served_app, "/1.0/profiles/web")[2]
+
+
+@pytest.mark.live
+def test_a_served_kept_answer_is_the_full_answer_byte_for_byte(tmp_path):
+    from tests.live_server import UnixHTTPConnection
+
+    def raw_get(path, headers=None):
+        connection = UnixHTTPConnection(server.socket_path)
+        try:
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        headers = [(name, value) for name, value in response.getheaders() if name not in ("Date", "Server")]
+        return response.status, headers, body
+
+    with running_server(tmp_path / "lxd", workers=1) as server:
+        assert server.request("POST", "/1.0/profiles", {"name": "web", "config": {"limits.cpu": "1"}})[0] == 201
+        for path in ("/1.0/profiles/web", "/1.0/profiles?recursion=1", "/1.0/images"):
+            first, again = raw_get(path), raw_get(path)
+            assert first[0] == 200
+            assert again == first
+            condition = {"If-None-Match": dict(first[1])["ETag"]}
+            first, again = raw_get(path, condition), raw_get(path, condition)
+            assert first[0] == 304
+            assert again == first

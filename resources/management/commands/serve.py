@@ -95,8 +95,9 @@ class LXDApplication(BaseApplication):
 
     def load(self):
         from lxdsite.wsgi import application
+        from resources.response_cache import edge_wsgi
 
-        return lxd_wsgi(application)
+        return lxd_wsgi(edge_wsgi(application))
 
 
 class Command(BaseCommand):
