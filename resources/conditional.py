@@ -170,7 +170,7 @@ class ConditionalUpdateMixin:
         headers = self.request.headers
         if lookup not in self.kwargs or not (headers.get("If-Match", "").strip() or headers.get("If-None-Match")):
             return
-        instance = self.read_object(self.kwargs[lookup])
+        instance = self.read_etag_object(self.kwargs[lookup])
         if instance is NotImplemented:
             self.locking = False
             try:
