@@ -79,7 +79,7 @@ def _etag_serializer(serializer_class):
     return serializer_class()
 
 
-def _sent_tag(header):
+def sent_tag(header):
     """The tag as LXD reports it in its 412 message: trimmed of whitespace and quotes."""
     return header.strip().strip('"')
 
@@ -92,7 +92,7 @@ def _matches(header, etag, *, weak):
     """
     tags = parse_etags(header)
     if not tags:
-        return _sent_tag(header) == etag
+        return sent_tag(header) == etag
     if tags == ["*"]:
         return True
     if weak:
@@ -100,7 +100,7 @@ def _matches(header, etag, *, weak):
     return quote_etag(etag) in tags
 
 
-def _if_match_passes(header, etag):
+def if_match_passes(header, etag):
     """RFC 9110 §13.1.1: strong comparison."""
     return _matches(header, etag, weak=False)
 
@@ -197,8 +197,8 @@ class ConditionalUpdateMixin:
         if not if_match.strip():
             if settings.LXDSITE_REQUIRE_IF_MATCH:
                 raise PreconditionRequired()
-        elif not _if_match_passes(if_match, etag):
-            raise PreconditionFailed.mismatch(etag, _sent_tag(if_match))
+        elif not if_match_passes(if_match, etag):
+            raise PreconditionFailed.mismatch(etag, sent_tag(if_match))
         if_none_match = self.request.headers.get("If-None-Match", "")
         if not if_none_match_passes(if_none_match, etag):
             raise PreconditionFailed.matched(etag)

@@ -15,8 +15,9 @@ are not counted until it commits). ``LXDSITE_RESPONSE_CACHE_MB`` bounds each wor
 bytes (0 turns the cache off).
 
 On the unix socket, where trust needs no authentication, ``edge_wsgi`` (installed by
-``serve``) sends a kept answer to a plain GET before Django's handler, middleware and DRF
-run: they were most of such a GET's time once its rows no longer had to be read.
+``serve``) sends a kept answer to a GET, and LXD's 412 to a write whose If-Match is not the
+kept ETag of its object, before Django's handler, middleware and DRF run: they were most of
+such a request's time once its rows no longer had to be read.
 """
 
 import threading
@@ -27,8 +28,9 @@ from django.db import DatabaseError, connection
 from rest_framework import status
 from rest_framework.response import Response
 
-from .conditional import if_none_match_passes
-from .envelope import EncodedEnvelope, LXDJSONRenderer
+from .conditional import if_match_passes, if_none_match_passes, sent_tag
+from .envelope import EncodedEnvelope, LXDJSONRenderer, to_json_bytes
+from .exceptions import PreconditionFailed, error_envelope
 from .models import ChangeToken
 from .trust import LISTENER_KEY, is_trusted
 
@@ -53,36 +55,69 @@ TOKEN_KEY = "lxdsite.change_token"
 KEPT_KEY = "lxdsite.kept"
 
 
+JSON_ACCEPTS = ("*/*", "application/json")
+WRITES = ("PUT", "PATCH", "DELETE")
+
+
 def _edge_key(environ):
     """A GET on the unix socket answered by JSON: its key at the edge, else None."""
     if (
         environ["REQUEST_METHOD"] != "GET"
         or environ.get(LISTENER_KEY) != "unix"
-        or environ.get("HTTP_ACCEPT", "*/*") not in ("*/*", "application/json")
+        or environ.get("HTTP_ACCEPT", "*/*") not in JSON_ACCEPTS
         or "format=" in environ.get("QUERY_STRING", "")
     ):
         return None
     return (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
 
 
-def edge_wsgi(application):
-    """Send kept answers to the unix socket's GETs before Django handles the request.
+def _write_key(environ):
+    """A write on the unix socket with If-Match (and no other condition): its object's GET key, else None."""
+    if (
+        environ["REQUEST_METHOD"] not in WRITES
+        or environ.get(LISTENER_KEY) != "unix"
+        or environ.get("QUERY_STRING")
+        or environ.get("HTTP_IF_NONE_MATCH")
+        or not environ.get("HTTP_IF_MATCH", "").strip()
+        or environ.get("HTTP_ACCEPT", "*/*") not in JSON_ACCEPTS
+    ):
+        return None
+    return (environ.get("PATH_INFO", ""), "")
 
-    The socket is trusted, so the answer is the kept one while the change token stands: the
+
+def _current_token():
+    try:
+        return change_token()
+    except DatabaseError:
+        return None
+
+
+def _stale_answer(environ, etag):
+    """LXD's 412 for the request's If-Match against ``etag``, or None when it matches."""
+    if_match = environ["HTTP_IF_MATCH"]
+    if if_match_passes(if_match, etag):
+        return None
+    return to_json_bytes(error_envelope(412, str(PreconditionFailed.mismatch(etag, sent_tag(if_match)).detail)))
+
+
+def edge_wsgi(application):
+    """Answer from kept answers on the unix socket before Django handles the request.
+
+    The socket is trusted, so while the change token stands a GET gets the kept answer: the
     same status, headers and bytes the full path sent when it kept it (Date and Server are
-    gunicorn's); with If-None-Match, the kept 200 or the kept 304 as the ETag decides.
-    Anything else, or a database error, goes the full way.
+    gunicorn's); with If-None-Match, the kept 200 or the kept 304 as the ETag decides. A
+    PUT, PATCH or DELETE whose If-Match does not match the kept ETag of its object gets the
+    412 the full path gives (its headers kept from the first such answer, its text naming
+    the sent tag). Anything else, or a database error, goes the full way.
     """
 
     def wsgi(environ, start_response):
-        key = _edge_key(environ) if RESPONSES.max_bytes else None
-        if key is None:
+        if not RESPONSES.max_bytes:
             return application(environ, start_response)
-        if ("edge", 200, *key) in RESPONSES:
-            try:
-                token = change_token()
-            except DatabaseError:
-                token = None
+        key, write = _edge_key(environ), _write_key(environ)
+        predicted = None
+        if key is not None and ("edge", 200, *key) in RESPONSES:
+            token = _current_token()
             kept = RESPONSES.get(("edge", 200, *key), token) if token is not None else None
             if kept is not None and not if_none_match_passes(environ.get("HTTP_IF_NONE_MATCH", ""), kept[1][2]):
                 kept = RESPONSES.get(("edge", 304, *key), token)
@@ -91,6 +126,16 @@ def edge_wsgi(application):
                 start_response(status_line, list(headers))
                 return [body]
             environ[TOKEN_KEY] = token
+        elif write is not None and ("edge", 200, *write) in RESPONSES:
+            token = _current_token()
+            kept = RESPONSES.get(("edge", 200, *write), token) if token is not None else None
+            predicted = _stale_answer(environ, kept[1][2]) if kept is not None else None
+            template = RESPONSES.get(("edge", 412, environ["REQUEST_METHOD"], *write), token) if predicted else None
+            if template is not None:
+                status_line, headers, _etag = template[1]
+                length = str(len(predicted))
+                start_response(status_line, [(n, length if n.lower() == "content-length" else v) for n, v in headers])
+                return [predicted]
         answer = {}
 
         def capture(status_line, headers, exc_info=None):
@@ -99,9 +144,28 @@ def edge_wsgi(application):
 
         result = application(environ, capture)
         status_line = answer.get("status", "")
+        if predicted is not None and status_line.startswith("412 "):
+            # Kept as the 412's template only if the full path said word for word what the edge would.
+            try:
+                body = b"".join(result)
+            finally:
+                getattr(result, "close", lambda: None)()
+            if body == predicted:
+                RESPONSES.put(
+                    ("edge", 412, environ["REQUEST_METHOD"], *write),
+                    token,
+                    b"",
+                    (status_line, tuple(answer["headers"]), None),
+                )
+            return [body]
         code = 200 if status_line.startswith("200 ") else 304 if status_line.startswith("304 ") else None
         # An answer that sets cookies is one client's: never kept (API GETs set none).
-        if KEPT_KEY in environ and code and not any(name.lower() == "set-cookie" for name, _ in answer["headers"]):
+        if (
+            key is not None
+            and KEPT_KEY in environ
+            and code
+            and not any(name.lower() == "set-cookie" for name, _ in answer["headers"])
+        ):
             token, body, etag = environ[KEPT_KEY]
             RESPONSES.put(
                 ("edge", code, *key), token, body if code == 200 else b"", (status_line, tuple(answer["headers"]), etag)

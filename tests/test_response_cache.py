@@ -214,13 +214,15 @@ def test_every_worker_shows_every_write_whoever_made_it(tmp_path, database):
 # The edge: kept answers for the unix socket, before Django ---------------------------------------
 
 
-def wsgi_get(app, path, query="", **headers):
-    """GET through `serve`'s WSGI stack, as accepted on a unix socket: (status, headers, body)."""
+def wsgi_get(app, path, query="", method="GET", body=b"", **headers):
+    """A request through `serve`'s WSGI stack, as accepted on a unix socket: (status, headers, body)."""
+    import io
     from wsgiref.util import setup_testing_defaults
 
     accepted, peer = socket.socketpair(socket.AF_UNIX)
     with accepted, peer:
-        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "gunicorn.socket": accepted}
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "gunicorn.socket": accepted}
+        environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
         environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
         setup_testing_defaults(environ)
         answer = {}
@@ -284,12 +286,13 @@ def test_the_edge_sends_a_changed_answer_after_a_write(served_app):
 
 @pytest.mark.live
 def test_a_served_kept_answer_is_the_full_answer_byte_for_byte(tmp_path):
+    """The same requests twice on one worker: the full path answers, then the edge, identically."""
     from tests.live_server import UnixHTTPConnection
 
-    def raw_get(path, headers=None):
+    def raw_get(path, headers=None, method="GET", body=None):
         connection = UnixHTTPConnection(server.socket_path)
         try:
-            connection.request("GET", path, headers=headers or {})
+            connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
             body = response.read()
         finally:
@@ -307,3 +310,42 @@ def test_a_served_kept_answer_is_the_full_answer_byte_for_byte(tmp_path):
             first, again = raw_get(path, condition), raw_get(path, condition)
             assert first[0] == 304
             assert again == first
+        stale = {"If-Match": '"stale"'}
+        first, again = (raw_get("/1.0/profiles/web", stale, "PUT", b'{"description": "x"}') for _ in range(2))
+        assert first[0] == 412
+        assert again == first
+        assert server.request("GET", "/1.0/profiles/web")[2]["metadata"]["description"] == ""
+
+
+def test_the_edge_refuses_a_stale_write_as_the_full_path_does(served_app):
+    from django.core.wsgi import get_wsgi_application
+
+    from resources.management.commands.serve import lxd_wsgi
+
+    full_path = lxd_wsgi(get_wsgi_application())
+    etag = dict(wsgi_get(served_app, "/1.0/profiles/web")[1])["ETag"]
+    wsgi_get(served_app, "/1.0/profiles/web")
+    put = {"method": "PUT", "body": b'{"description": "x"}'}
+    handled = []
+    record = lambda **kwargs: handled.append(kwargs)  # noqa: E731
+    request_started.connect(record)
+    try:
+        answers = [wsgi_get(served_app, "/1.0/profiles/web", if_match=tag, **put) for tag in ('"a"', '"a"', "b c")]
+        deleted = [wsgi_get(served_app, "/1.0/profiles/web", method="DELETE", if_match='"a"') for _ in range(2)]
+    finally:
+        request_started.disconnect(record)
+    # The first stale PUT and the first stale DELETE went the full way; the others did not.
+    assert len(handled) == 2
+    assert answers[0][0] == answers[2][0] == deleted[0][0] == "412 Precondition Failed"
+    assert answers[1] == answers[0]
+    assert deleted[1] == deleted[0]
+    # Each answer is what Django alone answers to that request.
+    assert answers[2] == wsgi_get(full_path, "/1.0/profiles/web", if_match="b c", **put)
+    assert b"ETag doesn't match: " + etag.strip('"').encode() + b" vs b c" in answers[2][2]
+    # A matching If-Match writes.
+    assert wsgi_get(served_app, "/1.0/profiles/web", if_match=etag, **put)[0] == "200 OK"
+    assert Profile.objects.get(name="web").description == "x"
+    # Where the full path does not answer 412 (no PUT on a collection), neither does the edge.
+    wsgi_get(served_app, "/1.0/profiles")
+    collection = [wsgi_get(served_app, "/1.0/profiles", if_match='"a"', **put) for _ in range(2)]
+    assert collection[0][0] == collection[1][0] == "501 Not Implemented"
