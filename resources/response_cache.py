@@ -16,8 +16,8 @@ bytes (0 turns the cache off).
 
 On the unix socket, where trust needs no authentication, ``edge_wsgi`` (installed by
 ``serve``) sends a kept answer to a GET, and LXD's 412 to a write whose If-Match is not the
-kept ETag of its object, before Django's handler, middleware and DRF run: they were most of
-such a request's time once its rows no longer had to be read.
+ETag the last 412 of that object named, before Django's handler, middleware and DRF run:
+they were most of such a request's time once its rows no longer had to be read.
 """
 
 import threading
@@ -105,17 +105,18 @@ def edge_wsgi(application):
 
     The socket is trusted, so while the change token stands a GET gets the kept answer: the
     same status, headers and bytes the full path sent when it kept it (Date and Server are
-    gunicorn's); with If-None-Match, the kept 200 or the kept 304 as the ETag decides. A
-    PUT, PATCH or DELETE whose If-Match does not match the kept ETag of its object gets the
-    412 the full path gives (its headers kept from the first such answer, its text naming
-    the sent tag). Anything else, or a database error, goes the full way.
+    gunicorn's); with If-None-Match, the kept 200 or the kept 304 as the ETag decides. Once
+    the full path has refused a PUT, PATCH or DELETE of an object with 412, a write of it
+    whose If-Match does not match that ETag gets the same 412 while the token stands (the
+    first answer's headers, the text naming the sent tag). Anything else, or a database
+    error, goes the full way.
     """
 
     def wsgi(environ, start_response):
         if not RESPONSES.max_bytes:
             return application(environ, start_response)
         key, write = _edge_key(environ), _write_key(environ)
-        predicted = None
+        token = None
         if key is not None and ("edge", 200, *key) in RESPONSES:
             token = _current_token()
             kept = RESPONSES.get(("edge", 200, *key), token) if token is not None else None
@@ -126,16 +127,16 @@ def edge_wsgi(application):
                 start_response(status_line, list(headers))
                 return [body]
             environ[TOKEN_KEY] = token
-        elif write is not None and ("edge", 200, *write) in RESPONSES:
+        elif write is not None:
+            # Read before the full path runs, as for GETs: a 412 it sees is at least this new.
             token = _current_token()
-            kept = RESPONSES.get(("edge", 200, *write), token) if token is not None else None
-            predicted = _stale_answer(environ, kept[1][2]) if kept is not None else None
-            template = RESPONSES.get(("edge", 412, environ["REQUEST_METHOD"], *write), token) if predicted else None
-            if template is not None:
+            template = RESPONSES.get(("edge", 412, environ["REQUEST_METHOD"], *write), token) if token else None
+            refusal = _stale_answer(environ, template[1][2]) if template is not None else None
+            if refusal is not None:
                 status_line, headers, _etag = template[1]
-                length = str(len(predicted))
+                length = str(len(refusal))
                 start_response(status_line, [(n, length if n.lower() == "content-length" else v) for n, v in headers])
-                return [predicted]
+                return [refusal]
         answer = {}
 
         def capture(status_line, headers, exc_info=None):
@@ -144,19 +145,17 @@ def edge_wsgi(application):
 
         result = application(environ, capture)
         status_line = answer.get("status", "")
-        if predicted is not None and status_line.startswith("412 "):
-            # Kept as the 412's template only if the full path said word for word what the edge would.
+        if write is not None and token is not None and status_line.startswith("412 "):
+            # Its headers are kept as the template of this object's 412s at this token, if the
+            # full path said word for word what the edge would say for the ETag it sent.
             try:
                 body = b"".join(result)
             finally:
                 getattr(result, "close", lambda: None)()
-            if body == predicted:
-                RESPONSES.put(
-                    ("edge", 412, environ["REQUEST_METHOD"], *write),
-                    token,
-                    b"",
-                    (status_line, tuple(answer["headers"]), None),
-                )
+            etag = dict(answer["headers"]).get("ETag", "").strip('"')
+            if etag and body == _stale_answer(environ, etag):
+                key412 = ("edge", 412, environ["REQUEST_METHOD"], *write)
+                RESPONSES.put(key412, token, b"", (status_line, tuple(answer["headers"]), etag))
             return [body]
         code = 200 if status_line.startswith("200 ") else 304 if status_line.startswith("304 ") else None
         # An answer that sets cookies is one client's: never kept (API GETs set none).

@@ -349,3 +349,29 @@ def test_the_edge_refuses_a_stale_write_as_the_full_path_does(served_app):
     wsgi_get(served_app, "/1.0/profiles")
     collection = [wsgi_get(served_app, "/1.0/profiles", if_match='"a"', **put) for _ in range(2)]
     assert collection[0][0] == collection[1][0] == "501 Not Implemented"
+
+
+def test_a_kept_refusal_ends_with_the_next_write(served_app):
+    def put(tag, description):
+        return wsgi_get(
+            served_app,
+            "/1.0/profiles/web",
+            method="PUT",
+            body=f'{{"description": "{description}"}}'.encode(),
+            if_match=tag,
+        )
+
+    refused = [put('"old"', "a") for _ in range(2)]
+    assert refused[0][0] == refused[1][0] == "412 Precondition Failed"
+    current = dict(refused[0][1])["ETag"]
+    written = put(current, "b")
+    assert written[0] == "200 OK"
+    # The tag that was current is stale now, and the new one writes: nothing kept says otherwise.
+    stale = put(current, "c")
+    assert stale[0] == "412 Precondition Failed"
+    assert dict(stale[1])["ETag"] == dict(written[1])["ETag"] != current
+    Profile.objects.filter(name="web").update(description="by the ORM")
+    assert put(dict(written[1])["ETag"], "d")[0] == "412 Precondition Failed"
+    fresh = dict(put('"old"', "e")[1])["ETag"]
+    assert put(fresh, "f")[0] == "200 OK"
+    assert Profile.objects.get(name="web").description == "f"
