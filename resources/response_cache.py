@@ -50,7 +50,7 @@ def change_token():
 
 
 # WSGI environ keys: the token the edge read (the view need not read it again), and the
-# (token, body) the view kept, for the edge to keep with the final status and headers.
+# (token, body, etag) the view kept, for the edge to keep with the final status and headers.
 TOKEN_KEY = "lxdsite.change_token"
 KEPT_KEY = "lxdsite.kept"
 
