@@ -143,6 +143,14 @@ class LXDJSONParser(BaseParser):
         return data
 
 
+def asks_for_plain_json(environ):
+    """Whether a request gets LXD's JSON without negotiation: what lxc and pylxd send (no
+    Accept, ``*/*`` or ``application/json``) and no ``format=`` in the query."""
+    return environ.get("HTTP_ACCEPT", "*/*") in ("*/*", "application/json") and "format=" not in environ.get(
+        "QUERY_STRING", ""
+    )
+
+
 class LXDContentNegotiation(DefaultContentNegotiation):
     """Parse every body as JSON (LXD ignores Content-Type; ``curl -d`` sends a form type), answer JSON."""
 
@@ -151,11 +159,6 @@ class LXDContentNegotiation(DefaultContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         """LXD's JSON for what lxc and pylxd send (no Accept, or ``*/*``), without parsing headers."""
-        accept = request.META.get("HTTP_ACCEPT", "*/*")
-        if (
-            accept in ("*/*", "application/json")
-            and not format_suffix
-            and "format=" not in request.META.get("QUERY_STRING", "")
-        ):
+        if not format_suffix and asks_for_plain_json(request.META):
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)

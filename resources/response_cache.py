@@ -29,7 +29,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from .conditional import if_match_passes, if_none_match_passes, sent_tag
-from .envelope import EncodedEnvelope, LXDJSONRenderer, to_json_bytes
+from .envelope import EncodedEnvelope, LXDJSONRenderer, asks_for_plain_json, to_json_bytes
 from .exceptions import PreconditionFailed, error_envelope
 from .models import ChangeToken
 from .trust import LISTENER_KEY, is_trusted
@@ -55,18 +55,12 @@ TOKEN_KEY = "lxdsite.change_token"
 KEPT_KEY = "lxdsite.kept"
 
 
-JSON_ACCEPTS = ("*/*", "application/json")
 WRITES = ("PUT", "PATCH", "DELETE")
 
 
 def _edge_key(environ):
     """A GET on the unix socket answered by JSON: its key at the edge, else None."""
-    if (
-        environ["REQUEST_METHOD"] != "GET"
-        or environ.get(LISTENER_KEY) != "unix"
-        or environ.get("HTTP_ACCEPT", "*/*") not in JSON_ACCEPTS
-        or "format=" in environ.get("QUERY_STRING", "")
-    ):
+    if environ["REQUEST_METHOD"] != "GET" or environ.get(LISTENER_KEY) != "unix" or not asks_for_plain_json(environ):
         return None
     return (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
 
@@ -79,7 +73,7 @@ def _write_key(environ):
         or environ.get("QUERY_STRING")
         or environ.get("HTTP_IF_NONE_MATCH")
         or not environ.get("HTTP_IF_MATCH", "").strip()
-        or environ.get("HTTP_ACCEPT", "*/*") not in JSON_ACCEPTS
+        or not asks_for_plain_json(environ)
     ):
         return None
     return (environ.get("PATH_INFO", ""), "")
