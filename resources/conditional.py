@@ -9,8 +9,6 @@ lock), and RFC 9110 lists, ``*``, weak tags and If-None-Match are honoured.
 
 import functools
 import hashlib
-import json
-import re
 
 from django.conf import settings
 from django.db import transaction
@@ -23,38 +21,8 @@ from rest_framework.response import Response
 
 from .envelope import EncodedEnvelope
 from .exceptions import PreconditionFailed, PreconditionRequired
+from .go import go_json
 from .prepared import PlannedRepresentationMixin
-
-# Go escapes these in strings: control characters, quote, backslash, and (HTML-safe
-# encoding, on by default in json.Encoder) <, >, &, U+2028 and U+2029.
-_GO_ESCAPE = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029]')
-_GO_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-class GoStruct(dict):
-    """A Go struct: its fields encode in declaration order, where a map's keys are sorted."""
-
-
-def _go_escape(match):
-    """Escape one character the way Go 1.19's encoding/json does."""
-    char = match.group()
-    return _GO_SHORT_ESCAPES.get(char) or f"\\u{ord(char):04x}"
-
-
-def go_json(value):
-    """Encode ``value`` exactly as Go's json.Encoder would, without the trailing newline."""
-    if isinstance(value, str):
-        return '"' + _GO_ESCAPE.sub(_go_escape, value) + '"'
-    if isinstance(value, GoStruct):
-        items = value.items()
-    elif isinstance(value, dict):
-        items = sorted(value.items())
-    elif isinstance(value, (list, tuple)):
-        return "[" + ",".join(go_json(item) for item in value) + "]"
-    else:
-        # null, true/false and numbers are spelled alike in Go and Python.
-        return json.dumps(value)
-    return "{" + ",".join(f"{go_json(key)}:{go_json(item)}" for key, item in items) + "}"
 
 
 def compute_etag(value):

@@ -19,6 +19,8 @@ from typing import NamedTuple
 
 import yaml
 
+from .go import go_quote
+
 Validator = Callable[[str], None]
 
 
@@ -28,27 +30,9 @@ class ConfigError(ValueError):
 
 # Go primitives whose messages LXD passes through -------------------------------------------------
 
-_GO_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v"}
 _DIGITS = {str(d): d for d in range(10)}
 # Go's unicode.IsSpace (strings.Fields, strings.TrimSpace).
 _GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
-
-
-def _go_quote(value: str) -> str:
-    """Go's strconv.Quote, as used by %q."""
-    out = []
-    for ch in value:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
 
 
 def _go_list(items: list[str] | tuple[str, ...]) -> str:
@@ -65,15 +49,15 @@ def _parse_uint(value: str, *, base: int = 10, bits: int = 64, fn: str = "ParseU
     """Go's strconv.ParseUint; failures carry Go's NumError text."""
     num = value if num is None else num
     if value == "":
-        raise ConfigError(f"strconv.{fn}: parsing {_go_quote(num)}: invalid syntax")
+        raise ConfigError(f"strconv.{fn}: parsing {go_quote(num)}: invalid syntax")
     result = 0
     for ch in value:
         digit = _DIGITS.get(ch)
         if digit is None or digit >= base:
-            raise ConfigError(f"strconv.{fn}: parsing {_go_quote(num)}: invalid syntax")
+            raise ConfigError(f"strconv.{fn}: parsing {go_quote(num)}: invalid syntax")
         result = result * base + digit
         if result >= 1 << bits:
-            raise ConfigError(f"strconv.{fn}: parsing {_go_quote(num)}: value out of range")
+            raise ConfigError(f"strconv.{fn}: parsing {go_quote(num)}: value out of range")
     return result
 
 
@@ -83,7 +67,7 @@ def _parse_int(value: str, *, bits: int = 64, fn: str = "ParseInt") -> int:
     digits = value[1:] if value[:1] in ("+", "-") else value
     result = _parse_uint(digits, bits=bits, fn=fn, num=value)
     if result > (1 << (bits - 1)) - (0 if negative else 1):
-        raise ConfigError(f"strconv.{fn}: parsing {_go_quote(value)}: value out of range")
+        raise ConfigError(f"strconv.{fn}: parsing {go_quote(value)}: value out of range")
     return -result if negative else result
 
 
@@ -193,7 +177,7 @@ def is_not_empty(value: str) -> None:
 def is_bool(value: str) -> None:
     """LXD: validate.IsBool."""
     if value.lower() not in _GO_BOOLS:
-        raise ConfigError(f"Invalid value for a boolean {_go_quote(value)}")
+        raise ConfigError(f"Invalid value for a boolean {go_quote(value)}")
 
 
 def is_int64(value: str) -> None:
@@ -201,7 +185,7 @@ def is_int64(value: str) -> None:
     try:
         _parse_int(value)
     except ConfigError:
-        raise ConfigError(f"Invalid value for an integer {_go_quote(value)}") from None
+        raise ConfigError(f"Invalid value for an integer {go_quote(value)}") from None
 
 
 def is_uint32(value: str) -> None:
@@ -209,7 +193,7 @@ def is_uint32(value: str) -> None:
     try:
         _parse_uint(value, bits=32)
     except ConfigError as exc:
-        raise ConfigError(f"Invalid value for uint32 {_go_quote(value)}: {exc}") from None
+        raise ConfigError(f"Invalid value for uint32 {go_quote(value)}: {exc}") from None
 
 
 def is_uint8(value: str) -> None:
@@ -217,7 +201,7 @@ def is_uint8(value: str) -> None:
     try:
         _parse_uint(value, bits=8)
     except ConfigError:
-        raise ConfigError(f"Invalid value for an integer {_go_quote(value)}. Must be between 0 and 255") from None
+        raise ConfigError(f"Invalid value for an integer {go_quote(value)}. Must be between 0 and 255") from None
 
 
 def is_priority(value: str) -> None:
@@ -225,9 +209,9 @@ def is_priority(value: str) -> None:
     try:
         number = _parse_int(value)
     except ConfigError:
-        raise ConfigError(f"Invalid value for an integer {_go_quote(value)}") from None
+        raise ConfigError(f"Invalid value for an integer {go_quote(value)}") from None
     if not 0 <= number <= 10:
-        raise ConfigError(f"Invalid value for a limit {_go_quote(value)}. Must be between 0 and 10")
+        raise ConfigError(f"Invalid value for a limit {go_quote(value)}. Must be between 0 and 10")
 
 
 def is_in_range(low: int, high: int) -> Validator:
@@ -237,7 +221,7 @@ def is_in_range(low: int, high: int) -> Validator:
         try:
             number = _parse_int(value)
         except ConfigError:
-            raise ConfigError(f"Invalid value for an integer {_go_quote(value)}") from None
+            raise ConfigError(f"Invalid value for an integer {go_quote(value)}") from None
         if not low <= number <= high:
             raise ConfigError(f"Value isn't within valid range. Must be between {low} and {high}")
 
@@ -249,7 +233,7 @@ def one_of(*valid: str) -> Validator:
 
     def check(value: str) -> None:
         if value not in valid:
-            raise ConfigError(f"Invalid value {_go_quote(value)} (not one of {_go_list(valid)})")
+            raise ConfigError(f"Invalid value {go_quote(value)} (not one of {_go_list(valid)})")
 
     return check
 
@@ -263,7 +247,7 @@ def list_of(validator: Validator) -> Validator:
             try:
                 validator(item)
             except ConfigError as exc:
-                raise ConfigError(f"Item {_go_quote(item)}: {exc}") from None
+                raise ConfigError(f"Item {go_quote(item)}: {exc}") from None
 
     return check
 
@@ -402,39 +386,39 @@ def is_infiniband_mac(value: str) -> None:
 def is_ip(value: str) -> None:
     """LXD: validate.IsNetworkAddress."""
     if _parse_ip(value) is None:
-        raise ConfigError(f"Not an IP address {_go_quote(value)}")
+        raise ConfigError(f"Not an IP address {go_quote(value)}")
 
 
 def is_ipv4(value: str) -> None:
     """LXD: validate.IsNetworkAddressV4."""
     ip = _parse_ip(value)
     if ip is None or not _is_ipv4(ip):
-        raise ConfigError(f"Not an IPv4 address {_go_quote(value)}")
+        raise ConfigError(f"Not an IPv4 address {go_quote(value)}")
 
 
 def is_ipv6(value: str) -> None:
     """LXD: validate.IsNetworkAddressV6."""
     ip = _parse_ip(value)
     if ip is None or _is_ipv4(ip):
-        raise ConfigError(f"Not an IPv6 address {_go_quote(value)}")
+        raise ConfigError(f"Not an IPv6 address {go_quote(value)}")
 
 
 def is_network_v4(value: str) -> None:
     """LXD: validate.IsNetworkV4 (an IPv4 network in CIDR form)."""
     ip, is_network = _parse_cidr(value)
     if not _is_ipv4(ip):
-        raise ConfigError(f"Not an IPv4 network {_go_quote(value)}")
+        raise ConfigError(f"Not an IPv4 network {go_quote(value)}")
     if not is_network:
-        raise ConfigError(f"Not an IPv4 network address {_go_quote(value)}")
+        raise ConfigError(f"Not an IPv4 network address {go_quote(value)}")
 
 
 def is_network_v6(value: str) -> None:
     """LXD: validate.IsNetworkV6 (an IPv6 network in CIDR form)."""
     ip, is_network = _parse_cidr(value)
     if _is_ipv4(ip):
-        raise ConfigError(f"Not an IPv6 network {_go_quote(value)}")
+        raise ConfigError(f"Not an IPv6 network {go_quote(value)}")
     if not is_network:
-        raise ConfigError(f"Not an IPv6 network address {_go_quote(value)}")
+        raise ConfigError(f"Not an IPv6 network address {go_quote(value)}")
 
 
 def is_vlan(value: str) -> None:
@@ -442,9 +426,9 @@ def is_vlan(value: str) -> None:
     try:
         vlan = _atoi(value)
     except ConfigError:
-        raise ConfigError(f"Invalid VLAN ID {_go_quote(value)}") from None
+        raise ConfigError(f"Invalid VLAN ID {go_quote(value)}") from None
     if not 0 <= vlan <= 4094:
-        raise ConfigError(f"Out of VLAN ID range (0-4094) {_go_quote(value)}")
+        raise ConfigError(f"Out of VLAN ID range (0-4094) {go_quote(value)}")
 
 
 def is_mtu(value: str) -> None:
@@ -452,9 +436,9 @@ def is_mtu(value: str) -> None:
     try:
         mtu = _parse_uint(value, bits=32)
     except ConfigError:
-        raise ConfigError(f"Invalid MTU {_go_quote(value)}") from None
+        raise ConfigError(f"Invalid MTU {go_quote(value)}") from None
     if not 1280 <= mtu <= 16384:
-        raise ConfigError(f"Out of MTU range (1280-16384) {_go_quote(value)}")
+        raise ConfigError(f"Out of MTU range (1280-16384) {go_quote(value)}")
 
 
 def _cron_field(field: str, low: int, high: int, names: dict[str, int]) -> None:
@@ -513,17 +497,17 @@ def _go_parse_duration(text: str) -> None:
     if rest == "0":
         return
     if rest == "":
-        raise ConfigError(f"time: invalid duration {_go_quote(text)}")
+        raise ConfigError(f"time: invalid duration {go_quote(text)}")
     while rest:
         match = re.match(r"([0-9]*)(\.[0-9]*)?", rest)
         if match[0] in ("", "."):
-            raise ConfigError(f"time: invalid duration {_go_quote(text)}")
+            raise ConfigError(f"time: invalid duration {go_quote(text)}")
         rest = rest[match.end() :]
         unit = re.match(r"[^0-9.]*", rest)[0]
         if unit == "":
-            raise ConfigError(f"time: missing unit in duration {_go_quote(text)}")
+            raise ConfigError(f"time: missing unit in duration {go_quote(text)}")
         if unit not in units:
-            raise ConfigError(f"time: unknown unit {_go_quote(unit)} in duration {_go_quote(text)}")
+            raise ConfigError(f"time: unknown unit {go_quote(unit)} in duration {go_quote(text)}")
         rest = rest[len(unit) :]
 
 
@@ -858,7 +842,7 @@ def _check_rules(device: dict[str, str], rules: dict[str, Validator]) -> None:
         try:
             rules[key](device.get(key, ""))
         except ConfigError as exc:
-            raise ConfigError(f"Invalid value for device option {_go_quote(key)}: {exc}") from None
+            raise ConfigError(f"Invalid value for device option {go_quote(key)}: {exc}") from None
     kind = device.get("type", "")
     for key in sorted(device):
         implicit = (
@@ -868,7 +852,7 @@ def _check_rules(device: dict[str, str], rules: dict[str, Validator]) -> None:
             or (key == "gputype" and kind == "gpu")
         )
         if key not in rules and not implicit:
-            raise ConfigError(f"Invalid device option {_go_quote(key)}")
+            raise ConfigError(f"Invalid device option {go_quote(key)}")
 
 
 def _unix_number(message: str, base: int = 10) -> Validator:
@@ -928,9 +912,9 @@ def _validate_disk(device: dict[str, str], ctx: _Context) -> None:
         (_is_true(get("recursive", "")) and _is_true(get("readonly", "")), _DISK_RECURSIVE_READONLY),
         (
             ceph and not source.startswith(("ceph:", "cephfs:")),
-            f"Invalid options {_CEPH} for source {_go_quote(source)}",
+            f"Invalid options {_CEPH} for source {go_quote(source)}",
         ),
-        (path and same_path > 1, f"More than one disk device uses the same path {_go_quote(path)}"),
+        (path and same_path > 1, f"More than one disk device uses the same path {go_quote(path)}"),
     ]
     for failed, message in checks:
         if failed:
@@ -1159,7 +1143,7 @@ def _nic_extra_rules(device: dict[str, str], nictype: str) -> dict[str, Validato
             items = value.split(",") if value.strip(_GO_SPACE) else []
             for vlan in (item.strip(_GO_SPACE) for item in items):
                 if vlan == device.get("vlan", ""):
-                    raise ConfigError(f"Tagged VLAN ID {_go_quote(vlan)} cannot be the same as untagged VLAN ID")
+                    raise ConfigError(f"Tagged VLAN ID {go_quote(vlan)} cannot be the same as untagged VLAN ID")
                 _vlan_range(vlan)
 
         return {
@@ -1193,7 +1177,7 @@ def _check_routed(device: dict[str, str]) -> None:
         seen: set[str] = set()
         for address in (item.strip(_GO_SPACE) for item in device.get(key, "").split(",") if device.get(key)):
             if address in seen:
-                raise ConfigError(f"Duplicate address {_go_quote(address)} in {_go_quote(key)}")
+                raise ConfigError(f"Duplicate address {go_quote(address)} in {go_quote(key)}")
             seen.add(address)
     for family in ("ipv4", "ipv6"):
         if device.get(f"{family}.routes") and not device.get(f"{family}.address"):
@@ -1248,7 +1232,7 @@ def _proxy_address(value: str) -> _ProxyAddress:
     """LXD's ProxyParseAddr: "tcp:1.2.3.4:80,90-95", "udp:...", "unix:/path" or "unix:@abstract"."""
     conn_type, _, rest = value.partition(":")
     if conn_type not in ("tcp", "udp", "unix"):
-        raise ConfigError(f"Unknown protocol type {_go_quote(conn_type)}")
+        raise ConfigError(f"Unknown protocol type {go_quote(conn_type)}")
     if rest == "":
         raise ConfigError("Missing address")
     if conn_type == "unix":
@@ -1259,7 +1243,7 @@ def _proxy_address(value: str) -> _ProxyAddress:
     for item in port.split(","):
         bounds = item.split("-")
         if len(bounds) > 2:
-            raise ConfigError(f"Invalid port range {_go_quote(item)}")
+            raise ConfigError(f"Invalid port range {go_quote(item)}")
         first, last = _parse_int(bounds[0]), _parse_int(bounds[-1])
         if len(bounds) == 2 and last <= first:
             raise ConfigError("End port should be higher than start port")
@@ -1276,7 +1260,7 @@ def _check_proxy_nat(device: dict[str, str], listen: _ProxyAddress, connect: _Pr
     listen_ip, connect_ip = _parse_ip(listen.address), _parse_ip(connect.address)
     if listen_ip is not None and int(listen_ip) in (0, 0xFFFF_0000_0000):  # Go's IP.Equal(IPv4zero/IPv6zero)
         shown = "::" if int(listen_ip) == 0 and listen_ip.version == 6 else "0.0.0.0"
-        raise ConfigError(f"Cannot listen on wildcard address {_go_quote(shown)} when in nat mode")
+        raise ConfigError(f"Cannot listen on wildcard address {go_quote(shown)} when in nat mode")
     if bool(listen_ip and _is_ipv4(listen_ip)) != bool(connect_ip and _is_ipv4(connect_ip)):
         raise ConfigError("Cannot mix IP versions between listen and connect in nat mode")
 
@@ -1339,7 +1323,7 @@ def is_device_name(name: str) -> None:
 def _validate_device(name: str, device: dict[str, str], ctx: _Context) -> None:
     """LXD's device.Validate: name, then type, then the type's own checks."""
     is_device_name(name)
-    loading = f"Failed loading device {_go_quote(name)}: "
+    loading = f"Failed loading device {go_quote(name)}: "
     if device.get("type", "") == "":
         raise ConfigError(loading + "Missing device type in config")
     if device["type"] not in DEVICE_TYPES:
@@ -1363,7 +1347,7 @@ def validate_devices(devices: dict[str, dict[str, str]], *, profile: bool) -> No
         try:
             _validate_device(name, devices[name], ctx)
         except ConfigError as exc:
-            raise ConfigError(f"Device validation failed for {_go_quote(name)}: {exc}") from None
+            raise ConfigError(f"Device validation failed for {go_quote(name)}: {exc}") from None
 
 
 # Server config (lxd/node/config.go, lxd/cluster/config/config.go, lxd/config) -------------------
@@ -1392,7 +1376,7 @@ def is_listen_address(*, allow_dns: bool, allow_wildcard: bool) -> Validator:
         if not allow_dns:
             raise ConfigError("DNS names not allowed in address")
         if not _resolvable(host):
-            raise ConfigError(f"Couldn't resolve {_go_quote(host)}")
+            raise ConfigError(f"Couldn't resolve {go_quote(host)}")
 
     return check
 
@@ -1424,7 +1408,7 @@ def _check_listeners(node: dict[str, str]) -> None:
         if not node.get(key):
             continue
         address = _canonical_address(node[key], port)
-        message = prefix.format(address=_go_quote(address)) + "listen tcp: "
+        message = prefix.format(address=go_quote(address)) + "listen tcp: "
         try:
             given = _split_host_port(address)[1]
         except ConfigError as exc:
@@ -1479,7 +1463,7 @@ def is_compression_algorithm(value: str) -> None:
     if command is None:
         raise ConfigError("No compression algorithm specified")
     if command not in _COMPRESSORS:
-        raise ConfigError(f"Invalid compression algorithm {_go_quote(command)}")
+        raise ConfigError(f"Invalid compression algorithm {go_quote(command)}")
 
 
 def _min_int(minimum: int, not_number: str, message: str) -> Validator:

@@ -36,7 +36,8 @@ from django.utils import timezone
 
 from .envelope import to_json_bytes
 from .exceptions import error_envelope
-from .serializers import OperationSerializer, go_quote, go_time
+from .go import go_quote, go_time
+from .serializers import OperationSerializer
 from .trust import LISTENER_KEY, BearerTokenAuthentication
 
 logger = logging.getLogger(__name__)

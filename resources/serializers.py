@@ -6,7 +6,6 @@ own error texts are raised with code ``lxd`` so the envelope shows them word for
 
 import datetime
 import functools
-import json
 import platform
 import re
 import socket
@@ -17,9 +16,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from . import config_keys
-from .conditional import ETagSerializer, GoStruct
+from .conditional import ETagSerializer
 from .exceptions import AmbiguousPrefix, Conflict
 from .extensions import API_EXTENSIONS
+from .go import GO_ZERO_TIME, GoStruct, go_quote, go_time
 from .instances import (
     ARCHITECTURE_IDS,
     expand_config,
@@ -34,11 +34,6 @@ from .models import Image, ImageAlias, ImageProfile, Instance, InstanceProfile, 
 from .prepared import PlannedRepresentationMixin
 
 LXD_VERSION = "5.0.2"
-
-
-def go_quote(text):
-    """Go's %q of a string, as LXD formats names into its messages."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 def lxd_error(message):
@@ -363,21 +358,6 @@ def check_profile_deletable(profile):
     if profile.instance_links.exists():
         # LXD answers 500 with this text; a profile in use is the client's mistake: 400.
         raise lxd_error("Profile is currently in use")
-
-
-def go_time(value):
-    """A time as Go shows it (RFC 3339 with nanoseconds): UTC ``Z``, no trailing zeros; unset is Go's zero time."""
-    if value is None:
-        return "0001-01-01T00:00:00Z"
-    value = value.astimezone(datetime.UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
-    return text + "Z"
-
-
-# Go's zero time: LXD keeps an image's expiry when a PUT sends it.
-GO_ZERO_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.UTC)
 
 
 @extend_schema_field(OpenApiTypes.BOOL)

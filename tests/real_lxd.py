@@ -1,5 +1,10 @@
 """The real LXD 5.0.2 daemon, started in a private LXD_DIR beside lxdsite for differential tests.
 
+The daemon runs in a network namespace of its own (``own-netns``: only ``lo``, and its own
+``/sys``): at start LXD looks up its image server and probes private subnets, and nothing here
+may send traffic off the machine. Clients reach it through its unix socket; a client of its
+TCP listeners runs inside the namespace (``nsenter -t PID -n CLIENT``).
+
 Import the fixture into ``tests/conftest.py``; ``running_lxd()`` also serves scripts.
 """
 
@@ -17,15 +22,21 @@ import pytest
 from tests.live_server import unix_request
 
 START_TIMEOUT = 30
+# Runs a command in a fresh network and mount namespace (a copy of the workplace's shared/bin tool).
+OWN_NETNS = Path(__file__).with_name("own-netns")
 
 
 @contextlib.contextmanager
 def running_lxd():
-    """Start ``lxd`` in a fresh LXD_DIR, wait until its socket answers, stop it afterwards."""
+    """Start ``lxd`` in its own network namespace and a fresh LXD_DIR, wait until its socket
+    answers, stop it afterwards."""
     lxd_dir = Path(tempfile.mkdtemp(prefix="lxd-real-"))
+    # 0711, as LXD's own directory: containers fail to start under mkdtemp's 0700.
+    lxd_dir.chmod(0o711)
     log = lxd_dir / "lxd.log"
     process = subprocess.Popen(
-        ["lxd", "--group", "root", "--logfile", str(log)],
+        # own-netns execs the daemon: the child's pid is lxd's, and SIGTERM reaches it.
+        [str(OWN_NETNS), "lxd", "--group", "root", "--logfile", str(log)],
         env={**os.environ, "LXD_DIR": str(lxd_dir)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

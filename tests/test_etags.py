@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from resources.conditional import GoStruct, compute_etag, go_json
+from resources.conditional import compute_etag
+from resources.go import GoStruct, go_json
 from resources.models import Profile, Server
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "lxd-5.0.2-etags.json").read_text())

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from resources.conditional import GoStruct, compute_etag
+from resources.conditional import compute_etag
+from resources.go import GoStruct
 from resources.models import Image, ImageAlias
 
 pytestmark = pytest.mark.django_db
