@@ -1,4 +1,4 @@
-"""WSGI entry point: what gunicorn serves (see `manage.py serve`)."""
+"""WSGI entry point: the stack `manage.py serve` runs (listener marking, the edge, Django)."""
 
 import os
 
@@ -6,4 +6,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lxdsite.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from resources.edge import served_stack  # noqa: E402  (needs the apps loaded above)
+
+application = served_stack(django_application)

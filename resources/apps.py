@@ -1,6 +1,13 @@
 """The app that holds the LXD objects."""
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _sync_triggers(sender, using, **kwargs):
+    from .watched import sync_triggers
+
+    sync_triggers(using)
 
 
 class ResourcesConfig(AppConfig):
@@ -8,3 +15,9 @@ class ResourcesConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "resources"
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the system checks)
+
+        # After migrate and flush: the watched tables' triggers follow the models' declarations.
+        post_migrate.connect(_sync_triggers, sender=self, dispatch_uid="lxdsite-sync-triggers")

@@ -21,7 +21,7 @@ from django.db import transaction
 from rest_framework import exceptions, serializers
 
 from . import images
-from .conditional import compute_etag
+from .etags import compute_etag
 from .exceptions import error_text
 from .instances import is_volatile, without_volatile
 from .models import Image, ImageAlias, Instance, Profile, Server, Snapshot

@@ -12,7 +12,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .watched import watched
 
+
+@watched
 class Server(models.Model):
     """The server's own configuration (``GET/PUT/PATCH /1.0``): one row, made by a migration."""
 
@@ -27,6 +30,7 @@ class Server(models.Model):
         return "server configuration"
 
 
+@watched
 class Profile(models.Model):
     """An LXD profile: config and devices that instances inherit in order."""
 
@@ -49,6 +53,7 @@ def _epoch():
     return datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
+@watched
 class Image(models.Model):
     """An LXD image: a file (or a metadata and a rootfs file) under LXD_DIR/images, named by its SHA-256."""
 
@@ -93,6 +98,7 @@ class Image(models.Model):
         return [self.path, self.rootfs_path] if self.split else [self.path]
 
 
+@watched
 class ImageProfile(models.Model):
     """An image's profile, in the order the image lists them (instances apply them in that order)."""
 
@@ -107,6 +113,7 @@ class ImageProfile(models.Model):
         return f"{self.image} {self.profile}"
 
 
+@watched
 class ImageAlias(models.Model):
     """A name for an image; deleting the image deletes its aliases."""
 
@@ -227,6 +234,7 @@ class APIToken(models.Model):
         return self.name
 
 
+@watched
 class Instance(models.Model):
     """An LXD instance (container or VM): recorded, never run; its status is what clients set."""
 
@@ -259,6 +267,7 @@ class Instance(models.Model):
         return [link.profile for link in self.profile_links.all()]
 
 
+@watched
 class InstanceProfile(models.Model):
     """An instance's profile, in order; a profile in use cannot be deleted (PROTECT)."""
 
@@ -273,6 +282,7 @@ class InstanceProfile(models.Model):
         return f"{self.instance} {self.profile}"
 
 
+@watched
 class Snapshot(models.Model):
     """A snapshot of an instance's configuration (``/1.0/instances/NAME/snapshots/SNAP``)."""
 
@@ -302,9 +312,8 @@ class Snapshot(models.Model):
 class ChangeToken(models.Model):
     """One row whose ``token`` changes whenever a row an API answer shows changes.
 
-    Database triggers (migration 0007) set a fresh random token on every insert, update and
-    delete of profiles, images, image profiles, aliases, instances, instance profiles and
-    snapshots, whoever writes (API, admin, commands, raw SQL). ``response_cache`` keeps
+    Database triggers (``watched.py``) set a fresh random token on every insert, update and
+    delete of a ``@watched`` model's rows, whoever writes (API, admin, commands, raw SQL). ``response_cache`` keeps
     answers under the token they were read at. On PostgreSQL the trigger runs at commit
     (deferred), once per transaction, so it takes its lock last and cannot deadlock.
     """

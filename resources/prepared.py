@@ -107,8 +107,12 @@ def prefetch_reverse(objects, relation, queryset=None):
     queryset = field.model._default_manager.all() if queryset is None else queryset
     rows = list(queryset.filter(**{f"{field.name}__in": [obj.pk for obj in objects]}))
     grouped = defaultdict(list)
+    parents = {obj.pk: obj for obj in objects}
     for row in rows:
-        grouped[getattr(row, field.attname)].append(row)
+        parent_id = getattr(row, field.attname)
+        # Each row knows its parent, as after prefetch_related: showing it reads no more.
+        setattr(row, field.name, parents[parent_id])
+        grouped[parent_id].append(row)
     for obj in objects:
         set_prefetched(obj, relation, grouped[obj.pk])
     return rows

@@ -16,7 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from . import config_keys
-from .conditional import ETagSerializer
+from .etags import ETagSerializer
 from .exceptions import AmbiguousPrefix, Conflict
 from .extensions import API_EXTENSIONS
 from .go import GO_ZERO_TIME, GoStruct, go_quote, go_time
@@ -268,11 +268,7 @@ class ProfileSerializer(LXDModelSerializer):
         read_only_fields = ["name"]
 
     def get_used_by(self, profile) -> list[str]:
-        # The API's reads attach the names alone (``user_names``); otherwise, the links.
-        names = getattr(profile, "user_names", None)
-        if names is None:
-            names = [link.instance.name for link in profile.instance_links.all()]
-        return [f"/1.0/instances/{name}" for name in names]
+        return [f"/1.0/instances/{link.instance.name}" for link in profile.instance_links.all()]
 
     def validate_config(self, value):
         current = self.instance.config if self.instance else {}

@@ -3,7 +3,15 @@
 from django.urls import path
 from rest_framework.routers import DynamicRoute, Route, SimpleRouter
 
-from . import events, views
+from . import events
+from .api.image_aliases import ImageAliasViewSet
+from .api.images import ImageViewSet
+from .api.instances import ContainerViewSet, InstanceViewSet
+from .api.operations import OperationViewSet
+from .api.profiles import ProfileViewSet
+from .api.server import ServerViewSet, api_root
+from .api.snapshots import ContainerSnapshotViewSet, SnapshotViewSet
+from .models import Server
 
 
 class LXDRouter(SimpleRouter):
@@ -44,25 +52,25 @@ class LXDRouter(SimpleRouter):
 
 
 router = LXDRouter()
-router.register("1.0/profiles", views.ProfileViewSet, basename="profile")
+router.register("1.0/profiles", ProfileViewSet, basename="profile")
 # Before the images: /1.0/images/aliases would otherwise be read as an image fingerprint.
-router.register("1.0/images/aliases", views.ImageAliasViewSet, basename="image-alias")
-router.register("1.0/images", views.ImageViewSet, basename="image")
-router.register("1.0/operations", views.OperationViewSet, basename="operation")
+router.register("1.0/images/aliases", ImageAliasViewSet, basename="image-alias")
+router.register("1.0/images", ImageViewSet, basename="image")
+router.register("1.0/operations", OperationViewSet, basename="operation")
 # Snapshots first: their prefix would otherwise read as an instance action.
-router.register(r"1.0/instances/(?P<instance_name>[^/]+)/snapshots", views.SnapshotViewSet, basename="snapshot")
+router.register(r"1.0/instances/(?P<instance_name>[^/]+)/snapshots", SnapshotViewSet, basename="snapshot")
 router.register(
-    r"1.0/containers/(?P<instance_name>[^/]+)/snapshots", views.ContainerSnapshotViewSet, basename="container-snapshot"
+    r"1.0/containers/(?P<instance_name>[^/]+)/snapshots", ContainerSnapshotViewSet, basename="container-snapshot"
 )
-router.register("1.0/instances", views.InstanceViewSet, basename="instance")
-router.register("1.0/containers", views.ContainerViewSet, basename="container")
+router.register("1.0/instances", InstanceViewSet, basename="instance")
+router.register("1.0/containers", ContainerViewSet, basename="container")
 
 urlpatterns = [
-    path("", views.api_root, name="root"),
+    path("", api_root, name="root"),
     path(
         "1.0",
-        views.ServerViewSet.as_view({"get": "retrieve", "put": "update", "patch": "partial_update"}),
-        {"pk": views.Server.SINGLETON_ID},
+        ServerViewSet.as_view({"get": "retrieve", "put": "update", "patch": "partial_update"}),
+        {"pk": Server.SINGLETON_ID},
         name="server",
     ),
     path("1.0/events", events.events, name="events"),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from resources.conditional import compute_etag
+from resources.etags import compute_etag
 from resources.go import GoStruct, go_json
 from resources.models import Profile, Server
 

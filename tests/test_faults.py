@@ -47,7 +47,7 @@ def test_a_database_error_in_a_view_is_a_503_envelope(api, monkeypatch, error):
     def unreachable(self):
         raise error("connection to server at 10.0.0.1, port 5432 failed: Connection refused")
 
-    monkeypatch.setattr("resources.views.ProfileViewSet.get_queryset", unreachable)
+    monkeypatch.setattr("resources.api.profiles.ProfileViewSet.get_queryset", unreachable)
 
     response = api.get("/1.0/profiles?recursion=1")
 
@@ -63,7 +63,7 @@ def test_a_database_error_opening_a_writes_transaction_is_a_503_envelope(api, pr
         raise OperationalError("server closed the connection unexpectedly")
         yield
 
-    monkeypatch.setattr("resources.conditional.transaction.atomic", unreachable)
+    monkeypatch.setattr("resources.api.conditional.transaction.atomic", unreachable)
 
     response = api.patch("/1.0/profiles/p1", {"description": "x"})
 

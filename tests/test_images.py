@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from resources.conditional import compute_etag
+from resources.etags import compute_etag
 from resources.models import Image, ImageAlias, Operation, Profile
 from tests.image_files import METADATA, multipart, sha256, split_image, tarball, unified_image
 

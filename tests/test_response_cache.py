@@ -7,6 +7,7 @@ back) and read the change back from every worker, on both databases.
 """
 
 import contextlib
+import json
 import socket
 import sqlite3
 
@@ -16,7 +17,7 @@ from django.core.signals import request_started
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from resources.models import Image, Instance, InstanceProfile, Profile
+from resources.models import Image, Instance, InstanceProfile, Profile, Server
 from resources.response_cache import RESPONSES, ResponseCache
 from tests.live_server import postgres_database, running_server
 from tests.test_scale_out import spread_requests, worker_pids
@@ -242,10 +243,9 @@ def wsgi_get(app, path, query="", method="GET", body=b"", **headers):
 def served_app(objects):
     from django.core.wsgi import get_wsgi_application
 
-    from resources.management.commands.serve import lxd_wsgi
-    from resources.response_cache import edge_wsgi
+    from resources.edge import served_stack
 
-    return lxd_wsgi(edge_wsgi(get_wsgi_application()))
+    return served_stack(get_wsgi_application())
 
 
 @pytest.mark.parametrize("path", READS)
@@ -320,9 +320,9 @@ def test_a_served_kept_answer_is_the_full_answer_byte_for_byte(tmp_path):
 def test_the_edge_refuses_a_stale_write_as_the_full_path_does(served_app):
     from django.core.wsgi import get_wsgi_application
 
-    from resources.management.commands.serve import lxd_wsgi
+    from resources.edge import listener_marking
 
-    full_path = lxd_wsgi(get_wsgi_application())
+    full_path = listener_marking(get_wsgi_application())
     etag = dict(wsgi_get(served_app, "/1.0/profiles/web")[1])["ETag"]
     wsgi_get(served_app, "/1.0/profiles/web")
     put = {"method": "PUT", "body": b'{"description": "x"}'}
@@ -375,3 +375,21 @@ def test_a_kept_refusal_ends_with_the_next_write(served_app):
     fresh = dict(put('"old"', "e")[1])["ETag"]
     assert put(fresh, "f")[0] == "200 OK"
     assert Profile.objects.get(name="web").description == "f"
+
+
+def test_a_server_config_change_ends_the_kept_refusals_of_its_writes(served_app):
+    """`lxc config set` after a stale `PUT /1.0`: the write with the current ETag goes through."""
+
+    def put(tag, config):
+        body = json.dumps({"config": config}).encode()
+        return wsgi_get(served_app, "/1.0", method="PUT", body=body, if_match=tag)
+
+    first = dict(wsgi_get(served_app, "/1.0")[1])["ETag"]
+    assert put('"stale"', {})[0] == "412 Precondition Failed"
+    changed = put(first, {"core.https_allowed_headers": "X-One"})
+    assert changed[0] == "200 OK"
+    current = dict(wsgi_get(served_app, "/1.0")[1])["ETag"]
+    assert current != first
+    again = put(current, {"core.https_allowed_headers": "X-Two"})
+    assert again[0] == "200 OK", again[2]
+    assert Server.objects.get().config == {"core.https_allowed_headers": "X-Two"}

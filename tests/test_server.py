@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from resources.conditional import compute_etag
+from resources.etags import compute_etag
 from resources.models import Server
 
 LXD_EXTENSIONS = set(json.loads((Path(__file__).parent / "data" / "lxd-5.0.2-api-extensions.json").read_text()))

@@ -19,7 +19,6 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.sock import UnixSocket
 
 from resources.images import remove_stale_uploads
-from resources.trust import LISTENER_KEY
 
 # LXD creates its unix socket srw-rw----: the owner and its group may talk to the API.
 SOCKET_MODE = 0o660
@@ -62,26 +61,6 @@ def remove_stale_socket(path):
     path.unlink()
 
 
-def lxd_wsgi(application):
-    """Wrap a WSGI app: mark which listener accepted the request, and drop HEAD bodies."""
-
-    def wsgi(environ, start_response):
-        # Trust is decided by the socket the connection came in on (resources/trust.py):
-        # its family is a fact of the accepted socket, not something the client sends.
-        client = environ.get("gunicorn.socket")
-        environ[LISTENER_KEY] = "unix" if client is not None and client.family == socket.AF_UNIX else "tcp"
-        body = application(environ, start_response)
-        # Django leaves this to the server (runserver strips it). Gunicorn drops the bytes
-        # too (RFC 9110 section 9.3.2) but logs a warning for every HEAD, so drop them here.
-        if environ["REQUEST_METHOD"] != "HEAD":
-            return body
-        if hasattr(body, "close"):
-            body.close()
-        return []
-
-    return wsgi
-
-
 class LXDApplication(BaseApplication):
     """Gunicorn application serving lxdsite's WSGI app with the given settings."""
 
@@ -95,9 +74,8 @@ class LXDApplication(BaseApplication):
 
     def load(self):
         from lxdsite.wsgi import application
-        from resources.response_cache import edge_wsgi
 
-        return lxd_wsgi(edge_wsgi(application))
+        return application
 
 
 class Command(BaseCommand):

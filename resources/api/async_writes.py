@@ -1,0 +1,64 @@
+"""Writes LXD answers with 202 and an operation: the work is done before answering."""
+
+from rest_framework import exceptions
+
+from .. import events
+from ..exceptions import first_message
+from ..operations import AsyncResponse, finished_operation
+from ..serializers import fails_in_operation
+from .base import escaped
+from .conditional import atomic_write
+
+
+def instance_resources(name, snapshot=None):
+    """An operation's ``resources`` for an instance (LXD lists both URL forms)."""
+    path = escaped(name) + (f"/snapshots/{escaped(snapshot)}" if snapshot else "")
+    return {"containers": [f"/1.0/containers/{path}"], "instances": [f"/1.0/instances/{path}"]}
+
+
+class OperationMixin:
+    """Writes answered with 202 and the (ended) operation, as LXD answers them.
+
+    Malformed requests and failed preconditions are answered at once (4xx), as LXD does;
+    a request LXD accepts and then refuses ends its operation in ``Failure`` with LXD's
+    text, and nothing is stored.
+    """
+
+    def operation_response(self, description, resources, serializer=None, save=None, lifecycle=None):
+        """Validate and save through ``serializer`` (or run ``save``), answering with the operation.
+
+        ``lifecycle`` is ``(action, source)`` or a function of nothing returning it, for the
+        lifecycle event LXD sends once the work succeeded.
+        """
+        if serializer is not None:
+            if not serializer.is_valid():
+                if not fails_in_operation(serializer.errors):
+                    raise exceptions.ValidationError(serializer.errors)
+                err = first_message(serializer.errors)
+                return AsyncResponse(finished_operation(description, err=err, resources=resources))
+            save = save or serializer.save
+        save()
+        if lifecycle is not None:
+            action_name, source, *context = lifecycle() if callable(lifecycle) else lifecycle
+            events.emit_lifecycle(action_name, source, context=context[0] if context else None, request=self.request)
+        return AsyncResponse(finished_operation(description, resources=resources))
+
+    def perform_update(self, serializer):
+        serializer.save()
+
+
+class AsyncDestroyMixin:
+    """DELETE answered with 202 and the (ended) operation, as LXD deletes images."""
+
+    destroy_description = ""
+    resource_kind = ""
+
+    @atomic_write
+    def destroy(self, request, *args, **kwargs):
+        instance = self.get_object()
+        url = self.object_url(instance)
+        self.perform_destroy(instance)
+        return AsyncResponse(finished_operation(self.destroy_description, resources={self.resource_kind: [url]}))
+
+    def perform_destroy(self, instance):
+        instance.delete()

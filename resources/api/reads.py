@@ -1,0 +1,125 @@
+"""How a resource is read: who may see which rows (``Scope``) and what related rows its answers
+show (``Shown``). A viewset declares both once; its list, its object reads (by the ORM or by
+prepared SQL), its writes' ETags and its kept answers are all derived from that declaration.
+"""
+
+from dataclasses import dataclass, field
+
+from ..prepared import PreparedQuery, prefetch_reverse, set_prefetched
+from ..trust import is_trusted
+
+TRUSTED = "trusted"
+UNTRUSTED = "untrusted"
+
+
+class Scope:
+    """What a client may see: everything when trusted, nothing otherwise.
+
+    ``key`` names the client's view of the resource: kept answers are keyed by it, so two
+    clients that may see different rows never get each other's answer. Projects and
+    restricted certificates are further keys.
+    """
+
+    def key(self, request):
+        """The key of what this request's client may see."""
+        return TRUSTED if is_trusted(request) else UNTRUSTED
+
+    def rows(self, queryset, key):
+        """The rows a client of ``key`` may see."""
+        return queryset if key == TRUSTED else queryset.none()
+
+
+class Everyone(Scope):
+    """Every client sees every row (the server's own record, which its views show in part)."""
+
+    def rows(self, queryset, key):
+        return queryset
+
+
+@dataclass(frozen=True)
+class PublicToUntrusted(Scope):
+    """Untrusted clients see the rows whose ``public_field`` is true, as LXD shows public images."""
+
+    public_field: str
+
+    def rows(self, queryset, key):
+        return queryset if key == TRUSTED else queryset.filter(**{self.public_field: True})
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A reverse relation an answer shows: its rows in id order, each with its ``target`` row.
+
+    ``Shown("profile_links", "profile", ("name",))`` gives ``image.profile_links.all()``
+    with each link's profile (its name only), joined. ``shared`` targets (a few profiles for
+    many instances) are read in a second query, each once. ``in_etag`` says the ETag hashes
+    the relation, so writes read it too.
+    """
+
+    relation: str
+    target: str | None = None
+    fields: tuple = ()
+    in_etag: bool = False
+    shared: bool = False
+    _prepared: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def _link(self, model):
+        """The relation's foreign key, on the link model."""
+        return getattr(model, self.relation).rel.field
+
+    def models(self, model):
+        """The models whose rows this relation shows, for ``model``'s answers."""
+        link = self._link(model).model
+        return (link, link._meta.get_field(self.target).related_model) if self.target else (link,)
+
+    def attach(self, objects):
+        """Read the relation for any number of objects: one query, and one for the targets."""
+        if not objects:
+            return
+        link = self._link(type(objects[0]))
+        rows = link.model.objects.order_by("id")
+        if self.target is not None and not self.shared:
+            rows = rows.select_related(self.target)
+            if self.fields:
+                rows = rows.only(link.attname, *(f"{self.target}__{name}" for name in self.fields))
+        links = prefetch_reverse(objects, self.relation, rows)
+        if self.target is None or not self.shared:
+            return
+        target = link.model._meta.get_field(self.target)
+        queryset = target.related_model._default_manager.all()
+        # Objects share targets (a few profiles for many instances): each is read and built once.
+        targets = (queryset.only(*self.fields) if self.fields else queryset).in_bulk(
+            {getattr(link, target.attname) for link in links}
+        )
+        for link in links:
+            setattr(link, self.target, targets[getattr(link, target.attname)])
+
+    def attach_one(self, instance, lookup_field, value):
+        """Read the relation for one object found by ``lookup_field == value``, by prepared SQL."""
+        model = type(instance)
+        key = (model, lookup_field)
+        query = self._prepared.get(key)
+        if query is None:
+            query = self._prepared[key] = PreparedQuery(self._one_query(model, lookup_field))
+        link = self._link(model)
+        rows = query(value)
+        if self.target is not None:
+            rows = [link.model(**{link.name: instance, self.target: row}) for row in rows]
+        else:
+            for row in rows:
+                setattr(row, link.name, instance)
+        set_prefetched(instance, self.relation, rows)
+
+    def _one_query(self, model, lookup_field):
+        link = self._link(model)
+        if self.target is None:
+            return lambda value: link.model.objects.filter(**{f"{link.name}__{lookup_field}": value}).order_by("id")
+        through = link.model._meta.get_field(self.target).related_query_name()
+        target_model = link.model._meta.get_field(self.target).related_model
+
+        def build(value):
+            queryset = target_model._default_manager.filter(**{f"{through}__{link.name}__{lookup_field}": value})
+            queryset = queryset.order_by(f"{through}__id")
+            return queryset.only(*self.fields) if self.fields else queryset
+
+        return build

@@ -1,0 +1,88 @@
+"""``/1.0/instances/NAME/snapshots`` (and ``/1.0/containers/...``): snapshots; every write is async."""
+
+from rest_framework import exceptions
+
+from ..models import Instance, Snapshot
+from ..serializers import (
+    SnapshotCreateSerializer,
+    SnapshotETagSerializer,
+    SnapshotRenameSerializer,
+    SnapshotSerializer,
+)
+from .async_writes import OperationMixin, instance_resources
+from .base import ListMixin, LXDViewSet, RetrieveMixin, escaped
+from .cached_reads import CachedReadMixin
+from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
+
+
+@conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
+class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, ListMixin, RetrieveMixin, LXDViewSet):
+    """``/1.0/instances/NAME/snapshots``: snapshots; every write is async, as in LXD."""
+
+    queryset = Snapshot.objects.all()
+    serializer_class = SnapshotSerializer
+    create_serializer_class = SnapshotCreateSerializer
+    rename_serializer_class = SnapshotRenameSerializer
+    etag_serializer_class = SnapshotETagSerializer
+    # The parent instance, named by the URL.
+    selected = ("instance",)
+    not_found_message = "Snapshot not found"
+    prefix = "/1.0/instances"
+
+    @property
+    def collection_url(self):
+        return f"{self.prefix}/{escaped(self.kwargs['instance_name'])}/snapshots"
+
+    def parent(self):
+        """The instance the URL names (404 when there is none)."""
+        instance = Instance.objects.filter(name=self.kwargs["instance_name"]).first()
+        if instance is None:
+            raise exceptions.NotFound("Instance not found")
+        return instance
+
+    def get_queryset(self):
+        return super().get_queryset().filter(instance__name=self.kwargs["instance_name"])
+
+    def create(self, request, *args, **kwargs):
+        instance = self.parent()
+        context = {**self.get_serializer_context(), "instance": instance}
+        serializer = self.get_serializer(data=self.request_data(), context=context)
+        created = lambda: ("instance-snapshot-created", self.object_url(serializer.instance))  # noqa: E731
+        return self.operation_response(
+            "Snapshotting instance", instance_resources(instance.name), serializer, lifecycle=created
+        )
+
+    @atomic_write
+    def update(self, request, *args, **kwargs):
+        snapshot = self.get_object()
+        # LXD's PUT only touches what the body carries, like a PATCH.
+        serializer = self.get_serializer(snapshot, data=self.request_data(), partial=True)
+        resources = instance_resources(snapshot.instance.name, snapshot.name)
+        lifecycle = ("instance-snapshot-updated", self.object_url(snapshot))
+        save = lambda: self.perform_update(serializer)  # noqa: E731
+        return self.operation_response("Updating snapshot", resources, serializer, save, lifecycle=lifecycle)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, **kwargs)
+
+    @atomic_write
+    def destroy(self, request, *args, **kwargs):
+        snapshot = self.get_object()
+        resources = instance_resources(snapshot.instance.name, snapshot.name)
+        lifecycle = ("instance-snapshot-deleted", self.object_url(snapshot))
+        return self.operation_response("Deleting snapshot", resources, save=snapshot.delete, lifecycle=lifecycle)
+
+    @atomic_write
+    def rename(self, request, *args, **kwargs):
+        snapshot = self.get_object()
+        old_name = snapshot.name
+        serializer = self.get_serializer(snapshot, data=self.request_data())
+        resources = instance_resources(snapshot.instance.name, old_name)
+        renamed = lambda: ("instance-snapshot-renamed", self.object_url(serializer.instance), {"old_name": old_name})  # noqa: E731
+        return self.operation_response("Renaming snapshot", resources, serializer, lifecycle=renamed)
+
+
+class ContainerSnapshotViewSet(SnapshotViewSet):
+    """``/1.0/containers/NAME/snapshots``."""
+
+    prefix = "/1.0/containers"
