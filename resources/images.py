@@ -15,7 +15,6 @@ import io
 import json
 import lzma
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -33,32 +32,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
-from rest_framework.exceptions import ParseError
 
+from .architectures import architecture_name
 from .exceptions import NotImplementedMethod
+from .lxd_filter import Kind, column, filter_queryset
 from .models import Image, ImageAlias, ImageProfile, Profile
 from .operations import finished_operation
 
 CHUNK_SIZE = 1 << 20
 # metadata.yaml is a few lines; a bigger one is not an image.
 METADATA_LIMIT = 16 << 20
-
-# LXD's architecture names, and the aliases it accepts for them (shared/osarch).
-ARCHITECTURES = {
-    "i686": ["i386", "i586", "386", "x86", "generic_32"],
-    "x86_64": ["amd64", "generic_64"],
-    "armv7l": ["armel", "armhf", "arm", "armhfp", "armv7a", "armv7hl", "armv7hnl", "armv7nhl"],
-    "aarch64": ["arm64", "arm64_v8a"],
-    "ppc": ["powerpc"],
-    "ppc64": ["powerpc64"],
-    "ppc64le": ["ppc64el"],
-    "s390x": [],
-    "mips": ["mipsel", "mipsle"],
-    "mips64": ["mips64el", "mips64le"],
-    "riscv32": [],
-    "riscv64": [],
-}
-ARCHITECTURE_NAMES = {alias: name for name, aliases in ARCHITECTURES.items() for alias in [name, *aliases]}
 
 
 class ImageError(Exception):
@@ -318,7 +301,7 @@ def parse_metadata(raw):
     if not isinstance(document, dict):
         raise ImageError("yaml: unmarshal errors: metadata.yaml is not a map")
     architecture = _go_string(document.get("architecture"))
-    if architecture not in ARCHITECTURE_NAMES:
+    if architecture_name(architecture) is None:
         raise ImageError(f"Architecture isn't supported: {architecture}")
     if not document.get("creation_date"):
         raise ImageError("Missing creation date")
@@ -326,7 +309,7 @@ def parse_metadata(raw):
     if not isinstance(properties, dict):
         raise ImageError("yaml: unmarshal errors: properties is not a map")
     return ImageMetadata(
-        architecture=ARCHITECTURE_NAMES[architecture],
+        architecture=architecture_name(architecture),
         created_at=_timestamp(document.get("creation_date")),
         expires_at=_timestamp(document.get("expiry_date")),
         properties={str(key): _go_string(value) for key, value in properties.items()},
@@ -659,24 +642,20 @@ def import_image(request):
         raise
 
 
-# LXD's filter language for images, as much as clients use: `field eq|ne value [and ...]`.
-_FILTER_FIELDS = {"fingerprint", "architecture", "type", "filename", "public", "auto_update", "cached"}
+# The fields of LXD's api.Image a filter can name.
+IMAGE_FILTER_FIELDS = {
+    "auto_update": column(Kind.FLAG, "auto_update"),
+    "properties": column(Kind.TEXT_MAP, "properties"),
+    "public": column(Kind.FLAG, "public"),
+    "architecture": column(Kind.TEXT, "architecture"),
+    "cached": column(Kind.FLAG, "cached"),
+    "filename": column(Kind.TEXT, "filename"),
+    "fingerprint": column(Kind.TEXT, "fingerprint"),
+    "size": column(Kind.NUMBER, "size"),
+    "type": column(Kind.TEXT, "type"),
+}
 
 
 def filter_images(queryset, expression):
     """Narrow images by LXD's ``filter=`` (``properties.os eq tinyos and public eq true``); empty is no filter."""
-    for clause in filter(None, re.split(r"\s+and\s+", expression.strip())):
-        parts = clause.split(None, 2)
-        if len(parts) != 3 or parts[1] not in ("eq", "ne"):
-            raise ParseError("Invalid filter: clause has no operator")
-        field, operator, value = parts
-        value = value.strip("\"'")
-        if field.startswith("properties."):
-            lookup = {f"properties__{field.removeprefix('properties.')}": value}
-        elif field in _FILTER_FIELDS:
-            boolean = field in ("public", "auto_update", "cached")
-            lookup = {field: value.lower() == "true" if boolean else value}
-        else:
-            raise ParseError(f"Invalid filter: unknown field {json.dumps(field)}")
-        queryset = queryset.filter(**lookup) if operator == "eq" else queryset.exclude(**lookup)
-    return queryset
+    return filter_queryset(queryset, expression, IMAGE_FILTER_FIELDS)

@@ -9,23 +9,11 @@ import json
 import re
 import uuid
 
-from rest_framework import exceptions
+from .lxd_filter import Field, Kind, column, filter_queryset
+from .models import Instance
 
-# LXD's architecture ids (shared/osarch): the instance ETag hashes the number, not the name.
-ARCHITECTURE_IDS = {
-    "i686": 1,
-    "x86_64": 2,
-    "armv7l": 3,
-    "aarch64": 4,
-    "ppc": 5,
-    "ppc64": 6,
-    "ppc64le": 7,
-    "s390x": 8,
-    "mips": 9,
-    "mips64": 10,
-    "riscv32": 11,
-    "riscv64": 12,
-}
+# The relation Instance.profile_list() reads, for the expanded_* fields.
+_PROFILES = ("profile_links__profile",)
 
 # The id map LXD gives an unprivileged container on a host with the default subuid range.
 _IDMAP = [
@@ -97,22 +85,30 @@ def generated_name():
     return f"instance-{uuid.uuid4().hex[:8]}"
 
 
-# LXD's filter language, as much of it as clients use: `field eq value [and ...]`.
-_FILTER_FIELDS = {"name": "name", "status": "status", "type": "type", "architecture": "architecture"}
+def _expanded(expand, own):
+    """A filter field read as the serializer shows it: the profiles' values under the instance's own."""
+    return lambda instance: expand(instance.profile_list(), getattr(instance, own))
+
+
+# The fields of LXD's api.Instance a filter can name (``location`` and ``project`` as lxdsite shows them).
+INSTANCE_FILTER_FIELDS = {
+    "architecture": column(Kind.TEXT, "architecture"),
+    "config": column(Kind.TEXT_MAP, "config"),
+    "devices": column(Kind.DEVICE_MAP, "devices"),
+    "ephemeral": column(Kind.FLAG, "ephemeral"),
+    "stateful": column(Kind.FLAG, "stateful"),
+    "description": column(Kind.TEXT, "description"),
+    "expanded_config": Field(Kind.TEXT_MAP, _expanded(expand_config, "config"), ("config",), _PROFILES),
+    "expanded_devices": Field(Kind.DEVICE_MAP, _expanded(expand_devices, "devices"), ("devices",), _PROFILES),
+    "name": column(Kind.TEXT, "name"),
+    "status": column(Kind.TEXT, "status"),
+    "status_code": Field(Kind.NUMBER, lambda instance: Instance.STATUS_CODES[instance.status], ("status",)),
+    "location": Field(Kind.TEXT, lambda instance: "none"),
+    "type": column(Kind.TEXT, "type"),
+    "project": Field(Kind.TEXT, lambda instance: "default"),
+}
 
 
 def apply_filter(queryset, expression):
-    """Narrow instances by LXD's ``filter=`` (``name eq c1 and status eq Stopped``)."""
-    expression = expression.strip()
-    if not expression:
-        return queryset
-    for clause in re.split(r"\s+and\s+", expression):
-        parts = clause.split(None, 2)
-        if len(parts) != 3 or parts[1] not in ("eq", "ne") or parts[0] not in _FILTER_FIELDS:
-            raise exceptions.ParseError(f"Invalid filter: {clause!r}")
-        field, operator, value = parts
-        lookup = {
-            f"{_FILTER_FIELDS[field]}__iexact" if field == "status" else _FILTER_FIELDS[field]: value.strip("\"'")
-        }
-        queryset = queryset.filter(**lookup) if operator == "eq" else queryset.exclude(**lookup)
-    return queryset
+    """Narrow instances by LXD's ``filter=`` (``name eq c1 and status eq Stopped``); empty is no filter."""
+    return filter_queryset(queryset, expression, INSTANCE_FILTER_FIELDS)

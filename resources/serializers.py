@@ -16,12 +16,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from . import config_keys
+from .architectures import ARCHITECTURE_IDS
 from .etags import ETagSerializer
 from .exceptions import AmbiguousPrefix, Conflict
 from .extensions import API_EXTENSIONS
 from .go import GO_ZERO_TIME, GoStruct, go_quote, go_time
 from .instances import (
-    ARCHITECTURE_IDS,
     expand_config,
     expand_devices,
     generated_name,

@@ -3,6 +3,7 @@
 import re
 from typing import NamedTuple
 
+from ..architectures import ARCHITECTURE_IDS
 from ..go import go_quote
 from .errors import ConfigError
 from .go_parse import _atoi, _parse_int, _parse_ip, _shell_first_word, _split_host_port
@@ -124,10 +125,6 @@ def _image_replicas(value: str) -> None:
         raise ConfigError("Invalid value for image replica count")
 
 
-_ARCHITECTURES = ("i686", "x86_64", "armv6l", "armv7l", "armv8l", "aarch64", "ppc", "ppc64", "ppc64le", "s390x")
-_ARCHITECTURES += ("mips", "mips64", "riscv32", "riscv64")
-
-
 class ServerKey(NamedTuple):
     """One server config key (LXD: config.Key): its type, default and validator."""
 
@@ -185,7 +182,7 @@ SERVER_CLUSTER_KEYS: dict[str, ServerKey] = {
     "images.auto_update_cached": ServerKey("bool", "true"),
     "images.auto_update_interval": ServerKey("int64", "6"),
     "images.compression_algorithm": ServerKey(default="gzip", validator=is_compression_algorithm),
-    "images.default_architecture": ServerKey(validator=optional(one_of(*_ARCHITECTURES))),
+    "images.default_architecture": ServerKey(validator=optional(one_of(*ARCHITECTURE_IDS))),
     "images.remote_cache_expiry": ServerKey("int64", "10"),
     "maas.api.key": ServerKey(),
     "maas.api.url": ServerKey(),

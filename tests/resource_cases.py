@@ -1,0 +1,120 @@
+"""Contract-test data: a few lines per registered resource (``tests/test_contract.py``).
+
+Each router basename needs a case; a resource registered without one fails the suite.
+"""
+
+from dataclasses import dataclass, field
+
+from resources.models import Image, ImageAlias, Instance, InstanceProfile, Operation, Profile, Snapshot
+
+FINGERPRINT = "a" * 64
+
+
+@dataclass
+class ResourceCase:
+    """How to make one object of a resource and change it, for the contracts it owes."""
+
+    # (index, public) -> the lookup value of a new object (index 0, 1, 2 make distinct ones);
+    # ``public`` makes it visible to untrusted clients where the resource has public rows.
+    make: object
+    url_kwargs: dict = field(default_factory=dict)
+    put: dict | None = None
+    patch: dict | None = None
+    rename: dict | None = None
+    # A text column the answer shows under the same name: changed by the ORM and SQL.
+    column: str | None = None
+    # The API extensions `GET /1.0` must advertise for clients to use it.
+    extensions: tuple = ()
+    # The `show`/`edit`/`export` kind that carries it (snapshots travel in their instance's).
+    document_kind: str | None = None
+
+
+def _profile(index, public=False):
+    Profile.objects.create(name=f"p{index + 1}", description="first", config={"limits.cpu": "1"})
+    return f"p{index + 1}"
+
+
+def _image(index, public=False):
+    fingerprint = "abc"[index] * 64
+    image = Image.objects.create(fingerprint=fingerprint, architecture="x86_64", filename="one.tar", public=public)
+    image.profile_links.create(profile=Profile.objects.get_or_create(name="default")[0])
+    return fingerprint
+
+
+def _alias(index, public=False):
+    image = Image.objects.get(fingerprint=_image(index, public))
+    ImageAlias.objects.create(name=f"a{index + 1}", description="first", image=image)
+    return f"a{index + 1}"
+
+
+def _instance(index, public=False):
+    default = Profile.objects.get_or_create(name="default")[0]
+    instance = Instance.objects.create(name=f"c{index + 1}", description="first", config={"user.a": "1"})
+    InstanceProfile.objects.create(instance=instance, profile=default)
+    return f"c{index + 1}"
+
+
+def _snapshot(index, public=False):
+    instance = Instance.objects.filter(name="c1").first() or Instance.objects.get(name=_instance(0))
+    Snapshot.objects.create(instance=instance, name=f"s{index + 1}", config={"user.a": "1"})
+    return f"s{index + 1}"
+
+
+def _operation(index, public=False):
+    return str(Operation.objects.create(description="Creating instance", status=Operation.SUCCESS).id)
+
+
+INSTANCE = ResourceCase(
+    _instance,
+    put={"config": {"user.a": "2"}, "devices": {}, "profiles": ["default"], "description": "put"},
+    patch={"description": "patched", "config": {"user.b": "3"}},
+    rename={"name": "c2"},
+    column="description",
+    extensions=("instances", "container_full"),
+    document_kind="instance",
+)
+SNAPSHOT = ResourceCase(
+    _snapshot,
+    url_kwargs={"instance_name": "c1"},
+    put={"expires_at": "2030-01-01T00:00:00Z"},
+    patch={"expires_at": "2031-01-01T00:00:00Z"},
+    rename={"name": "s2"},
+    column="expires_at",
+    extensions=("instances",),
+    document_kind="instance",
+)
+
+CASES = {
+    "profile": ResourceCase(
+        _profile,
+        put={"config": {"limits.cpu": "2"}, "devices": {}, "description": "put"},
+        patch={"description": "patched"},
+        rename={"name": "p2"},
+        column="description",
+        extensions=("profile_usedby", "entity_description"),
+        document_kind="profile",
+    ),
+    "image": ResourceCase(
+        _image,
+        put={"public": True, "auto_update": False, "properties": {"os": "put"}},
+        patch={"properties": {"os": "patched"}},
+        column="filename",
+        extensions=("image_profiles", "images_expiry", "image_types"),
+        document_kind="image",
+    ),
+    "image-alias": ResourceCase(
+        _alias,
+        put={"target": FINGERPRINT, "description": "put"},
+        patch={"description": "patched"},
+        rename={"name": "a2"},
+        column="description",
+        document_kind="alias",
+    ),
+    "operation": ResourceCase(_operation, extensions=("operation_description",)),
+    "instance": INSTANCE,
+    "container": INSTANCE,
+    "snapshot": SNAPSHOT,
+    "container-snapshot": SNAPSHOT,
+}
+# Changes to these columns by the ORM or SQL must show; values the serializer shows as given.
+CHANGED_VALUES = {"expires_at": ["2032-01-01T00:00:00Z", "2033-01-01T00:00:00Z", "2034-01-01T00:00:00Z"]}
