@@ -279,3 +279,12 @@ def test_malformed_filters_get_the_daemons_texts(real_lxd, lxdsite_server):
         # LXD answers its parse errors with 500; they are the client's mistake (400).
         assert (theirs[0], ours[0]) == (500, 400), expression
         assert ours[2]["error"] == theirs[2]["error"], expression
+
+
+@pytest.mark.django_db
+def test_an_image_url_ignores_filter_as_lxd_does(api):
+    from resources.models import Image
+
+    Image.objects.create(fingerprint="f" * 64, architecture="x86_64")
+    assert api.get(f"/1.0/images/{'f' * 64}?filter=bogus").status_code == 200
+    assert api.get(f"/1.0/images/{'f' * 64}?filter=fingerprint eq x").status_code == 200

@@ -52,6 +52,9 @@ class ImageViewSet(
         return find_image(value, self.get_queryset())
 
     def filter_queryset(self, queryset):
+        # LXD reads filter= on the list only; an object's URL ignores it.
+        if self.action != "list":
+            return queryset
         return images.filter_images(queryset, self.request.query_params.get("filter", ""))
 
     def create(self, request, *args, **kwargs):
