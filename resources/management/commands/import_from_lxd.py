@@ -65,9 +65,10 @@ class LXDSite:
     """lxdsite's own API, called in-process as a client of the unix socket would call it."""
 
     def __init__(self):
-        from lxdsite.wsgi import application
+        # Django's handler alone: the served stack would mark this in-process caller as TCP.
+        from lxdsite.wsgi import django_application
 
-        self.application = application
+        self.application = django_application
 
     def request(self, method, path, body=b"", content_type="application/json", headers=None, length=None):
         """(status, parsed JSON body or None); a file-like ``body`` streams ``length`` bytes."""
