@@ -23,10 +23,10 @@ from rest_framework import exceptions, serializers
 from . import images
 from .etags import compute_etag
 from .exceptions import error_text
+from .go import GO_ZERO_TIME
 from .instances import is_volatile, without_volatile
 from .models import Image, ImageAlias, Instance, Profile, Server, Snapshot
 from .serializers import (
-    GO_ZERO_TIME,
     HIDDEN_SERVER_KEYS,
     BoolField,
     ConfigField,

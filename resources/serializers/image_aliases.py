@@ -1,0 +1,115 @@
+"""Image aliases: names for images, their targets and renames."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..etags import ETagSerializer
+from ..exceptions import Conflict
+from ..go import GoStruct, go_quote
+from ..models import ImageAlias
+from .fields import (
+    GoField,
+    LXDModelSerializer,
+    StringField,
+    _type_name,
+    lxd_error,
+)
+from .images import (
+    find_image,
+)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ImageTargetField(GoField):
+    """An alias's target: a fingerprint or a unique prefix of one, resolved to the image (404 if none).
+
+    An empty target counts as absent: the serializer says that it is required.
+    """
+
+    def validate_empty_values(self, data):
+        if data in (None, ""):
+            raise serializers.SkipField()
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"expected a string, got {_type_name(data)}")
+        return find_image(data)
+
+    def to_representation(self, image):
+        return image.fingerprint
+
+
+class ImageAliasSerializer(LXDModelSerializer):
+    """An alias as LXD shows it: description, target, name, type. PUT needs the target; PATCH merges."""
+
+    description = StringField(required=False)
+    target = ImageTargetField(source="image", required=False)
+    type = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ImageAlias
+        fields = ["description", "target", "name", "type"]
+        read_only_fields = ["name"]
+
+    def validate(self, attrs):
+        if not self.partial and "image" not in attrs:
+            raise lxd_error("The target field is required")
+        return attrs if self.partial else {"description": "", **attrs}
+
+
+def validate_alias_name(name, instance=None):
+    """LXD's rules for an alias name; a taken name is a 409."""
+    if "/" in name:
+        raise lxd_error("Alias names may not contain slashes")
+    taken = ImageAlias.objects.filter(name=name)
+    if instance is not None:
+        taken = taken.exclude(pk=instance.pk)
+    if taken.exists():
+        raise Conflict(f"Alias {go_quote(name)} already exists")
+    return name
+
+
+class ImageAliasCreateSerializer(ImageAliasSerializer):
+    """``POST /1.0/images/aliases``: name and target are required; the target may be a prefix."""
+
+    name = StringField(default="")
+
+    class Meta(ImageAliasSerializer.Meta):
+        read_only_fields = []
+
+    def validate_name(self, name):
+        return validate_alias_name(name) if name else name
+
+    def validate(self, attrs):
+        if not attrs.get("name") or "image" not in attrs:
+            raise lxd_error("name and target are required")
+        return super().validate(attrs)
+
+
+class ImageAliasRenameSerializer(LXDModelSerializer):
+    """``POST /1.0/images/aliases/NAME``: rename (409 when the new name is taken)."""
+
+    name = StringField(default="")
+
+    class Meta:
+        model = ImageAlias
+        fields = ["name"]
+
+    def validate_name(self, name):
+        if not name:
+            raise lxd_error("No name provided")
+        return validate_alias_name(name, self.instance)
+
+
+class ImageAliasETagSerializer(ETagSerializer):
+    """LXD hashes the whole alias as a Go struct: description, target, name, type in that order."""
+
+    description = StringField()
+    target = ImageTargetField(source="image")
+    name = StringField()
+    type = StringField()
+
+    def to_representation(self, instance):
+        return GoStruct(serializers.Serializer.to_representation(self, instance))

@@ -1,0 +1,273 @@
+"""Instances: their shape, the full answer (state, snapshots), creation and the ETag subset."""
+
+from rest_framework import serializers
+
+from .. import config_keys
+from ..architectures import ARCHITECTURE_IDS
+from ..etags import ETagSerializer
+from ..exceptions import Conflict
+from ..go import GoStruct, go_quote
+from ..instances import (
+    expand_config,
+    expand_devices,
+    generated_name,
+    hostname_error,
+    initial_volatile,
+    is_volatile,
+    without_volatile,
+)
+from ..models import Instance, Profile
+from .fields import (
+    BoolField,
+    ConfigField,
+    DevicesField,
+    LXDModelSerializer,
+    StringField,
+    TimeField,
+    lxd_error,
+    lxd_operation_error,
+)
+from .instance_parts import (
+    ProfileNamesField,
+    instance_state,
+    resolve_profiles,
+    set_instance_profiles,
+)
+from .snapshots import (
+    SnapshotSerializer,
+)
+
+
+class InstanceSerializer(LXDModelSerializer):
+    """An instance as LXD shows it. PUT replaces config, devices, profiles, ephemeral and
+    description; PATCH merges config and devices. ``volatile.*`` keys stay the server's."""
+
+    architecture = StringField(required=False)
+    config = ConfigField(required=False)
+    devices = DevicesField(required=False)
+    ephemeral = BoolField(required=False)
+    profiles = ProfileNamesField(source="*", required=False)
+    description = StringField(required=False)
+    created_at = TimeField(read_only=True)
+    expanded_config = serializers.SerializerMethodField()
+    expanded_devices = serializers.SerializerMethodField()
+    status_code = serializers.SerializerMethodField()
+    last_used_at = TimeField(read_only=True)
+    location = serializers.SerializerMethodField()
+    project = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Instance
+        fields = [
+            "architecture",
+            "config",
+            "devices",
+            "ephemeral",
+            "profiles",
+            "stateful",
+            "description",
+            "created_at",
+            "expanded_config",
+            "expanded_devices",
+            "name",
+            "status",
+            "status_code",
+            "last_used_at",
+            "location",
+            "type",
+            "project",
+        ]
+        read_only_fields = ["stateful", "name", "status", "type"]
+
+    def profiles_of(self, instance):
+        """The instance's profiles, read once for the three fields that show them (a list shows many)."""
+        shown, profiles = getattr(self, "_shown_profiles", (None, None))
+        if shown is not instance:
+            profiles = instance.profile_list()
+            self._shown_profiles = (instance, profiles)
+        return profiles
+
+    def get_expanded_config(self, instance) -> dict:
+        return expand_config(self.profiles_of(instance), instance.config)
+
+    def get_expanded_devices(self, instance) -> dict:
+        return expand_devices(self.profiles_of(instance), instance.devices)
+
+    def get_status_code(self, instance) -> int:
+        return Instance.STATUS_CODES[instance.status]
+
+    def get_location(self, instance) -> str:
+        return "none"
+
+    def get_project(self, instance) -> str:
+        return "default"
+
+    def validate_architecture(self, value):
+        if value and value not in ARCHITECTURE_IDS:
+            raise lxd_operation_error(f"Requested architecture isn't supported: {go_quote(value)}")
+        return value or (self.instance.architecture if self.instance else "x86_64")
+
+    def validate_config(self, value):
+        current = self.instance.config if self.instance else {}
+        local = without_volatile(current) if self.partial else {}
+        local = {**local, **without_volatile(value)}
+        local = {key: item for key, item in local.items() if item != ""}
+        try:
+            config_keys.validate_instance_config(local)
+        except config_keys.ConfigError as exc:
+            raise lxd_operation_error(self.config_error_prefix + str(exc)) from exc
+        # Clients send volatile keys back (lxc, pylxd); the stored ones are kept.
+        volatile = {key: item for key, item in current.items() if is_volatile(key)}
+        return {**local, **volatile}
+
+    def validate_devices(self, value):
+        devices = {**self.instance.devices, **value} if self.partial and self.instance else value
+        try:
+            config_keys.validate_devices(devices, profile=False)
+        except config_keys.ConfigError as exc:
+            raise lxd_operation_error(self.devices_error_prefix + str(exc)) from exc
+        return devices
+
+    def validate_profiles(self, value):
+        return {"profiles": resolve_profiles(value)}
+
+    # How LXD words a refused update (instancePut); a create words it its own way.
+    config_error_prefix = "Invalid config: "
+    devices_error_prefix = "Invalid devices: "
+
+    def to_internal_value(self, data):
+        validated = super().to_internal_value(data)
+        if not self.partial:
+            # PUT is a full replace of what a client controls, as LXD does.
+            defaults = {"devices": {}, "ephemeral": False, "description": "", "profiles": []}
+            if "config" not in validated:
+                validated["config"] = self.validate_config({})
+            validated = {**defaults, **validated}
+        return validated
+
+    def update(self, instance, validated_data):
+        profiles = validated_data.pop("profiles", None)
+        instance = super().update(instance, validated_data)
+        if profiles is not None:
+            set_instance_profiles(instance, profiles)
+        return instance
+
+
+class InstanceFullSerializer(InstanceSerializer):
+    """``recursion=1`` on an instance, ``recursion=2`` on the list: plus state and snapshots."""
+
+    backups = serializers.SerializerMethodField()
+    state = serializers.SerializerMethodField()
+    snapshots = serializers.SerializerMethodField()
+
+    class Meta(InstanceSerializer.Meta):
+        fields = [*InstanceSerializer.Meta.fields, "backups", "state", "snapshots"]
+
+    def get_backups(self, instance) -> None:
+        return None
+
+    def get_state(self, instance) -> dict:
+        return instance_state(instance)
+
+    def get_snapshots(self, instance) -> list | None:
+        snapshots = list(instance.snapshots.all())
+        if "answer_snapshots" not in self.context:
+            # The snapshots of every instance shown: their profiles are read once (prefetched in lists).
+            shown = self.parent.instance if isinstance(self.parent, serializers.ListSerializer) else [instance]
+            self.context["answer_snapshots"] = [each for item in shown for each in item.snapshots.all()]
+        return SnapshotSerializer(snapshots, many=True, context=self.context).data if snapshots else None
+
+
+class InstanceCreateSerializer(InstanceSerializer):
+    """``POST /1.0/instances``: LXD's name rules (400), a free name (409), profiles by name."""
+
+    name = StringField(default="")
+    profiles = ProfileNamesField(source="*", required=False, allow_null=True)
+    config_error_prefix = devices_error_prefix = "Failed creating instance record: "
+
+    class Meta(InstanceSerializer.Meta):
+        read_only_fields = ["stateful", "status"]
+
+    def validate_name(self, name):
+        name = name or generated_name()
+        error = hostname_error(name)
+        if error:
+            raise lxd_error(f"Invalid instance name: {error}")
+        if Instance.objects.filter(name=name).exists():
+            raise Conflict(
+                "Failed creating instance record: Add instance info to the database: "
+                'This "instances" entry already exists'
+            )
+        return name
+
+    def validate_type(self, value):
+        return value or "container"
+
+    def create(self, validated_data):
+        profiles = validated_data.pop("profiles", None)
+        image = self.context.get("image")
+        config = validated_data.get("config", {})
+        if image is not None:
+            image_keys = {f"image.{key}": value for key, value in image.properties.items()}
+            config = {**image_keys, **config}
+            validated_data.setdefault("architecture", image.architecture)
+        validated_data["config"] = {**config, **initial_volatile(image)}
+        instance = Instance.objects.create(**validated_data)
+        if profiles is None:
+            # LXD: no profiles in the request means the image's, or "default".
+            profiles = (
+                [link.profile for link in image.profile_links.select_related("profile")]
+                if image is not None
+                else resolve_profiles([Profile.DEFAULT_NAME])
+            )
+        set_instance_profiles(instance, profiles)
+        return instance
+
+    def validate_profiles(self, value):
+        if self.initial_data.get("profiles") is None:
+            # LXD: null profiles mean the image's (or "default"), chosen in create().
+            return {}
+        return super().validate_profiles(value)
+
+    def to_internal_value(self, data):
+        # A create fills in what it is not given itself; PUT's full-replace defaults don't apply.
+        return serializers.ModelSerializer.to_internal_value(self, data)
+
+
+class InstanceRenameSerializer(LXDModelSerializer):
+    """``POST /1.0/instances/NAME``: rename, with LXD's name rules."""
+
+    name = StringField(default="")
+
+    class Meta:
+        model = Instance
+        fields = ["name"]
+
+    def validate_name(self, name):
+        error = hostname_error(name)
+        if error:
+            raise lxd_error(f"Invalid instance name: {error}")
+        if Instance.objects.filter(name=name).exclude(pk=self.instance.pk).exists():
+            raise Conflict(f"Name {go_quote(name)} already in use")
+        return name
+
+
+class InstanceETagSerializer(ETagSerializer):
+    """LXD hashes ``[architecture id, local config, local devices, ephemeral, attached profiles]``.
+
+    Unlike LXD, the ``volatile.*`` keys are left out: the server changes them (on start and
+    stop), and a client's ETag must not go stale because of that.
+    """
+
+    def to_representation(self, instance):
+        profiles = [
+            GoStruct(config=p.config, description=p.description, devices=p.devices, name=p.name, used_by=None)
+            for p in instance.profile_list()
+        ]
+        return [
+            ARCHITECTURE_IDS.get(instance.architecture, 0),
+            without_volatile(instance.config),
+            instance.devices or None,
+            instance.ephemeral,
+            profiles,
+        ]

@@ -1,0 +1,119 @@
+"""Profiles: LXD's profile shape, names and the rules of their config and devices."""
+
+from rest_framework import exceptions, serializers
+
+from .. import config_keys
+from ..etags import ETagSerializer
+from ..exceptions import Conflict
+from ..go import go_quote
+from ..models import Profile
+from .fields import (
+    ConfigField,
+    DevicesField,
+    LXDModelSerializer,
+    StringField,
+    lxd_error,
+    merge_config,
+)
+
+
+class ProfileSerializer(LXDModelSerializer):
+    """A profile as LXD shows it; PUT replaces config, description and devices, PATCH merges."""
+
+    config = ConfigField(required=False)
+    description = StringField(required=False)
+    devices = DevicesField(required=False)
+    used_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Profile
+        fields = ["config", "description", "devices", "name", "used_by"]
+        read_only_fields = ["name"]
+
+    def get_used_by(self, profile) -> list[str]:
+        return [f"/1.0/instances/{link.instance.name}" for link in profile.instance_links.all()]
+
+    def validate_config(self, value):
+        current = self.instance.config if self.instance else {}
+        config = merge_config(current, value, partial=self.partial)
+        try:
+            config_keys.validate_profile_config(config)
+        except config_keys.ConfigError as exc:
+            raise lxd_error(str(exc)) from exc
+        return config
+
+    def validate_devices(self, value):
+        devices = {**self.instance.devices, **value} if self.partial and self.instance else value
+        try:
+            config_keys.validate_devices(devices, profile=True)
+        except config_keys.ConfigError as exc:
+            raise lxd_error(str(exc)) from exc
+        return devices
+
+    def to_internal_value(self, data):
+        validated = super().to_internal_value(data)
+        if not self.partial:
+            # PUT is a full replace: what the body leaves out is reset, as LXD does.
+            validated = {"config": {}, "description": "", "devices": {}, **validated}
+        return validated
+
+
+def validate_profile_name(name):
+    """LXD's rules for a profile name (lxd/profiles.go)."""
+    if not name:
+        raise lxd_error("No name provided")
+    if "/" in name:
+        raise lxd_error("Profile names may not contain slashes")
+    if name in (".", ".."):
+        raise lxd_error(f"Invalid profile name {go_quote(name)}")
+    return name
+
+
+class ProfileCreateSerializer(ProfileSerializer):
+    """``POST /1.0/profiles``: a new profile with a valid, unused name (409 when taken)."""
+
+    name = StringField(default="")
+
+    class Meta(ProfileSerializer.Meta):
+        read_only_fields = []
+
+    def validate_name(self, name):
+        validate_profile_name(name)
+        if Profile.objects.filter(name=name).exists():
+            raise Conflict(f"Error inserting {go_quote(name)} into database: The profile already exists")
+        return name
+
+
+class ProfileRenameSerializer(LXDModelSerializer):
+    """``POST /1.0/profiles/NAME``: rename; the default profile keeps its name (403)."""
+
+    name = StringField(default="")
+
+    class Meta:
+        model = Profile
+        fields = ["name"]
+
+    def validate_name(self, name):
+        if self.instance.name == Profile.DEFAULT_NAME:
+            raise exceptions.PermissionDenied('The "default" profile cannot be renamed')
+        validate_profile_name(name)
+        if Profile.objects.filter(name=name).exclude(pk=self.instance.pk).exists():
+            raise Conflict(f"Name {go_quote(name)} already in use")
+        return name
+
+
+class ProfileETagSerializer(ETagSerializer):
+    """LXD hashes ``[config, description, devices]``; the name is left out."""
+
+    config = ConfigField()
+    description = StringField()
+    devices = DevicesField()
+
+
+def check_profile_deletable(profile):
+    """LXD's rules for deleting a profile, shared by the API and the admin."""
+    if profile.name == Profile.DEFAULT_NAME:
+        raise exceptions.PermissionDenied('The "default" profile cannot be deleted')
+    if profile.instance_links.exists():
+        # LXD answers 500 with this text; a profile in use is the client's mistake: 400.
+        raise lxd_error("Profile is currently in use")
