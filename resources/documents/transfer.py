@@ -1,0 +1,234 @@
+"""``export`` and ``import``: every object in one document, with image files beside it."""
+
+import datetime
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from .. import images
+from ..models import Image, ImageAlias, Instance, Profile, Server
+from ..serializers import (
+    HIDDEN_SERVER_KEYS,
+    ImageSerializer,
+    InstanceCreateSerializer,
+    InstanceSerializer,
+)
+from .errors import (
+    DocumentError,
+)
+from .instance_records import (
+    instance_document,
+    store_instance_record,
+)
+from .kinds import (
+    KINDS,
+    save_serializer,
+)
+
+SECTIONS = ("server", "profiles", "images", "aliases", "instances")
+
+
+def export_document(files_dir=None):
+    """Every object, as stored, in one document (the trust password stays hashed).
+
+    Images are described by their fingerprint; with ``files_dir`` their files are copied there.
+    Instances carry their snapshots and what the server keeps (volatile keys, status, times).
+    """
+    server = Server.objects.get(pk=Server.SINGLETON_ID)
+    profiles = [
+        {"name": p.name, "description": p.description, "config": p.config, "devices": p.devices}
+        for p in Profile.objects.order_by("name")
+    ]
+    images = []
+    for image in Image.objects.order_by("fingerprint").prefetch_related("profile_links__profile"):
+        data = dict(ImageSerializer(image).data)
+        del data["aliases"]  # exported with the aliases, which name their target
+        images.append({**data, "split": image.split})
+        if files_dir is not None:
+            _copy_files(image.files(), files_dir)
+    aliases = [
+        {"name": alias.name, "description": alias.description, "target": alias.image.fingerprint}
+        for alias in ImageAlias.objects.order_by("name").select_related("image")
+    ]
+    instances = [
+        instance_document(instance)
+        for instance in Instance.objects.order_by("name").prefetch_related("profile_links__profile", "snapshots")
+    ]
+    return {
+        "server": {"config": dict(sorted(server.config.items()))},
+        "profiles": profiles,
+        "images": images,
+        "aliases": aliases,
+        "instances": instances,
+    }
+
+
+def _copy_files(paths, directory):
+    """Copy image files into ``directory``; DocumentError naming a file that cannot be read."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            if Path(path).parent.resolve() != directory.resolve():
+                shutil.copyfile(path, directory / Path(path).name)
+    except OSError as exc:
+        raise DocumentError(f"Cannot copy {exc.filename}: {exc.strerror}") from exc
+
+
+def import_document(document, files_dir=None):
+    """Load an exported document through the serializers, in one transaction; DocumentError on the first refusal.
+
+    An image not yet stored needs its files, in ``files_dir`` or already in the images directory.
+    """
+    if not isinstance(document, dict):
+        raise DocumentError(f"The document must be a YAML mapping with {', '.join(map(repr, SECTIONS))}")
+    unknown = set(document) - set(SECTIONS)
+    if unknown:
+        raise DocumentError(f"Unknown sections: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        if "server" in document:
+            _import_server(document["server"] or {})
+        for item in _items(document, "profiles"):
+            _import_named(KINDS["profile"], Profile, item)
+        for item in _items(document, "images"):
+            _import_image(item, files_dir)
+        for item in _items(document, "aliases"):
+            _import_named(KINDS["alias"], ImageAlias, item)
+        for item in _items(document, "instances"):
+            _import_instance(item)
+
+
+def _items(document, section):
+    """The mappings of a section; DocumentError for anything else."""
+    items = document.get(section) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise DocumentError(f"'{section}' must be a list of mappings")
+    return items
+
+
+def _import_named(kind, model, item):
+    """Create or replace (PUT) the object named in ``item`` through its serializers."""
+    name = item.get("name", "")
+    if not isinstance(name, str):
+        raise DocumentError(f"{kind.name.capitalize()} name {name!r} is not a string")
+    instance = model.objects.select_for_update().filter(name=name).first()
+    try:
+        kind.write(instance, item)
+    except DocumentError as exc:
+        raise DocumentError(f"{kind.name.capitalize()} {name!r}: {exc}") from exc
+
+
+def _import_instance(item):
+    """Create (POST) or replace (PUT) an instance through the API's serializers, then its record and snapshots."""
+    name = item.get("name", "")
+    if not isinstance(name, str):
+        raise DocumentError(f"Instance name {name!r} is not a string")
+    instance = Instance.objects.select_for_update().filter(name=name).first()
+    body = {key: item[key] for key in KINDS["instance"].writable if key in item}
+    # No type: a new instance is a container, as the API creates one; a stored one keeps its own.
+    instance_type = item.get("type", instance.type if instance else Image.CONTAINER)
+    try:
+        if instance_type not in (Image.CONTAINER, Image.VIRTUAL_MACHINE):
+            raise DocumentError(f"Invalid instance type {instance_type!r}")
+        if instance is None:
+            instance = save_serializer(InstanceCreateSerializer(data={"name": name, "type": instance_type, **body}))
+        elif instance.type != instance_type:
+            raise DocumentError(f"It is a {instance.type}, not a {instance_type}; delete it first to replace it")
+        else:
+            instance = save_serializer(InstanceSerializer(instance, data=body))
+        store_instance_record(instance, item)
+    except DocumentError as exc:
+        raise DocumentError(f"Instance {name!r}: {exc}") from exc
+
+
+def _import_server(data):
+    """The server config; a hashed trust password is carried over as the hash, never re-hashed."""
+    server = Server.objects.select_for_update().get(pk=Server.SINGLETON_ID)
+    config = data.get("config") if isinstance(data, dict) else None
+    if isinstance(config, dict):
+        hidden = {key: value for key, value in config.items() if key in HIDDEN_SERVER_KEYS}
+        # The serializer keeps a hidden key sent back as `true` (as LXD shows it) at its
+        # current value: present the exported hash as the current value, send `true`.
+        server.config = {**server.config, **hidden}
+        data = {"config": {**config, **dict.fromkeys(hidden, True)}}
+    try:
+        KINDS["server"].write(server, data)
+    except DocumentError as exc:
+        raise DocumentError(f"Server: {exc}") from exc
+
+
+def _import_image(item, files_dir):
+    """An image: its row from its files (checked as an upload is), then its settings through the serializer."""
+    fingerprint = item.get("fingerprint")
+    if not isinstance(fingerprint, str) or not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
+        raise DocumentError(f"Image fingerprint {fingerprint!r} is not a SHA-256 in hex")
+    image = Image.objects.select_for_update().filter(fingerprint=fingerprint).first()
+    try:
+        if image is None:
+            image = _image_from_files(item, fingerprint, Path(files_dir or settings.LXDSITE_IMAGES_DIR))
+        KINDS["image"].write(image, item)
+    except (DocumentError, images.ImageError) as exc:
+        raise DocumentError(f"Image {fingerprint[:12]}: {exc}") from exc
+
+
+def _image_from_files(item, fingerprint, source):
+    """Store an image found as files in ``source``: the fingerprint and metadata come from the files."""
+    split = item.get("split") is True
+    paths = [source / fingerprint, source / f"{fingerprint}.rootfs"][: 2 if split else 1]
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            with path.open("rb") as file:
+                while chunk := file.read(1 << 20):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise DocumentError(f"Cannot read {path}: {exc.strerror} (export and import with --with-files)") from exc
+    if digest.hexdigest() != fingerprint:
+        raise DocumentError(f"The files in {source} do not match the fingerprint")
+    raw, instance_type = images.scan_tarball(paths[0], unified=not split)
+    metadata = images.parse_metadata(raw)
+    instance_type = item.get("type") if split else instance_type
+    if instance_type not in (Image.CONTAINER, Image.VIRTUAL_MACHINE):
+        raise DocumentError("Invalid instance type")
+    image = Image.objects.create(
+        fingerprint=fingerprint,
+        filename=str(item.get("filename") or ""),
+        size=sum(path.stat().st_size for path in paths),
+        architecture=metadata.architecture,
+        type=instance_type,
+        split=split,
+        cached=item.get("cached") is True,
+        properties=metadata.properties,
+        expires_at=metadata.expires_at,
+        created_at=metadata.created_at,
+    )
+    # What no serializer writes: when the image was uploaded and last used, as exported.
+    Image.objects.filter(pk=image.pk).update(
+        uploaded_at=_exported_time(item.get("uploaded_at")) or image.uploaded_at,
+        last_used_at=_exported_time(item.get("last_used_at")),
+    )
+    image.refresh_from_db()
+    if source.resolve() != Path(settings.LXDSITE_IMAGES_DIR).resolve():
+        copies = list(zip(paths, image.files(), strict=True))
+        transaction.on_commit(lambda: _install(copies))
+    return image
+
+
+def _exported_time(text):
+    """A time as exported (Go's format); Go's zero time and anything else unreadable are None."""
+    try:
+        value = datetime.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return None if value.year == 1 else value
+
+
+def _install(copies):
+    """Copy imported image files into the images directory (after the rows commit)."""
+    for source, target in copies:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
