@@ -1,0 +1,117 @@
+"""``POST /1.0/images``: an upload and its ``X-LXD-*`` headers checked as LXD checks them, stored as an image."""
+
+import json
+from urllib.parse import parse_qsl
+
+from django.db import IntegrityError, transaction
+
+from ..exceptions import NotImplementedMethod
+from ..models import Image, ImageAlias, ImageProfile, Profile
+from ..operations import finished_operation
+from .errors import ImageError
+from .metadata import parse_metadata
+from .tarballs import scan_tarball
+from .uploads import receive_upload
+
+
+def upload_properties(request):
+    """``X-LXD-properties``: URL-encoded ``key=value`` pairs laid over metadata.yaml's."""
+    return dict(parse_qsl(request.META.get("HTTP_X_LXD_PROPERTIES", ""), keep_blank_values=True))
+
+
+def upload_aliases(request):
+    """``X-LXD-aliases``: ``name=NAME&description=TEXT`` or a bare name, comma-separated when folded."""
+    value = request.META.get("HTTP_X_LXD_ALIASES", "")
+    aliases = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        fields = dict(parse_qsl(item, keep_blank_values=True)) if "=" in item else {"name": item}
+        if fields.get("name"):
+            aliases.append((fields["name"], fields.get("description", "")))
+    return aliases
+
+
+def go_parse_bool(value):
+    """Go's strconv.ParseBool, as LXD reads ``X-LXD-public``; anything else is false."""
+    return value in ("1", "t", "T", "TRUE", "true", "True")
+
+
+def _split_parts(upload):
+    """The rootfs part of a split upload and the type its part name gives; (None, None) if unified."""
+    names = list(upload.files)
+    if names == ["metadata"]:
+        return None, None
+    if names == ["metadata", "rootfs"]:
+        return upload.files["rootfs"], Image.CONTAINER
+    if names == ["metadata", "rootfs.img"]:
+        return upload.files["rootfs.img"], Image.VIRTUAL_MACHINE
+    raise ImageError("Invalid multipart image: expected a metadata part, then a rootfs part")
+
+
+def _new_image(request, upload):
+    """The image row an upload makes, checked as LXD checks it (ImageError with LXD's text)."""
+    fingerprint = upload.fingerprint
+    expected = request.META.get("HTTP_X_LXD_FINGERPRINT", "")
+    if expected and expected != fingerprint:
+        raise ImageError(f"fingerprints don't match, got {fingerprint} expected {expected}")
+    rootfs, rootfs_type = _split_parts(upload)
+    metadata_file = upload.files["metadata"]
+    raw, instance_type = scan_tarball(metadata_file.path, unified=rootfs is None)
+    metadata = parse_metadata(raw)
+    if not (rootfs_type or instance_type):
+        raise ImageError("Invalid instance type")
+    return Image(
+        fingerprint=fingerprint,
+        # LXD names a split image after its rootfs file.
+        filename=(rootfs or metadata_file).filename,
+        size=upload.size,
+        architecture=metadata.architecture,
+        type=rootfs_type or instance_type,
+        split=rootfs is not None,
+        public=go_parse_bool(request.META.get("HTTP_X_LXD_PUBLIC", "")),
+        properties={**metadata.properties, **upload_properties(request)},
+        expires_at=metadata.expires_at,
+        created_at=metadata.created_at,
+    )
+
+
+def _store(image, aliases, upload, operation_metadata):
+    """Write the image, its default profile and aliases in one transaction; the files follow its commit."""
+    duplicate = ImageError("Image with same fingerprint already exists", metadata=operation_metadata)
+    try:
+        with transaction.atomic():
+            if Image.objects.filter(fingerprint=image.fingerprint).exists():
+                raise duplicate
+            image.save()
+            ImageProfile.objects.create(image=image, profile=Profile.objects.get(name=Profile.DEFAULT_NAME))
+            for name, description in aliases:
+                if ImageAlias.objects.filter(name=name).exists():
+                    raise ImageError(f"Alias {json.dumps(name)} already exists", metadata=operation_metadata)
+                ImageAlias.objects.create(name=name, description=description, image=image)
+            operation = finished_operation("Downloading image", metadata=operation_metadata)
+            # Staged before the commit, installed after it: a kill in between is finished at the next start.
+            upload.stage(*image.files())
+            transaction.on_commit(upload.install)
+    except IntegrityError as exc:
+        # Another upload of the same file committed first.
+        raise duplicate from exc
+    return operation
+
+
+def import_image(request):
+    """``POST /1.0/images``: store an uploaded image and return the ended operation that reports it."""
+    if request.META.get("CONTENT_TYPE", "").startswith("application/json"):
+        raise NotImplementedMethod("Only image file uploads are supported, not image sources")
+    try:
+        upload = receive_upload(request)
+    except ImageError as exc:
+        return finished_operation("Downloading image", err=str(exc))
+    try:
+        image = _new_image(request, upload)
+        operation_metadata = {"fingerprint": image.fingerprint, "size": str(image.size)}
+        return _store(image, upload_aliases(request), upload, operation_metadata)
+    except ImageError as exc:
+        upload.discard()
+        return finished_operation("Downloading image", err=str(exc), metadata=exc.metadata)
+    except BaseException:
+        upload.discard()
+        raise

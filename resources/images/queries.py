@@ -1,0 +1,31 @@
+"""Images read from the database: what a full answer prefetches, and LXD's ``filter=``."""
+
+from django.db.models import Prefetch
+
+from ..lxd_filter import Kind, column, filter_queryset
+from ..models import ImageAlias, ImageProfile
+
+# What a full image answer shows besides its own row: its profiles in order, its aliases by age.
+IMAGE_PREFETCH = [
+    Prefetch("profile_links", queryset=ImageProfile.objects.select_related("profile")),
+    Prefetch("aliases", queryset=ImageAlias.objects.order_by("id")),
+]
+
+
+# The fields of LXD's api.Image a filter can name.
+IMAGE_FILTER_FIELDS = {
+    "auto_update": column(Kind.FLAG, "auto_update"),
+    "properties": column(Kind.TEXT_MAP, "properties"),
+    "public": column(Kind.FLAG, "public"),
+    "architecture": column(Kind.TEXT, "architecture"),
+    "cached": column(Kind.FLAG, "cached"),
+    "filename": column(Kind.TEXT, "filename"),
+    "fingerprint": column(Kind.TEXT, "fingerprint"),
+    "size": column(Kind.NUMBER, "size"),
+    "type": column(Kind.TEXT, "type"),
+}
+
+
+def filter_images(queryset, expression):
+    """Narrow images by LXD's ``filter=`` (``properties.os eq tinyos and public eq true``); empty is no filter."""
+    return filter_queryset(queryset, expression, IMAGE_FILTER_FIELDS)
