@@ -32,7 +32,9 @@ STALE = '"0000000000000000000000000000000000000000000000000000000000000000"'
 def _writes(basename, *methods):
     """(basename, method) for each write the resource routes and its case gives a body for."""
     _, viewset = REGISTERED[basename]
-    case = CASES[basename]
+    case = CASES.get(basename)
+    if case is None:
+        return []  # test_every_registered_resource_has_contract_data names it
     routed = {"put": "update", "patch": "partial_update", "delete": "destroy", "rename": "rename"}
     bodies = {"put": case.put, "patch": case.patch, "delete": {}, "rename": case.rename}
     return [(basename, method) for method in methods if hasattr(viewset, routed[method]) and bodies[method] is not None]

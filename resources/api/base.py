@@ -63,6 +63,13 @@ class LXDViewSet(viewsets.GenericViewSet):
     def get_serializer_class(self):
         return getattr(self, f"{self.action}_serializer_class", None) or super().get_serializer_class()
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # No name holds NUL (LXD refuses it, PostgreSQL cannot compare it): nothing to find.
+        for value in self.kwargs.values():
+            if "\x00" in str(value):
+                raise self.not_found(value)
+
     def perform_authentication(self, request):
         """Authenticate only when trust is asked (``trust.is_trusted``), as DRF allows: a request
         on the unix socket is trusted without reading its session or token."""
@@ -108,8 +115,12 @@ class LXDViewSet(viewsets.GenericViewSet):
                 instance = self.show_related([self.lookup_object(value)])[0]
             return instance
         except Http404:
-            message = self.not_found_messages.get(self.action, self.not_found_message)
-            raise exceptions.NotFound(message.format(name=go_quote(str(value)))) from None
+            raise self.not_found(value) from None
+
+    def not_found(self, value):
+        """LXD's 404 for this action on the object named ``value``."""
+        message = self.not_found_messages.get(self.action, self.not_found_message)
+        return exceptions.NotFound(message.format(name=go_quote(str(value))))
 
     def _prepared_object(self, value):
         """The object and its shown relations by prepared SQL, built from the same declaration."""

@@ -30,6 +30,8 @@ def atomic_write(action):
 
     @functools.wraps(action)
     def write(self, request, *args, **kwargs):
+        # A safe method never writes (RFC 9110 §9.2.1), whatever route it reached.
+        assert request.method not in SAFE_METHODS, f"{action.__name__} would write on {request.method}"
         self.written = None
         with transaction.atomic():
             response = action(self, request, *args, **kwargs)

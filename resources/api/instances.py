@@ -2,6 +2,7 @@
 
 from rest_framework import exceptions
 from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS
 
 from ..envelope import SyncResponse
 from ..instances import apply_filter
@@ -160,7 +161,8 @@ class InstanceViewSet(
     @action(detail=True, methods=["get", "put"])
     def state(self, request, *args, **kwargs):
         """The recorded status; PUT ``{"action": ...}`` moves it, as an async operation."""
-        if request.method == "GET":
+        if request.method in SAFE_METHODS:
+            # HEAD (and OPTIONS) answer as the GET would, whatever body they carry.
             return SyncResponse(instance_state(self.get_object()))
         return self.change_state(request)
 

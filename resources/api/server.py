@@ -38,7 +38,7 @@ class ServerViewSet(ConditionalUpdateMixin, LifecycleMixin, RetrieveMixin, Updat
 
 
 @extend_schema(responses=OpenApiTypes.OBJECT)
-@api_view(["GET"])
+@api_view(["GET", "HEAD"])
 @permission_classes([AllowAny])
 def api_root(request):
     """``GET /``: the API versions this server speaks, as LXD lists them."""
