@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.live_server import UnixHTTPConnection
+from tests.support.live_server import UnixHTTPConnection
 
 # How often the memory sampler reads /proc while a workload runs.
 RSS_POLL_SECONDS = 0.01

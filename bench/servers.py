@@ -14,8 +14,8 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.live_server import REPO_ROOT, running_server, unix_request
-from tests.real_lxd import running_lxd
+from tests.support.live_server import REPO_ROOT, running_server, unix_request
+from tests.support.real_lxd import running_lxd
 
 from .client import Target, unix_socket_pid
 

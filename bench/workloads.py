@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.image_files import unified_image
+from tests.support.image_files import unified_image
 
 from .client import send, wait_operation
 

@@ -10,7 +10,7 @@ import hashlib
 
 from rest_framework import serializers
 
-from .go import go_json
+from .go import GoStruct, go_json
 from .prepared import PlannedRepresentationMixin
 
 
@@ -20,13 +20,36 @@ def compute_etag(value):
 
 
 class ETagSerializer(PlannedRepresentationMixin, serializers.Serializer):
-    """The user-modifiable fields LXD hashes, encoded as a Go ``[]any`` in field order.
+    """What an ETag hashes: LXD's recipe for the resource, and lxdsite's additions to it.
 
-    Override ``to_representation`` where LXD hashes another shape (a struct, a bare map).
+    ``lxd_recipe`` names the API fields LXD 5.0.2 hashes; ``lxd_value`` gives them in LXD's
+    shape (by default the declared fields as a Go ``[]any`` in order; override for a struct
+    or a map). ``additions`` names fields a PUT or PATCH can change that LXD's recipe leaves
+    out: lxdsite hashes them too, after LXD's value, so that no concurrent write of them is
+    lost; the ETag then differs from LXD's (docs/compatibility.md lists these). The contract
+    tests check that every field a PUT may write is in one or the other.
     """
 
+    lxd_recipe = ()
+    additions = ()
+
     def to_representation(self, instance):
-        return list(super().to_representation(instance).values())
+        shown = super().to_representation(instance)
+        value = self.lxd_value(instance, shown)
+        if not self.additions:
+            return value
+        return [value, GoStruct((name, shown[name]) for name in self.additions)]
+
+    def lxd_value(self, instance, shown):
+        """LXD's recipe, as LXD shapes it. Override where LXD hashes a struct or a map."""
+        return [value for name, value in shown.items() if name not in self.additions]
+
+
+def lxd_etag_of(serializer_class, instance):
+    """The ETag LXD 5.0.2 would send for ``instance`` (its recipe alone), to compare with the daemon."""
+    serializer = _etag_serializer(serializer_class)
+    shown = PlannedRepresentationMixin.to_representation(serializer, instance)
+    return compute_etag(serializer.lxd_value(instance, shown))
 
 
 @functools.cache

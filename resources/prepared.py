@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models.expressions import Col
+from django.db.models.sql import Query
 from django.db.models.sql.compiler import SQLCompiler
 
 
@@ -84,9 +85,24 @@ class PreparedQuery:
         return next(iter(self(*values, using=using)), None)
 
 
+@functools.cache
+def _matching_nothing(model):
+    """A query of ``model`` that matches no row, shared: querysets clone their query before
+    changing it, so it is never changed in place (building one was most of a list's relations)."""
+    query = Query(model)
+    query.set_empty()
+    return query
+
+
 def set_prefetched(instance, relation, objects):
-    """Make ``instance.<relation>.all()`` give ``objects`` without a query, as prefetch_related does."""
-    queryset = getattr(type(instance), relation).rel.related_model._default_manager.get_queryset()
+    """Make ``instance.<relation>.all()`` give ``objects`` without a query, as prefetch_related does.
+
+    The queryset's SQL matches nothing: a ``delete()`` or ``update()`` through it (which would
+    run its SQL, not use the objects) changes no row, where an unfiltered one would change every
+    object's rows. Writes name their rows by the foreign key.
+    """
+    model = getattr(type(instance), relation).rel.related_model
+    queryset = model._default_manager._queryset_class(model=model, query=_matching_nothing(model))
     queryset._result_cache = list(objects)
     queryset._prefetch_done = True
     if not hasattr(instance, "_prefetched_objects_cache"):

@@ -6,7 +6,6 @@ Headless Chromium (Debian's chromium and chromium-driver, `make deps`) drives a 
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 
@@ -17,19 +16,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.live_server import REPO_ROOT, running_server
+from tests.support.live_server import REPO_ROOT, free_port, running_server
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 
 SCREENSHOT = REPO_ROOT / "docs" / "admin-conflict.png"
 PASSWORD = "browser-test-password"
-
-
-def free_port():
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def create_superuser(lxd_dir):

@@ -14,9 +14,10 @@ from django.core.management import CommandError, call_command
 
 from resources.documents import DocumentError, load_yaml
 from resources.management.commands import edit
-from resources.models import Image, ImageAlias, ImageProfile, Instance, InstanceProfile, Profile, Server
-from tests.image_files import multipart, split_image, unified_image
-from tests.live_server import REPO_ROOT
+from resources.models import Image, ImageAlias, Instance, InstanceProfile, Profile, Server
+from tests.support.image_files import split_image, unified_image
+from tests.support.images import make_image
+from tests.support.live_server import REPO_ROOT
 
 EDITOR_SCRIPT = """
 import pathlib, shutil, sys
@@ -373,24 +374,10 @@ def test_import_refuses_to_turn_a_vm_into_a_container(instances, tmp_path):
     )
 
 
-def upload_image(api, capture, data, **headers):
-    """POST an image file to the API as lxc does; its fingerprint."""
-    content_type = "application/octet-stream"
-    if isinstance(data, tuple):
-        content_type, data = multipart([("metadata", "meta.tar.gz", data[0]), ("rootfs", "rootfs.tar", data[1])])
-    with capture(execute=True):
-        response = api.generic("POST", "/1.0/images", data, content_type=content_type, **headers)
-    operation = api.get(response.headers["Location"]).json()["metadata"]
-    assert operation["status"] == "Success", operation
-    return operation["metadata"]["fingerprint"]
-
-
 @pytest.mark.django_db
-def test_export_and_import_carry_images_and_aliases_with_their_files(
-    api, profile, images_dir, tmp_path, django_capture_on_commit_callbacks
-):
-    unified = upload_image(api, django_capture_on_commit_callbacks, unified_image(), HTTP_X_LXD_FILENAME="u.tar.gz")
-    split = upload_image(api, django_capture_on_commit_callbacks, split_image(), HTTP_X_LXD_PUBLIC="true")
+def test_export_and_import_carry_images_and_aliases_with_their_files(api, profile, images_dir, tmp_path, upload):
+    unified = upload(unified_image(), HTTP_X_LXD_FILENAME="u.tar.gz").fingerprint
+    split = upload(split_image(), HTTP_X_LXD_PUBLIC="true").fingerprint
     api.put(
         f"/1.0/images/{unified}", {"profiles": ["p1", "default"], "properties": {"os": "edited"}, "auto_update": True}
     )
@@ -421,8 +408,8 @@ def test_export_and_import_carry_images_and_aliases_with_their_files(
 
 
 @pytest.mark.django_db
-def test_import_refuses_image_files_that_do_not_match(api, images_dir, tmp_path, django_capture_on_commit_callbacks):
-    fingerprint = upload_image(api, django_capture_on_commit_callbacks, unified_image())
+def test_import_refuses_image_files_that_do_not_match(images_dir, tmp_path, upload):
+    fingerprint = upload(unified_image()).fingerprint
     exported, files = tmp_path / "export.yaml", tmp_path / "files"
     run("export", "--output", str(exported), "--with-files", str(files))
     Image.objects.all().delete()
@@ -518,26 +505,14 @@ def test_a_database_that_cannot_be_opened_is_one_line(tmp_path, args):
     assert result.stderr.startswith("CommandError: Database error: unable to open database file")
 
 
-FINGERPRINT = "cd34" * 16
-
-
-@pytest.fixture
-def image(db, profile):
-    """An image row with a profile and an alias (the commands never read its files)."""
-    image = Image.objects.create(fingerprint=FINGERPRINT, size=10, architecture="x86_64", properties={"os": "Alpine"})
-    ImageProfile.objects.create(image=image, profile=profile)
-    ImageAlias.objects.create(name="alpine", image=image)
-    return image
-
-
 @pytest.mark.django_db
 def test_show_image_by_fingerprint_prefix(image):
-    out, _ = run("show", "image", "cd34cd")
+    out, _ = run("show", "image", image.fingerprint[:6])
 
     document = yaml.safe_load(out)
-    assert document["fingerprint"] == FINGERPRINT
+    assert document["fingerprint"] == image.fingerprint
     assert document["profiles"] == ["p1"]
-    assert document["aliases"] == [{"name": "alpine", "description": ""}]
+    assert document["aliases"] == [{"name": "alpine", "description": "small"}]
     assert document["properties"] == {"os": "Alpine"}
 
 
@@ -550,12 +525,12 @@ def test_show_image_that_is_not_there(image):
 @pytest.mark.django_db
 def test_edit_image_profiles_and_properties(editor, image):
     Profile.objects.create(name="web")
-    shown = yaml.safe_load(run("show", "image", FINGERPRINT)[0])
+    shown = yaml.safe_load(run("show", "image", image.fingerprint)[0])
     editor(yaml.safe_dump({**shown, "profiles": ["web", "p1"], "properties": {"os": "Alpine", "release": "3"}}))
 
-    out, _ = run("edit", "image", "cd34")
+    out, _ = run("edit", "image", image.fingerprint[:4])
 
-    assert f"Saved image {FINGERPRINT}." in out
+    assert f"Saved image {image.fingerprint}." in out
     image.refresh_from_db()
     assert [link.profile.name for link in image.profile_links.all()] == ["web", "p1"]
     assert image.properties == {"os": "Alpine", "release": "3"}
@@ -563,20 +538,21 @@ def test_edit_image_profiles_and_properties(editor, image):
 
 @pytest.mark.django_db
 def test_edit_image_conflict_on_profiles_the_etag_leaves_out(editor, api, image, monkeypatch):
-    shown = yaml.safe_load(run("show", "image", FINGERPRINT)[0])
+    shown = yaml.safe_load(run("show", "image", image.fingerprint)[0])
     seen = editor(yaml.safe_dump({**shown, "public": True}), None)
     real_run_editor = edit.Command.run_editor
 
     def run_editor_while_the_api_changes_it(command, path, text):
         edited = real_run_editor(command, path, text)
         if len(seen()) == 1:
-            response = api.put(f"/1.0/images/{FINGERPRINT}", {"properties": {"os": "Alpine"}, "profiles": ["default"]})
+            document = {"properties": {"os": "Alpine"}, "profiles": ["default"]}
+            response = api.put(f"/1.0/images/{image.fingerprint}", document)
             assert response.status_code == 200
         return edited
 
     monkeypatch.setattr(edit.Command, "run_editor", run_editor_while_the_api_changes_it)
 
-    out, err = run("edit", "image", FINGERPRINT)
+    out, err = run("edit", "image", image.fingerprint)
 
     assert "changed by someone else" in err
     assert "- default" in seen()[1]
@@ -588,7 +564,7 @@ def test_edit_image_conflict_on_profiles_the_etag_leaves_out(editor, api, image,
 
 @pytest.mark.django_db
 def test_edit_alias_target_by_prefix(editor, image):
-    other = Image.objects.create(fingerprint="ef56" * 16, size=1, architecture="x86_64")
+    other = make_image("ef56" * 16, size=1)
     editor("description: moved\ntarget: ef56\n")
 
     out, _ = run("edit", "alias", "alpine")

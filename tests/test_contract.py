@@ -8,6 +8,7 @@ get their own answers. The data is ``tests/resource_cases.py``.
 """
 
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib import admin
@@ -25,6 +26,7 @@ from tests.resource_cases import CASES, CHANGED_VALUES
 
 REGISTERED = {basename: (prefix, viewset) for prefix, viewset, basename in router.registry}
 CONDITIONAL = [name for name, (_, viewset) in REGISTERED.items() if issubclass(viewset, ConditionalUpdateMixin)]
+CONDITIONAL_VIEWSETS = {REGISTERED[name][1] for name in CONDITIONAL}
 CACHED = [name for name, (_, viewset) in REGISTERED.items() if issubclass(viewset, CachedReadMixin)]
 STALE = '"0000000000000000000000000000000000000000000000000000000000000000"'
 
@@ -195,3 +197,23 @@ def test_two_scopes_get_their_own_answers_through_the_kept_path(api, tcp_api, tr
         assert untrusted[0].status_code == 403
     assert untrusted[0].content != trusted[0].content
     RESPONSES.clear()
+
+
+@pytest.mark.parametrize("basename", CONDITIONAL)
+def test_every_field_a_put_may_write_is_hashed(basename):
+    """No lost update through the ETag's gaps: LXD's recipe plus lxdsite's additions cover every
+    field a PUT or PATCH can change (docs/compatibility.md lists the additions)."""
+    viewset = REGISTERED[basename][1]
+    writable = {name for name, field in viewset.serializer_class().fields.items() if not field.read_only}
+    recipe = viewset.etag_serializer_class
+    assert writable <= set(recipe.lxd_recipe) | set(recipe.additions)
+    assert not set(recipe.lxd_recipe) & set(recipe.additions)
+
+
+def test_the_etag_additions_are_listed_in_the_compatibility_page():
+    page = (Path(__file__).resolve().parent.parent / "docs" / "compatibility.md").read_text()
+    recipes = {viewset.etag_serializer_class for _, viewset in REGISTERED.values() if viewset in CONDITIONAL_VIEWSETS}
+    added = [recipe for recipe in recipes if recipe.additions]
+    assert added
+    for recipe in added:
+        assert f"| {recipe.__name__} | {', '.join(recipe.lxd_recipe)} | {', '.join(recipe.additions)} |" in page

@@ -7,6 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from resources.serializers import ImageETagSerializer
+from tests.support.etag_recipes import assert_etags_agree
+
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
 
 # Text that stresses Go's encoder: HTML characters, controls, separators, non-ASCII.
@@ -37,7 +40,7 @@ PROFILE_CONTENT = st.fixed_dictionaries(
 
 def _both(real_lxd, lxdsite_server, method, path, body=None, headers=None):
     """Send one request to each server: (LXD's answer, lxdsite's answer)."""
-    from tests.live_server import unix_request
+    from tests.support.live_server import unix_request
 
     return (
         unix_request(real_lxd, method, path, body, headers),
@@ -143,7 +146,7 @@ def test_stale_if_match_answers_like_the_daemon(real_lxd, lxdsite_server):
 
 def _upload(socket_path, data, headers=None):
     """POST an image file, wait for the operation: (HTTP status, ended operation)."""
-    from tests.live_server import unix_request
+    from tests.support.live_server import unix_request
 
     headers = {"Content-Type": "application/octet-stream", **(headers or {})}
     status, answer_headers, _ = unix_request(socket_path, "POST", "/1.0/images", data, headers)
@@ -175,7 +178,7 @@ def uploaded_on_both(real_lxd, lxdsite_server):
 
 @pytest.mark.parametrize("kind", ["unified", "split"])
 def test_uploaded_image_equals_the_daemons(real_lxd, lxdsite_server, uploaded_on_both, kind):
-    from tests.image_files import multipart, split_image, unified_image
+    from tests.support.image_files import multipart, split_image, unified_image
 
     headers = {"X-LXD-public": "true", "X-LXD-properties": "os=other&extra=x%20y", "X-LXD-filename": "given.tar.gz"}
     if kind == "unified":
@@ -191,7 +194,7 @@ def test_uploaded_image_equals_the_daemons(real_lxd, lxdsite_server, uploaded_on
     url = f"/1.0/images/{theirs[1]['metadata']['fingerprint']}"
     lxd, mine = _both(real_lxd, lxdsite_server, "GET", url)
     assert _image_fields(mine) == _image_fields(lxd)
-    assert mine[1]["ETag"] == lxd[1]["ETag"]
+    assert_etags_agree(ImageETagSerializer, mine[1]["ETag"], lxd[1]["ETag"], mine[2]["metadata"])
 
 
 # Writes whose effect on an image must be LXD's: the answer, then the image and its ETag.
@@ -207,7 +210,7 @@ IMAGE_WRITES = [
 
 
 def test_image_put_and_patch_equal_the_daemons(real_lxd, lxdsite_server, uploaded_on_both):
-    from tests.image_files import unified_image
+    from tests.support.image_files import unified_image
 
     theirs, _ = uploaded_on_both(unified_image())
     url = f"/1.0/images/{theirs[1]['metadata']['fingerprint']}"
@@ -218,11 +221,11 @@ def test_image_put_and_patch_equal_the_daemons(real_lxd, lxdsite_server, uploade
         assert our_write[2]["error"] == lxd_write[2]["error"]
         lxd, ours = _both(real_lxd, lxdsite_server, "GET", url)
         assert _image_fields(ours) == _image_fields(lxd), (method, body)
-        assert ours[1]["ETag"] == lxd[1]["ETag"]
+        assert_etags_agree(ImageETagSerializer, ours[1]["ETag"], lxd[1]["ETag"], ours[2]["metadata"])
 
 
 def _bad_uploads():
-    from tests.image_files import METADATA, tarball, unified_image
+    from tests.support.image_files import METADATA, tarball, unified_image
 
     good = unified_image()
     return {
@@ -254,7 +257,7 @@ def test_bad_upload_fails_like_the_daemon(real_lxd, lxdsite_server, uploaded_on_
 
 
 def test_duplicate_and_fingerprint_mismatch_fail_like_the_daemon(real_lxd, lxdsite_server, uploaded_on_both):
-    from tests.image_files import unified_image
+    from tests.support.image_files import unified_image
 
     data = unified_image()
     uploaded_on_both(data)
@@ -267,7 +270,7 @@ def test_duplicate_and_fingerprint_mismatch_fail_like_the_daemon(real_lxd, lxdsi
 
 @pytest.mark.parametrize("architecture", ["amd64", "i386", "arm64", "armhf", "ppc64el", "s390x", "riscv64"])
 def test_architecture_names_like_the_daemon(real_lxd, lxdsite_server, uploaded_on_both, architecture):
-    from tests.image_files import METADATA, unified_image
+    from tests.support.image_files import METADATA, unified_image
 
     theirs, ours = uploaded_on_both(unified_image(METADATA.replace("x86_64", architecture)))
 
@@ -278,7 +281,7 @@ def test_architecture_names_like_the_daemon(real_lxd, lxdsite_server, uploaded_o
 
 
 def test_alias_answers_and_etags_equal_the_daemons(real_lxd, lxdsite_server, uploaded_on_both):
-    from tests.image_files import unified_image
+    from tests.support.image_files import unified_image
 
     theirs, _ = uploaded_on_both(unified_image())
     fingerprint = theirs[1]["metadata"]["fingerprint"]

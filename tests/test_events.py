@@ -11,13 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
-from tests.events_client import EventsClient
-from tests.image_files import unified_image
-from tests.live_server import postgres_database, running_server
+from tests.support.events_client import EventsClient
+from tests.support.image_files import unified_image
+from tests.support.live_server import REDIS_URL, postgres_database, running_server
 
 pytestmark = pytest.mark.live
 
-REDIS_URL = os.environ.get("LXDSITE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 # Each listener holds one of a worker's 4 threads: keep at most two per worker.
 MAX_LISTENERS_PER_WORKER = 2
 LISTENER_PATHS = ["/1.0/events?type=operation,lifecycle", "/1.0/events", "/1.0/events?type=lifecycle"]

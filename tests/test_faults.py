@@ -24,8 +24,10 @@ from django.db import InterfaceError, OperationalError
 
 from resources.images import remove_stale_uploads
 from resources.models import Image
-from tests.image_files import unified_image
-from tests.live_server import running_server
+from tests.support.image_files import unified_image
+from tests.support.images import make_image
+from tests.support.live_server import free_port, running_server
+from tests.support.workers import worker_pids
 
 DATABASE_UNAVAILABLE = {
     "type": "error",
@@ -73,23 +75,6 @@ def test_a_database_error_opening_a_writes_transaction_is_a_503_envelope(api, pr
 
 
 # SIGKILL a worker mid-burst ----------------------------------------------------------------------
-
-
-def _workers(server):
-    """The PIDs of the gunicorn workers: the serve process's children."""
-    pid = server.process.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return {int(child) for child in children}
-
-
-def _wait_for_workers(server, count, *, without=(), timeout=30):
-    """The worker PIDs once there are ``count`` of them (none in ``without``): gunicorn boots them one by one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        workers = _workers(server)
-        if (len(workers) == count and not workers & set(without)) or time.monotonic() > deadline:
-            return workers
-        time.sleep(0.1)
 
 
 def _open_uploads(pid, images_dir):
@@ -164,7 +149,7 @@ def test_sigkill_of_a_worker_mid_burst_leaves_no_half_written_object(tmp_path):
             token = "seed"
             body = {"name": name, "description": token, "config": {"user.a": token, "user.b": token}}
             assert server.request("POST", "/1.0/profiles", body)[0] == 201
-        workers = _wait_for_workers(server, 2)
+        workers = worker_pids(server, 2)
         assert len(workers) == 2
         # Half-sent uploads until one worker holds a temporary file: that one is killed.
         stalled, victim = [], None
@@ -195,7 +180,7 @@ def test_sigkill_of_a_worker_mid_burst_leaves_no_half_written_object(tmp_path):
             connection.close()
 
         # Gunicorn replaced the worker, and the burst went on being served after the kill.
-        replaced = _wait_for_workers(server, 2, without={victim})
+        replaced = worker_pids(server, 2, without={victim})
         assert victim not in replaced
         assert len(replaced) == 2
         assert any(at < killed_at for at, _ in results), "the burst had not started"
@@ -214,12 +199,6 @@ def test_sigkill_of_a_worker_mid_burst_leaves_no_half_written_object(tmp_path):
 
 
 # Stop and restart PostgreSQL under load ------------------------------------------------------------
-
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class PrivatePostgres:
@@ -263,7 +242,7 @@ def private_postgres():
     directory = Path(tempfile.mkdtemp(prefix="lxdsite-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
-    cluster = PrivatePostgres(directory, _free_port())
+    cluster = PrivatePostgres(directory, free_port())
     try:
         cluster._run(_pg_bin("initdb"), "-D", str(directory / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         cluster.start()
@@ -350,7 +329,7 @@ def test_upload_files_are_staged_before_the_commit_and_installed_after(
 
 @pytest.mark.django_db
 def test_start_installs_the_staged_files_of_committed_images_and_removes_the_rest(images_dir):
-    committed = Image.objects.create(fingerprint="ab" * 32, architecture="x86_64", filename="", size=1)
+    committed = make_image("ab" * 32, filename="", size=1)
     images_dir.mkdir()
     (images_dir / f".pending-{committed.fingerprint}").write_bytes(b"committed")
     (images_dir / f".pending-{'cd' * 32}").write_bytes(b"rolled back")

@@ -9,7 +9,6 @@ envelope for every failure (``resources/schema.py``).
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -20,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
-from tests.live_server import REPO_ROOT, running_server
+from tests.support.live_server import REPO_ROOT, free_port, running_server
 
 pytestmark = pytest.mark.live
 
@@ -30,12 +29,6 @@ EXAMPLES = 40
 MIN_REQUESTS = 2000
 ENVELOPE_TYPES = {"sync", "async", "error"}
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
-
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _generated_schema():
@@ -60,7 +53,7 @@ SENT = {}
 def fuzz_target(tmp_path_factory):
     """A live lxdsite on SQLite with a TCP listener: (base URL, token headers, the served operations)."""
     lxd_dir = tmp_path_factory.mktemp("fuzz") / "lxd"
-    port = _free_port()
+    port = free_port()
     with running_server(lxd_dir, bind=f"127.0.0.1:{port}") as server:
         token = subprocess.run(
             [sys.executable, "manage.py", "createtoken", "fuzz"],

@@ -8,6 +8,7 @@ import pytest
 from resources.etags import compute_etag
 from resources.go import GoStruct
 from resources.models import Image, ImageAlias
+from tests.support.images import make_image
 
 pytestmark = pytest.mark.django_db
 
@@ -17,8 +18,8 @@ FINGERPRINT = "e663db64de98efb6dc41a429591e26308fe4f2e54fdc29b7e931a858afb6cf62"
 
 @pytest.fixture
 def image(db):
-    """The image LXD's alias vectors point at (its row only: aliases never read the file)."""
-    return Image.objects.create(fingerprint=FINGERPRINT, architecture="x86_64")
+    """The image LXD's alias vectors point at, in place of the suite's (a row only: aliases never read files)."""
+    return make_image(FINGERPRINT)
 
 
 @pytest.fixture
@@ -127,7 +128,7 @@ def test_put_to_unknown_image_is_404(api, alias):
 
 def test_patch_merges(api, alias):
     # LXD 5.0.2 hangs 20 s and answers 500 here; lxdsite applies the merge.
-    other = Image.objects.create(fingerprint="ab" * 32, architecture="x86_64")
+    other = make_image("ab" * 32)
 
     assert api.patch(alias, {"description": "patched"}).status_code == 200
     assert api.get(alias).json()["metadata"]["target"] == FINGERPRINT

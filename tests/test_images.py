@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from resources.etags import compute_etag
+from resources.etags import compute_etag, lxd_etag_of
+from resources.go import GoStruct
 from resources.models import Image, ImageAlias, Operation, Profile
-from tests.image_files import METADATA, multipart, sha256, split_image, tarball, unified_image
+from resources.serializers import ImageETagSerializer
+from tests.support.image_files import METADATA, multipart, sha256, split_image, tarball, unified_image
+from tests.support.images import make_image
 
 pytestmark = pytest.mark.django_db
 
@@ -18,25 +21,10 @@ VECTORS = json.loads((Path(__file__).parent / "data" / "lxd-5.0.2-etags.json").r
 
 
 @pytest.fixture
-def upload(api, images_dir, django_capture_on_commit_callbacks):
-    """POST a file to /1.0/images as lxc does; (response, ended operation as JSON)."""
-
-    def _upload(data, content_type="application/octet-stream", **headers):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = api.generic("POST", "/1.0/images", data, content_type=content_type, **headers)
-        operation = api.get(response.headers["Location"]).json()["metadata"] if response.status_code == 202 else None
-        return response, operation
-
-    return _upload
-
-
-@pytest.fixture
 def image(upload):
-    """A unified image uploaded through the API: (fingerprint, file bytes)."""
+    """A unified image uploaded through the API, in place of the suite's row: (fingerprint, file bytes)."""
     data = unified_image()
-    _, operation = upload(data, HTTP_X_LXD_FILENAME="tiny.tar.gz")
-    assert operation["status"] == "Success", operation
-    return operation["metadata"]["fingerprint"], data
+    return upload(data, HTTP_X_LXD_FILENAME="tiny.tar.gz").fingerprint, data
 
 
 def _stored_state(images_dir):
@@ -275,7 +263,7 @@ def test_missing_image_is_lxds_404(api, image, name):
 
 def test_ambiguous_prefix_is_a_400(api, image):
     fingerprint, _ = image
-    Image.objects.create(fingerprint=fingerprint[:4] + "0" * 60, architecture="x86_64")
+    make_image(fingerprint[:4] + "0" * 60)
 
     response = api.get(f"/1.0/images/{fingerprint[:4]}")
 
@@ -284,14 +272,20 @@ def test_ambiguous_prefix_is_a_400(api, image):
 
 
 @pytest.mark.parametrize("entry", VECTORS["images"], ids=lambda entry: json.dumps(entry["metadata"])[-40:])
-def test_image_etag_equals_lxd(api, image, entry):
+def test_image_etag_is_lxds_recipe_plus_expiry_and_profiles(api, image, entry):
     fingerprint, _ = image
     fields = {key: entry["metadata"][key] for key in ("public", "auto_update", "properties")}
 
     assert api.put(f"/1.0/images/{fingerprint}", fields).status_code == 200
     response = api.get(f"/1.0/images/{fingerprint}")
 
-    assert response.headers["ETag"] == entry["etag"]
+    stored = Image.objects.get(fingerprint=fingerprint)
+    # LXD's recipe gives the daemon's value; the served ETag also hashes what LXD's leaves out.
+    assert lxd_etag_of(ImageETagSerializer, stored) == entry["etag"].strip('"')
+    shown = response.json()["metadata"]
+    additions = GoStruct(expires_at=shown["expires_at"], profiles=shown["profiles"])
+    lxd_value = [fields["public"], fields["auto_update"], fields["properties"]]
+    assert response.headers["ETag"] == f'"{compute_etag([lxd_value, additions])}"' != entry["etag"]
 
 
 def _shown(api, fingerprint):
@@ -362,17 +356,19 @@ def test_put_with_stale_if_match_is_412(api, image):
     assert response.json()["error"] == f"ETag doesn't match: {etag.strip(chr(34))} vs stale"
 
 
-def test_profile_or_expiry_change_keeps_the_etag(api, image):
+@pytest.mark.parametrize("change", [{"expires_at": "2031-01-01T00:00:00Z"}, {"profiles": []}])
+def test_a_profile_or_expiry_change_changes_the_etag_so_no_write_of_them_is_lost(api, image, change):
     fingerprint, _ = image
     url = f"/1.0/images/{fingerprint}"
     etag = api.get(url).headers["ETag"]
     shown = _shown(api, fingerprint)
+    body = {**{k: shown[k] for k in ("public", "auto_update", "properties")}, **change}
 
-    api.put(
-        url, {**{k: shown[k] for k in ("public", "auto_update", "properties")}, "expires_at": "2031-01-01T00:00:00Z"}
-    )
+    assert api.put(url, body, headers={"If-Match": etag}).status_code == 200
 
-    assert api.get(url).headers["ETag"] == etag == f'"{compute_etag([False, False, shown["properties"]])}"'
+    assert api.get(url).headers["ETag"] != etag
+    # A second writer that read before the change is refused, not silently overwriting it.
+    assert api.put(url, {**body, "expires_at": "2040-01-01T00:00:00Z"}, headers={"If-Match": etag}).status_code == 412
 
 
 def test_delete_is_async_and_removes_file_and_aliases(api, image, images_dir, django_capture_on_commit_callbacks):
@@ -541,7 +537,7 @@ def test_a_large_upload_streams_to_disk(lxdsite_server, tmp_path):
     import hashlib
     import subprocess
 
-    from tests.live_server import UnixHTTPConnection
+    from tests.support.live_server import UnixHTTPConnection
 
     image = tmp_path / "big"
     (image / "rootfs").mkdir(parents=True)
@@ -631,7 +627,7 @@ def test_events_websockets_are_accepted_and_released(lxdsite_server):
 
 @pytest.mark.live
 def test_serve_removes_uploads_a_killed_server_left(tmp_path):
-    from tests.live_server import running_server
+    from tests.support.live_server import running_server
 
     images = tmp_path / "lxd" / "images"
     images.mkdir(parents=True)
@@ -658,3 +654,15 @@ def test_one_image_reads_as_the_list_shows_it(api, image, django_assert_num_quer
     assert response.json()["metadata"] == listed[0]
     assert listed[0]["profiles"] == ["zz", "default", "aa"]
     assert [alias["name"] for alias in listed[0]["aliases"]] == ["second", "first"]
+
+
+def test_changing_one_images_profiles_leaves_the_others(api, image):
+    fingerprint, _ = image
+    other = make_image("b" * 64)
+    other.profile_links.create(profile=Profile.objects.get_or_create(name="default")[0])
+    etag = api.get(f"/1.0/images/{fingerprint}").headers["ETag"]
+
+    response = api.put(f"/1.0/images/{fingerprint}", {"properties": {}, "profiles": []}, headers={"If-Match": etag})
+
+    assert response.status_code == 200
+    assert list(other.profile_links.values_list("profile__name", flat=True)) == ["default"]

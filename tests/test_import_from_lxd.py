@@ -6,10 +6,11 @@ import sys
 
 import pytest
 
-from tests.image_files import unified_image
-from tests.live_server import REPO_ROOT, unix_request
-from tests.test_lxc_client import run_lxc
-from tests.test_lxc_instances import _comparable, storage_pool
+from resources.serializers import ImageETagSerializer
+from tests.support.etag_recipes import assert_etags_agree
+from tests.support.image_files import unified_image
+from tests.support.live_server import REPO_ROOT, unix_request
+from tests.support.lxc import comparable, run_lxc, storage_pool
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
 
@@ -81,10 +82,14 @@ def test_import_copies_everything_and_lxc_shows_the_same(populated_lxd, lxdsite_
         ("config", "show", "imp1", "--expanded"),
         ("list", "imp1", "--format", "csv", "-c", "nsS"),
     ):
-        assert _comparable(run_lxc(ours, tmp_path, *args)) == _comparable(run_lxc(populated_lxd, tmp_path, *args)), args
+        assert comparable(run_lxc(ours, tmp_path, *args)) == comparable(run_lxc(populated_lxd, tmp_path, *args)), args
 
     fingerprint = unix_request(populated_lxd, "GET", "/1.0/images/aliases/imp-image")[2]["metadata"]["target"]
-    assert _etags(ours, fingerprint) == _etags(populated_lxd, fingerprint)
+    mine, theirs = _etags(ours, fingerprint), _etags(populated_lxd, fingerprint)
+    image = f"/1.0/images/{fingerprint}"
+    shown = unix_request(ours, "GET", image)[2]["metadata"]
+    assert_etags_agree(ImageETagSerializer, mine.pop(image), theirs.pop(image), shown)
+    assert mine == theirs
     assert unix_request(ours, "GET", "/1.0/instances")[2]["metadata"].count("/1.0/instances/imp1") == 1
     # The server's own record comes along: volatile keys and creation times (to the microsecond).
     for path in ("/1.0/instances/imp1", "/1.0/instances/imp1/snapshots/s1"):

@@ -14,13 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from tests.live_server import postgres_database, running_server
+from tests.support.live_server import postgres_database, running_server
+from tests.support.workers import PROFILE_URL, increment
 
 pytestmark = pytest.mark.live
 
 CLIENTS = 8
 INCREMENTS = 50
-PROFILE_URL = "/1.0/profiles/p"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -31,32 +31,6 @@ def server(request):
     status, _, body = server.request("POST", "/1.0/profiles", {"name": "p", "config": {"user.counter": "0"}})
     assert status == 201, body
     return server
-
-
-def increment(server, *, if_match):
-    """Add one to user.counter, retrying from the GET on 412; the number of 412s seen."""
-    conflicts = 0
-    while True:
-        status, headers, body = server.request("GET", PROFILE_URL)
-        assert status == 200, body
-        profile = body["metadata"]
-        config = {**profile["config"]}
-        config["user.counter"] = str(int(config["user.counter"]) + 1)
-        status, _, body = server.request(
-            "PUT",
-            PROFILE_URL,
-            {
-                "config": config,
-                "description": profile["description"],
-                "devices": profile["devices"],
-            },
-            headers={"If-Match": headers["ETag"]} if if_match else None,
-        )
-        if status == 412 and if_match:
-            conflicts += 1
-            continue
-        assert status == 200, body
-        return conflicts
 
 
 def run_clients(server, *, if_match):

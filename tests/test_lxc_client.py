@@ -2,29 +2,15 @@
 
 import os
 import re
-import subprocess
 import uuid
 
 import pytest
 
-from tests.image_files import METADATA, sha256, split_image, tarball, unified_image
-from tests.live_server import unix_request
+from tests.support.image_files import METADATA, sha256, split_image, tarball, unified_image
+from tests.support.live_server import unix_request
+from tests.support.lxc import run_lxc
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
-
-
-def run_lxc(socket_path, tmp_path, *args, editor=None, tty=False, stdin="\n"):
-    """Run lxc 5.0.2 against the server on ``socket_path``; (exit status, stdout, stderr)."""
-    env = {**os.environ, "LXD_DIR": str(socket_path.parent), "LXD_CONF": str(tmp_path / "lxc-conf")}
-    if editor:
-        env["EDITOR"] = str(editor)
-    command = ["lxc", *args]
-    if tty:
-        # lxc only runs EDITOR on a terminal; `script` gives it one. Enter at the retry
-        # prompt reopens the editor, end of input then makes lxc give up.
-        command = ["script", "-qec", " ".join(command), "/dev/null"]
-    done = subprocess.run(command, env=env, input=stdin, capture_output=True, text=True, timeout=60, check=False)
-    return done.returncode, done.stdout, done.stderr
 
 
 def _sequence(name):
@@ -77,18 +63,6 @@ def test_server_config_commands_print_what_lxd_prints(real_lxd, lxdsite_server, 
         theirs = run_lxc(real_lxd, tmp_path / "lxd", *args)
         ours = run_lxc(lxdsite_server.socket_path, tmp_path / "ours", *args)
         assert ours == theirs, args
-
-
-@pytest.fixture
-def meddling_editor(tmp_path):
-    """An EDITOR that changes the object behind lxc's back while the user edits (lxc PUTs the file)."""
-    script = tmp_path / "editor.sh"
-    script.write_text(
-        "#!/bin/sh\n"
-        'curl -s --unix-socket "$LXD_DIR/unix.socket" -X PATCH "http://lxd$MEDDLE_PATH" -d "$MEDDLE_BODY" >/dev/null\n'
-    )
-    script.chmod(0o755)
-    return script
 
 
 @pytest.mark.parametrize(

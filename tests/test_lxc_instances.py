@@ -1,44 +1,12 @@
 """The real ``lxc`` client managing instances on lxdsite, beside the real LXD daemon."""
 
-import contextlib
-import re
-
 import pytest
 
-from tests.image_files import unified_image
-from tests.live_server import unix_request
-from tests.test_lxc_client import meddling_editor, run_lxc  # noqa: F401 (a fixture)
+from tests.support.image_files import unified_image
+from tests.support.live_server import unix_request
+from tests.support.lxc import ROOT_DISK, comparable, run_lxc, storage_pool
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
-
-ROOT_DISK = {"root": {"type": "disk", "path": "/", "pool": "default"}}
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_TIME = re.compile(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2} \w+|\d{4}-\d{2}-\d{2}T[\d:.]+Z")
-
-
-def _comparable(result):
-    """lxc's output without UUIDs, times and progress lines, which differ on every run."""
-    status, stdout, stderr = result
-    lines = [line.rstrip() for line in re.split(r"[\r\n]", stdout) if line.strip() and "Retrieving image" not in line]
-    text = _TIME.sub("<time>", _UUID.sub("<uuid>", "\n".join(lines)))
-    return status, text, _UUID.sub("<uuid>", stderr)
-
-
-@contextlib.contextmanager
-def storage_pool(real_lxd):
-    """A ``default`` dir pool and a root disk in the default profile on the daemon the session shares.
-
-    Both go again afterwards: lxc prints its first-run hint only for a daemon without a pool
-    (lxdsite has none), so a pool left behind would change what other tests compare.
-    """
-    assert unix_request(real_lxd, "POST", "/1.0/storage-pools", {"name": "default", "driver": "dir"})[0] == 201
-    unix_request(real_lxd, "PATCH", "/1.0/profiles/default", {"devices": ROOT_DISK})
-    try:
-        yield
-    finally:
-        default = {"config": {}, "description": "Default LXD profile", "devices": {}}
-        unix_request(real_lxd, "PUT", "/1.0/profiles/default", default)
-        unix_request(real_lxd, "DELETE", "/1.0/storage-pools/default")
 
 
 @pytest.fixture
@@ -87,15 +55,15 @@ def test_instance_commands_print_what_lxd_prints(servers, tmp_path):
     real, ours = servers
 
     for args in SEQUENCE:
-        theirs = _comparable(run_lxc(real, tmp_path, *args))
-        mine = _comparable(run_lxc(ours, tmp_path, *args))
+        theirs = comparable(run_lxc(real, tmp_path, *args))
+        mine = comparable(run_lxc(ours, tmp_path, *args))
         assert mine == theirs, args
 
 
 def test_lxc_config_edit_reports_lxds_412_and_keeps_the_other_change(
     lxdsite_server,
     tmp_path,
-    meddling_editor,  # noqa: F811 (the fixture imported above)
+    meddling_editor,
     monkeypatch,
 ):
     lxdsite_server.request("POST", "/1.0/instances", {"name": "c1", "source": {"type": "none"}})

@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from resources.models import Image, Instance, InstanceProfile, Profile
+from tests.support.images import make_image
 
 UBUNTU = "a" * 64
 OTHER = "b" * 64
@@ -40,14 +41,13 @@ BAD_FILTERS = [
 @pytest.fixture
 def images(db):
     """Two images, as the daemon held them when its answers were recorded: fingerprint → name."""
-    Image.objects.create(
-        fingerprint=UBUNTU,
-        architecture="x86_64",
+    make_image(
+        UBUNTU,
         size=273,
         public=True,
         properties={"os": "Ubuntu", "description": "My Image", "kelvin": "\u212a", "greek": "Σ", "dotless": "\u0131"},
     )
-    Image.objects.create(fingerprint=OTHER, architecture="aarch64", size=275, properties={"os": "other"})
+    make_image(OTHER, architecture="aarch64", size=275, properties={"os": "other"})
     return {UBUNTU: "ubuntu", OTHER: "other"}
 
 
@@ -271,7 +271,7 @@ def test_a_filter_costs_one_query_over_the_rows(api, images, django_assert_num_q
 def test_malformed_filters_get_the_daemons_texts(real_lxd, lxdsite_server):
     from urllib.parse import quote
 
-    from tests.live_server import unix_request
+    from tests.support.live_server import unix_request
 
     for expression, _ in BAD_FILTERS:
         path = f"/1.0/images?filter={quote(expression)}"
@@ -283,8 +283,6 @@ def test_malformed_filters_get_the_daemons_texts(real_lxd, lxdsite_server):
 
 @pytest.mark.django_db
 def test_an_image_url_ignores_filter_as_lxd_does(api):
-    from resources.models import Image
-
-    Image.objects.create(fingerprint="f" * 64, architecture="x86_64")
+    make_image("f" * 64)
     assert api.get(f"/1.0/images/{'f' * 64}?filter=bogus").status_code == 200
     assert api.get(f"/1.0/images/{'f' * 64}?filter=fingerprint eq x").status_code == 200

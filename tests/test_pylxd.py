@@ -7,7 +7,7 @@ import pylxd
 import pytest
 from pylxd.exceptions import Conflict, LXDAPIException, NotFound
 
-from tests.image_files import unified_image
+from tests.support.image_files import unified_image
 
 pytestmark = pytest.mark.live
 
@@ -48,7 +48,7 @@ def test_profile_errors_surface_as_pylxd_exceptions(client):
 
 
 def test_image_lifecycle(client, lxdsite_server):
-    from tests.image_files import sha256, unified_image
+    from tests.support.image_files import sha256, unified_image
 
     data = unified_image()
 
@@ -73,7 +73,7 @@ def test_image_lifecycle(client, lxdsite_server):
 
 
 def test_split_image_and_errors(client):
-    from tests.image_files import sha256, split_image, unified_image
+    from tests.support.image_files import sha256, split_image, unified_image
 
     meta, rootfs = split_image()
 
@@ -95,7 +95,7 @@ def test_split_image_and_errors(client):
 
 @pytest.mark.postgres
 def test_images_on_postgresql(lxdsite_pg_server):
-    from tests.image_files import sha256, split_image, unified_image
+    from tests.support.image_files import sha256, split_image, unified_image
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -13,8 +13,9 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from resources.models import Image, ImageAlias, ImageProfile, Profile
-from tests.conftest import _client
+from resources.models import Profile
+from tests.support.api import api_client
+from tests.support.images import make_image
 
 # pytest-django sets up the test database only for runs that hold a django_db test.
 pytestmark = pytest.mark.django_db
@@ -57,11 +58,12 @@ def add_objects(api, start, stop):
             name=f"p{i}", config={"user.n": str(i)}, devices={"data": {"type": "disk", "path": "/mnt", "source": "/s"}}
         )
         # Image files are not needed to list images: rows as an upload leaves them.
-        image = Image.objects.create(fingerprint=f"{i:064x}", architecture="x86_64", properties={"os": f"os{i}"})
-        ImageProfile.objects.create(image=image, profile=default)
-        ImageProfile.objects.create(image=image, profile=profile)
-        for alias in (f"img{i}", f"img{i}-b"):
-            ImageAlias.objects.create(name=alias, image=image, description=f"alias of {i}")
+        make_image(
+            f"{i:064x}",
+            properties={"os": f"os{i}"},
+            profiles=[default, profile],
+            aliases={alias: f"alias of {i}" for alias in (f"img{i}", f"img{i}-b")},
+        )
         response = api.post(
             "/1.0/instances",
             {
@@ -112,7 +114,7 @@ def measured(django_db_setup, django_db_blocker):
 
     The objects are made once for all the lists, in a transaction rolled back at the end.
     """
-    api = _client("unix")
+    api = api_client("unix")
     results = {}
     # The creates leave operations: keep them listed while the lists are read.
     with django_db_blocker.unblock(), override_settings(LXDSITE_OPERATION_EXPIRY=3600), transaction.atomic():

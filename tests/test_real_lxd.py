@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.live_server import unix_request
+from tests.support.live_server import unix_request
 
 pytestmark = pytest.mark.live
 

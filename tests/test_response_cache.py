@@ -17,10 +17,11 @@ from django.core.signals import request_started
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from resources.models import Image, Instance, InstanceProfile, Profile, Server
+from resources.models import Instance, InstanceProfile, Profile, Server
 from resources.response_cache import RESPONSES, ResponseCache
-from tests.live_server import postgres_database, running_server
-from tests.test_scale_out import spread_requests, worker_pids
+from tests.support.images import make_image
+from tests.support.live_server import postgres_database, running_server
+from tests.support.workers import spread_requests, worker_pids
 
 READS = [
     "/1.0/profiles?recursion=1",
@@ -97,8 +98,8 @@ def test_a_read_inside_a_transaction_sees_its_own_write(api, objects):
 
 
 def test_trusted_and_untrusted_clients_get_their_own_answers(api, tcp_api, objects):
-    Image.objects.create(fingerprint="a" * 64, public=True)
-    Image.objects.create(fingerprint="b" * 64, public=False)
+    make_image("a" * 64, public=True)
+    make_image("b" * 64, public=False)
     for first in (api, tcp_api):
         RESPONSES.clear()
         first.get("/1.0/images")
@@ -287,7 +288,7 @@ def test_the_edge_sends_a_changed_answer_after_a_write(served_app):
 @pytest.mark.live
 def test_a_served_kept_answer_is_the_full_answer_byte_for_byte(tmp_path):
     """The same requests twice on one worker: the full path answers, then the edge, identically."""
-    from tests.live_server import UnixHTTPConnection
+    from tests.support.live_server import UnixHTTPConnection
 
     def raw_get(path, headers=None, method="GET", body=None):
         connection = UnixHTTPConnection(server.socket_path)

@@ -14,83 +14,24 @@ accepted end of the unix socket), not from anything the server says.
 import contextlib
 import json
 import os
-import re
 import subprocess
 import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.events_client import EventsClient
-from tests.live_server import POSTGRES_ADMIN_URL, UnixHTTPConnection, http_request, postgres_database, running_server
-from tests.test_lost_update import increment
+from tests.support.events_client import EventsClient
+from tests.support.live_server import POSTGRES_ADMIN_URL, REDIS_URL, REPO_ROOT, postgres_database, running_server
+from tests.support.workers import connect, increment, spread_requests, tracked_request, worker_pids
 
 pytestmark = pytest.mark.live
 
 WORKERS = 4
 CLIENTS = 16
 INCREMENTS = 10
-REDIS_URL = os.environ.get("LXDSITE_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def worker_pids(server, count, timeout=30):
-    """The pids of the server's `count` worker processes, once gunicorn has booted them all."""
-    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
-    deadline = time.monotonic() + timeout
-    while len(pids := {int(pid) for pid in children.read_text().split()}) != count:
-        assert time.monotonic() < deadline, f"{len(pids)} of {count} workers booted:\n{server.log()}"
-        time.sleep(0.1)
-    return pids
-
-
-def accepting_pid(sock, timeout=10):
-    """The pid of the process that accepted the other end of the unix socket `sock`."""
-    inode = str(os.fstat(sock.fileno()).st_ino)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        listing = subprocess.run(["ss", "-xpn"], capture_output=True, text=True, check=True).stdout
-        for line in listing.splitlines():
-            fields = line.split()
-            # u_str ESTAB 0 0 <path> <inode> * <peer inode> users:(("python",pid=N,fd=M))
-            if len(fields) >= 8 and fields[7] == inode and (match := re.search(r"pid=(\d+)", line)):
-                return int(match.group(1))
-        # Not accepted yet: the connection waits in the listening socket's queue.
-        time.sleep(0.01)
-    raise LookupError("no worker accepted the connection")
-
-
-def connect(server):
-    """A connection to the server's unix socket, accepted by a worker; (connection, worker pid)."""
-    connection = UnixHTTPConnection(server.socket_path, timeout=60)
-    connection.connect()
-    return connection, accepting_pid(connection.sock)
-
-
-def tracked_request(server, method, path, body=None, headers=None):
-    """One request on a fresh connection: (pid of the worker that served it, status, headers, JSON)."""
-    connection, pid = connect(server)
-    return (pid, *http_request(connection, method, path, body, headers))
-
-
-def spread_requests(server, requests, pids, *, at_most=400):
-    """Send `requests` (method, path) round and round, 8 at a time, until every worker in `pids` served each.
-
-    Returns {(method, path): [(pid, status, body), ...]}.
-    """
-    answers = {request: [] for request in requests}
-    with ThreadPoolExecutor(8) as pool:
-        for _ in range(0, at_most, 8 * len(requests)):
-            batch = [(request, pool.submit(tracked_request, server, *request)) for request in requests * 8]
-            for request, future in batch:
-                pid, status, _, body = future.result()
-                answers[request].append((pid, status, body))
-            if all({pid for pid, _, _ in served} == pids for served in answers.values()):
-                break
-    return answers
 
 
 @contextlib.contextmanager
@@ -173,7 +114,7 @@ def start_running_operation(server, database_url):
     env = {**os.environ, "DATABASE_URL": database_url, "LXD_DIR": str(server.lxd_dir)}
     done = subprocess.run(
         [".venv/bin/python", "manage.py", "shell", "-c", script],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from tests.live_server import REPO_ROOT, http_request, postgres_database, running_server
+from tests.support.live_server import REPO_ROOT, free_port, http_request, postgres_database, running_server
+from tests.support.lxc import run_lxc
 
 pytestmark = pytest.mark.live
 
@@ -22,13 +23,6 @@ ENVELOPE_KEYS = {
     "error",
     "metadata",
 }
-
-
-def free_tcp_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def assert_sync_envelope(status, headers, body):
@@ -53,16 +47,6 @@ def database_env(request):
             yield {"DATABASE_URL": url}
 
 
-def run_lxc(lxd_dir, tmp_path, *args):
-    """Run the real lxc 5.0.2 client against LXD_DIR/unix.socket, config kept in tmp_path."""
-    env = {
-        **os.environ,
-        "LXD_DIR": str(lxd_dir),
-        "LXD_CONF": str(tmp_path / "lxc-conf"),
-    }
-    return subprocess.run(["lxc", *args], env=env, capture_output=True, text=True, timeout=30, check=False)
-
-
 def test_serve_creates_lxd_dir_database_and_socket(tmp_path):
     lxd_dir = tmp_path / "missing" / "lxd"
 
@@ -79,7 +63,7 @@ def test_get_1_0_over_unix_socket_is_a_sync_envelope(lxdsite_server):
 
 
 def test_bind_also_serves_tcp(tmp_path):
-    port = free_tcp_port()
+    port = free_port()
 
     with running_server(tmp_path / "lxd", bind=f"127.0.0.1:{port}") as server:
         over_tcp = http_request(http.client.HTTPConnection("127.0.0.1", port), "GET", "/1.0")
@@ -108,13 +92,13 @@ def test_head_answer_has_no_body_on_the_wire(lxdsite_server):
 
 @pytest.mark.lxd
 def test_lxc_lists_and_shows_the_default_profile(lxdsite_server, tmp_path):
-    listed = run_lxc(lxdsite_server.lxd_dir, tmp_path, "profile", "list")
-    shown = run_lxc(lxdsite_server.lxd_dir, tmp_path, "profile", "show", "default")
+    listed_status, listed, listed_err = run_lxc(lxdsite_server.socket_path, tmp_path, "profile", "list")
+    shown_status, shown, shown_err = run_lxc(lxdsite_server.socket_path, tmp_path, "profile", "show", "default")
 
-    assert listed.returncode == 0, listed.stderr
-    assert "| default" in listed.stdout
-    assert shown.returncode == 0, shown.stderr
-    assert "name: default" in shown.stdout
+    assert listed_status == 0, listed_err
+    assert "| default" in listed
+    assert shown_status == 0, shown_err
+    assert "name: default" in shown
 
 
 def test_restart_keeps_data(tmp_path, database_env):

@@ -1,7 +1,6 @@
 """Trust: the unix socket is trusted; TCP needs a token or a staff session, whatever it claims."""
 
 import io
-import socket
 import subprocess
 import sys
 import warnings
@@ -13,7 +12,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from resources.models import APIToken, Profile
-from tests.live_server import REPO_ROOT, running_server
+from tests.support.live_server import REPO_ROOT, free_port, running_server
 
 UNTRUSTED_SERVER = {
     "auth": "untrusted",
@@ -138,12 +137,6 @@ def test_body_over_the_limit_is_413(api, settings):
     assert Profile.objects.get(name="default").description == "Default LXD profile"
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 # Every way a TCP client can pretend to be local: headers, Host, an environ-like name.
 CLAIMS_TO_BE_LOCAL = {
     "Host": "unix.socket",
@@ -160,7 +153,7 @@ CLAIMS_TO_BE_LOCAL = {
 
 @pytest.mark.live
 def test_tcp_is_untrusted_whatever_the_client_claims(tmp_path):
-    port = _free_port()
+    port = free_port()
     with running_server(tmp_path / "lxd", bind=f"127.0.0.1:{port}") as server:
         base = f"http://127.0.0.1:{port}"
         profiles = requests.get(f"{base}/1.0/profiles", headers=CLAIMS_TO_BE_LOCAL, timeout=10)
@@ -176,7 +169,7 @@ def test_tcp_is_untrusted_whatever_the_client_claims(tmp_path):
 
 @pytest.mark.live
 def test_pylxd_over_tcp_with_a_token(tmp_path):
-    port = _free_port()
+    port = free_port()
     lxd_dir = tmp_path / "lxd"
     with running_server(lxd_dir, bind=f"127.0.0.1:{port}"):
         token = subprocess.run(
@@ -241,7 +234,7 @@ def _self_signed(tmp_path):
 @pytest.mark.live
 def test_tls_on_tcp_and_plain_http_on_the_unix_socket(tmp_path):
     cert, key = _self_signed(tmp_path)
-    port = _free_port()
+    port = free_port()
     args = ["--tls-cert", str(cert), "--tls-key", str(key)]
     with running_server(tmp_path / "lxd", bind=f"127.0.0.1:{port}", args=args) as server:
         over_unix = server.request("GET", "/1.0/profiles")

@@ -98,22 +98,30 @@ class LXDViewSet(viewsets.GenericViewSet):
         return objects
 
     def read_prepared(self, value):
-        """Whether a GET of ``value`` may use prepared SQL. Override to refuse some values."""
-        return self.prepared_reads and self.action == "retrieve" and self.request.method in SAFE_METHODS
+        """Whether ``value`` may be read by prepared SQL. Override to refuse some values."""
+        return self.prepared_reads
 
     def lookup_object(self, value):
         """The object named ``value``, through ``get_queryset()``. Override for other lookups."""
         return super().get_object()
 
     def get_object(self):
+        """The object the URL names, with its shown relations; a write reads it through
+        ``get_queryset()``, which locks it inside the write's transaction."""
+        return self._read_object(prepared=self.request.method in SAFE_METHODS)
+
+    def current_object(self):
+        """The object as it stands, read without a lock: a write's early precondition check."""
+        return self._read_object(prepared=True)
+
+    def _read_object(self, *, prepared):
         value = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
         try:
-            if self.read_prepared(value):
+            if prepared and self.read_prepared(value):
                 instance = self._prepared_object(value)
                 self.check_object_permissions(self.request, instance)
-            else:
-                instance = self.show_related([self.lookup_object(value)])[0]
-            return instance
+                return instance
+            return self.show_related([self.lookup_object(value)])[0]
         except Http404:
             raise self.not_found(value) from None
 

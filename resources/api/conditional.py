@@ -83,11 +83,11 @@ class ConditionalUpdateMixin:
         writers. A write that passes here is checked again under the lock.
         """
         super().initial(request, *args, **kwargs)
-        lookup = self.lookup_url_kwarg or self.lookup_field
+        if request.method in SAFE_METHODS or (self.lookup_url_kwarg or self.lookup_field) not in self.kwargs:
+            return
         headers = request.headers
-        conditional = headers.get("If-Match", "").strip() or headers.get("If-None-Match", "").strip()
-        if request.method not in SAFE_METHODS and lookup in self.kwargs and conditional:
-            self.get_object()
+        if headers.get("If-Match", "").strip() or headers.get("If-None-Match", "").strip():
+            self.check_preconditions(self.get_etag(self.current_object()))
 
     def get_queryset(self):
         queryset = super().get_queryset()

@@ -33,8 +33,8 @@ class ImageViewSet(
     etag_serializer_class = ImageETagSerializer
     # LXD shows untrusted clients its public images only.
     scope = PublicToUntrusted("public")
-    # The profiles in the image's order (names only), and the aliases by age.
-    shown = (Shown("profile_links", "profile", ("name",)), Shown("aliases"))
+    # The profiles in the image's order (names only; the ETag hashes them), and the aliases by age.
+    shown = (Shown("profile_links", "profile", ("name",), in_etag=True), Shown("aliases"))
     prepared_reads = True
     lifecycle_name = "image"
     lookup_field = "fingerprint"

@@ -3,7 +3,9 @@ show (``Shown``). A viewset declares both once; its list, its object reads (by t
 prepared SQL), its writes' ETags and its kept answers are all derived from that declaration.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from ..prepared import PreparedQuery, prefetch_reverse, set_prefetched
 from ..trust import is_trusted
@@ -51,7 +53,7 @@ class Shown:
     """A reverse relation an answer shows: its rows in id order, each with its ``target`` row.
 
     ``Shown("profile_links", "profile", ("name",))`` gives ``image.profile_links.all()``
-    with each link's profile (its name only), joined. ``shared`` targets (a few profiles for
+    with each link's profile (its name only, as a plain record), joined. ``shared`` targets (a few profiles for
     many instances) are read in a second query, each once. ``in_etag`` says the ETag hashes
     the relation, so writes read it too.
     """
@@ -77,11 +79,12 @@ class Shown:
         if not objects:
             return
         link = self._link(type(objects[0]))
+        if self.target is not None and self.fields:
+            self._attach_fields(objects, link)
+            return
         rows = link.model.objects.order_by("id")
         if self.target is not None and not self.shared:
             rows = rows.select_related(self.target)
-            if self.fields:
-                rows = rows.only(link.attname, *(f"{self.target}__{name}" for name in self.fields))
         links = prefetch_reverse(objects, self.relation, rows)
         if self.target is None or not self.shared:
             return
@@ -94,6 +97,19 @@ class Shown:
         for link in links:
             setattr(link, self.target, targets[getattr(link, target.attname)])
 
+    def _attach_fields(self, objects, link):
+        """Links as plain records holding the target's named fields: a list shows hundreds of
+        them, and building model objects for each was most of its time."""
+        columns = [f"{self.target}__{name}" for name in self.fields]
+        rows = link.model.objects.filter(**{f"{link.attname}__in": [obj.pk for obj in objects]}).order_by("id")
+        grouped = defaultdict(list)
+        for parent_id, *values in rows.values_list(link.attname, *columns):
+            grouped[parent_id].append(
+                SimpleNamespace(**{self.target: SimpleNamespace(**dict(zip(self.fields, values, strict=True)))})
+            )
+        for obj in objects:
+            set_prefetched(obj, self.relation, grouped[obj.pk])
+
     def attach_one(self, instance, lookup_field, value):
         """Read the relation for one object found by ``lookup_field == value``, by prepared SQL."""
         model = type(instance)
@@ -103,7 +119,9 @@ class Shown:
             query = self._prepared[key] = PreparedQuery(self._one_query(model, lookup_field))
         link = self._link(model)
         rows = query(value)
-        if self.target is not None:
+        if self.target is not None and self.fields:
+            rows = [SimpleNamespace(**{self.target: row}) for row in rows]
+        elif self.target is not None:
             rows = [link.model(**{link.name: instance, self.target: row}) for row in rows]
         else:
             for row in rows:

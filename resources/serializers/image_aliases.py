@@ -106,10 +106,11 @@ class ImageAliasRenameSerializer(LXDModelSerializer):
 class ImageAliasETagSerializer(ETagSerializer):
     """LXD hashes the whole alias as a Go struct: description, target, name, type in that order."""
 
+    lxd_recipe = ("description", "target", "name", "type")
     description = StringField()
     target = ImageTargetField(source="image")
     name = StringField()
     type = StringField()
 
-    def to_representation(self, instance):
-        return GoStruct(serializers.Serializer.to_representation(self, instance))
+    def lxd_value(self, instance, shown):
+        return GoStruct(shown)

@@ -98,17 +98,23 @@ class ImageSerializer(LXDModelSerializer):
         profiles = validated_data.pop("profile_links", None)
         image = super().update(instance, validated_data)
         if profiles is not None:
-            image.profile_links.all().delete()
+            # By the foreign key, not the relation: a prefetched relation is only what was read.
+            ImageProfile.objects.filter(image=image).delete()
             ImageProfile.objects.bulk_create(ImageProfile(image=image, profile=profile) for profile in profiles)
         return image
 
 
 class ImageETagSerializer(ETagSerializer):
-    """LXD hashes ``[public, auto_update, properties]``."""
+    """LXD hashes ``[public, auto_update, properties]``; a PUT also sets the expiry and the
+    profiles, which lxdsite hashes too."""
 
+    lxd_recipe = ("public", "auto_update", "properties")
+    additions = ("expires_at", "profiles")
     public = BoolField()
     auto_update = BoolField()
     properties = PropertiesField()
+    expires_at = TimeField()
+    profiles = ImageProfilesField(source="profile_links")
 
 
 def find_image(prefix, queryset=None):

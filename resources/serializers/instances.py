@@ -256,10 +256,15 @@ class InstanceETagSerializer(ETagSerializer):
     """LXD hashes ``[architecture id, local config, local devices, ephemeral, attached profiles]``.
 
     Unlike LXD, the ``volatile.*`` keys are left out: the server changes them (on start and
-    stop), and a client's ETag must not go stale because of that.
+    stop), and a client's ETag must not go stale because of that. A PUT also sets the
+    description, which lxdsite hashes too.
     """
 
-    def to_representation(self, instance):
+    lxd_recipe = ("architecture", "config", "devices", "ephemeral", "profiles")
+    additions = ("description",)
+    description = StringField()
+
+    def lxd_value(self, instance, shown):
         profiles = [
             GoStruct(config=p.config, description=p.description, devices=p.devices, name=p.name, used_by=None)
             for p in instance.profile_list()

@@ -105,6 +105,8 @@ class ProfileRenameSerializer(LXDModelSerializer):
 class ProfileETagSerializer(ETagSerializer):
     """LXD hashes ``[config, description, devices]``; the name is left out."""
 
+    lxd_recipe = ("config", "description", "devices")
+
     config = ConfigField()
     description = StringField()
     devices = DevicesField()

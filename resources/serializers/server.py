@@ -123,7 +123,8 @@ def server_environment():
 class ServerETagSerializer(ETagSerializer):
     """LXD hashes the server's ``config`` map alone, as it shows it."""
 
+    lxd_recipe = ("config",)
     config = ServerConfigField()
 
-    def to_representation(self, instance):
-        return super().to_representation(instance)[0]
+    def lxd_value(self, instance, shown):
+        return shown["config"]

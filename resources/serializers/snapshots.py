@@ -152,4 +152,6 @@ class SnapshotRenameSerializer(LXDModelSerializer):
 class SnapshotETagSerializer(ETagSerializer):
     """LXD hashes ``[expires_at]`` as it renders it."""
 
+    lxd_recipe = ("expires_at",)
+
     expires_at = ExpiryField()

@@ -5,15 +5,14 @@ Built on wsproto (the protocol engine under simple-websocket), which does no I/O
 
 import contextlib
 import json
-import os
-import re
 import socket
-import subprocess
 import time
 from collections import deque
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Ping, RejectConnection, Request, TextMessage
+
+from tests.support.workers import accepting_pid
 
 
 class EventsClient:
@@ -84,13 +83,7 @@ class EventsClient:
 
     def serving_pid(self):
         """The pid of the server process holding the other end (from ``ss -xp``)."""
-        inode = os.fstat(self.sock.fileno()).st_ino
-        for line in subprocess.run(["ss", "-xpn"], capture_output=True, text=True, check=True).stdout.splitlines():
-            fields = line.split()
-            # u_str ESTAB 0 0 <path> <inode> * <peer inode> users:(("python",pid=N,fd=M))
-            if len(fields) >= 8 and fields[7] == str(inode) and (match := re.search(r"pid=(\d+)", line)):
-                return int(match.group(1))
-        raise LookupError("no server socket found for this connection")
+        return accepting_pid(self.sock)
 
     def close(self):
         # The server may have closed first.

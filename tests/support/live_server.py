@@ -2,7 +2,7 @@
 
 Import the fixtures into `tests/conftest.py`:
 
-    from tests.live_server import lxdsite_pg_server, lxdsite_server  # noqa: F401
+    from tests.support.live_server import lxdsite_pg_server, lxdsite_server  # noqa: F401
 
 `running_server()` and `unix_request()` also serve scripts (see `bench/servers.py`).
 """
@@ -23,12 +23,14 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30
 # Longer than serve's 10 s graceful timeout, so a slow stop is still a clean one.
 STOP_TIMEOUT = 40
 # The maintenance database of a local PostgreSQL that trusts the postgres user.
 POSTGRES_ADMIN_URL = os.environ.get("LXDSITE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+# A local Redis for the servers' event feed.
+REDIS_URL = os.environ.get("LXDSITE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -43,6 +45,13 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
         self.sock.connect(self.socket_path)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def http_request(connection, method, path, body=None, headers=None):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import unix_request
+from tests.support.live_server import unix_request
 
 START_TIMEOUT = 30
 # Runs a command in a fresh network and mount namespace (a copy of the workplace's shared/bin tool).

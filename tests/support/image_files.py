@@ -1,6 +1,6 @@
 """Small real LXD image files, built the way image builders make them (tar + a compressor).
 
-Import the fixtures into ``tests/conftest.py``; the builders also serve scripts.
+They also serve scripts (``bench/workloads.py``).
 """
 
 import hashlib
@@ -8,8 +8,6 @@ import io
 import subprocess
 import tarfile
 import uuid
-
-import pytest
 
 METADATA = (
     "architecture: x86_64\n"
@@ -91,10 +89,3 @@ def multipart(parts, boundary="lxdsiteboundary0123456789"):
         body += data + b"\r\n"
     body += f"--{boundary}--\r\n".encode()
     return f"multipart/form-data; boundary={boundary}", body
-
-
-@pytest.fixture
-def images_dir(settings, tmp_path):
-    """A fresh images directory for the test."""
-    settings.LXDSITE_IMAGES_DIR = tmp_path / "images"
-    return settings.LXDSITE_IMAGES_DIR
