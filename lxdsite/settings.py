@@ -9,10 +9,13 @@ from pathlib import Path
 
 import dj_database_url
 
+from .secret_key import stored_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 LXD_DIR = Path(os.environ.get("LXD_DIR") or BASE_DIR / "var").resolve()
 
-SECRET_KEY = os.environ.get("LXDSITE_SECRET_KEY") or "lxdsite-insecure-development-key"
+# LXDSITE_SECRET_KEY, or one generated once and kept in LXD_DIR/secret.key (mode 0600).
+SECRET_KEY = os.environ.get("LXDSITE_SECRET_KEY") or stored_secret_key(LXD_DIR)
 DEBUG = os.environ.get("LXDSITE_DEBUG") == "1"
 ALLOWED_HOSTS = ["*"]
 
@@ -41,6 +44,8 @@ MIDDLEWARE = [
     "resources.middleware.LazyMessageMiddleware",
     # A database that cannot be reached answers LXD's 503 envelope, also outside DRF.
     "resources.exceptions.DatabaseUnavailableMiddleware",
+    # X-Frame-Options: DENY: the admin and the browsable API are never framed by another site.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "lxdsite.urls"

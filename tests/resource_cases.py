@@ -27,6 +27,8 @@ class ResourceCase:
     extensions: tuple = ()
     # The `show`/`edit`/`export` kind that carries it (snapshots travel in their instance's).
     document_kind: str | None = None
+    # The collection `import_from_lxd` copies it with; "" for what is not stored state.
+    lxd_import: str = ""
 
 
 def _profile(index, public=False):
@@ -72,6 +74,7 @@ INSTANCE = ResourceCase(
     column="description",
     extensions=("instances", "container_full"),
     document_kind="instance",
+    lxd_import="/1.0/instances",
 )
 SNAPSHOT = ResourceCase(
     _snapshot,
@@ -82,6 +85,7 @@ SNAPSHOT = ResourceCase(
     column="expires_at",
     extensions=("instances",),
     document_kind="instance",
+    lxd_import="/1.0/instances",
 )
 
 CASES = {
@@ -93,6 +97,7 @@ CASES = {
         column="description",
         extensions=("profile_usedby", "entity_description"),
         document_kind="profile",
+        lxd_import="/1.0/profiles",
     ),
     "image": ResourceCase(
         _image,
@@ -101,6 +106,7 @@ CASES = {
         column="filename",
         extensions=("image_profiles", "images_expiry", "image_types"),
         document_kind="image",
+        lxd_import="/1.0/images",
     ),
     "image-alias": ResourceCase(
         _alias,
@@ -109,6 +115,7 @@ CASES = {
         rename={"name": "a2"},
         column="description",
         document_kind="alias",
+        lxd_import="/1.0/images/aliases",
     ),
     "operation": ResourceCase(_operation, extensions=("operation_description",)),
     "instance": INSTANCE,

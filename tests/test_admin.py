@@ -755,3 +755,11 @@ def test_token_revoked_by_deleting_it(admin_client, tcp_api):
     assert response.status_code == 302
     assert not APIToken.objects.exists()
     assert "config" not in tcp_api.get("/1.0").json()["metadata"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/admin/login/", "/api/docs/"])
+def test_pages_refuse_to_be_framed_by_another_site(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["X-Frame-Options"] == "DENY"

@@ -20,8 +20,10 @@ from resources.api.conditional import ConditionalUpdateMixin
 from resources.api.reads import PublicToUntrusted
 from resources.documents import KINDS
 from resources.extensions import API_EXTENSIONS
+from resources.management.commands.import_from_lxd import COLLECTIONS
 from resources.response_cache import RESPONSES
 from resources.urls import router
+from resources.watched import is_watched
 from tests.resource_cases import CASES, CHANGED_VALUES
 
 REGISTERED = {basename: (prefix, viewset) for prefix, viewset, basename in router.registry}
@@ -65,7 +67,7 @@ def test_every_registered_resource_has_contract_data():
 
 
 @pytest.mark.parametrize("basename", sorted(REGISTERED))
-def test_every_resource_is_advertised_administered_and_documented(basename):
+def test_every_resource_is_advertised_administered_documented_and_imported(basename):
     case = CASES[basename]
     model = REGISTERED[basename][1].queryset.model
     assert set(case.extensions) <= set(API_EXTENSIONS)
@@ -75,6 +77,11 @@ def test_every_resource_is_advertised_administered_and_documented(basename):
     if case.document_kind is not None:
         kind = KINDS[case.document_kind]
         assert kind.model is model or model in {related.related_model for related in kind.model._meta.related_objects}
+    # import_from_lxd copies every stored resource; only what is not stored state is left out.
+    if case.lxd_import:
+        assert case.lxd_import in {collection for collection, _, _ in COLLECTIONS}
+    else:
+        assert not is_watched(model)
 
 
 @pytest.mark.parametrize("basename", sorted(REGISTERED))

@@ -58,6 +58,42 @@ def test_serve_creates_lxd_dir_database_and_socket(tmp_path):
         assert (lxd_dir / "lxdsite.sqlite3").is_file()
 
 
+def test_what_the_server_keeps_is_private_to_its_user(tmp_path):
+    lxd_dir = tmp_path / "lxd"
+    lxd_dir.mkdir(mode=0o711)
+    # A database another version left readable by every local user.
+    (lxd_dir / "lxdsite.sqlite3").touch(mode=0o644)
+
+    with running_server(lxd_dir) as server:
+        assert server.request("PATCH", "/1.0/profiles/default", {"description": "written"})[0] == 200
+        kept = ["lxdsite.sqlite3", "lxdsite.sqlite3-wal", "secret.key"]
+        assert {name: stat.S_IMODE((lxd_dir / name).stat().st_mode) for name in kept} == dict.fromkeys(kept, 0o600)
+        assert stat.S_IMODE((lxd_dir / "images").stat().st_mode) == 0o700
+        # LXD's own modes for what clients reach: the directory and the socket.
+        assert stat.S_IMODE(lxd_dir.stat().st_mode) == 0o711
+        assert stat.S_IMODE(server.socket_path.stat().st_mode) == 0o660
+
+
+def test_the_secret_key_is_made_once_per_lxd_dir(tmp_path):
+    def key(lxd_dir):
+        code = "from django.conf import settings; print(settings.SECRET_KEY)"
+        env = {k: v for k, v in os.environ.items() if k not in ("LXDSITE_SECRET_KEY", "DJANGO_SETTINGS_MODULE")}
+        run = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=REPO_ROOT,
+            env={**env, "LXD_DIR": str(lxd_dir)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return run.stdout.strip()
+
+    first = key(tmp_path / "one")
+    assert len(first) >= 50
+    assert first == key(tmp_path / "one") != key(tmp_path / "two")
+    assert stat.S_IMODE((tmp_path / "one" / "secret.key").stat().st_mode) == 0o600
+
+
 def test_get_1_0_over_unix_socket_is_a_sync_envelope(lxdsite_server):
     assert_sync_envelope(*lxdsite_server.request("GET", "/1.0"))
 

@@ -53,9 +53,9 @@ class Shown:
     """A reverse relation an answer shows: its rows in id order, each with its ``target`` row.
 
     ``Shown("profile_links", "profile", ("name",))`` gives ``image.profile_links.all()``
-    with each link's profile (its name only, as a plain record), joined. ``shared`` targets (a few profiles for
-    many instances) are read in a second query, each once. ``in_etag`` says the ETag hashes
-    the relation, so writes read it too.
+    with each link's profile, joined (its name only: the links are plain records). ``shared``
+    targets (a few profiles for many instances) are read in a second query, each once.
+    ``in_etag`` says the ETag hashes the relation, so writes read it too.
     """
 
     relation: str

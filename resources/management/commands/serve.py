@@ -61,6 +61,23 @@ def remove_stale_socket(path):
     path.unlink()
 
 
+# What serve keeps under LXD_DIR besides the socket: the database (and its journal), the
+# secret key, the image files. LXD keeps its database and images 0700 to its user.
+PRIVATE_FILES = ("lxdsite.sqlite3", "lxdsite.sqlite3-wal", "lxdsite.sqlite3-shm", "secret.key")
+
+
+def keep_state_private(lxd_dir):
+    """Make what the server keeps private to its user, and everything it writes from now on."""
+    os.umask(0o077)
+    for name in PRIVATE_FILES:
+        path = lxd_dir / name
+        if path.exists():
+            path.chmod(0o600)
+    # LXD makes its images directory at start, as lxdsite does.
+    settings.LXDSITE_IMAGES_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.LXDSITE_IMAGES_DIR.chmod(0o700)
+
+
 class LXDApplication(BaseApplication):
     """Gunicorn application serving lxdsite's WSGI app with the given settings."""
 
@@ -108,6 +125,7 @@ class Command(BaseCommand):
         if not lxd_dir.is_dir():
             lxd_dir.mkdir(parents=True)
             lxd_dir.chmod(LXD_DIR_MODE)
+        keep_state_private(lxd_dir)
         call_command("migrate", interactive=False, verbosity=0)
         # Uploads cut short by a server that was killed leave temporary files; no upload runs yet.
         remove_stale_uploads()

@@ -1,0 +1,31 @@
+"""The secret key Django signs sessions and CSRF tokens with, kept under ``LXD_DIR``.
+
+LXD generates its server certificate on first start; lxdsite likewise generates its key once
+and keeps it private to the server's user, so that no two installations share one and no
+client can forge a staff session from a published default.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+KEY_FILE = "secret.key"
+
+
+def stored_secret_key(lxd_dir: Path) -> str:
+    """The key in ``LXD_DIR/secret.key``, made (mode 0600) if there is none yet."""
+    path = lxd_dir / KEY_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    lxd_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    try:
+        # O_EXCL: when two processes start at once, the first one's key is everyone's.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(key)
+    return key
