@@ -13,14 +13,19 @@ KEY_FILE = "secret.key"
 
 
 def stored_secret_key(lxd_dir: Path) -> str:
-    """The key in ``LXD_DIR/secret.key``, made (mode 0600) if there is none yet."""
+    """The key in ``LXD_DIR/secret.key``, made (mode 0600) if there is none yet.
+
+    Without an ``LXD_DIR`` there is nothing to keep it in: a key for this process alone
+    (``serve`` makes the directory, then reads the stored key before it serves).
+    """
     path = lxd_dir / KEY_FILE
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    lxd_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(50)
+    if not lxd_dir.is_dir():
+        return key
     try:
         # O_EXCL: when two processes start at once, the first one's key is everyone's.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

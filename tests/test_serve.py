@@ -88,6 +88,8 @@ def test_the_secret_key_is_made_once_per_lxd_dir(tmp_path):
         )
         return run.stdout.strip()
 
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
     first = key(tmp_path / "one")
     assert len(first) >= 50
     assert first == key(tmp_path / "one") != key(tmp_path / "two")

@@ -18,6 +18,7 @@ from django.db import connections
 from gunicorn.app.base import BaseApplication
 from gunicorn.sock import UnixSocket
 
+from lxdsite.secret_key import stored_secret_key
 from resources.images import remove_stale_uploads
 
 # LXD creates its unix socket srw-rw----: the owner and its group may talk to the API.
@@ -126,6 +127,10 @@ class Command(BaseCommand):
             lxd_dir.mkdir(parents=True)
             lxd_dir.chmod(LXD_DIR_MODE)
         keep_state_private(lxd_dir)
+        if not os.environ.get("LXDSITE_SECRET_KEY"):
+            # The settings could not keep a key when LXD_DIR did not exist yet; the workers
+            # fork from this process and sign with the stored one.
+            settings.SECRET_KEY = stored_secret_key(lxd_dir)
         call_command("migrate", interactive=False, verbosity=0)
         # Uploads cut short by a server that was killed leave temporary files; no upload runs yet.
         remove_stale_uploads()
