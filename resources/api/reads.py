@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from ..prepared import PreparedQuery, prefetch_reverse, set_prefetched
+from ..prepared import SHOWN, PreparedQuery, prefetch_reverse, set_prefetched
 from ..trust import is_trusted
 
 TRUSTED = "trusted"
@@ -108,7 +108,12 @@ class Shown:
                 SimpleNamespace(**{self.target: SimpleNamespace(**dict(zip(self.fields, values, strict=True)))})
             )
         for obj in objects:
-            set_prefetched(obj, self.relation, grouped[obj.pk])
+            self._store(obj, grouped[obj.pk])
+
+    def _store(self, instance, rows):
+        """Attach ``rows``: as the prefetched relation, and by name for ``shown_rows``."""
+        set_prefetched(instance, self.relation, rows)
+        instance.__dict__.setdefault(SHOWN, {})[self.relation] = rows
 
     def attach_one(self, instance, lookup_field, value):
         """Read the relation for one object found by ``lookup_field == value``, by prepared SQL."""
@@ -120,8 +125,9 @@ class Shown:
         link = self._link(model)
         rows = query(value)
         if self.target is not None and self.fields:
-            rows = [SimpleNamespace(**{self.target: row}) for row in rows]
-        elif self.target is not None:
+            self._store(instance, [SimpleNamespace(**{self.target: row}) for row in rows])
+            return
+        if self.target is not None:
             rows = [link.model(**{link.name: instance, self.target: row}) for row in rows]
         else:
             for row in rows:

@@ -7,6 +7,7 @@ from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import go_quote
 from ..models import Profile
+from ..prepared import shown_rows
 from .fields import (
     ConfigField,
     DevicesField,
@@ -31,7 +32,7 @@ class ProfileSerializer(LXDModelSerializer):
         read_only_fields = ["name"]
 
     def get_used_by(self, profile) -> list[str]:
-        return [f"/1.0/instances/{link.instance.name}" for link in profile.instance_links.all()]
+        return [f"/1.0/instances/{link.instance.name}" for link in shown_rows(profile, "instance_links")]
 
     def validate_config(self, value):
         current = self.instance.config if self.instance else {}
