@@ -92,7 +92,8 @@ class ConditionalUpdateMixin:
     def get_queryset(self):
         queryset = super().get_queryset()
         if self.request.method not in SAFE_METHODS and transaction.get_connection().in_atomic_block:
-            return queryset.select_for_update()
+            # The object's row only: a joined row (an alias's image) is another writer's to lock.
+            return queryset.select_for_update(of=("self",))
         return queryset
 
     def get_object(self):
