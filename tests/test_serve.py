@@ -1,6 +1,7 @@
 """`manage.py serve` behaves like the lxd daemon on the outside: LXD_DIR, socket, clients."""
 
 import http.client
+import json
 import os
 import socket
 import stat
@@ -190,3 +191,27 @@ def test_second_server_on_the_same_lxd_dir_is_refused(lxdsite_server):
     assert "already listening" in second.stderr
     status, _, body = lxdsite_server.request("GET", "/1.0")
     assert status == 200, body
+
+
+@pytest.mark.parametrize(
+    ("request_head", "status"),
+    [
+        (b"GET /1.0 HTTP/1.1\r\nHost: lxd\r\nContent-Length: <=^\r\n\r\n", 400),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: lxd\r\n\r\n", 414),
+    ],
+)
+def test_a_request_gunicorn_cannot_parse_gets_lxds_error_envelope(lxdsite_server, request_head, status):
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(30)
+        client.connect(str(lxdsite_server.socket_path))
+        client.sendall(request_head)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode())
+    assert b"Content-Type: application/json" in head
+    envelope = json.loads(body)
+    assert envelope["type"] == "error"
+    assert envelope["error_code"] == status
+    assert envelope["error"]

@@ -15,10 +15,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.sock import UnixSocket
 
 from lxdsite.secret_key import stored_secret_key
+from resources.envelope import to_json_bytes
+from resources.exceptions import error_envelope
 from resources.images import remove_stale_uploads
 
 # LXD creates its unix socket srw-rw----: the owner and its group may talk to the API.
@@ -79,6 +82,17 @@ def keep_state_private(lxd_dir):
     settings.LXDSITE_IMAGES_DIR.chmod(0o700)
 
 
+def write_lxd_error(sock, status_int, reason, mesg):
+    """Gunicorn's answer to a request it cannot parse (a bad header, a line too long), as
+    LXD's error envelope: clients parse every answer as JSON, and gunicorn's is an HTML page."""
+    body = to_json_bytes(error_envelope(status_int, mesg or reason))
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 class LXDApplication(BaseApplication):
     """Gunicorn application serving lxdsite's WSGI app with the given settings."""
 
@@ -92,6 +106,9 @@ class LXDApplication(BaseApplication):
 
     def load(self):
         from lxdsite.wsgi import application
+
+        # Gunicorn's workers write their parse errors through this one function (Worker.handle_error).
+        gunicorn_util.write_error = write_lxd_error
 
         return application
 
