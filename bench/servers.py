@@ -1,7 +1,9 @@
 """The servers the benchmark starts itself, each in a temporary directory it removes afterwards.
 
 lxdsite through `manage.py serve` (SQLite in LXD_DIR, or a PostgreSQL database made for the
-run), the real `lxd --group root` daemon, and the bare Django+DRF app under gunicorn.
+run), the real `lxd --group root` daemon in a network namespace of its own (`running_lxd`:
+tests/support/own-netns, only `lo`, so it sends nothing off the machine), and the bare
+Django+DRF app under gunicorn.
 """
 
 import contextlib
@@ -55,7 +57,7 @@ def lxdsite(name, *, postgres=False, workers=WORKERS, env=None):
 
 @contextlib.contextmanager
 def lxd(name="lxd"):
-    """The real LXD daemon on a fresh LXD_DIR; a Target."""
+    """The real LXD daemon on a fresh LXD_DIR, in its own network namespace (own-netns); a Target."""
     with running_lxd() as socket_path:
         yield Target(name, str(socket_path), "lxd", pid=unix_socket_pid(socket_path))
 

@@ -1,11 +1,9 @@
 """Record how the real LXD 5.0.2 daemon judges config keys and devices: lxd-config-cases.json.
 
-Run against a scratch daemon (never the system one):
+It starts a scratch daemon of its own (never the system one), in a network namespace of its
+own (``tests/support/own-netns``, through ``running_lxd``), and stops it afterwards:
 
-    export LXD_DIR=$(mktemp -d)
-    lxd --group root --logfile $LXD_DIR/lxd.log &
     .venv/bin/python tests/data/record_config_cases.py   # writes tests/data/lxd-config-cases.json
-    kill %1
 
 Profile cases are POST /1.0/profiles with a fresh name (LXD answers 400 for bad config or
 devices there); accepted profiles are deleted again. Server cases are PUT /1.0 {"config": ...}
@@ -19,10 +17,14 @@ are 400 in lxdsite, which the tests derive themselves.
 
 import http.client
 import json
-import os
 import socket
 import sys
 from pathlib import Path
+
+# Run as a script from the repository root: the daemon starter lives in the test support.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.support.real_lxd import running_lxd
 
 OUT = Path(__file__).with_name("lxd-config-cases.json")
 
@@ -292,9 +294,13 @@ class UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
+# The scratch daemon's socket, set by main().
+SOCKET = None
+
+
 def call(method, url, body=None):
     """One request to the daemon: (status, decoded envelope)."""
-    conn = UnixConnection(os.path.join(os.environ["LXD_DIR"], "unix.socket"))
+    conn = UnixConnection(str(SOCKET))
     conn.request(method, url, body=None if body is None else json.dumps(body))
     response = conn.getresponse()
     status, envelope = response.status, json.loads(response.read())
@@ -334,6 +340,14 @@ def record_server(config):
 
 
 def main():
+    """Start a fenced scratch daemon, record every case and write the table."""
+    global SOCKET
+    with running_lxd() as socket_path:
+        SOCKET = socket_path
+        record()
+
+
+def record():
     """Record every case and write the table."""
     cases = [record_profile(n, config, devices) for n, (config, devices) in enumerate(PROFILE_CASES)]
     cases += [record_server(config) for config in SERVER_CASES]
