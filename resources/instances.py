@@ -9,7 +9,7 @@ import json
 import re
 import uuid
 
-from .lxd_filter import Field, Kind, column, filter_queryset
+from .lxd_filter import Field, Kind, column
 from .models import Instance
 
 # The relation Instance.profile_list() reads, for the expanded_* fields.
@@ -107,8 +107,3 @@ INSTANCE_FILTER_FIELDS = {
     "type": column(Kind.TEXT, "type"),
     "project": Field(Kind.TEXT, lambda instance: "default"),
 }
-
-
-def apply_filter(queryset, expression):
-    """Narrow instances by LXD's ``filter=`` (``name eq c1 and status eq Stopped``); empty is no filter."""
-    return filter_queryset(queryset, expression, INSTANCE_FILTER_FIELDS)

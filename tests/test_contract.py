@@ -44,15 +44,14 @@ def _writes(basename, *methods):
     return [(basename, method) for method in methods if hasattr(viewset, routed[method]) and bodies[method] is not None]
 
 
-def _urls(basename):
+def _collection_url(basename):
     prefix, _ = REGISTERED[basename]
-    collection = "/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: CASES[basename].url_kwargs[m.group(1)], prefix)
-    return collection
+    return "/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: CASES[basename].url_kwargs[m.group(1)], prefix)
 
 
 def _made(basename, public=False, index=0):
     """(collection URL, object URL) of a freshly made object."""
-    collection = _urls(basename)
+    collection = _collection_url(basename)
     return collection, f"{collection}/{CASES[basename].make(index, public)}"
 
 

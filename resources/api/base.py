@@ -11,7 +11,7 @@ from django.http import Http404
 from rest_framework import exceptions, viewsets
 from rest_framework.permissions import SAFE_METHODS
 
-from .. import events
+from .. import events, lxd_filter
 from ..envelope import CreatedResponse, SyncResponse
 from ..exceptions import Conflict
 from ..go import go_quote
@@ -56,6 +56,8 @@ class LXDViewSet(viewsets.GenericViewSet):
     # Reverse relations answers show (``reads.Shown``), and forward foreign keys read with a join.
     shown = ()
     selected = ()
+    # The field paths LXD's ``filter=`` may name on the list (``lxd_filter.Field``), or None.
+    filter_fields = None
     # GET of one object by prepared SQL (``prepared.py``): the request clients repeat most.
     prepared_reads = False
     _prepared_lookups = None
@@ -83,6 +85,12 @@ class LXDViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         queryset = self.scope.rows(super().get_queryset(), self.scope_key())
         return queryset.select_related(*self.selected) if self.selected else queryset
+
+    def filter_queryset(self, queryset):
+        """LXD's ``filter=`` on the list, over ``filter_fields``; an object's URL ignores it, as in LXD."""
+        if self.filter_fields is None or self.action != "list":
+            return queryset
+        return lxd_filter.filter_queryset(queryset, self.request.query_params.get("filter", ""), self.filter_fields)
 
     def shown_relations(self):
         """The relations this request's answer shows. Override where the request chooses them."""

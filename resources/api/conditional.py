@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from ..envelope import EncodedEnvelope
 from ..etags import etag_of
 from ..preconditions import NOT_MODIFIED, evaluate
+from ..prepared import SHOWN
 
 
 def atomic_write(action):
@@ -49,6 +50,7 @@ def _as_written(instance):
     """``instance`` without the relations read before the write (DRF's UpdateModelMixin idiom)."""
     if getattr(instance, "_prefetched_objects_cache", None):
         instance._prefetched_objects_cache = {}
+    instance.__dict__.pop(SHOWN, None)
     return instance
 
 

@@ -35,6 +35,7 @@ class ImageViewSet(
     scope = PublicToUntrusted("public")
     # The profiles in the image's order (names only; the ETag hashes them), and the aliases by age.
     shown = (Shown("profile_links", "profile", ("name",), in_etag=True), Shown("aliases"))
+    filter_fields = images.IMAGE_FILTER_FIELDS
     prepared_reads = True
     lifecycle_name = "image"
     lookup_field = "fingerprint"
@@ -50,12 +51,6 @@ class ImageViewSet(
 
     def lookup_object(self, value):
         return find_image(value, self.get_queryset())
-
-    def filter_queryset(self, queryset):
-        # LXD reads filter= on the list only; an object's URL ignores it.
-        if self.action != "list":
-            return queryset
-        return images.filter_images(queryset, self.request.query_params.get("filter", ""))
 
     def create(self, request, *args, **kwargs):
         """Upload: LXD answers 202 and reports a refused file in the failed operation.

@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS
 
 from ..envelope import SyncResponse
-from ..instances import apply_filter
+from ..instances import INSTANCE_FILTER_FIELDS
 from ..models import ImageAlias, Instance, Profile
 from ..operations import AsyncResponse, finished_operation
 from ..serializers import (
@@ -47,6 +47,7 @@ class InstanceViewSet(
     rename_serializer_class = InstanceRenameSerializer
     etag_serializer_class = InstanceETagSerializer
     shown = (PROFILES, SNAPSHOTS)
+    filter_fields = INSTANCE_FILTER_FIELDS
     prepared_reads = True
     collection_url = "/1.0/instances"
     not_found_message = "Instance not found"
@@ -63,11 +64,6 @@ class InstanceViewSet(
     def shown_relations(self):
         relations = super().shown_relations()
         return relations if self.full() else [relation for relation in relations if relation is not SNAPSHOTS]
-
-    def filter_queryset(self, queryset):
-        if self.action != "list":
-            return queryset
-        return apply_filter(queryset, self.request.query_params.get("filter", ""))
 
     def create(self, request, *args, **kwargs):
         data = self.request_data()

@@ -16,14 +16,14 @@ from .exports import export_response
 from .files import remove_files, remove_stale_uploads
 from .importing import import_image
 from .metadata import parse_metadata
-from .queries import IMAGE_PREFETCH, filter_images
+from .queries import IMAGE_FILTER_FIELDS, IMAGE_PREFETCH
 from .tarballs import scan_tarball
 
 __all__ = [
+    "IMAGE_FILTER_FIELDS",
     "IMAGE_PREFETCH",
     "ImageError",
     "export_response",
-    "filter_images",
     "import_image",
     "parse_metadata",
     "remove_files",

@@ -2,7 +2,7 @@
 
 from django.db.models import Prefetch
 
-from ..lxd_filter import Kind, column, filter_queryset
+from ..lxd_filter import Kind, column
 from ..models import ImageAlias, ImageProfile
 
 # What a full image answer shows besides its own row: its profiles in order, its aliases by age.
@@ -24,8 +24,3 @@ IMAGE_FILTER_FIELDS = {
     "size": column(Kind.NUMBER, "size"),
     "type": column(Kind.TEXT, "type"),
 }
-
-
-def filter_images(queryset, expression):
-    """Narrow images by LXD's ``filter=`` (``properties.os eq tinyos and public eq true``); empty is no filter."""
-    return filter_queryset(queryset, expression, IMAGE_FILTER_FIELDS)
