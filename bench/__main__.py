@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import docs, servers, workloads
+from . import docs, servers, stalls, workloads
 from .client import Target, run_load, send, unix_socket_pid
 from .report import add_ratios, summarise, text_table
 
@@ -64,6 +64,10 @@ def parse_args(argv=None):
     parser.add_argument("--upload-mib", type=int, help="Size of the uploaded images (default 256, quick 8).")
     parser.add_argument("--memory-mib", type=int, default=1024, help="The image whose upload memory is measured.")
     parser.add_argument("--no-scale", action="store_true", help="Skip serve --workers 1 vs 2 on PostgreSQL.")
+    parser.add_argument(
+        "--no-stall", action="store_true", help="Skip GETs under 200 slow clients and 200 event listeners."
+    )
+    parser.add_argument("--only-stall", action="store_true", help="Measure only the GETs under slow clients.")
     parser.add_argument("--keep-alive", action="store_true", help="One connection per client, not per request.")
     parser.add_argument("--token", help="Authorization: Bearer token for http(s) targets.")
     parser.add_argument("--cert", help="TLS client certificate (PEM) for https targets, as LXD wants.")
@@ -199,7 +203,7 @@ def measure_scale_out(bench, stack):
 
 def print_tables(rows, baseline):
     """A table per section, with the ratios; then every row whose answers were wrong."""
-    for section, base in (("main", baseline), ("memory", None), ("scale-out", "lxdsite-pg-w1")):
+    for section, base in (("main", baseline), ("memory", None), ("scale-out", "lxdsite-pg-w1"), ("stall", None)):
         section_rows = [row for row in rows if row.section == section]
         if base:
             add_ratios(section_rows, base)
@@ -217,20 +221,26 @@ def main(argv=None):
     bench = Benchmark(args)
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-        if args.target:
+        if args.only_stall:
+            stalls.measure_stalls(bench, stack, progress)
+            targets = []
+        elif args.target:
             targets = [given_target(spec, args) for spec in args.target]
         else:
             names = [name for name in args.start.split(",") if name] + (["lxdsite-pg"] if args.postgres else [])
             progress(f"starting {', '.join(names)}")
             targets = [stack.enter_context(STARTABLE[name]()) for name in names]
-        measure_all(bench, targets, tmp)
+        if targets:
+            measure_all(bench, targets, tmp)
         versions = {
             target.name: send(target, "GET", "/1.0")[2]["metadata"]["environment"].get("server_version", "")
             for target in targets
             if target.kind != "bare"
         }
-        if not (args.no_scale or args.target):
+        if not (args.no_scale or args.target or args.only_stall):
             measure_scale_out(bench, stack)
+        if not (args.no_stall or args.target or args.only_stall):
+            stalls.measure_stalls(bench, stack, progress)
 
     wrong = print_tables(bench.rows, args.baseline)
     run = docs.RunInfo(

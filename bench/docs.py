@@ -181,6 +181,7 @@ def write(markdown_path, png_path, rows, run):
         "main": f"All targets, {args.objects:,} objects per list (and {many:,} on lxdsite only)",
         "memory": "Memory: one image upload",
         "scale-out": "Scale-out on PostgreSQL: `serve --workers 1` vs `--workers 2`, 8 clients",
+        "stall": "GET /1.0 on the unix socket and over TCP, idle and with 200 slow-header clients and 200 listeners",
     }
     for section, section_rows in sections.items():
         out += [f"### {titles.get(section, section)}", "", markdown_table(section_rows), ""]

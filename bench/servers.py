@@ -42,15 +42,16 @@ def postgres_database():
 
 
 @contextlib.contextmanager
-def lxdsite(name, *, postgres=False, workers=WORKERS, env=None):
-    """`manage.py serve` on a fresh LXD_DIR (``env`` laid over the environment); a Target."""
+def lxdsite(name, *, postgres=False, workers=WORKERS, env=None, bind=None):
+    """`manage.py serve` on a fresh LXD_DIR (``env`` laid over the environment, also on TCP
+    at ``bind``); a Target for its unix socket."""
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"bench-{name}-")))
         env = dict(env or {})
         if postgres:
             env["DATABASE_URL"] = stack.enter_context(postgres_database())
         server = stack.enter_context(
-            running_server(tmp / "lxd", workers=workers, env=env, args=["--threads", str(THREADS)])
+            running_server(tmp / "lxd", workers=workers, env=env, bind=bind, args=["--threads", str(THREADS)])
         )
         yield Target(name, str(server.socket_path), "lxdsite", pid=server.process.pid)
 

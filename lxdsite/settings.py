@@ -157,3 +157,6 @@ LXDSITE_REDIS_URL = os.environ.get("LXDSITE_REDIS_URL") or None
 LXDSITE_EVENTS_POLL_INTERVAL = float(os.environ.get("LXDSITE_EVENTS_POLL_INTERVAL") or 0.1)
 # Event rows older than this many seconds are pruned.
 LXDSITE_EVENTS_RETENTION = float(os.environ.get("LXDSITE_EVENTS_RETENTION") or 60)
+# Seconds a client has to send a request's line and headers once it sent their first byte;
+# until then it costs the server a file descriptor (resources/serving/connection.py).
+LXDSITE_REQUEST_HEAD_TIMEOUT = float(os.environ.get("LXDSITE_REQUEST_HEAD_TIMEOUT") or 60)

@@ -1,12 +1,13 @@
-"""The WSGI stack ``serve`` runs (and ``lxdsite/wsgi.py`` exports): listener marking, then the edge.
+"""The WSGI stack ``serve`` runs (and ``lxdsite/wsgi.py`` exports): HEAD without bodies, then the edge.
 
-``listener_marking`` records which listener accepted the connection (trust is decided by it,
-``trust.py``). ``edge_wsgi`` answers from the kept answers (``response_cache``) on the unix
-socket, where trust needs no authentication, before Django's handler, middleware and DRF run:
-they were most of such a request's time once its rows no longer had to be read.
+The server (``resources/serving``) records in the environ which listener accepted the
+connection (trust is decided by it, ``trust.py``). ``edge_wsgi`` answers from the kept
+answers (``response_cache``) on the unix socket, where trust needs no authentication, before
+Django's handler, middleware and DRF run: they were most of such a request's time once its
+rows no longer had to be read.
 
 - A GET gets the kept answer while the change token stands: the status, headers and bytes the
-  full path sent when it kept it (Date and Server are gunicorn's); with If-None-Match, the kept
+  full path sent when it kept it (Date is the server's); with If-None-Match, the kept
   200 or the kept 304, as ``preconditions.evaluate`` decides.
 - Once the full path has refused a PUT, PATCH or DELETE of a watched object with 412, a write
   of it whose If-Match does not match that ETag gets the same 412 while the token stands (the
@@ -16,8 +17,6 @@ they were most of such a request's time once its rows no longer had to be read.
 The unix socket is fully trusted: its answers are those of the trusted scope, and the path
 and query (which carries ``project=``) key them.
 """
-
-import socket
 
 from django.db import DatabaseError
 
@@ -30,17 +29,12 @@ from .trust import LISTENER_KEY
 WRITES = ("PUT", "PATCH", "DELETE")
 
 
-def listener_marking(application):
-    """Mark which listener accepted the request, and drop HEAD bodies."""
+def without_head_bodies(application):
+    """Send no body in answer to HEAD, whatever the application answered."""
 
     def wsgi(environ, start_response):
-        # Trust is decided by the socket the connection came in on (resources/trust.py):
-        # its family is a fact of the accepted socket, not something the client sends.
-        client = environ.get("gunicorn.socket")
-        environ[LISTENER_KEY] = "unix" if client is not None and client.family == socket.AF_UNIX else "tcp"
         body = application(environ, start_response)
-        # Django leaves this to the server (runserver strips it). Gunicorn drops the bytes
-        # too (RFC 9110 section 9.3.2) but logs a warning for every HEAD, so drop them here.
+        # Django leaves this to the server (runserver strips it). RFC 9110 section 9.3.2.
         if environ["REQUEST_METHOD"] != "HEAD":
             return body
         if hasattr(body, "close"):
@@ -52,7 +46,7 @@ def listener_marking(application):
 
 def served_stack(django_application):
     """The whole stack around Django's WSGI handler, as ``serve`` runs it."""
-    return listener_marking(edge_wsgi(django_application))
+    return without_head_bodies(edge_wsgi(django_application))
 
 
 def _edge_key(environ):

@@ -22,14 +22,11 @@ import json
 import logging
 import pwd
 import queue
-import socket
-import struct
 import threading
 import time
 
-import simple_websocket
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.http import HttpResponse
 from django.utils import timezone
@@ -38,7 +35,8 @@ from .envelope import to_json_bytes
 from .exceptions import error_envelope
 from .go import go_quote, go_time
 from .serializers import OperationSerializer
-from .trust import LISTENER_KEY, BearerTokenAuthentication
+from .serving.wsgi_bridge import WEBSOCKET_KEY
+from .trust import LISTENER_KEY, PEER_UID_KEY, BearerTokenAuthentication
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +87,8 @@ def requestor(request):
     meta = request.META
     if meta.get(LISTENER_KEY) == "unix":
         # LXD names the user the connecting process runs as (SO_PEERCRED) and the address "@".
-        return {"username": _peer_username(meta.get("gunicorn.socket")), "protocol": "unix", "address": "@"}
+        uid = meta.get(PEER_UID_KEY)
+        return {"username": "" if uid is None else _user_name(uid), "protocol": "unix", "address": "@"}
     address = meta.get("REMOTE_ADDR", "")
     if meta.get("REMOTE_PORT"):
         address = f"{address}:{meta['REMOTE_PORT']}"
@@ -98,18 +97,6 @@ def requestor(request):
         return {"username": auth.name, "protocol": "token", "address": address}
     user = getattr(request, "user", None)
     return {"username": user.get_username() if user else "", "protocol": "session", "address": address}
-
-
-def _peer_username(sock):
-    """The user name of the process at the other end of a unix socket ("" when unknown)."""
-    if sock is None or sock.family != socket.AF_UNIX:
-        return ""
-    size = struct.calcsize("3i")
-    try:
-        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size))
-    except OSError:
-        return ""
-    return _user_name(uid)
 
 
 @functools.cache
@@ -247,16 +234,36 @@ def _feed_class():
 
 
 class Listener:
-    """One ``/1.0/events`` client's queue of messages, of the types it asked for."""
+    """One ``/1.0/events`` client's queue of messages, of the types it asked for.
+
+    ``on_message``, when set, is called (on the feed's thread) after messages are queued.
+    """
 
     def __init__(self, types):
         self.types = frozenset(types)
         self._queue = queue.SimpleQueue()
+        self.on_message = None
 
     def deliver(self, messages):
+        queued = False
         for event_type, message in messages:
             if event_type in self.types:
                 self._queue.put(message)
+                queued = True
+        if queued and self.on_message is not None:
+            self.on_message()
+
+    def drain(self):
+        """Every message queued so far, without waiting."""
+        messages = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                messages.append(self._queue.get_nowait())
+        return messages
+
+    def close(self):
+        """Stop receiving: the process stops reading the feed with its last listener."""
+        _hub.unsubscribe(self)
 
     def get(self, timeout):
         """The next message, or None after ``timeout`` seconds."""
@@ -311,46 +318,57 @@ class _Hub:
 _hub = _Hub()
 
 
+def open_listener(types=EVENT_TYPES):
+    """A ``Listener`` that receives every event of ``types`` emitted by any worker until closed."""
+    return _hub.subscribe(types)
+
+
 @contextlib.contextmanager
 def listen(types=EVENT_TYPES):
     """A ``Listener`` that receives every event of ``types`` emitted by any worker until the block ends."""
-    listener = _hub.subscribe(types)
+    listener = open_listener(types)
     try:
         yield listener
     finally:
-        _hub.unsubscribe(listener)
+        listener.close()
 
 
 # The WebSocket ----------------------------------------------------------------------------------
-
-
-class _SilentWebSocketResponse(HttpResponse):
-    """What a WebSocket view returns: the socket is already answered, so gunicorn must write nothing.
-
-    Gunicorn closes the connection without writing when iterating the response raises
-    ``StopIteration`` (as Flask-Sock does for simple-websocket).
-    """
-
-    def __iter__(self):
-        raise StopIteration
 
 
 def _error(code, message):
     return HttpResponse(to_json_bytes(error_envelope(code, message)), status=code, content_type="application/json")
 
 
-def _trusted(request):
-    """Events are for trusted clients: the unix socket, or TCP with an API token (see ``trust``)."""
-    return request.META.get(LISTENER_KEY) == "unix" or BearerTokenAuthentication().authenticate(request) is not None
+def _trust_of(request):
+    """Who may listen: the unix socket (for good), or TCP with an API token (while it exists).
+
+    Returns (trusted, still_trusted): the second, when not None, reads whether the token
+    still exists, for the stream to ask again later.
+    """
+    if request.META.get(LISTENER_KEY) == "unix":
+        return True, None
+    authenticated = BearerTokenAuthentication().authenticate(request)
+    if authenticated is None:
+        return False, None
+    token_id = authenticated[1].pk
+
+    def still_trusted():
+        from .models import APIToken
+
+        return APIToken.objects.filter(pk=token_id).exists()
+
+    return True, still_trusted
 
 
 def events(request):
     """``GET /1.0/events?type=operation,lifecycle``: LXD's events as WebSocket text messages.
 
-    The thread stays on this connection as long as the client keeps it, so it gives back
-    its database connection first: a parked listener must not hold one.
+    The view decides and subscribes; the server streams the messages from its event loop
+    (``resources/serving/websocket.py``), so a listener holds no thread.
     """
-    if not _trusted(request):
+    trusted, still_trusted = _trust_of(request)
+    if not trusted:
         return _error(403, "not authorized")
     types = request.GET.get("type", "")
     types = types.split(",") if types else EVENT_TYPES
@@ -358,15 +376,9 @@ def events(request):
         if event_type not in EVENT_TYPES:
             # LXD's text; LXD answers 500, but it is the client's error.
             return _error(400, f"{go_quote(event_type)} isn't a supported event type")
-    if request.META.get("HTTP_UPGRADE", "").lower() != "websocket" or "gunicorn.socket" not in request.META:
-        connections.close_all()
+    handover = request.META.get(WEBSOCKET_KEY)
+    if handover is None:
         return _error(400, "Missing websocket upgrade")
-    with listen(types) as listener:
-        connections.close_all()
-        ws = simple_websocket.Server.accept(request.environ)
-        with contextlib.suppress(simple_websocket.ConnectionClosed):
-            while ws.connected:
-                message = listener.get(timeout=1)
-                if message is not None:
-                    ws.send(message)
-    return _SilentWebSocketResponse()
+    # Subscribed before the client is answered: it misses nothing after that.
+    handover.accept(open_listener(types), still_trusted)
+    return HttpResponse(status=101)

@@ -15,6 +15,9 @@ from rest_framework import authentication, exceptions, permissions
 # The WSGI environ key ``serve`` sets: "unix" or "tcp". Headers reach the environ as
 # HTTP_*, so no client can set it.
 LISTENER_KEY = "lxdsite.listener"
+# The uid of the process at the other end of a unix-socket connection (SO_PEERCRED), which
+# LXD names as a change's requestor; None over TCP.
+PEER_UID_KEY = "lxdsite.peer_uid"
 TOKEN_PREFIX = "lxds_"
 
 

@@ -89,11 +89,15 @@ def _open_uploads(pid, images_dir):
 
 
 def _stalled_upload(socket_path, image):
-    """Start an upload that sends half its body and waits: the worker holds a temporary file."""
+    """Start an upload that sends half its body and waits: the worker holds a temporary file.
+
+    Chunked, as lxc sends uploads: a body of unknown length is read as it arrives (a small
+    one with a Content-Length would be read whole before the request starts)."""
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     connection.connect(str(socket_path))
-    head = f"POST /1.0/images HTTP/1.1\r\nHost: lxd\r\nContent-Length: {len(image)}\r\n\r\n".encode()
-    connection.sendall(head + image[: len(image) // 2])
+    head = b"POST /1.0/images HTTP/1.1\r\nHost: lxd\r\nTransfer-Encoding: chunked\r\n\r\n"
+    half = image[: len(image) // 2]
+    connection.sendall(head + f"{len(half):x}\r\n".encode() + half + b"\r\n")
     return connection
 
 

@@ -8,7 +8,6 @@ back) and read the change back from every worker, on both databases.
 
 import contextlib
 import json
-import socket
 import sqlite3
 
 import psycopg
@@ -19,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 
 from resources.models import Instance, InstanceProfile, Profile, Server
 from resources.response_cache import RESPONSES, ResponseCache
+from resources.trust import LISTENER_KEY
 from tests.support.images import make_image
 from tests.support.live_server import postgres_database, running_server
 from tests.support.workers import spread_requests, worker_pids
@@ -221,22 +221,20 @@ def wsgi_get(app, path, query="", method="GET", body=b"", **headers):
     import io
     from wsgiref.util import setup_testing_defaults
 
-    accepted, peer = socket.socketpair(socket.AF_UNIX)
-    with accepted, peer:
-        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "gunicorn.socket": accepted}
-        environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
-        environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
-        setup_testing_defaults(environ)
-        answer = {}
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, LISTENER_KEY: "unix"}
+    environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+    environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
+    setup_testing_defaults(environ)
+    answer = {}
 
-        def start_response(status, response_headers, exc_info=None):
-            answer["status"], answer["headers"] = status, response_headers
+    def start_response(status, response_headers, exc_info=None):
+        answer["status"], answer["headers"] = status, response_headers
 
-        result = app(environ, start_response)
-        try:
-            body = b"".join(result)
-        finally:
-            getattr(result, "close", lambda: None)()
+    result = app(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        getattr(result, "close", lambda: None)()
     return answer["status"], answer["headers"], body
 
 
@@ -321,9 +319,9 @@ def test_a_served_kept_answer_is_the_full_answer_byte_for_byte(tmp_path):
 def test_the_edge_refuses_a_stale_write_as_the_full_path_does(served_app):
     from django.core.wsgi import get_wsgi_application
 
-    from resources.edge import listener_marking
+    from resources.edge import without_head_bodies
 
-    full_path = listener_marking(get_wsgi_application())
+    full_path = without_head_bodies(get_wsgi_application())
     etag = dict(wsgi_get(served_app, "/1.0/profiles/web")[1])["ETag"]
     wsgi_get(served_app, "/1.0/profiles/web")
     put = {"method": "PUT", "body": b'{"description": "x"}'}

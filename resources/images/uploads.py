@@ -110,7 +110,7 @@ def _body_stream(request):
     """The raw request body, read as it arrives.
 
     lxc sends uploads chunked, without Content-Length; Django's request stream then reads
-    nothing, so read gunicorn's WSGI input, which ends where the chunked body ends.
+    nothing, so read the server's WSGI input, which ends where the chunked body ends.
     """
     meta = request.META
     if meta.get("CONTENT_LENGTH"):

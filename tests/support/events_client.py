@@ -18,12 +18,19 @@ from tests.support.workers import accepting_pid
 class EventsClient:
     """One WebSocket connection to ``/1.0/events``; ``receive`` returns the decoded events."""
 
-    def __init__(self, socket_path, path="/1.0/events", timeout=5):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(str(socket_path))
+    def __init__(self, socket_path, path="/1.0/events", timeout=5, *, address=None, headers=()):
+        """Listen on the unix socket at ``socket_path``, or over TCP at ``address`` (host, port);
+        ``headers`` are more (name, value) pairs for the handshake (``Authorization``)."""
+        if address is None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(str(socket_path))
+        else:
+            self.sock = socket.create_connection(address, timeout=timeout)
         self.ws = WSConnection(ConnectionType.CLIENT)
-        self.sock.sendall(self.ws.send(Request(host="unix.socket", target=path)))
+        self.sock.sendall(self.ws.send(Request(host="unix.socket", target=path, extra_headers=list(headers))))
         self.accepted = None
+        # The code of the server's close frame, once it sent one (1008: no longer trusted).
+        self.close_code = None
         self._messages = deque()
         self._text = ""
         deadline = time.monotonic() + timeout
@@ -57,6 +64,7 @@ class EventsClient:
             elif isinstance(event, Ping):
                 self.sock.sendall(self.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
+                self.close_code = event.code
                 return False
         return bool(data)
 

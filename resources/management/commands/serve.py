@@ -1,13 +1,12 @@
 """Start lxdsite the way LXD starts: `LXD_DIR=DIR python manage.py serve`.
 
 The API listens on `DIR/unix.socket` (mode 0660, as LXD's socket) and, with `--bind`,
-on TCP as well. Gunicorn runs in this process through its custom-application API.
+on TCP as well (over TLS with `--tls-cert`). Gunicorn's arbiter runs in this process through
+its custom-application API and keeps the workers (`resources/serving/`) alive.
 """
 
-import ctypes
 import gc
 import os
-import signal
 import socket
 import stat
 
@@ -15,13 +14,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
-from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.sock import UnixSocket
 
 from lxdsite.secret_key import stored_secret_key
-from resources.envelope import to_json_bytes
-from resources.exceptions import error_envelope
 from resources.images import remove_stale_uploads
 
 # LXD creates its unix socket srw-rw----: the owner and its group may talk to the API.
@@ -82,22 +78,15 @@ def keep_state_private(lxd_dir):
     settings.LXDSITE_IMAGES_DIR.chmod(0o700)
 
 
-def write_lxd_error(sock, status_int, reason, mesg):
-    """Gunicorn's answer to a request it cannot parse (a bad header, a line too long), as
-    LXD's error envelope: clients parse every answer as JSON, and gunicorn's is an HTML page."""
-    body = to_json_bytes(error_envelope(status_int, mesg or reason))
-    head = (
-        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
-
-
 class LXDApplication(BaseApplication):
-    """Gunicorn application serving lxdsite's WSGI app with the given settings."""
+    """Gunicorn application serving lxdsite's WSGI app with the given settings.
 
-    def __init__(self, options):
+    ``tls_files`` (certificate, key) put the TCP listeners under TLS; the workers read them.
+    """
+
+    def __init__(self, options, tls_files=None):
         self.options = options
+        self.tls_files = tls_files
         super().__init__()
 
     def load_config(self):
@@ -106,9 +95,6 @@ class LXDApplication(BaseApplication):
 
     def load(self):
         from lxdsite.wsgi import application
-
-        # Gunicorn's workers write their parse errors through this one function (Worker.handle_error).
-        gunicorn_util.write_error = write_lxd_error
 
         return application
 
@@ -158,24 +144,8 @@ class Command(BaseCommand):
         remove_stale_socket(socket_path)
 
         options = {"workers": workers, "threads": threads, "access_log": access_log, "name": f"lxdsite {lxd_dir}"}
-        if tls_cert:
-            # Gunicorn puts TLS on every socket it binds, and lxc cannot speak TLS on the unix
-            # socket: the TCP listeners get an arbiter of their own, in a child process.
-            serve_tls_in_child(bind, tls_cert, tls_key, options)
-            bind = []
-        LXDApplication(gunicorn_options([f"unix:{socket_path}", *bind], **options)).run()
-
-
-def serve_tls_in_child(bind, certfile, keyfile, options):
-    """Fork a process that serves ``bind`` over TLS and dies with this one."""
-    if os.fork() == 0:
-        # PR_SET_PDEATHSIG: the kernel sends SIGTERM (a graceful gunicorn stop) when the parent dies.
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-        try:
-            tls = {"certfile": certfile, "keyfile": keyfile}
-            LXDApplication({**gunicorn_options(bind, **options), **tls}).run()
-        finally:
-            os._exit(0)
+        tls_files = (tls_cert, tls_key) if tls_cert else None
+        LXDApplication(gunicorn_options([f"unix:{socket_path}", *bind], **options), tls_files).run()
 
 
 def gunicorn_options(bind, *, workers, threads, access_log, name):
@@ -183,11 +153,13 @@ def gunicorn_options(bind, *, workers, threads, access_log, name):
     return {
         "bind": bind,
         "workers": workers,
-        # gthread: a request runs on its own thread holding the client socket,
-        # so an upgraded WebSocket (/1.0/events) can stay on it while other
-        # threads serve; the sync worker would block the whole process.
-        "worker_class": "gthread",
+        # An event loop holds the connections (slow, idle and WebSocket ones cost a file
+        # descriptor), and `threads` threads run complete requests (resources/serving/).
+        "worker_class": "resources.serving.worker.LXDWorker",
         "threads": threads,
+        # Seconds an idle kept-alive connection stays open: longer than Go's clients keep
+        # theirs (90 s), so the client closes first and never sends on a closing connection.
+        "keepalive": 120,
         # Preload: manage.py has already set Django up in this process, so the
         # workers inherit it either way; preloading builds the handler once and
         # fails fast. Database connections are the one thing that must not

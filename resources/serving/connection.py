@@ -1,0 +1,382 @@
+"""One client connection, read with h11 in the event loop (see the package docstring).
+
+A request reaches a pool thread once its head is complete and, when it is small
+(``BUFFERED_BODY``), its body too; a larger body (an image upload) is read by the thread as
+it arrives. Every wait on the client has a deadline, and reading pauses while the
+application runs, so a client can cost memory only up to ``MAX_HEAD`` or ``BUFFERED_BODY``.
+"""
+
+import asyncio
+import email.utils
+import io
+import logging
+import socket
+import struct
+import time
+
+import h11
+from django.conf import settings
+
+from ..envelope import to_json_bytes
+from ..exceptions import error_envelope
+from . import websocket, wsgi_bridge
+
+logger = logging.getLogger(__name__)
+
+# The most a request's head may hold: Go's (LXD's) limit is 1 MiB, real heads a few hundred bytes.
+MAX_HEAD = 64 * 1024
+# A request line longer than this gets 414, as gunicorn's limit did.
+MAX_REQUEST_LINE = 8190
+# Bodies up to this size are read before the request reaches a thread; larger ones stream.
+BUFFERED_BODY = 1024 * 1024
+# Seconds a client may leave a body it is sending without a byte.
+BODY_TIMEOUT = 60
+# After an answer, at most this much of an unread request body is read past to keep the connection.
+DRAIN_LIMIT = 64 * 1024
+
+
+class ClientGone(ConnectionError):
+    """The client closed the connection, or stopped sending, in the middle of a request body."""
+
+
+class Connection(asyncio.Protocol):
+    """An accepted client connection and the task that answers its requests, one at a time."""
+
+    def __init__(self, site, tls=False):
+        self.site = site
+        self.tls = tls
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+        self.receive = self.h11.receive_data
+        self.transport = None
+        self.closed = False
+        self.busy = False
+        self.streaming = False
+        self.readable = asyncio.Event()
+        self._reading = True
+        self._wanted = False
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._new_cycle()
+
+    # asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock.family == socket.AF_UNIX:
+            self.listener, self.peer_uid = "unix", _peer_uid(sock)
+            self.server_name, self.server_port = "unix.socket", "0"
+            self.remote_addr, self.remote_port = "", ""
+        else:
+            self.listener, self.peer_uid = "tcp", None
+            host, port = transport.get_extra_info("sockname")[:2]
+            self.server_name, self.server_port = host, str(port)
+            host, port = transport.get_extra_info("peername")[:2]
+            self.remote_addr, self.remote_port = host, str(port)
+        self.site.connections.add(self)
+        self.task = self.site.loop.create_task(self.serve())
+
+    def data_received(self, data):
+        if self._line_length is not None:
+            self._note_request_line(data)
+        self.receive(data)
+        self.readable.set()
+        if not self._wanted:
+            # Nobody reads now (the application runs): stop reading until asked.
+            self.transport.pause_reading()
+            self._reading = False
+
+    def eof_received(self):
+        self.receive(None if self.receive is not self.h11.receive_data else b"")
+        self.readable.set()
+        # Keep the transport open: the answer to the last request may still be written.
+        return True
+
+    def connection_lost(self, exc):
+        self.closed = True
+        self.readable.set()
+        self._writable.set()
+        self.site.connections.discard(self)
+
+    def pause_writing(self):
+        self._writable.clear()
+
+    def resume_writing(self):
+        self._writable.set()
+
+    # Reading ---------------------------------------------------------------------------
+
+    def _new_cycle(self):
+        """Before a request: nothing of its head seen yet."""
+        self._head_deadline = None
+        self._line_length = 0
+        self._line_too_long = False
+
+    def _note_request_line(self, data):
+        """Follow the request line's length until it ends (h11 only bounds the whole head)."""
+        if self._head_deadline is None:
+            self._head_deadline = self.site.loop.time() + settings.LXDSITE_REQUEST_HEAD_TIMEOUT
+        end = data.find(b"\n")
+        self._line_length += len(data) if end < 0 else end
+        self._line_too_long = self._line_length > MAX_REQUEST_LINE
+        if end >= 0:
+            self._line_length = None
+
+    async def wait_readable(self, timeout):
+        """Wait until the client sends something (or goes), at most ``timeout`` seconds."""
+        if self.closed:
+            return
+        self.readable.clear()
+        if not self._reading:
+            self.transport.resume_reading()
+            self._reading = True
+        self._wanted = True
+        try:
+            async with asyncio.timeout(timeout):
+                await self.readable.wait()
+        finally:
+            self._wanted = False
+
+    async def drained(self):
+        """Wait until the transport has room for more (the client reads what was written)."""
+        await self._writable.wait()
+
+    async def _next_request(self):
+        """The next ``h11.Request``, or None when the connection is to end."""
+        while True:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as error:
+                self.refuse(error.error_status_hint, str(error) or "Bad Request")
+                return None
+            if self._line_too_long:
+                self.refuse(414, "Request-URI Too Long")
+                return None
+            if isinstance(event, h11.Request):
+                return event
+            if event is not h11.NEED_DATA or self.closed:
+                return None
+            if self._head_deadline is None:
+                # No byte of a request yet: a kept-alive connection may idle this long.
+                timeout = self.site.keepalive if self.site.accepting else 0
+            else:
+                timeout = self._head_deadline - self.site.loop.time()
+            try:
+                await self.wait_readable(max(timeout, 0))
+            except TimeoutError:
+                if self._head_deadline is not None:
+                    self.refuse(408, "Request Timeout")
+                return None
+
+    async def receive_chunk(self):
+        """The request body's next chunk, None at its end; ``ClientGone`` if the client goes."""
+        self._send_continue()
+        while True:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as error:
+                raise ClientGone(str(error)) from error
+            if isinstance(event, h11.Data):
+                return bytes(event.data)
+            if isinstance(event, h11.EndOfMessage):
+                return None
+            if event is not h11.NEED_DATA or self.closed:
+                raise ClientGone("The client closed the connection before the end of the request body")
+            try:
+                await self.wait_readable(BODY_TIMEOUT)
+            except TimeoutError:
+                raise ClientGone("The client sent no part of the request body in time") from None
+
+    async def _request_body(self, request):
+        """``wsgi.input`` for ``request``: the whole body when small, else one read as it arrives."""
+        headers = dict(request.headers)
+        length = headers.get(b"content-length")
+        chunked = b"transfer-encoding" in headers
+        if not chunked and int(length or 0) <= BUFFERED_BODY:
+            body = bytearray()
+            while (chunk := await self.receive_chunk()) is not None:
+                body += chunk
+            return io.BytesIO(body)
+        return wsgi_bridge.StreamedInput(self.site.loop, self.receive_chunk, BODY_TIMEOUT + 5)
+
+    def _send_continue(self):
+        """RFC 9110 section 10.1.1: answer ``Expect: 100-continue`` once the body is wanted."""
+        if self.h11.they_are_waiting_for_100_continue:
+            self.transport.write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+
+    # Answering -------------------------------------------------------------------------
+
+    async def serve(self):
+        """Answer requests until the client goes, asks to close, or the worker stops."""
+        try:
+            while (request := await self._next_request()) is not None:
+                self.busy = True
+                try:
+                    keep = await self._answer(request)
+                finally:
+                    self.busy = False
+                if not keep or not self.site.accepting:
+                    break
+        except ClientGone:
+            pass
+        except Exception:
+            logger.exception("Serving a connection failed")
+        finally:
+            self.transport.close()
+
+    async def _answer(self, request):
+        """Answer one request; whether the connection can carry another."""
+        started = time.monotonic()
+        wsgi_input = await self._request_body(request)
+        environ = wsgi_bridge.environ_for(request, self, wsgi_input)
+        handover = websocket.Handover() if websocket.is_upgrade(request) else None
+        if handover is not None:
+            environ[wsgi_bridge.WEBSOCKET_KEY] = handover
+        loop, executor = self.site.loop, self.site.executor
+        try:
+            answer = await loop.run_in_executor(executor, wsgi_bridge.run_application, self.site.application, environ)
+        except Exception:
+            logger.exception("%s %s failed", environ["REQUEST_METHOD"], environ["RAW_URI"])
+            answer = _error_answer(500, "Internal Server Error")
+        if handover is not None and handover.listener is not None:
+            self.streaming = True
+            await websocket.stream_events(self, request, handover)
+            return False
+        await self._send(request, answer)
+        self.site.log_access(self, environ, answer, time.monotonic() - started)
+        return await self._end_cycle()
+
+    async def _send(self, request, answer):
+        """Write ``answer``: at once when complete, else chunk by chunk as the client reads."""
+        headers = [header for header in answer.headers if header[0].lower() != b"date"]
+        headers.append((b"Date", self.site.date()))
+        try:
+            response = h11.Response(status_code=answer.status, reason=answer.reason, headers=headers)
+        except h11.LocalProtocolError:
+            logger.exception("The application answered with an invalid HTTP response")
+            answer = _error_answer(500, "Internal Server Error")
+            response = h11.Response(status_code=500, headers=[*answer.headers, (b"Date", self.site.date())])
+        if answer.stream is None:
+            body = b"".join(answer.body)
+            if body and not any(name.lower() == b"content-length" for name, _ in headers):
+                response.headers.append((b"content-length", str(len(body)).encode()))
+            data = self.h11.send(response) + (self.h11.send(h11.Data(data=body)) if body else b"")
+            self.transport.write(data + self.h11.send(h11.EndOfMessage()))
+            return
+        loop, executor = self.site.loop, self.site.executor
+        try:
+            self.transport.write(self.h11.send(response))
+            while (chunk := await loop.run_in_executor(executor, wsgi_bridge.next_chunk, answer)) is not None:
+                if chunk:
+                    self.transport.write(self.h11.send(h11.Data(data=chunk)))
+                await self.drained()
+                if self.closed:
+                    return
+            self.transport.write(self.h11.send(h11.EndOfMessage()))
+        finally:
+            if answer.closing is not None:
+                await loop.run_in_executor(executor, wsgi_bridge.close_stream, answer)
+
+    async def _end_cycle(self):
+        """Read past what the application left of the body, then get ready for the next request."""
+        if self.h11.our_state is not h11.DONE or self.closed:
+            return False
+        drained = 0
+        while self.h11.their_state is h11.SEND_BODY and drained <= DRAIN_LIMIT:
+            try:
+                chunk = await self.receive_chunk()
+            except (ClientGone, TimeoutError):
+                return False
+            if chunk is None:
+                break
+            drained += len(chunk)
+        if self.h11.their_state is not h11.DONE:
+            return False
+        self.h11.start_next_cycle()
+        self._new_cycle()
+        return True
+
+    def refuse(self, status, message):
+        """Answer a request that cannot be served (it cannot be parsed, it is too slow) and close:
+        LXD's error envelope, as JSON like every other answer."""
+        if self.closed or self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        body = to_json_bytes(error_envelope(status, message))
+        reason = _REASONS.get(status, "Error")
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nDate: {self.site.date().decode()}\r\n\r\n"
+        )
+        self.transport.write(head.encode("latin-1") + body)
+
+    def close_idle(self):
+        """At a graceful stop: end the connection now unless a request is being answered."""
+        if not self.busy or self.streaming:
+            self.transport.close()
+
+
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
+
+
+def _error_answer(status, message):
+    body = to_json_bytes(error_envelope(status, message))
+    return wsgi_bridge.Answer(status, message.encode(), [(b"Content-Type", b"application/json")], [body])
+
+
+def _peer_uid(sock):
+    """The uid of the process at the other end of a unix socket (SO_PEERCRED), None if unknown."""
+    size = struct.calcsize("3i")
+    try:
+        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size))
+    except OSError:
+        return None
+    return uid
+
+
+class Site:
+    """What a worker's connections share: the loop, the thread pool, the application, settings."""
+
+    def __init__(self, loop, executor, application, *, keepalive, access_log=None):
+        self.loop = loop
+        self.executor = executor
+        self.application = application
+        self.keepalive = keepalive
+        self.access_log = access_log
+        self.connections = set()
+        self.accepting = True
+        self._date = (0, b"")
+
+    def date(self):
+        """The Date header's value, formatted once a second."""
+        now = int(time.time())
+        if self._date[0] != now:
+            self._date = (now, email.utils.formatdate(now, usegmt=True).encode())
+        return self._date[1]
+
+    def log_access(self, connection, environ, answer, seconds):
+        if self.access_log is None:
+            return
+        client = connection.remote_addr or "@"
+        self.access_log.info(
+            '%s - - [%s] "%s %s %s" %d %.1fms',
+            client,
+            time.strftime("%d/%b/%Y:%H:%M:%S %z"),
+            environ["REQUEST_METHOD"],
+            environ["RAW_URI"],
+            environ["SERVER_PROTOCOL"],
+            answer.status,
+            seconds * 1000,
+        )
+
+    async def stop(self, timeout):
+        """Stop taking requests; let those in progress finish for up to ``timeout`` seconds."""
+        self.accepting = False
+        for connection in list(self.connections):
+            connection.close_idle()
+        deadline = self.loop.time() + timeout
+        while self.connections and self.loop.time() < deadline:
+            await asyncio.sleep(0.1)
+            for connection in list(self.connections):
+                connection.close_idle()
+        for connection in list(self.connections):
+            connection.transport.abort()
