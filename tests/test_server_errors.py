@@ -1,7 +1,8 @@
 """A 500 is a bug: it answers LXD's envelope and is logged with its traceback and request line.
 
-The failure is real, not staged: a row whose stored time cannot be read (a damaged database: a
-month 13 that SQLite keeps as text) makes every list of the instances fail.
+The failure is real, not staged: a damaged database makes every list of the instances fail. On
+SQLite a row keeps a time no reader can parse (a month 13, kept as text); PostgreSQL refuses
+that, so there a table the list reads is gone.
 """
 
 import logging
@@ -9,9 +10,9 @@ import sqlite3
 import time
 
 import pytest
-from django.db import connection
+from django.db import ProgrammingError, connection
 
-from resources.models import Instance
+from resources.models import Instance, InstanceProfile
 
 DAMAGED_TIME = "2026-13-40 00:00:00"
 SERVER_ERROR = {
@@ -26,17 +27,28 @@ SERVER_ERROR = {
 
 
 def _damage(cursor, name):
-    """Store a time no reader can parse in the instance's ``created_at``."""
+    """Store a time no reader can parse in the instance's ``created_at`` (SQLite)."""
     table = Instance._meta.db_table
     cursor.execute(f"UPDATE {table} SET created_at = ? WHERE name = ?", [DAMAGED_TIME, name])
     assert cursor.rowcount == 1
 
 
+def _damage_in_process(name):
+    """Damage the test database so that listing instances fails; the error it then raises."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            _damage(cursor.cursor, name)
+            return ValueError
+        # Undone with the test's transaction (whose deferred checks run first, as at a commit).
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"DROP TABLE {InstanceProfile._meta.db_table}")
+        return ProgrammingError
+
+
 @pytest.mark.django_db
 def test_a_500_is_logged_with_its_traceback_and_request_line(api, caplog):
     assert api.post("/1.0/instances", {"name": "c1", "source": {"type": "none"}}).status_code == 202
-    with connection.cursor() as cursor:
-        _damage(cursor.cursor, "c1")
+    error = _damage_in_process("c1")
     # Answer the 500 as a server does, instead of raising the exception into the test.
     api.raise_request_exception = False
 
@@ -49,7 +61,7 @@ def test_a_500_is_logged_with_its_traceback_and_request_line(api, caplog):
     assert record.levelno == logging.ERROR
     assert "GET /1.0/instances?recursion=1" in record.getMessage()
     assert record.exc_info is not None
-    assert record.exc_info[0] is ValueError
+    assert record.exc_info[0] is error
 
 
 @pytest.mark.live
