@@ -36,7 +36,7 @@ def _routes():
                     yield basename, viewset, route.detail, method, action, template
 
 
-ROUTES = {f"{route[3]} {route[5]}": route for route in _routes()}
+ROUTES = {f"{route[0]} {route[3]} {route[4]}": route for route in _routes()}
 SERVER_METHODS = ["get", "put", "patch"]
 
 # What each action sends: bodies that a trusted client's request succeeds with.
