@@ -131,9 +131,27 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
+# lxdsite's own records go to stderr, which `serve` passes on: a 500's traceback and request
+# line (resources.exceptions.log_server_error), an unreachable database, a failing events feed.
 # Django logs every 4xx answer as a warning; to LXD clients a 404 or a 412 is a routine answer,
-# and building each record was 5% of a refused write. Errors (5xx) are still logged.
-LOGGING = {"version": 1, "disable_existing_loggers": False, "loggers": {"django.request": {"level": "ERROR"}}}
+# and building each record was 5% of a refused write.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    # gunicorn's own lines look the same.
+    "formatters": {
+        "lxdsite": {
+            "format": "[{asctime}] [{process}] [{levelname}] {name}: {message}",
+            "datefmt": "%Y-%m-%d %H:%M:%S %z",
+            "style": "{",
+        }
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "lxdsite"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "resources": {"handlers": ["stderr"], "level": "WARNING"},
+    },
+}
 
 # Each worker keeps encoded GET answers up to this many MiB until the database changes
 # (resources/response_cache.py); 0 turns that off.

@@ -1,6 +1,7 @@
 """The app that holds the LXD objects."""
 
 from django.apps import AppConfig
+from django.core.signals import got_request_exception
 from django.db.models.signals import post_migrate
 
 
@@ -21,3 +22,7 @@ class ResourcesConfig(AppConfig):
 
         # After migrate and flush: the watched tables' triggers follow the models' declarations.
         post_migrate.connect(_sync_triggers, sender=self, dispatch_uid="lxdsite-sync-triggers")
+        # Every unhandled exception (a 500) is logged with its request line.
+        from .exceptions import log_server_error
+
+        got_request_exception.connect(log_server_error, dispatch_uid="lxdsite-log-server-errors")

@@ -166,6 +166,13 @@ class DatabaseUnavailableMiddleware:
         return response
 
 
+def log_server_error(sender, request, **kwargs):
+    """``got_request_exception``'s receiver: an exception no layer answered is a bug, answered
+    with a 500 (``server_error_view``); log it with its traceback and the request line, so the
+    server's stderr shows what failed and for which request."""
+    logger.error("500 Internal server error: %s %s", request.method, request.get_full_path(), exc_info=True)
+
+
 def not_found_view(request, exception=None):
     """Django's handler404: an unknown path is LXD's ``not found``."""
     return _envelope_response(404, "not found")

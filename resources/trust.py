@@ -4,12 +4,14 @@ LXD trusts whoever can open its unix socket and gives everyone else a public vie
 does the same: ``manage.py serve`` marks each request with the kind of listener that
 accepted it (``LISTENER_KEY`` in the WSGI environ, set from the socket itself, never from
 anything the client sends). Over TCP a request is trusted only with a valid API token
-(``Authorization: Bearer ...``) or a Django staff session.
+(``Authorization: Bearer ...``) or a Django staff session, which may do what its Django model
+permissions allow (``required_permission``).
 """
 
 import hashlib
 import secrets
 
+from django.contrib.auth import get_permission_codename
 from rest_framework import authentication, exceptions, permissions
 
 # The WSGI environ key ``serve`` sets: "unix" or "tcp". Headers reach the environ as
@@ -48,8 +50,40 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return (None, api_token)
 
 
+def permission_verb(request, view):
+    """Django's word for what the request does to the view's model: ``view`` for a read, ``add``
+    for a POST on a collection, ``delete`` for DELETE, ``change`` for every other write (PUT,
+    PATCH, a rename, an action such as an instance's state); a view's ``permission_verbs``
+    names another word for one of its actions."""
+    verb = getattr(view, "permission_verbs", {}).get(getattr(view, "action", None))
+    if verb:
+        return verb
+    if request.method in permissions.SAFE_METHODS:
+        return "view"
+    if request.method == "DELETE":
+        return "delete"
+    if request.method == "POST" and not getattr(view, "detail", False):
+        return "add"
+    return "change"
+
+
+def required_permission(request, view):
+    """The Django model permission (``resources.change_profile``) a staff session needs for the
+    request: the verb's permission on the model of the view's queryset, so every resource has
+    them by its declaration alone. None for a view without a model."""
+    queryset = getattr(view, "queryset", None)
+    if queryset is None:
+        return None
+    opts = queryset.model._meta
+    return f"{opts.app_label}.{get_permission_codename(permission_verb(request, view), opts)}"
+
+
 def is_trusted(request):
-    """Whether the request may see and change everything, as a client of LXD's unix socket."""
+    """Whether the request may see and do all it asks, as a client of LXD's unix socket.
+
+    Over TCP: a read-write token, a read-only one for reads, or an active staff user holding
+    the request's ``required_permission`` (superusers hold every one).
+    """
     from .models import APIToken
 
     if request.META.get(LISTENER_KEY) == "unix":
@@ -57,14 +91,20 @@ def is_trusted(request):
     if isinstance(request.auth, APIToken):
         return request.method in permissions.SAFE_METHODS or not request.auth.read_only
     user = getattr(request, "user", None)
-    return bool(user and user.is_active and user.is_staff)
+    if not (user and user.is_active and user.is_staff):
+        return False
+    # DRF's request names its view (the browsable API asks again with each form's method).
+    view = (getattr(request, "parser_context", None) or {}).get("view")
+    permission = required_permission(request, view) if view is not None else None
+    return permission is not None and user.has_perm(permission)
 
 
 class LXDTrust(permissions.BasePermission):
-    """Trusted clients may do anything; others only read views that offer a public view.
+    """Trusted clients may do what they ask; others only read views that offer a public view.
 
     A view offers one with ``untrusted_read = True`` and then shows untrusted clients only
-    what LXD shows them (``GET /1.0`` without config, public images).
+    what LXD shows them (``GET /1.0`` without config, public images): a staff session without
+    the view permission sees that too, never less than an anonymous client.
     """
 
     def has_permission(self, request, view):

@@ -8,7 +8,7 @@ import warnings
 import pylxd
 import pytest
 import requests
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 
 from resources.models import APIToken, Profile
@@ -108,6 +108,7 @@ def test_revoked_token_stops_working(tcp_api):
 @pytest.mark.django_db
 def test_staff_session_is_trusted_and_writes_need_csrf(tcp_api):
     staff = User.objects.create_user("admin", password="pw", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__in=["view_profile", "change_profile"]))
     tcp_api.force_login(staff)
     tcp_api.handler.enforce_csrf_checks = True
 

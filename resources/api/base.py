@@ -60,6 +60,9 @@ class LXDViewSet(viewsets.GenericViewSet):
     filter_fields = None
     # GET of one object by prepared SQL (``prepared.py``): the request clients repeat most.
     prepared_reads = False
+    # Django's permission word for an action where it is not the one its method implies
+    # (``trust.permission_verb``: view, add, change, delete on the queryset's model).
+    permission_verbs = {}
     _prepared_lookups = None
 
     def get_serializer_class(self):

@@ -38,6 +38,8 @@ class OperationViewSet(RetrieveMixin, LXDViewSet):
     # A malformed id finds nothing: DRF's get_object_or_404 turns the UUID error into a 404.
     lookup_field = "id"
     collection_url = "/1.0/operations"
+    # Cancelling changes an operation's status, and the row stays listed until it expires.
+    permission_verbs = {"destroy": "change"}
     not_found_message = "Operation not found"
     # How often /wait looks at the row again: the work may run in another worker process.
     wait_poll_interval = 0.05
