@@ -17,6 +17,7 @@ import pytest
 
 from resources.models import Image, ImageAlias, Profile
 from tests.support.image_files import METADATA, unified_image
+from tests.support.live_server import unix_request
 
 pytestmark = pytest.mark.django_db
 
@@ -51,54 +52,55 @@ def _refused(upload, data, **headers):
 # metadata.yaml -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("metadata", "err"),
-    [
-        # A surrogate escape is a scanner error in go-yaml, wherever it stands.
-        (_with_property('  bad: "\\ud800"'), "yaml: line 6: found invalid Unicode character escape code"),
-        (_with_property('  "\\ud800": x'), "yaml: line 6: found invalid Unicode character escape code"),
-        ('a: "x\n  \\udfff"\n' + METADATA, "yaml: line 2: found invalid Unicode character escape code"),
-        (_with_property('  bad: "\\U00110000"'), "yaml: line 6: found invalid Unicode character escape code"),
-        # Values LXD decodes into a string, an int64 or a map[string]string.
-        (
-            METADATA.replace("properties:\n", ALIAS_BOMB + "properties:\n  bomb: *f\n"),
-            "yaml: unmarshal errors:\n  line 8: cannot unmarshal !!seq into string",
-        ),
-        (_with_property("  seq: [1,2]"), "yaml: unmarshal errors:\n  line 6: cannot unmarshal !!seq into string"),
-        (_with_property("  m: {a: 1}"), "yaml: unmarshal errors:\n  line 6: cannot unmarshal !!map into string"),
-        (_with_property("  [a]: b"), "yaml: unmarshal errors:\n  line 6: cannot unmarshal !!seq into string"),
-        (
-            METADATA.replace("architecture: x86_64", "architecture: [x86_64]"),
-            "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!seq into string",
-        ),
-        (
-            METADATA.replace("creation_date: 1700000000", "creation_date: [1]"),
-            "yaml: unmarshal errors:\n  line 2: cannot unmarshal !!seq into int64",
-        ),
-        (
-            METADATA.split("properties:")[0] + "properties: [a]\n",
-            "yaml: unmarshal errors:\n  line 3: cannot unmarshal !!seq into map[string]string",
-        ),
-        (
-            METADATA.split("properties:")[0] + "properties: x\n",
-            "yaml: unmarshal errors:\n  line 3: cannot unmarshal !!str `x` into map[string]string",
-        ),
-    ],
-    ids=[
-        "surrogate value",
-        "surrogate key",
-        "surrogate on a continuation line",
-        "escape beyond unicode",
-        "alias bomb in a property",
-        "sequence property",
-        "mapping property",
-        "sequence key",
-        "sequence architecture",
-        "sequence creation date",
-        "sequence properties",
-        "string properties",
-    ],
-)
+# metadata.yaml LXD 5.0.2 refuses, and its err text for each.
+UNDECODABLE_METADATA = [
+    # A surrogate escape is a scanner error in go-yaml, wherever it stands.
+    (_with_property('  bad: "\\ud800"'), "yaml: line 6: found invalid Unicode character escape code"),
+    (_with_property('  "\\ud800": x'), "yaml: line 6: found invalid Unicode character escape code"),
+    ('a: "x\n  \\udfff"\n' + METADATA, "yaml: line 2: found invalid Unicode character escape code"),
+    (_with_property('  bad: "\\U00110000"'), "yaml: line 6: found invalid Unicode character escape code"),
+    # Values LXD decodes into a string, an int64 or a map[string]string.
+    (
+        METADATA.replace("properties:\n", ALIAS_BOMB + "properties:\n  bomb: *f\n"),
+        "yaml: unmarshal errors:\n  line 8: cannot unmarshal !!seq into string",
+    ),
+    (_with_property("  seq: [1,2]"), "yaml: unmarshal errors:\n  line 6: cannot unmarshal !!seq into string"),
+    (_with_property("  m: {a: 1}"), "yaml: unmarshal errors:\n  line 6: cannot unmarshal !!map into string"),
+    (_with_property("  [a]: b"), "yaml: unmarshal errors:\n  line 6: cannot unmarshal !!seq into string"),
+    (
+        METADATA.replace("architecture: x86_64", "architecture: [x86_64]"),
+        "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!seq into string",
+    ),
+    (
+        METADATA.replace("creation_date: 1700000000", "creation_date: [1]"),
+        "yaml: unmarshal errors:\n  line 2: cannot unmarshal !!seq into int64",
+    ),
+    (
+        METADATA.split("properties:")[0] + "properties: [a]\n",
+        "yaml: unmarshal errors:\n  line 3: cannot unmarshal !!seq into map[string]string",
+    ),
+    (
+        METADATA.split("properties:")[0] + "properties: x\n",
+        "yaml: unmarshal errors:\n  line 3: cannot unmarshal !!str `x` into map[string]string",
+    ),
+]
+UNDECODABLE_IDS = [
+    "surrogate value",
+    "surrogate key",
+    "surrogate on a continuation line",
+    "escape beyond unicode",
+    "alias bomb in a property",
+    "sequence property",
+    "mapping property",
+    "sequence key",
+    "sequence architecture",
+    "sequence creation date",
+    "sequence properties",
+    "string properties",
+]
+
+
+@pytest.mark.parametrize(("metadata", "err"), UNDECODABLE_METADATA, ids=UNDECODABLE_IDS)
 def test_metadata_values_lxd_cannot_decode_fail_with_its_text(upload, images_dir, metadata, err):
     assert _refused(upload, unified_image(metadata)) == err
     assert os.listdir(images_dir) == []
@@ -354,3 +356,49 @@ def test_huge_yaml_integer_in_cloud_init_is_lxds_400(api, value, shown):
     assert response.json()["error"] == f"yaml: unmarshal errors:\n  line 1: cannot unmarshal {shown} into struct {{}}"
     profile.refresh_from_db()
     assert profile.config == {}
+
+
+# Side by side with the daemon ------------------------------------------------------------------
+
+
+def _upload_to(socket_path, data):
+    """POST an image file to a server's socket and wait for the operation: the ended operation."""
+    headers = {"Content-Type": "application/octet-stream"}
+    _, answer_headers, _ = unix_request(socket_path, "POST", "/1.0/images", data, headers)
+    return unix_request(socket_path, "GET", answer_headers["Location"] + "/wait?timeout=30")[2]["metadata"]
+
+
+DIFFERENTIAL_UPLOADS = [
+    *[
+        (case_id, unified_image(metadata))
+        for case_id, (metadata, _) in zip(UNDECODABLE_IDS, UNDECODABLE_METADATA, strict=True)
+    ],
+    ("long name at go's limit", _tarball_with_special_header(long_name=(1 << 20) - 1)),
+    ("long name over go's limit", _tarball_with_special_header(long_name=1 << 20)),
+    ("pax header over go's limit", _tarball_with_special_header(pax=(1 << 20) + 10)),
+    (
+        "scalars as written",
+        unified_image(_with_property('  1: 2\n  true: ~\n  3.5: 0x10\n  v: 1.10\n  "\\U0001F600": ok')),
+    ),
+]
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(
+    "data", [case[1] for case in DIFFERENTIAL_UPLOADS], ids=[case[0] for case in DIFFERENTIAL_UPLOADS]
+)
+def test_uploads_end_as_the_daemons_do(real_lxd, lxdsite_server, data):
+    theirs = _upload_to(real_lxd, data)
+    ours = _upload_to(lxdsite_server.socket_path, data)
+    try:
+        assert (ours["status"], ours["err"]) == (theirs["status"], theirs["err"])
+        if theirs["status"] == "Success":
+            url = f"/1.0/images/{theirs['metadata']['fingerprint']}"
+            shown = [
+                unix_request(socket, "GET", url)[2]["metadata"]["properties"]
+                for socket in (real_lxd, lxdsite_server.socket_path)
+            ]
+            assert shown[1] == shown[0]
+    finally:
+        if theirs["status"] == "Success":
+            unix_request(real_lxd, "DELETE", f"/1.0/images/{theirs['metadata']['fingerprint']}")
