@@ -75,7 +75,7 @@ def _split_parts(upload):
 def _new_image(request, upload):
     """The image row an upload makes, checked as LXD checks it (ImageError with LXD's text)."""
     fingerprint = upload.fingerprint
-    expected = request.META.get("HTTP_X_LXD_FINGERPRINT", "")
+    expected = lxd_header(request, "HTTP_X_LXD_FINGERPRINT")
     if expected and expected != fingerprint:
         raise ImageError(f"fingerprints don't match, got {fingerprint} expected {expected}")
     rootfs, rootfs_type = _split_parts(upload)
