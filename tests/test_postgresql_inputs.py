@@ -75,6 +75,35 @@ def test_image_delete_racing_alias_create_answers_2xx_or_4xx(lxdsite_pg_server):
 
 
 @pytest.mark.live
+@pytest.mark.parametrize("retarget", [False, True], ids=["same target", "new target"])
+def test_image_delete_racing_alias_put_answers_2xx_or_4xx(lxdsite_pg_server, retarget):
+    server = lxdsite_pg_server
+    other = _upload(server)
+    for round_ in range(ROUNDS):
+        fingerprint = _upload(server)
+        name = f"race-{round_}"
+        first_target = other if retarget else fingerprint
+        assert server.request("POST", "/1.0/images/aliases", {"name": name, "target": first_target})[0] == 201
+        deleted, put = _at_once(
+            lambda fingerprint=fingerprint: server.request("DELETE", f"/1.0/images/{fingerprint}"),
+            lambda fingerprint=fingerprint, name=name: server.request(
+                "PUT", f"/1.0/images/aliases/{name}", {"target": fingerprint, "description": "d"}
+            ),
+        )
+
+        assert deleted[0] == 202, deleted
+        assert put[0] in (200, 404), put
+        alias = server.request("GET", f"/1.0/images/aliases/{name}")
+        if retarget and put[0] == 404:
+            # The delete came first: the alias still names the other image.
+            assert alias[2]["metadata"]["target"] == other
+        else:
+            # The alias named the deleted image (before or after the PUT): it went with it.
+            assert alias[0] == 404, alias
+    assert "Traceback" not in server.log()
+
+
+@pytest.mark.live
 def test_profile_delete_racing_image_profiles_put_answers_2xx_or_4xx(lxdsite_pg_server):
     server = lxdsite_pg_server
     fingerprint = _upload(server)

@@ -62,11 +62,16 @@ class ImageAliasSerializer(LXDModelSerializer):
         return attrs if self.partial else {"description": "", **attrs}
 
     def save(self, **kwargs):
-        """Write with the target image's row locked, so a concurrent image delete either commits
-        first (the target is then not found) or waits and deletes this alias with the image."""
+        """Write with a new target image's row locked, so a concurrent image delete either
+        commits first (the target is then not found) or waits and deletes this alias with it.
+
+        An unchanged target is not locked: a delete of that image already waits for this alias's
+        row, and locking the image after the alias would deadlock with it.
+        """
+        target = self.validated_data.get("image")
         with transaction.atomic():
-            if "image" in self.validated_data:
-                self.validated_data["image"] = lock_image(self.validated_data["image"])
+            if target is not None and (self.instance is None or target.pk != self.instance.image_id):
+                self.validated_data["image"] = lock_image(target)
             return super().save(**kwargs)
 
 
