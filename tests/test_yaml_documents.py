@@ -6,14 +6,17 @@ few hundred bytes of anchors would become gigabytes. go-yaml refuses a document 
 expand too far; so does lxdsite, by go-yaml's own measure.
 """
 
+import datetime
 import io
 import tracemalloc
 
 import pytest
+import yaml
 from django.core.management import CommandError, call_command
 
 from resources.documents import DocumentError, load_yaml
-from resources.models import Profile
+from resources.models import Image, Profile
+from tests.support.image_files import unified_image
 
 # Each line holds nine of the previous: the last expands to 9^6 strings (kept small enough that
 # a reader without the limit survives it to fail the test).
@@ -69,3 +72,30 @@ def test_import_of_an_alias_bomb_stores_nothing(tmp_path):
 
     assert str(refused.value) == "Nothing imported: Invalid YAML: document contains excessive aliasing"
     assert list(Profile.objects.values_list("name", flat=True)) == ["default"]
+
+
+@pytest.mark.django_db
+def test_import_refuses_image_values_that_could_not_be_read_back(images_dir, tmp_path, upload):
+    fingerprint = upload(unified_image()).fingerprint
+    exported, files = tmp_path / "export.yaml", tmp_path / "files"
+    call_command("export", "--output", str(exported), "--with-files", str(files), stdout=io.StringIO())
+    Image.objects.all().delete()
+    document = yaml.safe_load(exported.read_text())
+    (image,) = document["images"]
+    image["uploaded_at"] = "9999-12-31T23:59:59-14:00"
+    exported.write_text(yaml.safe_dump(document))
+
+    call_command("import", str(exported), "--with-files", str(files), stdout=io.StringIO())
+    # An uploaded_at that cannot be stored is read as unreadable: the import's own time.
+    assert Image.objects.get().uploaded_at.year == datetime.datetime.now(datetime.UTC).year
+
+    Image.objects.all().delete()
+    image["filename"] = "f" * 256
+    exported.write_text(yaml.safe_dump(document))
+    with pytest.raises(CommandError) as refused:
+        call_command("import", str(exported), "--with-files", str(files), stdout=io.StringIO())
+
+    assert str(refused.value) == (
+        f"Nothing imported: Image {fingerprint[:12]}: File names may not be longer than 255 characters"
+    )
+    assert not Image.objects.exists()
