@@ -402,3 +402,21 @@ def test_uploads_end_as_the_daemons_do(real_lxd, lxdsite_server, data):
     finally:
         if theirs["status"] == "Success":
             unix_request(real_lxd, "DELETE", f"/1.0/images/{theirs['metadata']['fingerprint']}")
+
+
+@pytest.mark.live
+def test_served_export_of_a_missing_file_is_404_and_logged(lxdsite_server):
+    data = unified_image()
+    headers = {"Content-Type": "application/octet-stream"}
+    _, answer_headers, _ = lxdsite_server.request("POST", "/1.0/images", data, headers)
+    fingerprint = lxdsite_server.request("GET", answer_headers["Location"])[2]["metadata"]["metadata"]["fingerprint"]
+    path = lxdsite_server.lxd_dir / "images" / fingerprint
+    path.unlink()
+
+    status, _, body = lxdsite_server.request("GET", f"/1.0/images/{fingerprint}/export")
+
+    assert (status, body["error"]) == (404, f"open {path}: no such file or directory")
+    assert f"Image file missing: {path}" in lxdsite_server.log()
+    assert "Traceback" not in lxdsite_server.log()
+    # The image can still be deleted.
+    assert lxdsite_server.request("DELETE", f"/1.0/images/{fingerprint}")[0] == 202
