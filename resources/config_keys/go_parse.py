@@ -59,6 +59,10 @@ def _atoi(value: str) -> int:
     return _parse_int(value, fn="Atoi")
 
 
+# The same for LXD's other integer parameters (``/wait?timeout=``).
+go_atoi = _atoi
+
+
 def _split_host_port(hostport: str) -> tuple[str, str]:
     """Go's net.SplitHostPort, with its AddrError texts."""
 
