@@ -68,7 +68,8 @@ def go_time(value):
     if value is None:
         return "0001-01-01T00:00:00Z"
     value = value.astimezone(datetime.UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    # Go pads the year to four digits; strftime's %Y does not on glibc (year 1 is "1").
+    text = f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond:06d}".rstrip("0")
     return text + "Z"

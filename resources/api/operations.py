@@ -1,7 +1,6 @@
 """``/1.0/operations``: operations grouped by status, one operation, ``/wait``, and DELETE to cancel."""
 
 import math
-import re
 import time
 
 from drf_spectacular.types import OpenApiTypes
@@ -9,8 +8,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.decorators import action
 
+from ..config_keys import ConfigError, go_atoi
 from ..envelope import SyncResponse
-from ..go import go_quote
 from ..models import Operation
 from ..operations import cancel_operation, operation_url
 from ..serializers import OperationSerializer
@@ -25,9 +24,11 @@ def wait_timeout(request):
     value = request.query_params.get("timeout", "")
     if not value:
         return -1
-    if not re.fullmatch(r"[+-]?[0-9]+", value):
-        raise exceptions.ParseError(f"strconv.Atoi: parsing {go_quote(value)}: invalid syntax")
-    return int(value)
+    try:
+        # Go's Atoi, digit by digit (Python's int() refuses more than 4,300 digits).
+        return go_atoi(value)
+    except ConfigError as exc:
+        raise exceptions.ParseError(str(exc)) from exc
 
 
 class OperationViewSet(RetrieveMixin, LXDViewSet):

@@ -26,6 +26,7 @@ An area still to come gets a module of its own beside these: ``project`` (projec
 
 from .devices import validate_devices
 from .errors import ConfigError
+from .go_parse import go_atoi
 from .instance import INSTANCE_KEYS_ANY, INSTANCE_KEYS_CONTAINER, validate_instance_config, validate_profile_config
 from .server import SERVER_CLUSTER_KEYS, SERVER_NODE_KEYS, clean_server_config
 
@@ -36,6 +37,7 @@ __all__ = [
     "SERVER_NODE_KEYS",
     "ConfigError",
     "clean_server_config",
+    "go_atoi",
     "validate_devices",
     "validate_instance_config",
     "validate_profile_config",

@@ -5,6 +5,7 @@ go-yaml v2, go-shellquote), reproduced as far as their error texts reach LXD's a
 """
 
 import ipaddress
+import math
 import re
 
 import yaml
@@ -56,6 +57,10 @@ def _parse_int(value: str, *, bits: int = 64, fn: str = "ParseInt") -> int:
 def _atoi(value: str) -> int:
     """Go's strconv.Atoi on a 64-bit host."""
     return _parse_int(value, fn="Atoi")
+
+
+# The same for LXD's other integer parameters (``/wait?timeout=``).
+go_atoi = _atoi
 
 
 def _split_host_port(hostport: str) -> tuple[str, str]:
@@ -223,9 +228,27 @@ def _go_yaml_tag(node: yaml.Node) -> str:
     if ":" in node.value:
         return "!!str"  # go-yaml has no base-60 integers.
     digits = node.value.replace("_", "")
-    if re.fullmatch("[-+]?[0-9]+", digits) and not -(2**63) <= int(digits) < 2**64:
-        return "!!float"  # go-yaml reads integers beyond 64 bits as floats.
+    if re.fullmatch("[-+]?[0-9]+", digits) and not _fits_64_bits(digits):
+        # go-yaml reads integers beyond 64 bits as floats, and beyond float64 as strings.
+        return "!!str" if math.isinf(float(digits)) else "!!float"
     return tag
+
+
+def _fits_64_bits(digits: str) -> bool:
+    """Whether a decimal integer fits Go's int64 or uint64 (read without int(): Python refuses
+    to convert more than 4,300 digits)."""
+    significant = digits.lstrip("+-").lstrip("0") or "0"
+    return len(significant) <= 20 and -(2**63) <= int(digits[:1].strip("0123456789") + significant) < 2**64
+
+
+def yaml_unmarshal_error(node: yaml.Node, into: str) -> str:
+    """go-yaml v2's line for a node that cannot be decoded into the Go type ``into``."""
+    tag = _go_yaml_tag(node)
+    shown = ""
+    if isinstance(node, yaml.ScalarNode):
+        raw = node.value.encode("utf-8", "surrogatepass")
+        shown = " `" + (raw[:7] + b"..." if len(raw) > 10 else raw).decode("utf-8", "replace") + "`"
+    return f"line {node.start_mark.line + 1}: cannot unmarshal {tag}{shown} into {into}"
 
 
 def _shell_first_word(value: str) -> str | None:

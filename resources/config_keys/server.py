@@ -70,7 +70,8 @@ def _check_listeners(node: dict[str, str]) -> None:
             given = _split_host_port(address)[1]
         except ConfigError as exc:
             raise ConfigError(message + str(exc)) from None
-        if re.fullmatch("[0-9]+", given) and int(given) > 65535:
+        # Compared as text first: Python's int() refuses more than 4,300 digits.
+        if re.fullmatch("[0-9]+", given) and (len(given.lstrip("0")) > 5 or int(given) > 65535):
             raise ConfigError(message + f"address {given}: invalid port")
 
 

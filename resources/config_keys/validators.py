@@ -15,13 +15,13 @@ from .go_parse import (
     _cron_spec,
     _go_len,
     _go_list,
-    _go_yaml_tag,
     _is_ipv4,
     _parse_cidr,
     _parse_int,
     _parse_ip,
     _parse_uint,
     _yaml_error,
+    yaml_unmarshal_error,
 )
 
 Validator = Callable[[str], None]
@@ -365,13 +365,7 @@ def is_yaml(value: str) -> None:
         raise ConfigError("yaml: unknown problem parsing YAML content") from None
     if node is None or isinstance(node, yaml.MappingNode) or node.tag.endswith(":null"):
         return
-    tag = _go_yaml_tag(node)
-    shown = ""
-    if isinstance(node, yaml.ScalarNode):
-        raw = node.value.encode("utf-8", "surrogatepass")
-        shown = " `" + (raw[:7] + b"..." if len(raw) > 10 else raw).decode("utf-8", "replace") + "`"
-    line = node.start_mark.line + 1
-    raise ConfigError(f"yaml: unmarshal errors:\n  line {line}: cannot unmarshal {tag}{shown} into struct {{}}")
+    raise ConfigError(f"yaml: unmarshal errors:\n  {yaml_unmarshal_error(node, 'struct {}')}")
 
 
 def is_cloud_init_user_data(value: str) -> None:

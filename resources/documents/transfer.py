@@ -196,7 +196,7 @@ def _image_from_files(item, fingerprint, source):
         raise DocumentError("Invalid instance type")
     image = Image.objects.create(
         fingerprint=fingerprint,
-        filename=str(item.get("filename") or ""),
+        filename=images.upload_filename(str(item.get("filename") or "")),
         size=sum(path.stat().st_size for path in paths),
         architecture=metadata.architecture,
         type=instance_type,
@@ -222,7 +222,9 @@ def _exported_time(text):
     """A time as exported (Go's format); Go's zero time and anything else unreadable are None."""
     try:
         value = datetime.datetime.fromisoformat(text)
-    except (TypeError, ValueError):
+        # Stored in UTC: an instant outside years 1-9999 there could not be read back.
+        value.astimezone(datetime.UTC)
+    except (TypeError, ValueError, OverflowError):
         return None
     return None if value.year == 1 else value
 

@@ -36,14 +36,88 @@ _JSONLoader.yaml_implicit_resolvers = {
 }
 
 
+# go-yaml's limits on alias expansion (decode.go): the share of decoded nodes that may come
+# from aliases falls from 99% to 10% as a document grows from 400,000 to 4,000,000 nodes.
+_ALIAS_RATIO_RANGE = (400_000, 4_000_000)
+
+
+def _allowed_alias_ratio(decoded):
+    low, high = _ALIAS_RATIO_RANGE
+    if decoded <= low:
+        return 0.99
+    if decoded >= high:
+        return 0.10
+    return 0.99 - 0.89 * (decoded - low) / (high - low)
+
+
+def _check_aliasing(root):
+    """Refuse a document that expands its aliases too far (an alias bomb), as go-yaml does.
+
+    PyYAML shares an aliased node instead of copying it, but every JSON value made from the
+    document copies it again: a few hundred bytes would become gigabytes.
+    """
+    decoded = from_aliases = 0
+    seen = set()
+    pending = [(root, False)]
+    while pending:
+        node, in_alias = pending.pop()
+        in_alias = in_alias or id(node) in seen
+        seen.add(id(node))
+        decoded += 1
+        from_aliases += in_alias
+        if from_aliases > 100 and decoded > 1000 and from_aliases / decoded > _allowed_alias_ratio(decoded):
+            raise yaml.YAMLError("document contains excessive aliasing")
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [item for pair in node.value for item in pair]
+        else:
+            children = []
+        # Document order: the first sight of a node is its anchor, every later one an alias.
+        pending.extend((child, in_alias) for child in reversed(children))
+
+
 def load_yaml(text, *, strings=False):
     """Parse a YAML document into JSON values; ``strings`` keeps ``limits.cpu: 2`` as "2", as ``lxc edit`` does."""
+    loader = (_StringScalarLoader if strings else _JSONLoader)(text)
     try:
-        data = yaml.load(text, Loader=_StringScalarLoader if strings else _JSONLoader)
+        node = loader.get_single_node()
+        if node is not None:
+            _check_aliasing(node)
+        data = None if node is None else loader.construct_document(node)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: e.g. an explicit !!timestamp
         raise DocumentError(f"Invalid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
     try:
         # What the API would decode from JSON: string keys, no NaN, no binary or sets.
-        return json.loads(json.dumps(data, allow_nan=False))
+        data = json.loads(json.dumps(data, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise DocumentError(f"Invalid YAML: {exc} (only JSON's types can be stored)") from exc
+    _check_storable(data)
+    return data
+
+
+def _strings(value):
+    """Every string in a JSON value, object keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _check_storable(data):
+    """Refuse what the API's JSON parser refuses: NUL (PostgreSQL cannot store it) and the lone
+    surrogates a ``"\\ud800"`` escape spells (no database can, and no answer could show them)."""
+    for text in _strings(data):
+        if "\x00" in text:
+            raise DocumentError("Invalid YAML: string contains a NUL character")
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            raise DocumentError("Invalid YAML: string contains an unpaired surrogate") from exc

@@ -14,7 +14,7 @@ directory clean, ``queries`` reads and filters image rows; ``errors`` holds ``Im
 from .errors import ImageError
 from .exports import export_response
 from .files import remove_files, remove_stale_uploads
-from .importing import import_image
+from .importing import import_image, upload_filename
 from .metadata import parse_metadata
 from .queries import IMAGE_FILTER_FIELDS, IMAGE_PREFETCH
 from .tarballs import scan_tarball
@@ -29,4 +29,5 @@ __all__ = [
     "remove_files",
     "remove_stale_uploads",
     "scan_tarball",
+    "upload_filename",
 ]

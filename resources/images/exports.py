@@ -1,13 +1,17 @@
 """``GET /1.0/images/<fingerprint>/export``: an image's files named and sent as LXD sends them."""
 
 import contextlib
+import logging
 import uuid
 
 from django.http import StreamingHttpResponse
+from rest_framework.exceptions import NotFound
 
 from .compression import detect_compression
 from .errors import ImageError
 from .files import CHUNK_SIZE
+
+logger = logging.getLogger(__name__)
 
 
 def _extension(path):
@@ -44,8 +48,21 @@ def _multipart(parts, boundary):
     yield f"--{boundary}--\r\n".encode()
 
 
+def _check_present(image):
+    """Refuse an export whose file is gone (removed or damaged outside lxdsite), before any byte is sent.
+
+    LXD answers 500 with the failed open's text; the image exists but its file is not found:
+    404 with that text, and the server's log names the damage.
+    """
+    for path in image.files():
+        if not path.is_file():
+            logger.error("Image file missing: %s (the image's row exists; re-upload or delete the image)", path)
+            raise NotFound(f"open {path}: no such file or directory")
+
+
 def export_response(image):
     """The image's file as LXD sends it: the file itself, or a multipart of a split image's two files."""
+    _check_present(image)
     parts = export_files(image)
     if len(parts) == 1:
         _, filename, path = parts[0]

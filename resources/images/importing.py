@@ -4,30 +4,55 @@ import json
 from urllib.parse import parse_qsl
 
 from django.db import IntegrityError, transaction
+from rest_framework.exceptions import ValidationError
 
 from ..exceptions import NotImplementedMethod
 from ..models import Image, ImageAlias, ImageProfile, Profile
 from ..operations import finished_operation
+from ..serializers.fields import MAX_NAME_LENGTH
+from ..serializers.image_aliases import check_alias_name
 from .errors import ImageError
 from .metadata import parse_metadata
 from .tarballs import scan_tarball
-from .uploads import receive_upload
+from .uploads import lxd_header, receive_upload
+
+
+def _storable(text, header):
+    """Text from a header, refused if it holds NUL (LXD's database cuts it there; PostgreSQL refuses it)."""
+    if "\x00" in text:
+        raise ImageError(f"{header}: string contains a NUL character")
+    return text
 
 
 def upload_properties(request):
     """``X-LXD-properties``: URL-encoded ``key=value`` pairs laid over metadata.yaml's."""
-    return dict(parse_qsl(request.META.get("HTTP_X_LXD_PROPERTIES", ""), keep_blank_values=True))
+    pairs = parse_qsl(lxd_header(request, "HTTP_X_LXD_PROPERTIES"), keep_blank_values=True)
+    return {_storable(key, "X-LXD-properties"): _storable(value, "X-LXD-properties") for key, value in pairs}
 
 
 def upload_aliases(request):
-    """``X-LXD-aliases``: ``name=NAME&description=TEXT`` or a bare name, comma-separated when folded."""
-    value = request.META.get("HTTP_X_LXD_ALIASES", "")
+    """``X-LXD-aliases``: ``name=NAME&description=TEXT`` or a bare name, comma-separated when folded.
+
+    The names follow the rules of ``POST /1.0/images/aliases`` (LXD ignores this header).
+    """
     aliases = []
-    for item in filter(None, (part.strip() for part in value.split(","))):
+    for item in filter(None, (part.strip() for part in lxd_header(request, "HTTP_X_LXD_ALIASES").split(","))):
         fields = dict(parse_qsl(item, keep_blank_values=True)) if "=" in item else {"name": item}
         if fields.get("name"):
-            aliases.append((fields["name"], fields.get("description", "")))
+            name = _storable(fields["name"], "X-LXD-aliases")
+            try:
+                check_alias_name(name)
+            except ValidationError as exc:
+                raise ImageError(str(exc.detail[0])) from exc
+            aliases.append((name, _storable(fields.get("description", ""), "X-LXD-aliases")))
     return aliases
+
+
+def upload_filename(filename):
+    """The file name an image keeps: lxc sends a file's base name, which is never longer than 255 bytes."""
+    if len(filename) > MAX_NAME_LENGTH:
+        raise ImageError(f"File names may not be longer than {MAX_NAME_LENGTH} characters")
+    return _storable(filename, "X-LXD-filename")
 
 
 def go_parse_bool(value):
@@ -50,7 +75,7 @@ def _split_parts(upload):
 def _new_image(request, upload):
     """The image row an upload makes, checked as LXD checks it (ImageError with LXD's text)."""
     fingerprint = upload.fingerprint
-    expected = request.META.get("HTTP_X_LXD_FINGERPRINT", "")
+    expected = lxd_header(request, "HTTP_X_LXD_FINGERPRINT")
     if expected and expected != fingerprint:
         raise ImageError(f"fingerprints don't match, got {fingerprint} expected {expected}")
     rootfs, rootfs_type = _split_parts(upload)
@@ -62,7 +87,7 @@ def _new_image(request, upload):
     return Image(
         fingerprint=fingerprint,
         # LXD names a split image after its rootfs file.
-        filename=(rootfs or metadata_file).filename,
+        filename=upload_filename((rootfs or metadata_file).filename),
         size=upload.size,
         architecture=metadata.architecture,
         type=rootfs_type or instance_type,
@@ -106,9 +131,10 @@ def import_image(request):
     except ImageError as exc:
         return finished_operation("Downloading image", err=str(exc))
     try:
+        aliases = upload_aliases(request)
         image = _new_image(request, upload)
         operation_metadata = {"fingerprint": image.fingerprint, "size": str(image.size)}
-        return _store(image, upload_aliases(request), upload, operation_metadata)
+        return _store(image, aliases, upload, operation_metadata)
     except ImageError as exc:
         upload.discard()
         return finished_operation("Downloading image", err=str(exc), metadata=exc.metadata)

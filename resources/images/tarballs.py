@@ -7,6 +7,50 @@ from .errors import ImageError
 
 # metadata.yaml is a few lines; a bigger one is not an image.
 METADATA_LIMIT = 16 << 20
+# Go's tar reader refuses a special header (a GNU long name or link, a PAX header) over 1 MiB.
+SPECIAL_HEADER_LIMIT = 1 << 20
+_SPECIAL_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE)
+# What the special headers before one member may read in all: a few, each within the limit.
+_CHAIN_LIMIT = 4 * SPECIAL_HEADER_LIMIT
+_TOO_LONG = "archive/tar: header field too long"
+
+
+class _BoundedReads:
+    """The tar stream while one member's special headers are read: refuses to read past ``left`` bytes."""
+
+    def __init__(self, stream, left):
+        self.stream = stream
+        self.left = left
+
+    def read(self, size=-1):
+        if size < 0 or size > self.left:
+            raise ImageError(_TOO_LONG)
+        self.left -= size
+        return self.stream.read(size)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+class _GoTarInfo(tarfile.TarInfo):
+    """A tar member whose special headers are read within Go's limit.
+
+    Python's tarfile reads a special header's data into memory whole, whatever size its header
+    claims, and keeps a chain of them (and an old GNU sparse map) in memory at once. It has no
+    public hook for this, so the member's processing is wrapped.
+    """
+
+    def _proc_member(self, tar):
+        if self.type in _SPECIAL_TYPES and self.size > SPECIAL_HEADER_LIMIT:
+            raise ImageError(_TOO_LONG)
+        if self.type not in (*_SPECIAL_TYPES, tarfile.GNUTYPE_SPARSE) or isinstance(tar.fileobj, _BoundedReads):
+            return super()._proc_member(tar)
+        stream = tar.fileobj
+        tar.fileobj = _BoundedReads(stream, _CHAIN_LIMIT)
+        try:
+            return super()._proc_member(tar)
+        finally:
+            tar.fileobj = stream
 
 
 def _member_name(member):
@@ -30,7 +74,7 @@ def scan_tarball(path, *, unified):
         raise ImageError("Metadata tarball is missing metadata.yaml")
     with _decompressed(path, compression) as stream:
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
+            with tarfile.open(fileobj=stream, mode="r|", tarinfo=_GoTarInfo) as tar:
                 metadata, instance_type, end = _walk(tar, unified=unified)
         except tarfile.ReadError as exc:
             if stream.total:

@@ -106,6 +106,11 @@ class _UploadPartHandler(FileUploadHandler):
         return self.current
 
 
+def lxd_header(request, name):
+    """An ``X-LXD-*`` header as LXD reads it: its bytes as UTF-8 (WSGI hands them over as Latin-1)."""
+    return request.META.get(name, "").encode("latin-1", "replace").decode("utf-8", "replace")
+
+
 def _body_stream(request):
     """The raw request body, read as it arrives.
 
@@ -140,7 +145,7 @@ def receive_upload(request):
             if "metadata" not in upload.files:
                 raise ImageError("Invalid multipart image upload: no metadata part")
         else:
-            received = upload.open("metadata", request.META.get("HTTP_X_LXD_FILENAME", ""))
+            received = upload.open("metadata", lxd_header(request, "HTTP_X_LXD_FILENAME"))
             while chunk := stream.read(CHUNK_SIZE):
                 upload.write(received, chunk)
             expected = request.META.get("CONTENT_LENGTH")

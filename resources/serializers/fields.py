@@ -9,6 +9,10 @@ from rest_framework import serializers
 from ..go import GO_ZERO_TIME, go_quote, go_time
 from ..prepared import PlannedRepresentationMixin
 
+# The length of the name columns: PostgreSQL refuses a longer name (LXD's SQLite has no limit),
+# and a Linux file name, which lxc sends as an upload's file name, is never longer.
+MAX_NAME_LENGTH = 255
+
 
 def lxd_error(message):
     """A validation error whose text is LXD's own, shown without a field prefix."""
@@ -150,6 +154,12 @@ class TimeField(GoField):
             raise serializers.ValidationError(f"parsing time {go_quote(data)}: not an RFC 3339 time") from exc
         if value.tzinfo is None:
             raise serializers.ValidationError(f"parsing time {go_quote(data)}: no time zone")
+        try:
+            # Stored in UTC: an instant outside years 1-9999 there could never be read back.
+            value.astimezone(datetime.UTC)
+        except OverflowError as exc:
+            message = f"parsing time {go_quote(data)}: out of range (years 1 to 9999 in UTC)"
+            raise serializers.ValidationError(message) from exc
         return value
 
     def to_representation(self, value):

@@ -1,5 +1,6 @@
 """Image aliases: names for images, their targets and renames."""
 
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -9,6 +10,7 @@ from ..exceptions import Conflict
 from ..go import GoStruct, go_quote
 from ..models import ImageAlias
 from .fields import (
+    MAX_NAME_LENGTH,
     GoField,
     LXDModelSerializer,
     StringField,
@@ -17,6 +19,7 @@ from .fields import (
 )
 from .images import (
     find_image,
+    lock_image,
 )
 
 
@@ -58,11 +61,35 @@ class ImageAliasSerializer(LXDModelSerializer):
             raise lxd_error("The target field is required")
         return attrs if self.partial else {"description": "", **attrs}
 
+    def save(self, **kwargs):
+        """Write with a new target image's row locked, so a concurrent image delete either
+        commits first (the target is then not found) or waits and deletes this alias with it.
+
+        An unchanged target is not locked: a delete of that image already waits for this alias's
+        row, and locking the image after the alias would deadlock with it.
+        """
+        target = self.validated_data.get("image")
+        with transaction.atomic():
+            if target is not None and (self.instance is None or target.pk != self.instance.image_id):
+                self.validated_data["image"] = lock_image(target)
+            return super().save(**kwargs)
+
+
+def check_alias_name(name):
+    """The rules for an alias name that can be stored and addressed by URL (LXD checks only for
+    a slash, and only on rename)."""
+    if "/" in name:
+        raise lxd_error("Alias names may not contain slashes")
+    if name in (".", ".."):
+        raise lxd_error(f"Invalid alias name {go_quote(name)}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise lxd_error(f"Alias names may not be longer than {MAX_NAME_LENGTH} characters")
+    return name
+
 
 def validate_alias_name(name, instance=None):
     """LXD's rules for an alias name; a taken name is a 409."""
-    if "/" in name:
-        raise lxd_error("Alias names may not contain slashes")
+    check_alias_name(name)
     taken = ImageAlias.objects.filter(name=name)
     if instance is not None:
         taken = taken.exclude(pk=instance.pk)

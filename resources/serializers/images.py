@@ -40,6 +40,20 @@ class ImageProfilesField(GoField):
         return [link.profile.name for link in links.all()]
 
 
+def lock_profiles(profiles):
+    """Lock the profiles' rows against a delete (FOR NO KEY UPDATE) before linking them, so a
+    concurrent profile delete either commits first (400, as if it never existed) or waits and
+    removes the new link with the profile."""
+    locked = set(
+        Profile.objects.select_for_update(no_key=True)
+        .filter(pk__in=[p.pk for p in profiles])
+        .values_list("pk", flat=True)
+    )
+    for profile in profiles:
+        if profile.pk not in locked:
+            raise lxd_error(f"Profile '{profile.name}' doesn't exist")
+
+
 class ImageSerializer(LXDModelSerializer):
     """An image as LXD shows it. PUT replaces public, auto_update and properties and keeps
     profiles and expires_at unless sent; PATCH merges properties and ignores profiles."""
@@ -96,6 +110,8 @@ class ImageSerializer(LXDModelSerializer):
 
     def update(self, instance, validated_data):
         profiles = validated_data.pop("profile_links", None)
+        if profiles is not None:
+            lock_profiles(profiles)
         image = super().update(instance, validated_data)
         if profiles is not None:
             # By the foreign key, not the relation: a prefetched relation is only what was read.
@@ -115,6 +131,15 @@ class ImageETagSerializer(ETagSerializer):
     properties = PropertiesField()
     expires_at = TimeField()
     profiles = ImageProfilesField(source="profile_links")
+
+
+def lock_image(image):
+    """``image`` read again with its row locked against a delete (FOR NO KEY UPDATE), inside the
+    caller's transaction; 404 if a concurrent delete removed it."""
+    locked = Image.objects.select_for_update(no_key=True).filter(pk=image.pk).first()
+    if locked is None:
+        raise exceptions.NotFound("Image not found")
+    return locked
 
 
 def find_image(prefix, queryset=None):

@@ -9,6 +9,7 @@ from ..go import go_quote
 from ..models import Profile
 from ..prepared import shown_rows
 from .fields import (
+    MAX_NAME_LENGTH,
     ConfigField,
     DevicesField,
     LXDModelSerializer,
@@ -67,6 +68,8 @@ def validate_profile_name(name):
         raise lxd_error("Profile names may not contain slashes")
     if name in (".", ".."):
         raise lxd_error(f"Invalid profile name {go_quote(name)}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise lxd_error(f"Profile names may not be longer than {MAX_NAME_LENGTH} characters")
     return name
 
 
