@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.http import HttpResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
 from .envelope import to_json_bytes
 from .exceptions import error_envelope
@@ -361,12 +362,17 @@ def _trust_of(request):
     return True, still_trusted
 
 
+# Not a form a browser session posts: writes answer LXD's 501, not Django's CSRF page.
+@csrf_exempt
 def events(request):
     """``GET /1.0/events?type=operation,lifecycle``: LXD's events as WebSocket text messages.
 
     The view decides and subscribes; the server streams the messages from its event loop
     (``resources/serving/websocket.py``), so a listener holds no thread.
     """
+    if request.method not in ("GET", "HEAD"):
+        # LXD's answer for a method an endpoint does not have (it never sends 405).
+        return _error(501, "not implemented")
     trusted, still_trusted = _trust_of(request)
     if not trusted:
         return _error(403, "not authorized")

@@ -20,6 +20,9 @@ LISTENER_KEY = "lxdsite.listener"
 # The uid of the process at the other end of a unix-socket connection (SO_PEERCRED), which
 # LXD names as a change's requestor; None over TCP.
 PEER_UID_KEY = "lxdsite.peer_uid"
+# The DER bytes of the certificate a TLS client presented (any: the TLS layer verifies none,
+# resources/serving/tls.py), None without one or without TLS.
+CLIENT_CERTIFICATE_KEY = "lxdsite.client_certificate"
 TOKEN_PREFIX = "lxds_"
 
 

@@ -123,6 +123,14 @@ def test_a_listener_hears_only_what_happens_after_it_connects(lxdsite_server):
     assert [event["metadata"]["source"] for event in events] == ["/1.0/profiles/after"]
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_events_answers_other_methods_with_lxds_501_not_a_csrf_page(lxdsite_server, method):
+    """A session cookie or none: the events endpoint has only GET, and says so as LXD does."""
+    status, headers, body = lxdsite_server.request(method, "/1.0/events", {}, {"Cookie": "csrftoken=abc"})
+    assert headers["Content-Type"] == "application/json"
+    assert (status, body["error"]) == (501, "not implemented")
+
+
 def test_a_message_is_lxds_json_with_a_newline(lxdsite_server):
     listener = EventsClient(lxdsite_server.socket_path, "/1.0/events?type=lifecycle")
     try:

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 
 from resources.models import APIToken, Profile
+from tests.support.certificates import self_signed
 from tests.support.live_server import REPO_ROOT, free_port, running_server
 
 UNTRUSTED_SERVER = {
@@ -200,50 +201,23 @@ def test_pylxd_over_tcp_with_a_token(tmp_path):
             assert client.instances.all() == []
 
 
-def _self_signed(tmp_path):
-    """A throwaway certificate and key for 127.0.0.1."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lxdsite-test")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "server.crt", tmp_path / "server.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 @pytest.mark.live
 def test_tls_on_tcp_and_plain_http_on_the_unix_socket(tmp_path):
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path, "server")
     port = free_port()
     args = ["--tls-cert", str(cert), "--tls-key", str(key)]
     with running_server(tmp_path / "lxd", bind=f"127.0.0.1:{port}", args=args) as server:
         over_unix = server.request("GET", "/1.0/profiles")
         untrusted = requests.get(f"https://127.0.0.1:{port}/1.0", verify=str(cert), timeout=10)
+        # As lxc does: a self-signed client certificate the server has never seen.
+        presented = requests.get(
+            f"https://127.0.0.1:{port}/1.0", verify=str(cert), cert=self_signed(tmp_path, "client"), timeout=10
+        )
         refused = requests.get(f"https://127.0.0.1:{port}/1.0/profiles", verify=str(cert), timeout=10)
         with pytest.raises(requests.exceptions.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/1.0", timeout=10)
 
     assert over_unix[0] == 200
     assert untrusted.json()["metadata"]["auth"] == "untrusted"
+    assert presented.json()["metadata"]["auth"] == "untrusted"
     assert refused.status_code == 403

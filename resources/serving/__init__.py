@@ -13,6 +13,8 @@ the WSGI stack (``lxdsite/wsgi.py``):
   reads it, so a slow reader holds no thread either.
 - ``websocket.py``: ``/1.0/events`` streams from the event loop once the view has accepted
   the listener: any number of listeners, no thread each.
+- ``tls.py``: TLS on the TCP listeners through pyOpenSSL, which completes the handshake with any
+  client certificate and hands it to the request (trust is the application's decision).
 
 The same process model serves the unix socket and TCP (plain or TLS): there is one arbiter.
 """

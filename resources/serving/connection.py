@@ -62,6 +62,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        self.client_certificate = transport.get_extra_info("peercert_der")
         sock = transport.get_extra_info("socket")
         if sock.family == socket.AF_UNIX:
             self.listener, self.peer_uid = "unix", _peer_uid(sock)

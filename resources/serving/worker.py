@@ -5,12 +5,12 @@ import asyncio
 import os
 import signal
 import socket
-import ssl
 from concurrent.futures import ThreadPoolExecutor
 
 from gunicorn.workers.base import Worker
 
 from .connection import Connection, Site
+from .tls import TLSProtocol, server_context
 
 
 class LXDWorker(Worker):
@@ -55,16 +55,16 @@ class LXDWorker(Worker):
     async def _serve(self, executor):
         access_log = self.log.access_log if self.cfg.accesslog else None
         site = Site(self.loop, executor, self.wsgi, keepalive=self.cfg.keepalive, access_log=access_log)
-        tls = _tls_context(self.app)
+        tls_files = getattr(self.app, "tls_files", None)
+        tls = server_context(*tls_files) if tls_files else None
         servers = []
         for listener in self.sockets:
             # TLS, when configured, is for TCP: lxc speaks plain HTTP on the unix socket.
-            wrap = tls if tls is not None and listener.sock.family != socket.AF_UNIX else None
-            servers.append(
-                await self.loop.create_server(
-                    lambda wrap=wrap: Connection(site, tls=wrap is not None), sock=listener.sock, ssl=wrap
-                )
-            )
+            if tls is not None and listener.sock.family != socket.AF_UNIX:
+                factory = lambda: TLSProtocol(tls, Connection(site, tls=True))  # noqa: E731
+            else:
+                factory = lambda: Connection(site)  # noqa: E731
+            servers.append(await self.loop.create_server(factory, sock=listener.sock))
         while self.alive:
             self.notify()
             if self.ppid != os.getppid():
@@ -79,13 +79,3 @@ class LXDWorker(Worker):
         for server in servers:
             server.close()
         await site.stop(self.cfg.graceful_timeout if self.graceful else 0)
-
-
-def _tls_context(application):
-    """The TLS context of the TCP listeners, from ``serve``'s ``--tls-cert``/``--tls-key``."""
-    files = getattr(application, "tls_files", None)
-    if not files:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*files)
-    return context

@@ -12,7 +12,7 @@ import sys
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ..trust import LISTENER_KEY, PEER_UID_KEY
+from ..trust import CLIENT_CERTIFICATE_KEY, LISTENER_KEY, PEER_UID_KEY
 
 # What the server puts in the environ of a request that may become a WebSocket: the view that
 # accepts one (``events.events``) hands its listener over through it (see ``websocket.py``).
@@ -65,6 +65,7 @@ def environ_for(request, connection, wsgi_input):
         # a fact of the accepted socket. Client headers all land under HTTP_*.
         LISTENER_KEY: connection.listener,
         PEER_UID_KEY: connection.peer_uid,
+        CLIENT_CERTIFICATE_KEY: connection.client_certificate,
     }
     for name, value in request.headers:
         if b"_" in name:
