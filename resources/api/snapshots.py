@@ -34,8 +34,9 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
         return f"{self.prefix}/{escaped(self.kwargs['instance_name'])}/snapshots"
 
     def parent(self):
-        """The instance the URL names (404 when there is none)."""
-        instance = Instance.objects.filter(name=self.kwargs["instance_name"]).first()
+        """The instance the URL names (404 when there is none), locked until the write commits:
+        a concurrent delete of it then waits, or has happened (404)."""
+        instance = Instance.objects.select_for_update().filter(name=self.kwargs["instance_name"]).first()
         if instance is None:
             raise exceptions.NotFound("Instance not found")
         return instance
@@ -43,11 +44,21 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
     def get_queryset(self):
         return super().get_queryset().filter(instance__name=self.kwargs["instance_name"])
 
+    @atomic_write
     def create(self, request, *args, **kwargs):
         instance = self.parent()
         context = {**self.get_serializer_context(), "instance": instance}
         serializer = self.get_serializer(data=self.request_data(), context=context)
-        created = lambda: ("instance-snapshot-created", self.object_url(serializer.instance))  # noqa: E731
+
+        def created():
+            if instance.status == Instance.RUNNING:
+                # LXD freezes a running container while it copies it (dir pools), and says so after.
+                url = f"/1.0/instances/{escaped(instance.name)}"
+                return [("instance-snapshot-created", self.object_url(serializer.instance))] + [
+                    (action_name, url) for action_name in ("instance-paused", "instance-resumed")
+                ]
+            return ("instance-snapshot-created", self.object_url(serializer.instance))
+
         return self.operation_response(
             "Snapshotting instance", instance_resources(instance.name), serializer, lifecycle=created
         )
@@ -78,7 +89,9 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
         old_name = snapshot.name
         serializer = self.get_serializer(snapshot, data=self.request_data())
         resources = instance_resources(snapshot.instance.name, old_name)
-        renamed = lambda: ("instance-snapshot-renamed", self.object_url(serializer.instance), {"old_name": old_name})  # noqa: E731
+        # LXD names the old snapshot with its instance.
+        context = {"old_name": f"{snapshot.instance.name}/{old_name}"}
+        renamed = lambda: ("instance-snapshot-renamed", self.object_url(serializer.instance), context)  # noqa: E731
         return self.operation_response("Renaming snapshot", resources, serializer, lifecycle=renamed)
 
 
