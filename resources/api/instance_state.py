@@ -34,6 +34,17 @@ def state_resources(names):
     return {"instances": [instance_url(name) for name in names] or None}
 
 
+def deletion_events(instance):
+    """The lifecycle events of deleting ``instance``: LXD deletes its snapshots first, the
+    newest first, and reports each."""
+    url = instance_url(instance.name)
+    snapshots = instance.snapshots.order_by("-id").values_list("name", flat=True)
+    return [
+        *(("instance-snapshot-deleted", f"{url}/snapshots/{escaped(name)}") for name in snapshots),
+        ("instance-deleted", url),
+    ]
+
+
 class InstanceStateMixin:
     """PUT on ``/state`` moves one instance; PUT on the collection moves every instance it applies to.
 
@@ -90,7 +101,10 @@ class InstanceStateMixin:
     def make_move(self, instance, move):
         """Store ``move`` and send its lifecycle events (on commit)."""
         url = instance_url(instance.name)
+        happened = [(name, url) for name in move.events]
         if move.status is None:
+            deleted = happened.index(("instance-deleted", url))
+            happened[deleted : deleted + 1] = deletion_events(instance)
             instance.delete()
         else:
             instance.status = move.status
@@ -100,5 +114,5 @@ class InstanceStateMixin:
             elif move.status == Instance.STOPPED:
                 instance.config = stopped_config(instance.config)
             instance.save(update_fields=["status", "config", "last_used_at"])
-        for name in move.events:
-            events.emit_lifecycle(name, url, request=self.request)
+        for name, source in happened:
+            events.emit_lifecycle(name, source, request=self.request)

@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 
 from ..envelope import SyncResponse
 from ..instance_states import started_config
-from ..instances import INSTANCE_FILTER_FIELDS
+from ..instances import INSTANCE_FILTER_FIELDS, expand_devices
 from ..models import ImageAlias, Instance, Profile
 from ..operations import AsyncResponse, finished_operation
 from ..serializers import (
@@ -22,7 +22,7 @@ from .async_writes import OperationMixin, instance_resources
 from .base import ListMixin, LXDViewSet, RetrieveMixin, recursion_level
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
-from .instance_state import InstanceStateMixin, instance_url
+from .instance_state import InstanceStateMixin, deletion_events, instance_url
 from .reads import Shown
 
 # The instance's profiles in the order LXD applies them: the ETag hashes them.
@@ -75,7 +75,10 @@ class InstanceViewSet(
         valid = serializer.is_valid()
         name = serializer.validated_data["name"] if valid else data.get("name") if isinstance(data, dict) else ""
         resources = instance_resources(name if isinstance(name, str) else "")
-        created = lambda: ("instance-created", self.object_url(serializer.instance))  # noqa: E731
+
+        def created():
+            return ("instance-created", self.object_url(serializer.instance), created_context(serializer.instance))
+
         return self.operation_response("Creating instance", resources, serializer, lifecycle=created)
 
     def _source_image(self, source):
@@ -151,7 +154,7 @@ class InstanceViewSet(
         instance = self.get_object()
         if instance.status != Instance.STOPPED:
             raise exceptions.ParseError("Instance is running")
-        lifecycle = ("instance-deleted", self.object_url(instance))
+        lifecycle = deletion_events(instance)
         return self.operation_response(
             "Deleting instance", instance_resources(instance.name), save=instance.delete, lifecycle=lifecycle
         )
@@ -175,6 +178,16 @@ class InstanceViewSet(
         """Always empty: nothing runs, so nothing is backed up (``lxc info`` lists backups)."""
         self.get_object()
         return SyncResponse([])
+
+
+def created_context(instance):
+    """LXD's context of ``instance-created``: the pool of the root disk, and the instance type."""
+    expanded = expand_devices(instance.profile_list(), instance.devices)
+    root = next(
+        (device for device in expanded.values() if device.get("type") == "disk" and device.get("path") == "/"), {}
+    )
+    context = {"storage-pool": root["pool"]} if root.get("pool") else {}
+    return {**context, "type": instance.type}
 
 
 class ContainerViewSet(InstanceViewSet):
