@@ -315,7 +315,8 @@ def test_instance_writes_are_lxds_lifecycle_events(api, django_capture_on_commit
         _operation(api.delete("/1.0/instances/c2"))
 
     assert _lifecycle_actions() == [
-        ("instance-created", "/1.0/instances/c1", None),
+        # LXD names the storage pool too; this instance has no root disk.
+        ("instance-created", "/1.0/instances/c1", {"type": "container"}),
         ("instance-updated", "/1.0/instances/c1", None),
         ("instance-started", "/1.0/instances/c1", None),
         # A stop without force is a clean shutdown; LXD names a snapshot with its instance.

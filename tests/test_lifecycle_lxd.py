@@ -314,3 +314,72 @@ def test_lxc_lifecycle_commands_print_what_lxd_prints_and_send_its_events(clean)
     for (step, theirs), (_, mine) in zip(their_output, my_output, strict=True):
         assert mine == theirs, step
     assert settled(my_events) == settled(their_events)
+
+
+def test_bulk_state_changes_move_what_lxd_moves(clean):
+    for socket_path in clean.both:
+        for name, status in (("b1", "Stopped"), ("b2", "Running"), ("b3", "Frozen")):
+            create(socket_path, name)
+            bring_to(socket_path, name, status)
+
+    for state in (
+        {"action": "start"},
+        {"action": "restart", "force": True},
+        {"action": "stop", "force": True},
+        {"action": "stop", "force": True},
+        {"action": "potato"},
+        {"action": ["start"]},
+        {},
+        [],
+    ):
+        body = {"state": state} if isinstance(state, dict) else state
+        (theirs, their_events), (mine, my_events) = on_both(
+            clean, lambda socket_path, body=body: request(socket_path, "PUT", "/1.0/instances", body)
+        )
+
+        assert mine == theirs, state
+        # The daemon moves the instances at once: their events come in any order.
+        assert sorted(my_events) == sorted(their_events), state
+        assert [show(clean.ours, name) for name in ("b1", "b2", "b3")] == [
+            show(clean.lxd, name) for name in ("b1", "b2", "b3")
+        ]
+        for socket_path in clean.both:
+            for name in ("b1", "b2", "b3"):
+                if show(socket_path, name)[0] == "Running":
+                    wait_until_init_listens(socket_path, name)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"architecture": "2"},
+        {"architecture": "i686"},
+        {"architecture": "potato"},
+        {"type": "potato"},
+        {"type": ""},
+    ],
+    ids=str,
+)
+def test_creates_from_an_image_are_what_lxd_makes(clean, fields):
+    body = {"name": "n1", "source": {"type": "image", "alias": IMAGE}, **fields}
+    (theirs, their_events), (mine, my_events) = on_both(
+        clean, lambda socket_path: request(socket_path, "POST", "/1.0/instances", body)
+    )
+
+    assert mine == theirs
+    assert my_events == their_events
+    shown = [unix_request(socket_path, "GET", "/1.0/instances/n1")[2] for socket_path in clean.both]
+    assert [(answer["error_code"], (answer["metadata"] or {}).get("architecture")) for answer in shown] == [
+        (shown[0]["error_code"], (shown[0]["metadata"] or {}).get("architecture"))
+    ] * 2
+
+
+def test_a_create_without_a_name_points_its_operation_at_the_name_given(clean):
+    for socket_path in clean.both:
+        result = request(socket_path, "POST", "/1.0/instances", {"source": {"type": "image", "alias": IMAGE}})
+
+        assert result[:3] == ("op", "Success", "")
+        [url] = result[3]["instances"]
+        assert result[3]["containers"] == [url.replace("/instances/", "/containers/")]
+        assert re.fullmatch(r"/1\.0/instances/[a-z]+-[a-z]+", url)
+        assert instance_names(socket_path) == [url.rsplit("/", 1)[1]]

@@ -41,6 +41,12 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
             raise exceptions.NotFound("Instance not found")
         return instance
 
+    def collection_response(self, metadata):
+        # An instance without snapshots and no instance both list nothing: LXD answers the latter 404.
+        if not metadata and not Instance.objects.filter(name=self.kwargs["instance_name"]).exists():
+            raise exceptions.NotFound("Instance not found")
+        return super().collection_response(metadata)
+
     def get_queryset(self):
         return super().get_queryset().filter(instance__name=self.kwargs["instance_name"])
 

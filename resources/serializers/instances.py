@@ -191,6 +191,7 @@ class InstanceCreateSerializer(InstanceSerializer):
     """``POST /1.0/instances``: LXD's name rules (400), a free name (409), profiles by name."""
 
     name = StringField(default="")
+    type = StringField(required=False)
     profiles = ProfileNamesField(source="*", required=False, allow_null=True)
     config_error_prefix = devices_error_prefix = "Failed creating instance record: "
 
