@@ -403,11 +403,11 @@ def test_deleting_an_instance_while_it_is_snapshotted_answers_each_and_leaves_no
         for thread in threads:
             thread.join()
 
-        assert server.request("GET", f"/1.0/instances/{name}")[0] == 404
-        assert server.request("GET", f"/1.0/instances/{name}/snapshots")[0] == 404
-
     assert {status for method, status in answers if method == "DELETE"} == {202}
     assert {status for method, status in answers if method == "POST"} <= {202, 404}
+    assert server.request("GET", "/1.0/instances")[2]["metadata"] == []
+    for round_ in range(15):
+        assert server.request("GET", f"/1.0/instances/r{round_}/snapshots")[0] == 404
 
 
 def test_the_snapshots_of_no_instance_are_lxds_404(api):

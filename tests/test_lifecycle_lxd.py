@@ -298,18 +298,24 @@ def without_progress(result):
     return status, stdout, re.sub(r"Try `lxc info --show-log \S+` for more info\n", "", stderr)
 
 
-def test_lxc_lifecycle_commands_print_what_lxd_prints_and_send_its_events(clean):
-    outputs = {}
-    for socket_path in clean.both:
+def run_sequence(servers, sequence):
+    """Each step (an lxc command, or a function of the servers and socket) on the daemon, then on
+    lxdsite: for each, what lxc printed at each command and the lifecycle events sent."""
+    outputs = []
+    for socket_path in servers.both:
         with lifecycle_events(socket_path) as events:
             printed = []
-            for step in SEQUENCE:
+            for step in sequence:
                 if callable(step):
-                    step(clean, socket_path)
+                    step(servers, socket_path)
                 else:
-                    printed.append((step, without_progress(comparable(lxc(clean, socket_path, *step)))))
-        outputs[socket_path] = (printed, events)
-    (their_output, their_events), (my_output, my_events) = outputs[clean.lxd], outputs[clean.ours]
+                    printed.append((step, without_progress(comparable(lxc(servers, socket_path, *step)))))
+        outputs.append((printed, events))
+    return outputs
+
+
+def test_lxc_lifecycle_commands_print_what_lxd_prints_and_send_its_events(clean):
+    (their_output, their_events), (my_output, my_events) = run_sequence(clean, SEQUENCE)
 
     for (step, theirs), (_, mine) in zip(their_output, my_output, strict=True):
         assert mine == theirs, step
@@ -347,6 +353,36 @@ def test_bulk_state_changes_move_what_lxd_moves(clean):
             for name in ("b1", "b2", "b3"):
                 if show(socket_path, name)[0] == "Running":
                     wait_until_init_listens(socket_path, name)
+
+
+ALL = [
+    ("launch", IMAGE, "a1"),
+    ("init", IMAGE, "a2"),
+    ready("a1"),
+    ("stop", "--all"),
+    ("list", "--format", "csv", "-c", "ns"),
+    ("start", "--all"),
+    ready("a1"),
+    ready("a2"),
+    ("pause", "--all"),
+    ("start", "--all"),
+    ("list", "--format", "csv", "-c", "ns"),
+    ("restart", "--all", "--force"),
+    ready("a1"),
+    ready("a2"),
+    ("stop", "--all", "--force"),
+    ("stop", "--all"),
+    ("list", "--format", "csv", "-c", "ns"),
+]
+
+
+def test_lxc_all_moves_every_instance_as_lxd_does(clean):
+    (their_output, their_events), (my_output, my_events) = run_sequence(clean, ALL)
+
+    for (step, theirs), (_, mine) in zip(their_output, my_output, strict=True):
+        assert mine == theirs, step
+    # The daemon moves the instances at once: their events come in any order.
+    assert sorted(my_events) == sorted(their_events)
 
 
 @pytest.mark.parametrize(
