@@ -419,3 +419,32 @@ def test_a_create_without_a_name_points_its_operation_at_the_name_given(clean):
         assert result[3]["containers"] == [url.replace("/instances/", "/containers/")]
         assert re.fullmatch(r"/1\.0/instances/[a-z]+-[a-z]+", url)
         assert instance_names(socket_path) == [url.rsplit("/", 1)[1]]
+
+
+def test_writes_through_container_urls_are_reported_as_lxd_reports_them(clean):
+    steps = [
+        ("POST", "/1.0/containers", {"name": "k1", "source": {"type": "image", "alias": IMAGE}}),
+        ("PATCH", "/1.0/containers/k1", {"config": {"user.note": "patched"}}),
+        ("POST", "/1.0/containers/k1/snapshots", {"name": "s1"}),
+        ("PUT", "/1.0/containers/k1/snapshots/s1", {"expires_at": "2100-01-01T00:00:00Z"}),
+        ("POST", "/1.0/containers/k1/snapshots/s1", {"name": "s2"}),
+        ("PUT", "/1.0/containers/k1", {"restore": "s2"}),
+        ("DELETE", "/1.0/containers/k1/snapshots/s2"),
+        ("POST", "/1.0/containers/k1", {"name": "k2"}),
+        ("DELETE", "/1.0/containers/k2"),
+    ]
+    for method, path, *body in steps:
+        (theirs, their_events), (mine, my_events) = on_both(
+            clean, lambda socket_path, method=method, path=path, body=body: request(socket_path, method, path, *body)
+        )
+
+        # LXD lists a deleted snapshot's resources as /1.0/instances/k1/s2; lxdsite names its URL.
+        assert mine[:3] == theirs[:3], (method, path)
+        if (method, path) == ("PUT", "/1.0/containers/k1/snapshots/s1"):
+            # LXD 5.0.2 reports no snapshot update (docs/compatibility.md); lxdsite does.
+            assert (their_events, my_events) == (
+                [],
+                [("instance-snapshot-updated", "/1.0/instances/k1/snapshots/s1", None)],
+            )
+        else:
+            assert my_events == their_events, (method, path)

@@ -10,6 +10,11 @@ from .base import escaped
 from .conditional import atomic_write
 
 
+def instance_url(name, snapshot=None):
+    """An instance's (or its snapshot's) URL as LXD's events name it, whichever prefix the request used."""
+    return f"/1.0/instances/{escaped(name)}" + (f"/snapshots/{escaped(snapshot)}" if snapshot else "")
+
+
 def instance_resources(name, snapshot=None):
     """An operation's ``resources`` for an instance (LXD lists both URL forms)."""
     path = escaped(name) + (f"/snapshots/{escaped(snapshot)}" if snapshot else "")

@@ -20,13 +20,8 @@ from ..instance_states import (
 from ..models import Instance
 from ..operations import AsyncResponse, finished_operation
 from ..serializers import instance_state
-from .base import escaped
+from .async_writes import instance_url
 from .conditional import atomic_write
-
-
-def instance_url(name):
-    """An instance's URL as LXD's operations and events name it, whichever prefix the request used."""
-    return f"/1.0/instances/{escaped(name)}"
 
 
 def state_resources(names):
@@ -40,7 +35,7 @@ def deletion_events(instance):
     url = instance_url(instance.name)
     snapshots = instance.snapshots.order_by("-id").values_list("name", flat=True)
     return [
-        *(("instance-snapshot-deleted", f"{url}/snapshots/{escaped(name)}") for name in snapshots),
+        *(("instance-snapshot-deleted", instance_url(instance.name, name)) for name in snapshots),
         ("instance-deleted", url),
     ]
 

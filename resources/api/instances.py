@@ -4,6 +4,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.decorators import action
 
+from .. import events
 from ..envelope import SyncResponse
 from ..instance_states import started_config
 from ..instances import INSTANCE_FILTER_FIELDS, expand_devices
@@ -18,11 +19,11 @@ from ..serializers import (
     find_image,
     set_instance_profiles,
 )
-from .async_writes import OperationMixin, instance_resources
+from .async_writes import OperationMixin, instance_resources, instance_url
 from .base import ListMixin, LXDViewSet, RetrieveMixin, recursion_level
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
-from .instance_state import InstanceStateMixin, deletion_events, instance_url
+from .instance_state import InstanceStateMixin, deletion_events
 from .reads import Shown
 
 # The instance's profiles in the order LXD applies them: the ETag hashes them.
@@ -77,7 +78,7 @@ class InstanceViewSet(
         resources = instance_resources(name if isinstance(name, str) else "")
 
         def created():
-            return ("instance-created", self.object_url(serializer.instance), created_context(serializer.instance))
+            return ("instance-created", instance_url(serializer.instance.name), created_context(serializer.instance))
 
         return self.operation_response("Creating instance", resources, serializer, lifecycle=created)
 
@@ -103,13 +104,14 @@ class InstanceViewSet(
         if not partial and isinstance(data, dict) and data.get("restore"):
             return self._restore(instance, data["restore"])
         serializer = self.get_serializer(instance, data=data, partial=partial)
+        lifecycle = ("instance-updated", instance_url(instance.name))
         if partial:
             # LXD answers an instance PATCH synchronously.
             serializer.is_valid(raise_exception=True)
             self.perform_update(serializer)
+            events.emit_lifecycle(*lifecycle, request=request)
             return SyncResponse({})
         save = lambda: self.perform_update(serializer)  # noqa: E731
-        lifecycle = ("instance-updated", self.object_url(instance))
         return self.operation_response(
             "Updating instance", instance_resources(instance.name), serializer, save, lifecycle=lifecycle
         )
@@ -142,7 +144,9 @@ class InstanceViewSet(
             self.written = instance
 
         # LXD names the snapshot with its instance in the event.
-        lifecycle = [("instance-restored", self.object_url(instance), {"snapshot": f"{instance.name}/{snapshot.name}"})]
+        lifecycle = [
+            ("instance-restored", instance_url(instance.name), {"snapshot": f"{instance.name}/{snapshot.name}"})
+        ]
         if restarts:
             lifecycle.insert(0, ("instance-started", instance_url(instance.name)))
         return self.operation_response(
@@ -170,7 +174,7 @@ class InstanceViewSet(
             serializer.is_valid(raise_exception=True)
             err = "Renaming of running container not allowed"
             return AsyncResponse(finished_operation("Renaming instance", err=err, resources=resources))
-        renamed = lambda: ("instance-renamed", self.object_url(serializer.instance), {"old_name": old_name})  # noqa: E731
+        renamed = lambda: ("instance-renamed", instance_url(serializer.instance.name), {"old_name": old_name})  # noqa: E731
         return self.operation_response("Renaming instance", resources, serializer, lifecycle=renamed)
 
     @action(detail=True, methods=["get"])

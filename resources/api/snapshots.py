@@ -9,7 +9,7 @@ from ..serializers import (
     SnapshotRenameSerializer,
     SnapshotSerializer,
 )
-from .async_writes import OperationMixin, instance_resources
+from .async_writes import OperationMixin, instance_resources, instance_url
 from .base import ListMixin, LXDViewSet, RetrieveMixin, escaped
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
@@ -59,11 +59,11 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
         def created():
             if instance.status == Instance.RUNNING:
                 # LXD freezes a running container while it copies it (dir pools), and says so after.
-                url = f"/1.0/instances/{escaped(instance.name)}"
-                return [("instance-snapshot-created", self.object_url(serializer.instance))] + [
+                url = instance_url(instance.name)
+                return [("instance-snapshot-created", instance_url(instance.name, serializer.instance.name))] + [
                     (action_name, url) for action_name in ("instance-paused", "instance-resumed")
                 ]
-            return ("instance-snapshot-created", self.object_url(serializer.instance))
+            return ("instance-snapshot-created", instance_url(instance.name, serializer.instance.name))
 
         return self.operation_response(
             "Snapshotting instance", instance_resources(instance.name), serializer, lifecycle=created
@@ -75,7 +75,7 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
         # LXD's PUT only touches what the body carries, like a PATCH.
         serializer = self.get_serializer(snapshot, data=self.request_data(), partial=True)
         resources = instance_resources(snapshot.instance.name, snapshot.name)
-        lifecycle = ("instance-snapshot-updated", self.object_url(snapshot))
+        lifecycle = ("instance-snapshot-updated", instance_url(snapshot.instance.name, snapshot.name))
         save = lambda: self.perform_update(serializer)  # noqa: E731
         return self.operation_response("Updating snapshot", resources, serializer, save, lifecycle=lifecycle)
 
@@ -86,7 +86,7 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
     def destroy(self, request, *args, **kwargs):
         snapshot = self.get_object()
         resources = instance_resources(snapshot.instance.name, snapshot.name)
-        lifecycle = ("instance-snapshot-deleted", self.object_url(snapshot))
+        lifecycle = ("instance-snapshot-deleted", instance_url(snapshot.instance.name, snapshot.name))
         return self.operation_response("Deleting snapshot", resources, save=snapshot.delete, lifecycle=lifecycle)
 
     @atomic_write
@@ -97,7 +97,8 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
         resources = instance_resources(snapshot.instance.name, old_name)
         # LXD names the old snapshot with its instance.
         context = {"old_name": f"{snapshot.instance.name}/{old_name}"}
-        renamed = lambda: ("instance-snapshot-renamed", self.object_url(serializer.instance), context)  # noqa: E731
+        url = lambda: instance_url(snapshot.instance.name, serializer.instance.name)  # noqa: E731
+        renamed = lambda: ("instance-snapshot-renamed", url(), context)  # noqa: E731
         return self.operation_response("Renaming snapshot", resources, serializer, lifecycle=renamed)
 
 
