@@ -117,20 +117,23 @@ class Move:
     starts: bool = False
 
 
-def plan(status, change, *, ephemeral):
-    """The move ``change`` makes from ``status``, or ``Refused`` with LXD's text."""
-    return _PLANNERS[change.action](status, change, ephemeral)
+def plan(status, change, *, ephemeral, saved_state=False):
+    """The move ``change`` makes from ``status``, or ``Refused`` with LXD's text.
+
+    ``saved_state``: the instance was stopped statefully (on LXD, before its import).
+    """
+    return _PLANNERS[change.action](status, change, ephemeral, saved_state)
 
 
-def _start(status, change, ephemeral):
+def _start(status, change, ephemeral, saved_state):
     if status != STOPPED:
         raise Refused(ALREADY_RUNNING)
-    if change.stateful:
+    if change.stateful and not saved_state:
         raise Refused(NO_STATE_TO_RESTORE)
     return Move(RUNNING, ("instance-started",), starts=True)
 
 
-def _stop(status, change, ephemeral):
+def _stop(status, change, ephemeral, saved_state):
     if status == STOPPED:
         raise Refused(ALREADY_STOPPED)
     if change.stateful:
@@ -146,7 +149,7 @@ def _stop(status, change, ephemeral):
     return Move(STOPPED, events)
 
 
-def _restart(status, change, ephemeral):
+def _restart(status, change, ephemeral, saved_state):
     if status == STOPPED:
         raise Refused(ALREADY_STOPPED)
     if status == FROZEN and not change.kills:
@@ -156,7 +159,7 @@ def _restart(status, change, ephemeral):
     return Move(RUNNING, (*stopped, "instance-restarted"), starts=True)
 
 
-def _freeze(status, change, ephemeral):
+def _freeze(status, change, ephemeral, saved_state):
     if status == STOPPED:
         raise Refused(CONTAINER_NOT_RUNNING)
     if status == FROZEN:
@@ -164,7 +167,7 @@ def _freeze(status, change, ephemeral):
     return Move(FROZEN, ("instance-paused",))
 
 
-def _unfreeze(status, change, ephemeral):
+def _unfreeze(status, change, ephemeral, saved_state):
     if status == STOPPED:
         raise Refused(CONTAINER_NOT_RUNNING)
     if status == RUNNING:

@@ -416,3 +416,37 @@ def test_the_snapshots_of_no_instance_are_lxds_404(api):
     assert api.get("/1.0/instances/c1/snapshots").json()["metadata"] == []
     missing = api.get("/1.0/instances/nosuch/snapshots?recursion=1")
     assert (missing.status_code, missing.json()["error"]) == (404, "Instance not found")
+
+
+def test_a_bulk_put_without_a_state_is_lxds_400(api):
+    _create(api, "b1")
+
+    for body in ({"state": None}, {}, {"state": {"action": None}}):
+        response = api.put("/1.0/instances", body)
+        assert (response.status_code, response.json()["error"]) == (400, "Unknown action: ''")
+    refused = api.put("/1.0/instances", {"state": "start"})
+    assert refused.json()["error"] == (
+        "json: cannot unmarshal string into Go struct field InstancesPut.state of type api.InstanceStatePut"
+    )
+    assert Instance.objects.get(name="b1").status == "Stopped"
+
+
+@pytest.mark.parametrize("architecture", ["2", "potato"])
+def test_a_create_from_no_image_with_an_unknown_architecture_is_400(api, architecture):
+    body = {"name": "c1", "architecture": architecture, "source": {"type": "none"}}
+
+    response = api.post("/1.0/instances", body)
+
+    assert (response.status_code, response.json()["error"]) == (400, f"Architecture isn't supported: {architecture}")
+    assert not Instance.objects.exists()
+
+
+def test_an_instance_stopped_statefully_on_lxd_starts_and_forgets_its_state(api):
+    # Such an instance comes from import_from_lxd: lxc then asks for a stateful start.
+    instance = _create(api, "c1")
+    Instance.objects.filter(pk=instance.pk).update(stateful=True)
+
+    started = _operation(_put_state(api, "c1", action="start", stateful=True))
+
+    assert started.status == "Success"
+    assert api.get("/1.0/instances/c1").json()["metadata"]["stateful"] is False

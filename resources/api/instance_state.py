@@ -64,7 +64,7 @@ class InstanceStateMixin:
         check_action(change)
         resources = state_resources([instance.name])
         try:
-            move = plan(instance.status, change, ephemeral=instance.ephemeral)
+            move = plan(instance.status, change, ephemeral=instance.ephemeral, saved_state=instance.stateful)
         except Refused as refusal:
             return AsyncResponse(finished_operation(change.description, err=str(refusal), resources=resources))
         self.make_move(instance, move)
@@ -83,7 +83,9 @@ class InstanceStateMixin:
         failures = {}
         for instance in chosen:
             try:
-                self.make_move(instance, plan(instance.status, change, ephemeral=instance.ephemeral))
+                self.make_move(
+                    instance, plan(instance.status, change, ephemeral=instance.ephemeral, saved_state=instance.stateful)
+                )
             except Refused as refusal:
                 failures[instance.name] = str(refusal)
         err = ""
@@ -106,8 +108,10 @@ class InstanceStateMixin:
             if move.starts:
                 instance.config = started_config(instance.config)
                 instance.last_used_at = timezone.now()
+                # A start restores the saved state or discards it, as LXD does.
+                instance.stateful = False
             elif move.status == Instance.STOPPED:
                 instance.config = stopped_config(instance.config)
-            instance.save(update_fields=["status", "config", "last_used_at"])
+            instance.save(update_fields=["status", "config", "last_used_at", "stateful"])
         for name, source in happened:
             events.emit_lifecycle(name, source, request=self.request)
