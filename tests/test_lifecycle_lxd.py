@@ -168,14 +168,22 @@ def drain(listener, quiet=0.2):
     return received
 
 
+# Adjacent events of one instance that the daemon sends from different goroutines, in either
+# order: (the one lxdsite sends first, the other).
+UNORDERED_PAIRS = {
+    ("instance-deleted", "instance-stopped"),
+    ("instance-deleted", "instance-shutdown"),
+    ("instance-started", "instance-restored"),
+}
+
+
 def settled(events):
-    """The events with an ephemeral instance's deletion before its stop: the daemon reports the
-    two from different goroutines, in either order."""
+    """The events with each of ``UNORDERED_PAIRS`` put in lxdsite's order."""
     events = list(events)
     for index in range(len(events) - 1):
-        stop, deletion = events[index], events[index + 1]
-        if stop[0] in ("instance-stopped", "instance-shutdown") and deletion[:2] == ("instance-deleted", stop[1]):
-            events[index], events[index + 1] = deletion, stop
+        second, first = events[index], events[index + 1]
+        if (first[0], second[0]) in UNORDERED_PAIRS and first[1] == second[1]:
+            events[index], events[index + 1] = first, second
     return events
 
 
