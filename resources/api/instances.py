@@ -73,8 +73,8 @@ class InstanceViewSet(
         image = self._source_image(data.get("source") if isinstance(data, dict) else None)
         serializer = self.get_serializer(data=data, context={**self.get_serializer_context(), "image": image})
         # The operation names the instance it creates: the generated name when the request has none.
-        valid = serializer.is_valid()
-        name = serializer.validated_data["name"] if valid else data.get("name") if isinstance(data, dict) else ""
+        requested = data.get("name") if isinstance(data, dict) else ""
+        name = serializer.validated_data["name"] if serializer.is_valid() else requested
         resources = instance_resources(name if isinstance(name, str) else "")
 
         def created():

@@ -57,13 +57,11 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
         serializer = self.get_serializer(data=self.request_data(), context=context)
 
         def created():
+            events = [("instance-snapshot-created", instance_url(instance.name, serializer.instance.name))]
             if instance.status == Instance.RUNNING:
-                # LXD freezes a running container while it copies it (dir pools), and says so after.
-                url = instance_url(instance.name)
-                return [("instance-snapshot-created", instance_url(instance.name, serializer.instance.name))] + [
-                    (action_name, url) for action_name in ("instance-paused", "instance-resumed")
-                ]
-            return ("instance-snapshot-created", instance_url(instance.name, serializer.instance.name))
+                # LXD freezes a running container while it copies it (on dir pools), and reports it after.
+                events += [(name, instance_url(instance.name)) for name in ("instance-paused", "instance-resumed")]
+            return events
 
         return self.operation_response(
             "Snapshotting instance", instance_resources(instance.name), serializer, lifecycle=created
