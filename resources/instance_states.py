@@ -5,7 +5,8 @@
 operation; an impossible move fails that operation with the refusal the daemon sends. Which
 refusal, which status, which lifecycle events (in LXD's order) and which ``volatile.*``
 bookkeeping follow from each action and status was read off the real daemon (containers of
-a busybox image on a ``dir`` pool); the table is in the differential tests.
+a busybox image on a ``dir`` pool): ``tests/test_lifecycle.py`` holds the table, and
+``tests/test_lifecycle_lxd.py`` compares every move with the daemon's.
 """
 
 from dataclasses import dataclass
