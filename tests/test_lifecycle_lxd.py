@@ -285,6 +285,7 @@ SEQUENCE = [
     ("stop", "c1"),
     ("stop", "c1"),
     ("stop", "c1", "--force"),
+    ("info", "c1"),
     ("restart", "c1"),
     ("pause", "c1"),
     ("config", "get", "c1", "volatile.last_state.power"),
