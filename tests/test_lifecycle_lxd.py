@@ -301,6 +301,10 @@ SEQUENCE = [
     ("list", "--format", "csv", "-c", "ns"),
     ("start", "c1"),
     ("delete", "--force", "c1"),
+    ("launch", IMAGE, "e2", "--ephemeral"),
+    ready("e2"),
+    ("pause", "e2"),
+    ("delete", "--force", "e2"),
     ("list", "--format", "csv"),
 ]
 
