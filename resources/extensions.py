@@ -20,4 +20,6 @@ API_EXTENSIONS = [
     "instances",
     "api_filtering",
     "container_full",
+    # PUT /1.0/instances: `lxc start --all` (and stop, restart, pause) in one request.
+    "instance_bulk_state_change",
 ]

@@ -7,6 +7,7 @@ here the same way, so clients see what they would see on LXD.
 
 import json
 import re
+import secrets
 import uuid
 
 from .lxd_filter import Field, Kind, column
@@ -80,9 +81,49 @@ def hostname_error(name):
     return None
 
 
-def generated_name():
-    """A name for an instance created without one (LXD picks a random petname)."""
-    return f"instance-{uuid.uuid4().hex[:8]}"
+# Words for the names of instances created without one: LXD names them adjective-animal.
+_ADJECTIVES = (  # noqa: SIM905 (a word list reads best as text)
+    "able amazed amused apt awake bold brave bright busy calm careful charming civil clean clever cool "
+    "cosmic crisp curious daring dear decent eager easy enabled epic equal fair famous fast fine firm fit "
+    "fond free fresh full funny game gentle giving glad golden good grand great happy hardy helped heroic "
+    "holy honest hopeful humble ideal intent joint just keen kind large legal liberal light live logical "
+    "loved loyal lucky magical main major many massive mature mighty modern moral more natural neat "
+    "needed new nice noble normal open optimal patient perfect pleasant polite precious present pretty "
+    "prime profound proper proud quick quiet rapid rare ready real refined relaxed renewed resolved rich "
+    "right robust safe secure select sharp shining simple smart smooth social solid special stable steady "
+    "still strong summary super sure sweet tender thankful tidy tight topical touched tough true trusted "
+    "unique up usable useful valid vast verified viable vital warm welcome well whole wise witty worthy"
+).split()
+_ANIMALS = (  # noqa: SIM905 (a word list reads best as text)
+    "aardvark alpaca anchovy ant antelope ape asp baboon badger bass bat bear beetle bird bison boar "
+    "bobcat buck buffalo bug bull calf camel cardinal caribou cat catfish cattle chamois cheetah chicken "
+    "chimp clam cobra cod colt condor coral cougar cow coyote crab crane crow cub deer dingo dodo doe dog "
+    "dolphin donkey dove drake duck eagle eel egret elk emu escargot ewe falcon fawn ferret finch fish "
+    "flamingo fly fowl fox frog gannet gar gazelle gecko gibbon giraffe gnat gnu goat goblin goose gopher "
+    "grouse gull haddock hare hawk hen heron hog honeybee hornet horse hound husky hyena ibex iguana "
+    "impala insect jackal jaguar jay kangaroo kid kingfish kit kite kiwi koala lamb lark leech lemming "
+    "lemur leopard liger lion lizard llama lobster locust loon louse lynx macaque macaw magpie mako "
+    "mammal mantis marlin marmot marten martin mastiff mayfly meerkat mink minnow mole mollusk monarch "
+    "mongoose monkey moose moth mouse mule mustang mutt newt octopus oriole osprey ostrich otter owl ox "
+    "oyster panda panther parrot peacock pegasus pelican penguin perch pheasant pig pigeon pika pipefish "
+    "platypus polecat pony porpoise possum prawn puma pup python quail rabbit raccoon ram rat raven ray "
+    "redbird reindeer reptile rhino robin rodent rooster sailfish salmon sawfly seagull seal shad shark "
+    "sheep shepherd shrew shrimp silkworm skink skunk sloth slug snail snake snapper snipe sole sparrow "
+    "spider squid squirrel stag starfish stallion stork sturgeon swan swift tahr tapir tarpon termite "
+    "tern thrush tick tiger titmouse toad tomcat tortoise toucan trout tuna turkey turtle urchin vervet "
+    "viper vulture wahoo walleye walrus wasp weasel whale whippet wildcat wolf wombat worm wren yak zebra"
+).split()
+
+
+def generated_name(taken, tries=100):
+    """A free adjective-animal name for an instance created without one, as LXD picks it (None
+    when ``tries`` picks found none)."""
+    taken = set(taken)
+    for _ in range(tries):
+        name = f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_ANIMALS)}"
+        if name not in taken:
+            return name
+    return None
 
 
 def _expanded(expand, own):

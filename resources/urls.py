@@ -20,7 +20,8 @@ class LXDRouter(SimpleRouter):
     routes = [
         Route(
             url=r"^{prefix}{trailing_slash}$",
-            mapping={"get": "list", "post": "create"},
+            # PUT on a collection changes all of it at once (LXD's instancesPut).
+            mapping={"get": "list", "post": "create", "put": "bulk_update"},
             name="{basename}-list",
             detail=False,
             initkwargs={"suffix": "List"},

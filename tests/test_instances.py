@@ -315,13 +315,15 @@ def test_instance_writes_are_lxds_lifecycle_events(api, django_capture_on_commit
         _operation(api.delete("/1.0/instances/c2"))
 
     assert _lifecycle_actions() == [
-        ("instance-created", "/1.0/instances/c1", None),
+        # LXD names the storage pool too; this instance has no root disk.
+        ("instance-created", "/1.0/instances/c1", {"type": "container"}),
         ("instance-updated", "/1.0/instances/c1", None),
         ("instance-started", "/1.0/instances/c1", None),
-        ("instance-stopped", "/1.0/instances/c1", None),
+        # A stop without force is a clean shutdown; LXD names a snapshot with its instance.
+        ("instance-shutdown", "/1.0/instances/c1", None),
         ("instance-snapshot-created", "/1.0/instances/c1/snapshots/s1", None),
-        ("instance-snapshot-renamed", "/1.0/instances/c1/snapshots/s2", {"old_name": "s1"}),
-        ("instance-restored", "/1.0/instances/c1", {"snapshot": "s2"}),
+        ("instance-snapshot-renamed", "/1.0/instances/c1/snapshots/s2", {"old_name": "c1/s1"}),
+        ("instance-restored", "/1.0/instances/c1", {"snapshot": "c1/s2"}),
         ("instance-snapshot-deleted", "/1.0/instances/c1/snapshots/s2", None),
         ("instance-renamed", "/1.0/instances/c2", {"old_name": "c1"}),
         ("instance-deleted", "/1.0/instances/c2", None),

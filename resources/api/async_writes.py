@@ -10,6 +10,11 @@ from .base import escaped
 from .conditional import atomic_write
 
 
+def instance_url(name, snapshot=None):
+    """An instance's (or its snapshot's) URL as LXD's events name it, whichever prefix the request used."""
+    return f"/1.0/instances/{escaped(name)}" + (f"/snapshots/{escaped(snapshot)}" if snapshot else "")
+
+
 def instance_resources(name, snapshot=None):
     """An operation's ``resources`` for an instance (LXD lists both URL forms)."""
     path = escaped(name) + (f"/snapshots/{escaped(snapshot)}" if snapshot else "")
@@ -27,8 +32,9 @@ class OperationMixin:
     def operation_response(self, description, resources, serializer=None, save=None, lifecycle=None):
         """Validate and save through ``serializer`` (or run ``save``), answering with the operation.
 
-        ``lifecycle`` is ``(action, source)`` or a function of nothing returning it, for the
-        lifecycle event LXD sends once the work succeeded.
+        ``lifecycle`` is ``(action, source)`` or ``(action, source, context)``, a list of them, or a
+        function of nothing returning either, for the lifecycle events LXD sends once the work
+        succeeded (in LXD's order).
         """
         if serializer is not None:
             if not serializer.is_valid():
@@ -38,8 +44,8 @@ class OperationMixin:
                 return AsyncResponse(finished_operation(description, err=err, resources=resources))
             save = save or serializer.save
         save()
-        if lifecycle is not None:
-            action_name, source, *context = lifecycle() if callable(lifecycle) else lifecycle
+        lifecycle = lifecycle() if callable(lifecycle) else lifecycle
+        for action_name, source, *context in [lifecycle] if isinstance(lifecycle, tuple) else lifecycle or []:
             events.emit_lifecycle(action_name, source, context=context[0] if context else None, request=self.request)
         return AsyncResponse(finished_operation(description, resources=resources))
 

@@ -1,11 +1,13 @@
 """``/1.0/instances`` and ``/1.0/containers``: containers and VMs as records; writes are async, as in LXD."""
 
+from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.decorators import action
-from rest_framework.permissions import SAFE_METHODS
 
+from .. import events
 from ..envelope import SyncResponse
-from ..instances import INSTANCE_FILTER_FIELDS
+from ..instance_states import started_config
+from ..instances import INSTANCE_FILTER_FIELDS, expand_devices
 from ..models import ImageAlias, Instance, Profile
 from ..operations import AsyncResponse, finished_operation
 from ..serializers import (
@@ -15,13 +17,13 @@ from ..serializers import (
     InstanceRenameSerializer,
     InstanceSerializer,
     find_image,
-    instance_state,
     set_instance_profiles,
 )
-from .async_writes import OperationMixin, instance_resources
+from .async_writes import OperationMixin, instance_resources, instance_url
 from .base import ListMixin, LXDViewSet, RetrieveMixin, recursion_level
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
+from .instance_state import InstanceStateMixin, deletion_events
 from .reads import Shown
 
 # The instance's profiles in the order LXD applies them: the ETag hashes them.
@@ -32,6 +34,7 @@ SNAPSHOTS = Shown("snapshots")
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
 class InstanceViewSet(
+    InstanceStateMixin,
     CachedReadMixin,
     ConditionalUpdateMixin,
     OperationMixin,
@@ -69,9 +72,15 @@ class InstanceViewSet(
         data = self.request_data()
         image = self._source_image(data.get("source") if isinstance(data, dict) else None)
         serializer = self.get_serializer(data=data, context={**self.get_serializer_context(), "image": image})
-        name = data.get("name") if isinstance(data, dict) and isinstance(data.get("name"), str) else ""
-        created = lambda: ("instance-created", self.object_url(serializer.instance))  # noqa: E731
-        return self.operation_response("Creating instance", instance_resources(name), serializer, lifecycle=created)
+        # The operation names the instance it creates: the generated name when the request has none.
+        requested = data.get("name") if isinstance(data, dict) else ""
+        name = serializer.validated_data["name"] if serializer.is_valid() else requested
+        resources = instance_resources(name if isinstance(name, str) else "")
+
+        def created():
+            return ("instance-created", instance_url(serializer.instance.name), created_context(serializer.instance))
+
+        return self.operation_response("Creating instance", resources, serializer, lifecycle=created)
 
     def _source_image(self, source):
         """The image a create names (by alias or fingerprint prefix), or None for ``none``."""
@@ -95,13 +104,14 @@ class InstanceViewSet(
         if not partial and isinstance(data, dict) and data.get("restore"):
             return self._restore(instance, data["restore"])
         serializer = self.get_serializer(instance, data=data, partial=partial)
+        lifecycle = ("instance-updated", instance_url(instance.name))
         if partial:
             # LXD answers an instance PATCH synchronously.
             serializer.is_valid(raise_exception=True)
             self.perform_update(serializer)
+            events.emit_lifecycle(*lifecycle, request=request)
             return SyncResponse({})
         save = lambda: self.perform_update(serializer)  # noqa: E731
-        lifecycle = ("instance-updated", self.object_url(instance))
         return self.operation_response(
             "Updating instance", instance_resources(instance.name), serializer, save, lifecycle=lifecycle
         )
@@ -118,16 +128,27 @@ class InstanceViewSet(
         if snapshot is None:
             raise exceptions.NotFound("Snapshot not found")
 
+        # LXD stops a running (or frozen) instance, restores it and starts it again.
+        restarts = instance.status != Instance.STOPPED
+
         def restore():
             found = {profile.name: profile for profile in Profile.objects.filter(name__in=snapshot.profiles)}
-            instance.config = snapshot.config
+            instance.config = started_config(snapshot.config) if restarts else snapshot.config
             instance.devices = snapshot.devices
             instance.ephemeral = snapshot.ephemeral
-            instance.save(update_fields=["config", "devices", "ephemeral"])
+            if restarts:
+                instance.status = Instance.RUNNING
+                instance.last_used_at = timezone.now()
+            instance.save(update_fields=["config", "devices", "ephemeral", "status", "last_used_at"])
             set_instance_profiles(instance, [found[name] for name in snapshot.profiles if name in found])
             self.written = instance
 
-        lifecycle = ("instance-restored", self.object_url(instance), {"snapshot": snapshot.name})
+        # LXD names the snapshot with its instance in the event.
+        lifecycle = [
+            ("instance-restored", instance_url(instance.name), {"snapshot": f"{instance.name}/{snapshot.name}"})
+        ]
+        if restarts:
+            lifecycle.insert(0, ("instance-started", instance_url(instance.name)))
         return self.operation_response(
             "Restoring snapshot", instance_resources(instance.name), save=restore, lifecycle=lifecycle
         )
@@ -135,7 +156,9 @@ class InstanceViewSet(
     @atomic_write
     def destroy(self, request, *args, **kwargs):
         instance = self.get_object()
-        lifecycle = ("instance-deleted", self.object_url(instance))
+        if instance.status != Instance.STOPPED:
+            raise exceptions.ParseError("Instance is running")
+        lifecycle = deletion_events(instance)
         return self.operation_response(
             "Deleting instance", instance_resources(instance.name), save=instance.delete, lifecycle=lifecycle
         )
@@ -144,9 +167,15 @@ class InstanceViewSet(
     def rename(self, request, *args, **kwargs):
         instance = self.get_object()
         old_name = instance.name
+        resources = instance_resources(old_name)
         serializer = self.get_serializer(instance, data=self.request_data())
-        renamed = lambda: ("instance-renamed", self.object_url(serializer.instance), {"old_name": old_name})  # noqa: E731
-        return self.operation_response("Renaming instance", instance_resources(old_name), serializer, lifecycle=renamed)
+        if instance.status != Instance.STOPPED:
+            # LXD checks the new name (400, 409) before its operation refuses the rename.
+            serializer.is_valid(raise_exception=True)
+            err = "Renaming of running container not allowed"
+            return AsyncResponse(finished_operation("Renaming instance", err=err, resources=resources))
+        renamed = lambda: ("instance-renamed", instance_url(serializer.instance.name), {"old_name": old_name})  # noqa: E731
+        return self.operation_response("Renaming instance", resources, serializer, lifecycle=renamed)
 
     @action(detail=True, methods=["get"])
     def backups(self, request, *args, **kwargs):
@@ -154,73 +183,15 @@ class InstanceViewSet(
         self.get_object()
         return SyncResponse([])
 
-    @action(detail=True, methods=["get", "put"])
-    def state(self, request, *args, **kwargs):
-        """The recorded status; PUT ``{"action": ...}`` moves it, as an async operation."""
-        if request.method in SAFE_METHODS:
-            # HEAD (and OPTIONS) answer as the GET would, whatever body they carry.
-            return SyncResponse(instance_state(self.get_object()))
-        return self.change_state(request)
 
-    @atomic_write
-    def change_state(self, request):
-        """PUT on ``/state``: LXD's start, stop, restart, freeze and unfreeze."""
-        instance = self.get_object()
-        data = self.request_data()
-        action_name = data.get("action") if isinstance(data, dict) else None
-        if action_name not in STATE_ACTIONS:
-            raise exceptions.ParseError(f"Unknown action {action_name}")
-        description, allowed, target, refusal, event = STATE_ACTIONS[action_name]
-        resources = instance_resources(instance.name)
-        if instance.status not in allowed:
-            return AsyncResponse(finished_operation(description, err=refusal, resources=resources))
-
-        def move():
-            instance.status = target
-            instance.save(update_fields=["status"])
-
-        return self.operation_response(description, resources, save=move, lifecycle=(event, self.object_url(instance)))
-
-
-# action: (operation description, statuses it starts from, status it ends in, LXD's refusal,
-# LXD's lifecycle event)
-STATE_ACTIONS = {
-    "start": (
-        "Starting instance",
-        {Instance.STOPPED},
-        Instance.RUNNING,
-        "The instance is already running",
-        "instance-started",
-    ),
-    "stop": (
-        "Stopping instance",
-        {Instance.RUNNING, Instance.FROZEN},
-        Instance.STOPPED,
-        "The instance is already stopped",
-        "instance-stopped",
-    ),
-    "restart": (
-        "Restarting instance",
-        {Instance.RUNNING},
-        Instance.RUNNING,
-        "The instance isn't running",
-        "instance-restarted",
-    ),
-    "freeze": (
-        "Freezing instance",
-        {Instance.RUNNING},
-        Instance.FROZEN,
-        "The instance isn't running",
-        "instance-paused",
-    ),
-    "unfreeze": (
-        "Unfreezing instance",
-        {Instance.FROZEN},
-        Instance.RUNNING,
-        "The instance isn't frozen",
-        "instance-resumed",
-    ),
-}
+def created_context(instance):
+    """LXD's context of ``instance-created``: the pool of the root disk, and the instance type."""
+    expanded = expand_devices(instance.profile_list(), instance.devices)
+    root = next(
+        (device for device in expanded.values() if device.get("type") == "disk" and device.get("path") == "/"), {}
+    )
+    context = {"storage-pool": root["pool"]} if root.get("pool") else {}
+    return {**context, "type": instance.type}
 
 
 class ContainerViewSet(InstanceViewSet):

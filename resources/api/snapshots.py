@@ -9,7 +9,7 @@ from ..serializers import (
     SnapshotRenameSerializer,
     SnapshotSerializer,
 )
-from .async_writes import OperationMixin, instance_resources
+from .async_writes import OperationMixin, instance_resources, instance_url
 from .base import ListMixin, LXDViewSet, RetrieveMixin, escaped
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
@@ -34,20 +34,35 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
         return f"{self.prefix}/{escaped(self.kwargs['instance_name'])}/snapshots"
 
     def parent(self):
-        """The instance the URL names (404 when there is none)."""
-        instance = Instance.objects.filter(name=self.kwargs["instance_name"]).first()
+        """The instance the URL names (404 when there is none), locked until the write commits:
+        a concurrent delete of it then waits, or has happened (404)."""
+        instance = Instance.objects.select_for_update().filter(name=self.kwargs["instance_name"]).first()
         if instance is None:
             raise exceptions.NotFound("Instance not found")
         return instance
 
+    def collection_response(self, metadata):
+        # An instance without snapshots and no instance both list nothing: LXD answers the latter 404.
+        if not metadata and not Instance.objects.filter(name=self.kwargs["instance_name"]).exists():
+            raise exceptions.NotFound("Instance not found")
+        return super().collection_response(metadata)
+
     def get_queryset(self):
         return super().get_queryset().filter(instance__name=self.kwargs["instance_name"])
 
+    @atomic_write
     def create(self, request, *args, **kwargs):
         instance = self.parent()
         context = {**self.get_serializer_context(), "instance": instance}
         serializer = self.get_serializer(data=self.request_data(), context=context)
-        created = lambda: ("instance-snapshot-created", self.object_url(serializer.instance))  # noqa: E731
+
+        def created():
+            events = [("instance-snapshot-created", instance_url(instance.name, serializer.instance.name))]
+            if instance.status == Instance.RUNNING:
+                # LXD freezes a running container while it copies it (on dir pools), and reports it after.
+                events += [(name, instance_url(instance.name)) for name in ("instance-paused", "instance-resumed")]
+            return events
+
         return self.operation_response(
             "Snapshotting instance", instance_resources(instance.name), serializer, lifecycle=created
         )
@@ -58,7 +73,7 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
         # LXD's PUT only touches what the body carries, like a PATCH.
         serializer = self.get_serializer(snapshot, data=self.request_data(), partial=True)
         resources = instance_resources(snapshot.instance.name, snapshot.name)
-        lifecycle = ("instance-snapshot-updated", self.object_url(snapshot))
+        lifecycle = ("instance-snapshot-updated", instance_url(snapshot.instance.name, snapshot.name))
         save = lambda: self.perform_update(serializer)  # noqa: E731
         return self.operation_response("Updating snapshot", resources, serializer, save, lifecycle=lifecycle)
 
@@ -69,7 +84,7 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
     def destroy(self, request, *args, **kwargs):
         snapshot = self.get_object()
         resources = instance_resources(snapshot.instance.name, snapshot.name)
-        lifecycle = ("instance-snapshot-deleted", self.object_url(snapshot))
+        lifecycle = ("instance-snapshot-deleted", instance_url(snapshot.instance.name, snapshot.name))
         return self.operation_response("Deleting snapshot", resources, save=snapshot.delete, lifecycle=lifecycle)
 
     @atomic_write
@@ -78,7 +93,10 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
         old_name = snapshot.name
         serializer = self.get_serializer(snapshot, data=self.request_data())
         resources = instance_resources(snapshot.instance.name, old_name)
-        renamed = lambda: ("instance-snapshot-renamed", self.object_url(serializer.instance), {"old_name": old_name})  # noqa: E731
+        # LXD names the old snapshot with its instance.
+        context = {"old_name": f"{snapshot.instance.name}/{old_name}"}
+        url = lambda: instance_url(snapshot.instance.name, serializer.instance.name)  # noqa: E731
+        renamed = lambda: ("instance-snapshot-renamed", url(), context)  # noqa: E731
         return self.operation_response("Renaming snapshot", resources, serializer, lifecycle=renamed)
 
 

@@ -6,7 +6,7 @@ from .. import config_keys
 from ..architectures import ARCHITECTURE_IDS
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
-from ..go import GoStruct, go_quote
+from ..go import GoStruct, go_quote, go_time
 from ..instances import (
     expand_config,
     expand_devices,
@@ -37,6 +37,11 @@ from .snapshots import (
     SnapshotSerializer,
 )
 
+# ``last_used_at`` of an instance that never ran.
+NEVER_USED = "1970-01-01T00:00:00Z"
+# The instance types LXD 5.0.2 knows.
+INSTANCE_TYPES = ("container", "virtual-machine")
+
 
 class InstanceSerializer(LXDModelSerializer):
     """An instance as LXD shows it. PUT replaces config, devices, profiles, ephemeral and
@@ -52,7 +57,7 @@ class InstanceSerializer(LXDModelSerializer):
     expanded_config = serializers.SerializerMethodField()
     expanded_devices = serializers.SerializerMethodField()
     status_code = serializers.SerializerMethodField()
-    last_used_at = TimeField(read_only=True)
+    last_used_at = serializers.SerializerMethodField()
     location = serializers.SerializerMethodField()
     project = serializers.SerializerMethodField()
 
@@ -95,6 +100,10 @@ class InstanceSerializer(LXDModelSerializer):
 
     def get_status_code(self, instance) -> int:
         return Instance.STATUS_CODES[instance.status]
+
+    def get_last_used_at(self, instance) -> str:
+        # LXD shows the Unix epoch for an instance never started.
+        return go_time(instance.last_used_at) if instance.last_used_at else NEVER_USED
 
     def get_location(self, instance) -> str:
         return "none"
@@ -182,6 +191,7 @@ class InstanceCreateSerializer(InstanceSerializer):
     """``POST /1.0/instances``: LXD's name rules (400), a free name (409), profiles by name."""
 
     name = StringField(default="")
+    type = StringField(required=False)
     profiles = ProfileNamesField(source="*", required=False, allow_null=True)
     config_error_prefix = devices_error_prefix = "Failed creating instance record: "
 
@@ -189,7 +199,9 @@ class InstanceCreateSerializer(InstanceSerializer):
         read_only_fields = ["stateful", "status"]
 
     def validate_name(self, name):
-        name = name or generated_name()
+        name = name or generated_name(Instance.objects.values_list("name", flat=True))
+        if name is None:
+            raise lxd_operation_error("Couldn't generate a new unique name after 100 tries")
         error = hostname_error(name)
         if error:
             raise lxd_error(f"Invalid instance name: {error}")
@@ -201,7 +213,19 @@ class InstanceCreateSerializer(InstanceSerializer):
         return name
 
     def validate_type(self, value):
+        if value and value not in INSTANCE_TYPES:
+            raise lxd_error("Invalid instance type")
         return value or "container"
+
+    def validate_architecture(self, value):
+        image = self.context.get("image")
+        if image is not None:
+            # LXD creates from the image's architecture, whatever the request names.
+            return image.architecture
+        if value and value not in ARCHITECTURE_IDS:
+            # LXD's text (with a 500).
+            raise lxd_error(f"Architecture isn't supported: {value}")
+        return value or "x86_64"
 
     def create(self, validated_data):
         profiles = validated_data.pop("profiles", None)

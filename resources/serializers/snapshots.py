@@ -1,5 +1,7 @@
 """Snapshots of an instance's configuration."""
 
+import calendar
+import json
 import re
 
 from drf_spectacular.types import OpenApiTypes
@@ -13,16 +15,37 @@ from ..instances import (
     expand_config,
     expand_devices,
 )
-from ..models import Profile, Snapshot
+from ..models import Instance, Profile, Snapshot
 from .fields import (
+    BoolField,
     GoField,
     LXDModelSerializer,
     StringField,
     TimeField,
     lxd_error,
+    lxd_operation_error,
 )
 
-_EXPIRY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+_EXPIRY = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})T(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})"
+    r"(\.\d{1,9})?(Z|[+-](?P<zone_hour>\d{2}):(?P<zone_minute>\d{2}))"
+)
+# What Go's time.Parse checks of an RFC 3339 time, in its order: (part, bound) for the
+# parts that must stay under a bound; the day's bound is the month's length.
+_TIME_PARTS_BELOW = (("hour", 24), ("minute", 60), ("second", 60), ("zone_hour", 24), ("zone_minute", 60))
+
+
+def _out_of_range(match):
+    """The part of a well-formed time Go refuses as out of range, or None."""
+    parts = {name: int(value) for name, value in match.groupdict().items() if value is not None}
+    if not 1 <= parts["month"] <= 12:
+        return "month"
+    if not 1 <= parts["day"] <= calendar.monthrange(parts["year"], parts["month"])[1]:
+        return "day"
+    for name, bound in _TIME_PARTS_BELOW:
+        if parts.get(name, 0) >= bound:
+            return name.replace("_", " ").replace("zone", "time zone offset")
+    return None
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -32,8 +55,13 @@ class ExpiryField(GoField):
     def to_internal_value(self, data):
         if data is None:
             return Snapshot.NEVER
-        if not isinstance(data, str) or not _EXPIRY.fullmatch(data):
+        match = _EXPIRY.fullmatch(data) if isinstance(data, str) else None
+        if match is None:
             raise serializers.ValidationError(f"parsing time {go_quote(str(data))}: not an RFC 3339 time")
+        part = _out_of_range(match)
+        if part:
+            # Go quotes the JSON text it could not decode, quotes included.
+            raise lxd_error(f"parsing time {go_quote(json.dumps(data))}: {part} out of range")
         return data
 
     def to_representation(self, value):
@@ -97,24 +125,58 @@ class SnapshotSerializer(LXDModelSerializer):
         return -1
 
 
+def snapshot_name_error(name):
+    """Why LXD cannot keep a snapshot under ``name`` (an answer of its own, 400), or None.
+
+    LXD 5.0.2 creates ``.`` and ``..`` (which no URL can then name) and fails names too long
+    for a file name in the operation, after announcing the snapshot; lxdsite refuses them.
+    """
+    if "/" in name:
+        return "Snapshot names may not contain slashes"
+    if name in (".", ".."):
+        return 'Invalid instance snapshot name: Cannot be "." or ".."'
+    if len(name.encode()) > MAX_NAME_BYTES:
+        return f"Invalid instance snapshot name: Cannot be longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
+# A snapshot is a directory on LXD's storage: its name is one file name.
+MAX_NAME_BYTES = 255
+
+
 class SnapshotCreateSerializer(SnapshotSerializer):
     """``POST .../snapshots``: a copy of the instance's configuration under a new name."""
 
     name = StringField(default="")
+    stateful = BoolField(default=False)
 
     class Meta(SnapshotSerializer.Meta):
-        read_only_fields = ["architecture", "config", "devices", "ephemeral", "profiles", "stateful"]
+        read_only_fields = ["architecture", "config", "devices", "ephemeral", "profiles"]
 
     def validate_name(self, name):
         instance = self.context["instance"]
         if not name:
             taken = set(instance.snapshots.values_list("name", flat=True))
             name = next(f"snap{index}" for index in range(len(taken) + 1) if f"snap{index}" not in taken)
-        if "/" in name:
-            raise lxd_error("Snapshot names may not contain slashes")
+        error = snapshot_name_error(name)
+        if error:
+            raise lxd_error(error)
+        if " " in name:
+            raise lxd_operation_error(
+                f"Failed creating instance snapshot record {go_quote(name)}: "
+                "Invalid instance snapshot name: Cannot contain space or / characters"
+            )
         if instance.snapshots.filter(name=name).exists():
             raise Conflict(f"Snapshot {go_quote(name)} already exists")
         return name
+
+    def validate_stateful(self, stateful):
+        # Saving a running container's state needs CRIU, which LXD 5.0.2 reports missing.
+        if stateful and self.context["instance"].status == Instance.STOPPED:
+            raise lxd_operation_error("Unable to create a stateful snapshot. The instance isn't running")
+        if stateful:
+            raise lxd_operation_error("Unable to create a stateful snapshot. CRIU isn't installed")
+        return stateful
 
     def create(self, validated_data):
         instance = self.context["instance"]
@@ -125,7 +187,6 @@ class SnapshotCreateSerializer(SnapshotSerializer):
             devices=instance.devices,
             profiles=[profile.name for profile in instance.profile_list()],
             ephemeral=instance.ephemeral,
-            stateful=instance.stateful,
             **validated_data,
         )
 
@@ -142,8 +203,9 @@ class SnapshotRenameSerializer(LXDModelSerializer):
     def validate_name(self, name):
         if not name:
             raise lxd_error("No name provided")
-        if "/" in name:
-            raise lxd_error("Snapshot names may not contain slashes")
+        error = snapshot_name_error(name)
+        if error:
+            raise lxd_error(error)
         if self.instance.instance.snapshots.filter(name=name).exclude(pk=self.instance.pk).exists():
             raise Conflict(f"Name {go_quote(name)} already in use")
         return name
