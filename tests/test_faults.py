@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 from django.db import InterfaceError, OperationalError
 
-from resources.images import remove_stale_uploads
+from resources.images import recover_uploads
 from resources.models import Image
 from tests.support.image_files import unified_image
 from tests.support.images import make_image
@@ -127,8 +128,8 @@ def _uploader(server, stop, results):
 def _assert_consistent(server, images_dir):
     """Every profile carries one token throughout; every image row has its file and every file its row.
 
-    A worker killed between an upload's commit and the rename of its staged files leaves them
-    as ``.pending-<name>``: the next start installs them, so until then they count.
+    An upload being committed has its files staged as ``.pending-<pid>-<name>`` (and a worker
+    killed between the commit and the rename leaves them until the master installs them): they count.
     """
     status, _, body = server.request("GET", "/1.0/profiles?recursion=1")
     assert status == 200
@@ -139,7 +140,7 @@ def _assert_consistent(server, images_dir):
     status, _, body = server.request("GET", "/1.0/images?recursion=1")
     assert status == 200
     rows = {image["fingerprint"] for image in body["metadata"]}
-    files = {path.name.removeprefix(".pending-") for path in images_dir.iterdir()}
+    files = {re.sub(r"^\.pending-\d+-", "", path.name) for path in images_dir.iterdir()}
     assert rows == {name for name in files if not name.startswith(".upload-")}
 
 
@@ -192,9 +193,10 @@ def test_sigkill_of_a_worker_mid_burst_leaves_no_half_written_object(tmp_path):
         assert after, "nothing was sent after the kill"
         assert all(status in (200, (202, "Success")) for status in after), after
         _assert_consistent(server, images_dir)
-        # The dead worker's temporary files stay until the next start.
+        # The master removed the dead worker's temporary files when it replaced it.
+        assert orphans
         left = {path.name for path in images_dir.glob(".upload-*")}
-        assert orphans <= left
+        assert not orphans & left
 
     with running_server(lxd_dir, workers=2) as server:
         assert not list(images_dir.glob(".*"))
@@ -273,6 +275,28 @@ def _load(server, stop, results):
 
 
 @pytest.mark.live
+def test_the_master_installs_what_a_worker_killed_mid_commit_staged(tmp_path):
+    """A worker killed after its upload's row committed, before the rename, leaves the file
+    staged under its pid: the master installs it when the worker dies, not at the next start."""
+    lxd_dir = tmp_path / "lxd"
+    images_dir = lxd_dir / "images"
+    with running_server(lxd_dir, workers=2) as server:
+        status, _, body = server.request("POST", "/1.0/images", unified_image())
+        assert (status, body["metadata"]["status"]) == (202, "Success")
+        fingerprint = body["metadata"]["metadata"]["fingerprint"]
+        victim = min(worker_pids(server, 2))
+        # The state a kill between the commit and the rename leaves, under the victim's pid.
+        os.replace(images_dir / fingerprint, images_dir / f".pending-{victim}-{fingerprint}")
+        assert server.request("GET", f"/1.0/images/{fingerprint}/export")[0] == 404
+
+        os.kill(victim, signal.SIGKILL)
+        worker_pids(server, 2, without={victim})
+
+        assert sorted(os.listdir(images_dir)) == [fingerprint]
+        assert server.request("GET", f"/1.0/images/{fingerprint}/export")[0] == 200
+
+
+@pytest.mark.live
 def test_postgres_restart_under_load_is_503_then_recovers(tmp_path):
     with private_postgres() as cluster, running_server(tmp_path / "lxd", env={"DATABASE_URL": cluster.url}) as server:
         stop, results = threading.Event(), []
@@ -324,7 +348,7 @@ def test_upload_files_are_staged_before_the_commit_and_installed_after(
         assert response.status_code == 202
         # The row is written and its file waits under the pending name until the commit.
         assert Image.objects.filter(fingerprint=fingerprint).exists()
-        assert sorted(os.listdir(images_dir)) == [f".pending-{fingerprint}"]
+        assert sorted(os.listdir(images_dir)) == [f".pending-{os.getpid()}-{fingerprint}"]
     for callback in callbacks:
         callback()
 
@@ -340,7 +364,7 @@ def test_start_installs_the_staged_files_of_committed_images_and_removes_the_res
     (images_dir / ".upload-0123").write_bytes(b"half an upload")
     (images_dir / ("ef" * 32)).write_bytes(b"an image")
 
-    remove_stale_uploads()
+    recover_uploads()
 
     assert sorted(os.listdir(images_dir)) == sorted([committed.fingerprint, "ef" * 32])
     assert (images_dir / committed.fingerprint).read_bytes() == b"committed"

@@ -1,4 +1,4 @@
-"""Image files on disk: the chunks they are read in, the staged uploads a killed server left, removal."""
+"""Image files on disk: the chunks they are read in, what a killed worker's uploads left, removal."""
 
 import os
 from pathlib import Path
@@ -9,19 +9,37 @@ from ..models import Image
 
 CHUNK_SIZE = 1 << 20
 
-# Files of an image whose row is being committed: ``.pending-<fingerprint>[.rootfs]``.
+# An upload's files are named after the worker process writing them, so that what a dead
+# worker left can be told from what a live one is writing: ``.upload-<pid>-<random>`` while
+# received, ``.pending-<pid>-<final name>`` while the image row commits.
+UPLOAD_PREFIX = ".upload-"
 PENDING_PREFIX = ".pending-"
 
 
-def remove_stale_uploads():
-    """Clean up after a killed server (call before serving): remove its temporary upload files,
-    and install the staged files of an image whose row committed (remove the others)."""
+def owned_name(prefix, name):
+    """``name`` as this process's temporary file: ``<prefix><pid>-<name>``."""
+    return f"{prefix}{os.getpid()}-{name}"
+
+
+def _final_name(pending_name):
+    """The final name a pending file is installed under (older servers wrote no pid)."""
+    owner, _, name = pending_name.removeprefix(PENDING_PREFIX).partition("-")
+    return name if owner.isdigit() and name else pending_name.removeprefix(PENDING_PREFIX)
+
+
+def recover_uploads(pid=None):
+    """Clean up after a killed worker ``pid`` (None: after a killed server, before serving):
+    remove its temporary upload files, and install the staged files of an image whose row
+    committed (remove the others)."""
     directory = settings.LXDSITE_IMAGES_DIR
     if not directory.is_dir():
         return
-    for path in directory.glob(".upload-*"):
+    owner = "*" if pid is None else f"{pid}-*"
+    for path in directory.glob(UPLOAD_PREFIX + owner):
         path.unlink(missing_ok=True)
-    pending = {path.name.removeprefix(PENDING_PREFIX): path for path in directory.glob(PENDING_PREFIX + "*")}
+    pending = {_final_name(path.name): path for path in directory.glob(PENDING_PREFIX + owner)}
+    if not pending:
+        return
     committed = {
         name
         for image in Image.objects.filter(fingerprint__in={name.split(".")[0] for name in pending})

@@ -12,7 +12,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
 from .errors import ImageError
-from .files import CHUNK_SIZE, PENDING_PREFIX
+from .files import CHUNK_SIZE, PENDING_PREFIX, UPLOAD_PREFIX, owned_name
 
 
 @dataclass
@@ -38,7 +38,7 @@ class ImageUpload:
     def open(self, part, filename):
         """Start a file: a temporary name in the images directory, so the final rename is atomic."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = self.directory / f".upload-{uuid.uuid4().hex}"
+        path = self.directory / owned_name(UPLOAD_PREFIX, uuid.uuid4().hex)
         received = ReceivedFile(
             path, filename, os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
         )
@@ -72,12 +72,12 @@ class ImageUpload:
     def stage(self, *targets):
         """Rename the files to ``.pending-<final name>``, inside the transaction that writes the row.
 
-        A server killed between the commit and ``install`` leaves the pending files, which
-        ``remove_stale_uploads`` installs at the next start when their row committed.
+        A worker killed between the commit and ``install`` leaves the pending files, which
+        ``recover_uploads`` installs when the worker's death is noticed, if their row committed.
         """
         self.targets = targets
         for received, target in zip(self.files.values(), targets, strict=True):
-            pending = target.with_name(PENDING_PREFIX + target.name)
+            pending = target.with_name(owned_name(PENDING_PREFIX, target.name))
             os.replace(received.path, pending)
             received.path = pending
 

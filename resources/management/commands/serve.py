@@ -18,7 +18,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.sock import UnixSocket
 
 from lxdsite.secret_key import stored_secret_key
-from resources.images import remove_stale_uploads
+from resources.images import recover_uploads
 
 # LXD creates its unix socket srw-rw----: the owner and its group may talk to the API.
 SOCKET_MODE = 0o660
@@ -37,6 +37,19 @@ def close_database_connections(arbiter, worker):
     # used by both at once and corrupts the session; each worker opens its own.
     connections.close_all()
     gc.freeze()
+
+
+def recover_worker_uploads(arbiter, worker):
+    """Gunicorn child_exit hook (in the master): clean up what a dead worker's uploads left,
+    now rather than at the next start (an export of a half-installed image would fail)."""
+    try:
+        recover_uploads(worker.pid)
+    except Exception:
+        # The master must outlive a database it cannot reach; the next start cleans up.
+        arbiter.log.exception("Cleaning up the uploads of worker %s failed", worker.pid)
+    finally:
+        # The next worker forks from this process: it must not inherit a connection.
+        connections.close_all()
 
 
 def open_unix_sockets(arbiter):
@@ -136,7 +149,7 @@ class Command(BaseCommand):
             settings.SECRET_KEY = stored_secret_key(lxd_dir)
         call_command("migrate", interactive=False, verbosity=0)
         # Uploads cut short by a server that was killed leave temporary files; no upload runs yet.
-        remove_stale_uploads()
+        recover_uploads()
         # migrate and the clean-up left connections open in this (master) process; see the pre_fork hook.
         connections.close_all()
 
@@ -166,6 +179,7 @@ def gunicorn_options(bind, *, workers, threads, access_log, name):
         # cross the fork, hence the pre_fork hook.
         "preload_app": True,
         "pre_fork": close_database_connections,
+        "child_exit": recover_worker_uploads,
         "when_ready": open_unix_sockets,
         # Gunicorn applies this umask only around bind(): the socket is born
         # owner-only and widened to 0660 in when_ready, never world-writable.
