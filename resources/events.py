@@ -17,7 +17,7 @@ message to them (``listen``).
 import contextlib
 import datetime
 import functools
-import hashlib
+import hmac
 import json
 import logging
 import pwd
@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 
 from .envelope import to_json_bytes
@@ -193,16 +194,21 @@ class RedisFeed:
 
     @staticmethod
     def publish(event_type, message):
-        _redis_client().publish(_redis_channel(), f"{event_type}\n{message}")
+        payload = f"{event_type}\n{message}"
+        _redis_client().publish(_redis_channel(), f"{_signature(payload)}\n{payload}")
 
     def read(self):
-        """The messages that arrive within one poll interval."""
+        """The messages that arrive within one poll interval, signed by a worker of this server."""
         messages = []
         message = self.pubsub.get_message(timeout=settings.LXDSITE_EVENTS_POLL_INTERVAL)
         while message is not None:
             if message["type"] == "message":
-                event_type, _, text = message["data"].decode().partition("\n")
-                messages.append((event_type, text))
+                signature, _, payload = message["data"].decode(errors="replace").partition("\n")
+                if hmac.compare_digest(signature, _signature(payload)):
+                    event_type, _, text = payload.partition("\n")
+                    messages.append((event_type, text))
+                else:
+                    logger.warning("Dropped an event on the Redis channel that no worker of this server signed")
             message = self.pubsub.get_message(timeout=0)
         return messages
 
@@ -213,10 +219,17 @@ class RedisFeed:
 @functools.cache
 def _redis_channel():
     """This server's channel. Pub/sub ignores Redis's database number, so servers sharing a
-    Redis are told apart by the database that holds their objects (all workers share it)."""
+    Redis are told apart by the database that holds their objects (all workers share it);
+    keyed by the secret key, so that no other Redis client can name it."""
     database = settings.DATABASES["default"]
     identity = "\n".join(str(database.get(key, "")) for key in ("ENGINE", "NAME", "HOST", "PORT"))
-    return "lxdsite:events:" + hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return "lxdsite:events:" + salted_hmac("lxdsite.events.channel", identity, algorithm="sha256").hexdigest()[:32]
+
+
+def _signature(payload):
+    """What proves a message on the channel came from a worker of this server (one secret key):
+    Redis lets any client that reaches it publish."""
+    return salted_hmac("lxdsite.events.message", payload, algorithm="sha256").hexdigest()
 
 
 @functools.cache

@@ -1,6 +1,7 @@
 """``/1.0/events`` against live servers: every listener on every worker hears every event, as LXD sends it."""
 
 import contextlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -185,3 +186,29 @@ def test_lxc_monitor_prints_the_event_real_lxd_prints(real_lxd, lxdsite_server, 
     assert ours["metadata"]["action"] == "profile-updated"
     assert _shape(ours) == _shape(theirs)
     assert {**ours, "timestamp": None} == {**theirs, "timestamp": None}
+
+
+def test_an_event_published_on_redis_by_anyone_else_is_dropped(tmp_path):
+    """Redis lets any client that reaches it publish: what a listener hears must come from a
+    worker of its server (signed with the server's secret key), on a channel no one can guess."""
+    import redis
+
+    with events_server(tmp_path, "redis") as server:
+        listener = EventsClient(server.socket_path, "/1.0/events?type=lifecycle")
+        try:
+            client = redis.Redis.from_url(REDIS_URL)
+            channels = client.pubsub_channels("lxdsite:events:*")
+            assert channels, "the server subscribed to no events channel"
+            forged = {"type": "lifecycle", "metadata": {"action": "profile-deleted", "source": "/1.0/profiles/forged"}}
+            text = json.dumps(forged) + "\n"
+            for channel in channels:
+                # Unsigned (as every message was before), and signed with a made-up key.
+                client.publish(channel, f"lifecycle\n{text}")
+                client.publish(channel, f"{'0' * 64}\nlifecycle\n{text}")
+            assert server.request("POST", "/1.0/profiles", {"name": "genuine"})[0] == 201
+
+            sources = [event["metadata"]["source"] for event in listener.receive_all(timeout=2)]
+        finally:
+            listener.close()
+    assert sources == ["/1.0/profiles/genuine"]
+    assert "no worker of this server signed" in server.log()
