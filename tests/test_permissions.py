@@ -48,7 +48,7 @@ CREATE_BODIES = {
     "snapshot": {"name": "new"},
     "container-snapshot": {"name": "new"},
 }
-ACTION_BODIES = {"state": {"action": "start"}, "refresh": {}}
+ACTION_BODIES = {"state": {"action": "start"}, "refresh": {}, "bulk_update": {"state": {"action": "start"}}}
 
 
 def _expected_verb(basename, method, detail):
