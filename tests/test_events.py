@@ -212,3 +212,19 @@ def test_an_event_published_on_redis_by_anyone_else_is_dropped(tmp_path):
             listener.close()
     assert sources == ["/1.0/profiles/genuine"]
     assert "no worker of this server signed" in server.log()
+
+
+def test_a_stopping_server_closes_its_listeners_streams_going_away(tmp_path):
+    with running_server(tmp_path / "lxd", workers=2) as server:
+        listeners = [EventsClient(server.socket_path, "/1.0/events") for _ in range(4)]
+        try:
+            stopped_at = time.monotonic()
+            assert server.stop() == 0
+            # Listeners do not hold the graceful stop (10 s) open.
+            assert time.monotonic() - stopped_at < 8
+            for listener in listeners:
+                assert listener.receive(timeout=5) is None
+                assert listener.close_code == 1001
+        finally:
+            for listener in listeners:
+                listener.close()

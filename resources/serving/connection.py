@@ -311,8 +311,11 @@ class Connection(asyncio.Protocol):
         self.transport.write(head.encode("latin-1") + body)
 
     def close_idle(self):
-        """At a graceful stop: end the connection now unless a request is being answered."""
-        if not self.busy or self.streaming:
+        """At a graceful stop: end the connection now unless a request is being answered; an
+        events stream is woken to send its close frame (going away) and end."""
+        if self.streaming:
+            self.readable.set()
+        elif not self.busy:
             self.transport.close()
 
 
