@@ -85,17 +85,17 @@ class LXDJSONRenderer(BaseRenderer):
         return b"" if data is None else to_json_bytes(data)
 
 
-def _strings(value):
+def json_strings(value):
     """Every string in a decoded JSON value, object keys included."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for key, item in value.items():
             yield key
-            yield from _strings(item)
+            yield from json_strings(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from json_strings(item)
 
 
 def _reject_unstorable(value):
@@ -104,7 +104,7 @@ def _reject_unstorable(value):
     UTF-8 cannot carry a lone surrogate, and PostgreSQL's jsonb refuses ``\\u0000``
     (LXD's SQLite silently cuts the string at NUL instead).
     """
-    for text in _strings(value):
+    for text in json_strings(value):
         if "\x00" in text:
             raise ParseError("Invalid JSON: string contains a NUL character")
         try:

@@ -9,13 +9,11 @@ and over TCP. How fast they are answered under that load is the bench's business
 
 import http.client
 import socket
-import subprocess
-import sys
 
 import pytest
 
 from tests.support.events_client import EventsClient
-from tests.support.live_server import REPO_ROOT, free_port, http_request, running_server
+from tests.support.live_server import free_port, http_request, manage, running_server
 from tests.support.slow_clients import event_listeners, slow_header_clients
 
 pytestmark = pytest.mark.live
@@ -65,22 +63,11 @@ def test_a_slow_header_client_is_cut_off_with_lxds_error_once_its_time_is_up(tmp
     assert b'"error_code":408' in body
 
 
-def _token(lxd_dir, name):
-    return subprocess.run(
-        [sys.executable, "manage.py", "createtoken", name],
-        cwd=REPO_ROOT,
-        env={"LXD_DIR": str(lxd_dir), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
 def test_a_revoked_tokens_event_stream_ends(tmp_path):
     address = ("127.0.0.1", free_port())
     lxd_dir = tmp_path / "lxd"
     with running_server(lxd_dir, bind=f"{address[0]}:{address[1]}") as server:
-        token = _token(lxd_dir, "listener")
+        token = manage(lxd_dir, "createtoken", "listener").strip()
         listener = EventsClient(
             None, "/1.0/events?type=lifecycle", address=address, headers=[("Authorization", f"Bearer {token}")]
         )
@@ -88,13 +75,7 @@ def test_a_revoked_tokens_event_stream_ends(tmp_path):
             assert server.request("POST", "/1.0/profiles", {"name": "heard"})[0] == 201
             assert listener.receive(timeout=ANSWER_TIMEOUT)["metadata"]["source"] == "/1.0/profiles/heard"
 
-            subprocess.run(
-                [sys.executable, "manage.py", "revoketoken", "listener"],
-                cwd=REPO_ROOT,
-                env={"LXD_DIR": str(lxd_dir), "PATH": "/usr/bin:/bin"},
-                check=True,
-                capture_output=True,
-            )
+            manage(lxd_dir, "revoketoken", "listener")
             assert server.request("POST", "/1.0/profiles", {"name": "unheard"})[0] == 201
 
             assert listener.receive(timeout=10) is None

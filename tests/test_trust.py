@@ -1,8 +1,6 @@
 """Trust: the unix socket is trusted; TCP needs a token or a staff session, whatever it claims."""
 
 import io
-import subprocess
-import sys
 import warnings
 
 import pylxd
@@ -13,7 +11,7 @@ from django.core.management import call_command
 
 from resources.models import APIToken, Profile
 from tests.support.certificates import self_signed
-from tests.support.live_server import REPO_ROOT, free_port, running_server
+from tests.support.live_server import free_port, manage, running_server
 
 UNTRUSTED_SERVER = {
     "auth": "untrusted",
@@ -174,14 +172,7 @@ def test_pylxd_over_tcp_with_a_token(tmp_path):
     port = free_port()
     lxd_dir = tmp_path / "lxd"
     with running_server(lxd_dir, bind=f"127.0.0.1:{port}"):
-        token = subprocess.run(
-            [sys.executable, "manage.py", "createtoken", "pylxd"],
-            cwd=REPO_ROOT,
-            env={"LXD_DIR": str(lxd_dir), "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        token = manage(lxd_dir, "createtoken", "pylxd").strip()
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {token}"
         with warnings.catch_warnings():

@@ -5,6 +5,7 @@ import re
 
 import yaml
 
+from ..envelope import json_strings
 from .errors import (
     DocumentError,
 )
@@ -98,23 +99,10 @@ def load_yaml(text, *, strings=False):
     return data
 
 
-def _strings(value):
-    """Every string in a JSON value, object keys included."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
 def _check_storable(data):
     """Refuse what the API's JSON parser refuses: NUL (PostgreSQL cannot store it) and the lone
     surrogates a ``"\\ud800"`` escape spells (no database can, and no answer could show them)."""
-    for text in _strings(data):
+    for text in json_strings(data):
         if "\x00" in text:
             raise DocumentError("Invalid YAML: string contains a NUL character")
         try:

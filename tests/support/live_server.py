@@ -206,3 +206,15 @@ def lxdsite_pg_server(tmp_path):
         running_server(tmp_path / "lxd", env={"DATABASE_URL": url}) as server,
     ):
         yield server
+
+
+def manage(lxd_dir, *args):
+    """Run `LXD_DIR=lxd_dir manage.py ARGS...` (a live server's tools, as an operator runs them); its stdout."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env={"LXD_DIR": str(lxd_dir), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
