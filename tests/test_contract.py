@@ -103,6 +103,19 @@ def test_get_answers_lxds_envelope_and_etag(api, basename):
         assert api.get(url, headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
 
 
+@pytest.mark.parametrize("basename", sorted(REGISTERED))
+@pytest.mark.django_db
+def test_options_and_head_of_an_object_answer_as_safe_methods(api, basename):
+    """OPTIONS describes, HEAD answers as GET without a body: never a write path (on PostgreSQL
+    a row lock outside a transaction was a 500)."""
+    _, url = _made(basename)
+    got = api.get(url)
+    assert api.options(url).status_code == 200
+    head = api.head(url)
+    assert (head.status_code, head.content) == (got.status_code, b"")
+    assert head.headers.get("ETag") == got.headers.get("ETag")
+
+
 @pytest.mark.parametrize(("basename", "method"), [w for b in CONDITIONAL for w in _writes(b, "put", "patch")])
 @pytest.mark.django_db
 def test_a_writes_etag_is_the_next_gets(api, basename, method):
