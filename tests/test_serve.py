@@ -215,3 +215,21 @@ def test_a_request_gunicorn_cannot_parse_gets_lxds_error_envelope(lxdsite_server
     assert envelope["type"] == "error"
     assert envelope["error_code"] == status
     assert envelope["error"]
+
+
+def test_requests_sent_together_on_one_connection_are_answered_in_order(lxdsite_server):
+    """Pipelining (RFC 9112 section 9.3.2): the second request waits in the buffer, not lost."""
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(30)
+        client.connect(str(lxdsite_server.socket_path))
+        client.sendall(
+            b"GET /1.0/profiles/default HTTP/1.1\r\nHost: lxd\r\n\r\n"
+            b"PATCH /1.0/profiles/default HTTP/1.1\r\nHost: lxd\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 24\r\n\r\n{"description": "piped"}'
+            b"GET /1.0/profiles/default HTTP/1.1\r\nHost: lxd\r\nConnection: close\r\n\r\n"
+        )
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 200 OK\r\n") == 3
+    assert answer.rindex(b'"description":"piped"') > answer.rindex(b"HTTP/1.1 200 OK")

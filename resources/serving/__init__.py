@@ -5,9 +5,10 @@ and keeps ``--workers`` worker processes of class ``worker.LXDWorker`` alive. Ea
 one asyncio event loop that owns every connection and a pool of ``--threads`` threads that run
 the WSGI stack (``lxdsite/wsgi.py``):
 
-- ``connection.py``: reads requests with h11 in the event loop. A client that sends its headers
-  one byte at a time, or keeps an idle connection, holds no thread; a request reaches a thread
-  once its head is complete (and its body, up to ``BUFFERED_BODY``).
+- ``connection.py``: reads requests in the event loop (``parser.py``: llhttp through
+  httptools). A client that sends its headers one byte at a time, or keeps an idle connection,
+  holds no thread; a request reaches a thread once its head is complete (and its body, up to
+  ``BUFFERED_BODY``).
 - ``wsgi_bridge.py``: runs one request on a pool thread and hands its answer back to the loop;
   a streamed answer (an image export) is produced one chunk per thread job as the client
   reads it, so a slow reader holds no thread either.

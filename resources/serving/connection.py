@@ -1,4 +1,4 @@
-"""One client connection, read with h11 in the event loop (see the package docstring).
+"""One client connection, read in the event loop (see the package docstring).
 
 A request reaches a pool thread once its head is complete and, when it is small
 (``BUFFERED_BODY``), its body too; a larger body (an image upload) is read by the thread as
@@ -14,19 +14,15 @@ import socket
 import struct
 import time
 
-import h11
 from django.conf import settings
 
 from ..envelope import to_json_bytes
 from ..exceptions import error_envelope
 from . import websocket, wsgi_bridge
+from .parser import END, Request, RequestReader
 
 logger = logging.getLogger(__name__)
 
-# The most a request's head may hold: Go's (LXD's) limit is 1 MiB, real heads a few hundred bytes.
-MAX_HEAD = 64 * 1024
-# A request line longer than this gets 414, as gunicorn's limit did.
-MAX_REQUEST_LINE = 8190
 # Bodies up to this size are read before the request reaches a thread; larger ones stream.
 BUFFERED_BODY = 1024 * 1024
 # Seconds a client may leave a body it is sending without a byte.
@@ -45,10 +41,12 @@ class Connection(asyncio.Protocol):
     def __init__(self, site, tls=False):
         self.site = site
         self.tls = tls
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
-        self.receive = self.h11.receive_data
+        self.reader = RequestReader()
+        self.receive = self.reader.feed
         self.transport = None
         self.closed = False
+        # The client closed its side (it sends nothing more).
+        self.ended = False
         self.busy = False
         self.streaming = False
         self.readable = asyncio.Event()
@@ -78,8 +76,8 @@ class Connection(asyncio.Protocol):
         self.task = self.site.loop.create_task(self.serve())
 
     def data_received(self, data):
-        if self._line_length is not None:
-            self._note_request_line(data)
+        if self._head_deadline is None:
+            self._head_deadline = self.site.loop.time() + settings.LXDSITE_REQUEST_HEAD_TIMEOUT
         self.receive(data)
         self.readable.set()
         if not self._wanted:
@@ -88,7 +86,10 @@ class Connection(asyncio.Protocol):
             self._reading = False
 
     def eof_received(self):
-        self.receive(None if self.receive is not self.h11.receive_data else b"")
+        self.ended = True
+        if self.receive != self.reader.feed:
+            # A WebSocket: wsproto reads None as the end of the stream.
+            self.receive(None)
         self.readable.set()
         # Keep the transport open: the answer to the last request may still be written.
         return True
@@ -110,18 +111,8 @@ class Connection(asyncio.Protocol):
     def _new_cycle(self):
         """Before a request: nothing of its head seen yet."""
         self._head_deadline = None
-        self._line_length = 0
-        self._line_too_long = False
-
-    def _note_request_line(self, data):
-        """Follow the request line's length until it ends (h11 only bounds the whole head)."""
-        if self._head_deadline is None:
-            self._head_deadline = self.site.loop.time() + settings.LXDSITE_REQUEST_HEAD_TIMEOUT
-        end = data.find(b"\n")
-        self._line_length += len(data) if end < 0 else end
-        self._line_too_long = self._line_length > MAX_REQUEST_LINE
-        if end >= 0:
-            self._line_length = None
+        self._continued = False
+        self._body_done = False
 
     async def wait_readable(self, timeout):
         """Wait until the client sends something (or goes), at most ``timeout`` seconds."""
@@ -143,19 +134,17 @@ class Connection(asyncio.Protocol):
         await self._writable.wait()
 
     async def _next_request(self):
-        """The next ``h11.Request``, or None when the connection is to end."""
+        """The next ``Request``, or None when the connection is to end."""
         while True:
-            try:
-                event = self.h11.next_event()
-            except h11.RemoteProtocolError as error:
-                self.refuse(error.error_status_hint, str(error) or "Bad Request")
+            if self.reader.error is not None:
+                self.refuse(*self.reader.error)
                 return None
-            if self._line_too_long:
-                self.refuse(414, "Request-URI Too Long")
-                return None
-            if isinstance(event, h11.Request):
+            event = self.reader.next_event()
+            if isinstance(event, Request):
                 return event
-            if event is not h11.NEED_DATA or self.closed:
+            if event is not None:
+                continue  # what was left of an earlier request's body
+            if self.closed or self.ended:
                 return None
             if self._head_deadline is None:
                 # No byte of a request yet: a kept-alive connection may idle this long.
@@ -165,23 +154,23 @@ class Connection(asyncio.Protocol):
             try:
                 await self.wait_readable(max(timeout, 0))
             except TimeoutError:
-                if self._head_deadline is not None:
+                if self.reader.in_head:
                     self.refuse(408, "Request Timeout")
                 return None
 
-    async def receive_chunk(self):
+    async def receive_chunk(self, request):
         """The request body's next chunk, None at its end; ``ClientGone`` if the client goes."""
-        self._send_continue()
+        if self._body_done:
+            return None
+        self._send_continue(request)
         while True:
-            try:
-                event = self.h11.next_event()
-            except h11.RemoteProtocolError as error:
-                raise ClientGone(str(error)) from error
-            if isinstance(event, h11.Data):
-                return bytes(event.data)
-            if isinstance(event, h11.EndOfMessage):
+            event = self.reader.next_event()
+            if isinstance(event, bytes):
+                return event
+            if event is END or (event is None and self.reader.upgraded is not None):
+                self._body_done = True
                 return None
-            if event is not h11.NEED_DATA or self.closed:
+            if self.reader.error is not None or self.closed or self.ended:
                 raise ClientGone("The client closed the connection before the end of the request body")
             try:
                 await self.wait_readable(BODY_TIMEOUT)
@@ -190,20 +179,18 @@ class Connection(asyncio.Protocol):
 
     async def _request_body(self, request):
         """``wsgi.input`` for ``request``: the whole body when small, else one read as it arrives."""
-        headers = dict(request.headers)
-        length = headers.get(b"content-length")
-        chunked = b"transfer-encoding" in headers
-        if not chunked and int(length or 0) <= BUFFERED_BODY:
+        if not request.chunked and (request.content_length or 0) <= BUFFERED_BODY:
             body = bytearray()
-            while (chunk := await self.receive_chunk()) is not None:
+            while (chunk := await self.receive_chunk(request)) is not None:
                 body += chunk
             return io.BytesIO(body)
-        return wsgi_bridge.StreamedInput(self.site.loop, self.receive_chunk, BODY_TIMEOUT + 5)
+        return wsgi_bridge.StreamedInput(self.site.loop, lambda: self.receive_chunk(request), BODY_TIMEOUT + 5)
 
-    def _send_continue(self):
+    def _send_continue(self, request):
         """RFC 9110 section 10.1.1: answer ``Expect: 100-continue`` once the body is wanted."""
-        if self.h11.they_are_waiting_for_100_continue:
-            self.transport.write(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+        if not self._continued and request.has_body and request.header(b"expect").lower() == b"100-continue":
+            self._continued = True
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     # Answering -------------------------------------------------------------------------
 
@@ -243,64 +230,67 @@ class Connection(asyncio.Protocol):
             self.streaming = True
             await websocket.stream_events(self, request, handover)
             return False
-        await self._send(request, answer)
+        keep = await self._send(request, answer)
         self.site.log_access(self, environ, answer, time.monotonic() - started)
-        return await self._end_cycle()
+        return keep and await self._end_cycle(request)
 
     async def _send(self, request, answer):
-        """Write ``answer``: at once when complete, else chunk by chunk as the client reads."""
-        headers = [header for header in answer.headers if header[0].lower() != b"date"]
+        """Write ``answer``: at once when complete, else chunk by chunk as the client reads.
+        Whether the connection can carry another request."""
+        head_only = request.method == b"HEAD" or answer.status in (204, 304) or answer.status < 200
+        names = {name.lower() for name, _ in answer.headers}
+        keep = request.keep_alive and self.reader.upgraded is None and self.site.accepting
+        headers = [(name, value) for name, value in answer.headers if name.lower() not in (b"date", b"connection")]
         headers.append((b"Date", self.site.date()))
-        try:
-            response = h11.Response(status_code=answer.status, reason=answer.reason, headers=headers)
-        except h11.LocalProtocolError:
-            logger.exception("The application answered with an invalid HTTP response")
-            answer = _error_answer(500, "Internal Server Error")
-            response = h11.Response(status_code=500, headers=[*answer.headers, (b"Date", self.site.date())])
         if answer.stream is None:
-            body = b"".join(answer.body)
-            if body and not any(name.lower() == b"content-length" for name, _ in headers):
-                response.headers.append((b"content-length", str(len(body)).encode()))
-            data = self.h11.send(response) + (self.h11.send(h11.Data(data=body)) if body else b"")
-            self.transport.write(data + self.h11.send(h11.EndOfMessage()))
-            return
+            body = b"" if head_only else b"".join(answer.body)
+            if not head_only and b"content-length" not in names:
+                headers.append((b"Content-Length", str(len(body)).encode()))
+            self.transport.write(_head(request, answer, headers, keep) + body)
+            return keep
+        chunked = not head_only and b"content-length" not in names
+        keep = keep and (not chunked or request.http_version != b"1.0")
+        if chunked and keep:
+            headers.append((b"Transfer-Encoding", b"chunked"))
         loop, executor = self.site.loop, self.site.executor
         try:
-            self.transport.write(self.h11.send(response))
+            self.transport.write(_head(request, answer, headers, keep))
             while (chunk := await loop.run_in_executor(executor, wsgi_bridge.next_chunk, answer)) is not None:
-                if chunk:
-                    self.transport.write(self.h11.send(h11.Data(data=chunk)))
+                if chunk and not head_only:
+                    self.transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked and keep else chunk)
                 await self.drained()
                 if self.closed:
-                    return
-            self.transport.write(self.h11.send(h11.EndOfMessage()))
+                    return False
+            if chunked and keep:
+                self.transport.write(b"0\r\n\r\n")
+            return keep
         finally:
             if answer.closing is not None:
                 await loop.run_in_executor(executor, wsgi_bridge.close_stream, answer)
 
-    async def _end_cycle(self):
+    async def _end_cycle(self, request):
         """Read past what the application left of the body, then get ready for the next request."""
-        if self.h11.our_state is not h11.DONE or self.closed:
+        if self.closed:
             return False
+        if self._body_done:
+            self._new_cycle()
+            return True
         drained = 0
-        while self.h11.their_state is h11.SEND_BODY and drained <= DRAIN_LIMIT:
+        while drained <= DRAIN_LIMIT:
             try:
-                chunk = await self.receive_chunk()
+                chunk = await self.receive_chunk(request)
             except (ClientGone, TimeoutError):
                 return False
             if chunk is None:
-                break
+                self._new_cycle()
+                return True
             drained += len(chunk)
-        if self.h11.their_state is not h11.DONE:
-            return False
-        self.h11.start_next_cycle()
-        self._new_cycle()
-        return True
+        return False
 
     def refuse(self, status, message):
         """Answer a request that cannot be served (it cannot be parsed, it is too slow) and close:
         LXD's error envelope, as JSON like every other answer."""
-        if self.closed or self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+        if self.closed:
             return
         body = to_json_bytes(error_envelope(status, message))
         reason = _REASONS.get(status, "Error")
@@ -320,6 +310,18 @@ class Connection(asyncio.Protocol):
 
 
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
+
+
+def _head(request, answer, headers, keep):
+    """The status line and header block of ``answer`` (RFC 9112 section 4 and 5)."""
+    version = b"HTTP/1.0" if request.http_version == b"1.0" else b"HTTP/1.1"
+    lines = [b"%s %d %s" % (version, answer.status, answer.reason)]
+    lines += [name + b": " + value for name, value in headers]
+    if not keep:
+        lines.append(b"Connection: close")
+    elif request.http_version == b"1.0":
+        lines.append(b"Connection: keep-alive")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
 def _error_answer(status, message):

@@ -12,7 +12,6 @@ import base64
 import binascii
 import contextlib
 
-import h11
 from wsproto.connection import Connection as WebSocketConnection
 from wsproto.connection import ConnectionType
 from wsproto.events import CloseConnection, Message, Ping
@@ -37,18 +36,14 @@ class Handover:
         self.listener, self.still_trusted = listener, still_trusted
 
 
-def _header(request, name):
-    return next((value for key, value in request.headers if key == name), b"")
-
-
 def is_upgrade(request):
     """Whether ``request`` is a WebSocket opening handshake (RFC 6455 section 4.2.1)."""
-    if request.method != b"GET" or b"websocket" not in _header(request, b"upgrade").lower():
+    if request.method != b"GET" or b"websocket" not in request.header(b"upgrade").lower():
         return False
-    if b"upgrade" not in _header(request, b"connection").lower() or _header(request, b"sec-websocket-version") != b"13":
+    if b"upgrade" not in request.header(b"connection").lower() or request.header(b"sec-websocket-version") != b"13":
         return False
     try:
-        return len(base64.b64decode(_header(request, b"sec-websocket-key"), validate=True)) == 16
+        return len(base64.b64decode(request.header(b"sec-websocket-key"), validate=True)) == 16
     except binascii.Error:
         return False
 
@@ -57,16 +52,11 @@ async def stream_events(connection, request, handover):
     """Answer 101 on ``connection`` and send ``handover.listener``'s events until either side ends."""
     listener, loop = handover.listener, connection.site.loop
     try:
-        accept = generate_accept_token(_header(request, b"sec-websocket-key"))
-        switch = h11.InformationalResponse(
-            status_code=101,
-            headers=[(b"Upgrade", b"websocket"), (b"Connection", b"Upgrade"), (b"Sec-WebSocket-Accept", accept)],
-        )
-        head = connection.h11.send(switch)
-        trailing, _closed = connection.h11.trailing_data
-        websocket = WebSocketConnection(ConnectionType.SERVER, trailing_data=trailing)
+        accept = generate_accept_token(request.header(b"sec-websocket-key"))
+        head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        websocket = WebSocketConnection(ConnectionType.SERVER, trailing_data=connection.reader.upgraded or b"")
         connection.receive = websocket.receive_data
-        connection.transport.write(head)
+        connection.transport.write(head + b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
         # Wake the stream on every message for this listener (delivered on the feed's thread).
         listener.on_message = lambda: loop.call_soon_threadsafe(connection.readable.set)
         await _pump(connection, websocket, handover)

@@ -33,7 +33,7 @@ class Answer:
 
 
 def environ_for(request, connection, wsgi_input):
-    """PEP 3333's environ for an ``h11.Request`` received on ``connection``."""
+    """PEP 3333's environ for a ``parser.Request`` received on ``connection``."""
     target = request.target
     if not target.startswith(b"/"):
         # Absolute form (``GET http://lxd/1.0``) or ``*``: the path is what routes.
