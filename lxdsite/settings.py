@@ -129,6 +129,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Swagger UI would send the schema to swagger.io's online validator for its badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # /1.0/events is a WebSocket served by a plain Django view: documented by a hook.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "resources.schema.document_events"],
 }
 
 # lxdsite's own records go to stderr, which `serve` passes on: a 500's traceback and request
