@@ -138,6 +138,11 @@ class LXDAutoSchema(AutoSchema):
             action = f"{action}_{self.method.lower()}"
         return action
 
+    def get_tags(self):
+        """The resource of a path (``/1.0/images/aliases``: ``images``); ``/`` and ``/1.0`` are the server."""
+        segments = self.path.strip("/").split("/")
+        return [segments[1] if len(segments) > 1 else "server"]
+
     def get_override_parameters(self):
         """``recursion`` where the view reads it (lists; an instance), ``filter`` on lists that have one."""
         parameters = list(super().get_override_parameters())
@@ -246,7 +251,7 @@ EVENTS_OPERATION = {
         "`websocat --unix-socket ws://localhost/1.0/events?type=lifecycle` on the unix socket. "
         "Swagger UI cannot open it: a browser's fetch cannot send the upgrade."
     ),
-    "tags": ["1.0"],
+    "tags": ["events"],
     "parameters": [
         {
             "in": "query",
