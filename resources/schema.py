@@ -116,6 +116,16 @@ _SUCCESS_CODES = {
 }
 # Answers with a body that is not JSON: image files.
 _FILE_ACTIONS = {"export"}
+# Swagger UI's one-line summaries; the description below them is the view's docstring.
+_SUMMARIES = {
+    "list": "List the {plural}",
+    "retrieve": "Show {article} {singular}",
+    "create": "Create {article} {singular}",
+    "update": "Replace {article} {singular}'s writable fields (PUT)",
+    "partial_update": "Change some fields of {article} {singular} (PATCH)",
+    "destroy": "Delete {article} {singular}",
+    "rename": "Rename {article} {singular}",
+}
 # Writes whose 200 carries the written object's ETag (a create, rename or delete has none).
 _WRITES_WITH_ETAG = {"update", "partial_update"}
 
@@ -137,6 +147,21 @@ class LXDAutoSchema(AutoSchema):
         if action and list(getattr(self.view, "action_map", {}).values()).count(action) > 1:
             action = f"{action}_{self.method.lower()}"
         return action
+
+    def get_summary(self):
+        """``Show a profile``, ``Replace the server configuration's writable fields (PUT)``: what an operation does."""
+        action = getattr(self.view, "action", None)
+        queryset = getattr(self.view, "queryset", None)
+        if action not in _SUMMARIES or queryset is None:
+            return super().get_summary()
+        meta = queryset.model._meta
+        if (meta.model_name, action) == ("operation", "destroy"):
+            return "Cancel a running operation"
+        # A path naming no object is the singleton's (``/1.0``).
+        article = "the"
+        if "{" in self.path or action in ("list", "create"):
+            article = "an" if meta.verbose_name[0] in "aeiou" else "a"
+        return _SUMMARIES[action].format(article=article, singular=meta.verbose_name, plural=meta.verbose_name_plural)
 
     def get_tags(self):
         """The resource of a path (``/1.0/images/aliases``: ``images``); ``/`` and ``/1.0`` are the server."""

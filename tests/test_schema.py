@@ -180,3 +180,20 @@ def test_api_docs_load_without_a_cdn(client, url, marker):
             assert client.get(asset).status_code == 200, asset
     # Swagger UI's validator badge would send the schema to swagger.io.
     assert marker != "swagger-ui" or '"validatorUrl": null' in page
+
+
+def test_operations_have_summaries_a_person_reads(schema):
+    summaries = {
+        (path, method): operation.get("summary")
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert summaries[("/1.0/profiles/{name}", "get")] == "Show a profile"
+    assert summaries[("/1.0/images/aliases", "post")] == "Create an image alias"
+    assert summaries[("/1.0", "put")] == "Replace the server configuration's writable fields (PUT)"
+    assert summaries[("/1.0/operations/{id}", "delete")] == "Cancel a running operation"
+    # Every operation is in one of the sections the settings describe, and no section is empty.
+    tags = {
+        tag for operations in schema["paths"].values() for operation in operations.values() for tag in operation["tags"]
+    }
+    assert tags == {entry["name"] for entry in schema["tags"]}
