@@ -17,6 +17,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import override_method
+from rest_framework.utils.urls import replace_query_param
 
 from .envelope import EncodedEnvelope
 from .serializers.server import LXD_VERSION
@@ -134,6 +135,18 @@ class LXDBrowsableAPIRenderer(BrowsableAPIRenderer):
         form.fields["_content"].widget.attrs["rows"] = min(max(10, content.count("\n") + 2), 40)
         return form
 
+    def recursion_links(self, request, view):
+        """A list's ways to show itself (LXD's ``recursion``): (label, URL, whether shown now)."""
+        if getattr(view, "action", None) != "list":
+            return []
+        levels = ["URLs", "objects"] + (["objects with their state"] if hasattr(view, "full") else [])
+        current = request.query_params.get("recursion", "0")
+        url = request.get_full_path()
+        return [
+            (label, replace_query_param(url, "recursion", level), str(level) == current)
+            for level, label in enumerate(levels)
+        ]
+
     def get_context(self, data, accepted_media_type, renderer_context):
         context = super().get_context(data, accepted_media_type, renderer_context)
         request, response, view = renderer_context["request"], renderer_context["response"], renderer_context["view"]
@@ -148,6 +161,7 @@ class LXDBrowsableAPIRenderer(BrowsableAPIRenderer):
             etag=response.headers.get("ETag", "") if readable else "",
             precondition_failed=response.status_code == 412,
             collection_url=getattr(view, "collection_url", "") if view.kwargs else "",
+            recursion_links=self.recursion_links(request, view),
             # POST on an object renames it; on a collection it creates one.
             post_action="Rename" if view.kwargs else "Create",
         )

@@ -82,6 +82,12 @@ def test_list_links_to_its_objects_and_each_object_back_to_its_list(api, profile
     listing = api.get("/1.0/profiles", HTTP_ACCEPT=HTML).content.decode()
     assert '&quot;<a href="/1.0/profiles/p1" rel="nofollow">/1.0/profiles/p1</a>&quot;' in listing
     assert "<h1>Profiles</h1>" in listing
+    # The list offers LXD's recursion levels; instances also their state.
+    assert '<strong>URLs</strong> | <a href="/1.0/profiles?recursion=1">objects</a>' in listing
+    objects = api.get("/1.0/profiles?recursion=1", HTTP_ACCEPT=HTML).content.decode()
+    assert '<a href="/1.0/profiles?recursion=0">URLs</a> | <strong>objects</strong>' in objects
+    instances = api.get("/1.0/instances", HTTP_ACCEPT=HTML).content.decode()
+    assert '<a href="/1.0/instances?recursion=2">objects with their state</a>' in instances
 
     page = api.get("/1.0/profiles/p1", HTTP_ACCEPT=HTML).content.decode()
     assert '<a id="lxdsite-collection" href="/1.0/profiles">' in page
