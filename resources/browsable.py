@@ -123,7 +123,8 @@ class LXDBrowsableAPIRenderer(BrowsableAPIRenderer):
         response = self.renderer_context["response"]
         if form is None or method not in ("PUT", "PATCH") or response.status_code != 200:
             return form
-        metadata = (self._decoded(data) or {}).get("metadata")
+        decoded = self._decoded(data)
+        metadata = decoded.get("metadata") if isinstance(decoded, dict) else None
         if not isinstance(metadata, dict):
             return form
         with override_method(view, request, method):

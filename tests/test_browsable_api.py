@@ -62,7 +62,9 @@ def test_json_stays_the_default_for_lxd_clients(api):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url", ["/1.0", "/1.0/profiles", "/1.0/profiles?recursion=1", "/1.0/profiles/p1"])
+@pytest.mark.parametrize(
+    "url", ["/", "/1.0", "/1.0/operations", "/1.0/profiles", "/1.0/profiles?recursion=1", "/1.0/profiles/p1"]
+)
 def test_pages_do_not_change_what_json_clients_receive(api, profile, url):
     """A browser's page in between leaves the JSON answer (kept or not) and its ETag as they were."""
     before = api.get(url)
