@@ -121,7 +121,18 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "lxdsite",
-    "DESCRIPTION": "An LXD-compatible REST API served from a database.",
+    "DESCRIPTION": """An LXD-compatible REST API served from a database: `lxc` and pylxd work against it unchanged.
+
+**Trying it here.** On a TCP listener, log in as staff at [/admin/](/admin/) (this page then uses that
+session), or press *Authorize* and give an API token (`manage.py createtoken <name>`). The unix socket
+is trusted, as LXD's is. The same URLs open in a browser as pages with forms ([/1.0](/1.0)).
+
+**Answers.** Every answer is LXD's envelope: `SyncResponse` with the data in `metadata`,
+`AsyncResponse` (202) with the `operation` to follow, `ErrorResponse` with LXD's error text.
+
+**Versions.** Objects and lists carry an `ETag`. Send it back as `If-Match` on PUT, PATCH, DELETE or a
+rename to write only over the version you read (else 412), or as `If-None-Match` on a GET (304).
+""",
     "VERSION": "1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -129,6 +140,18 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Swagger UI would send the schema to swagger.io's online validator for its badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Swagger UI's sections, in the order of LXD's documentation (resources.schema.LXDAutoSchema.get_tags).
+    "TAGS": [
+        {"name": "server", "description": "`/1.0`: the server's configuration and environment."},
+        {"name": "instances", "description": "Instances, their state and snapshots."},
+        {"name": "containers", "description": "The instances under LXD's older name (`lxc` 4 and pylxd use it)."},
+        {"name": "images", "description": "Images and their aliases; uploads and exports of image files."},
+        {"name": "profiles", "description": "Profiles: configuration and devices instances take."},
+        {"name": "operations", "description": "Background operations: what an async answer follows."},
+        {"name": "events", "description": "The event stream (a WebSocket)."},
+    ],
+    # /1.0/events is a WebSocket served by a plain Django view: documented by a hook.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "resources.schema.document_events"],
 }
 
 # lxdsite's own records go to stderr, which `serve` passes on: a 500's traceback and request
