@@ -91,4 +91,6 @@ async def _pump(connection, websocket, handover):
             if connection.transport.get_write_buffer_size() > MAX_UNREAD:
                 return
         with contextlib.suppress(TimeoutError):
-            await connection.wait_readable(max(next_check - loop.time(), 0.01))
+            # Only a listener whose trust can end needs waking without an event.
+            recheck_in = None if handover.still_trusted is None else max(next_check - loop.time(), 0.01)
+            await connection.wait_readable(recheck_in)
