@@ -7,7 +7,7 @@ from django.db import transaction
 from rest_framework import exceptions
 
 from ..exceptions import error_text
-from ..models import Image, ImageAlias, Instance, Profile, Server
+from ..models import Image, ImageAlias, Instance, Profile, Project, Server
 from ..serializers import (
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
@@ -15,6 +15,8 @@ from ..serializers import (
     InstanceSerializer,
     ProfileCreateSerializer,
     ProfileSerializer,
+    ProjectCreateSerializer,
+    ProjectSerializer,
     ServerSerializer,
     find_image,
 )
@@ -111,6 +113,7 @@ KINDS = {
         False,
     ),
     "alias": Kind("alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True),
+    "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
 }
 
 

@@ -1,0 +1,129 @@
+"""``/1.0/projects`` beside the real LXD 5.0.2 daemon: the same requests give the same answers and ETags."""
+
+import pytest
+
+from tests.support.live_server import unix_request
+
+pytestmark = [pytest.mark.live, pytest.mark.lxd]
+
+NAMES = ("dp1", "dp2", "dp3")
+
+
+def _both(real_lxd, lxdsite_server, method, path, body=None, headers=None):
+    """Send one request to each server: (LXD's answer, lxdsite's answer)."""
+    return unix_request(real_lxd, method, path, body, headers), lxdsite_server.request(method, path, body, headers)
+
+
+def _ended(server_request, answer):
+    """The operation an async answer started, once it ended: (status, err, description)."""
+    status, _, body = answer
+    assert status == 202, body
+    ended = server_request("GET", f"{body['operation']}/wait?timeout=10")[2]["metadata"]
+    return ended["status"], ended["err"], ended["description"]
+
+
+@pytest.fixture
+def projects(real_lxd, lxdsite_server):
+    """The two servers; the projects the test made are deleted from the daemon afterwards."""
+    yield lambda *args: _both(real_lxd, lxdsite_server, *args)
+    for name in NAMES:
+        unix_request(real_lxd, "DELETE", f"/1.0/projects/{name}")
+
+
+def _same(lxd, ours, status):
+    """Both answered ``status`` with the same body, Location, and ETag where LXD sends one
+    (lxdsite also tags lists: docs/compatibility.md)."""
+    assert (lxd[0], ours[0]) == (status, status), (lxd[2], ours[2])
+    assert ours[2] == lxd[2]
+    if lxd[1].get("ETag") is not None:
+        assert ours[1].get("ETag") == lxd[1].get("ETag")
+    assert ours[1].get("Location") == lxd[1].get("Location")
+
+
+def test_a_projects_life_equals_the_daemons(real_lxd, lxdsite_server, projects):
+    _same(*projects("GET", "/1.0/projects?recursion=1"), 200)
+    _same(*projects("GET", "/1.0/projects/default"), 200)
+    _same(*projects("GET", "/1.0/projects/default/state"), 200)
+
+    body = {"name": "dp1", "description": "d", "config": {"features.profiles": "true", "user.k": "v"}}
+    _same(*projects("POST", "/1.0/projects", body), 201)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    _same(*projects("POST", "/1.0/projects", {"name": "dp3", "config": None}), 201)
+    _same(*projects("GET", "/1.0/projects?recursion=1"), 200)
+    _same(*projects("GET", "/1.0/projects"), 200)
+
+    # A PUT dropping features.images and setting a limit; the ETag changes as the daemon's does.
+    etag = projects("GET", "/1.0/projects/dp1")[0][1]["ETag"]
+    config = {"features.profiles": "true", "limits.instances": "5", "limits.memory": "1GiB"}
+    put = {"config": config, "description": "x"}
+    _same(*projects("PUT", "/1.0/projects/dp1", put, {"If-Match": etag}), 200)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    _same(*projects("PATCH", "/1.0/projects/dp1", {"description": "y"}), 200)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    _same(*projects("GET", "/1.0/projects/dp1/state"), 200)
+    # Turning features.profiles off removes the project's default profile; on again makes it.
+    _same(*projects("PUT", "/1.0/projects/dp1", {"config": {"features.profiles": "false"}}), 200)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    _same(*projects("PUT", "/1.0/projects/dp1", {"config": {"features.profiles": "true"}}), 200)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+
+    lxd, ours = projects("POST", "/1.0/projects/dp1", {"name": "dp2"})
+    assert (
+        _ended(lxdsite_server.request, ours)
+        == _ended(lambda *args: unix_request(real_lxd, *args), lxd)
+        == ("Success", "", "Renaming project")
+    )
+    _same(*projects("GET", "/1.0/projects/dp2"), 200)
+    _same(*projects("GET", "/1.0/projects/dp1"), 404)
+
+    _same(*projects("DELETE", "/1.0/projects/dp2"), 200)
+    _same(*projects("DELETE", "/1.0/projects/dp3"), 200)
+    _same(*projects("GET", "/1.0/projects?recursion=1"), 200)
+
+
+REFUSED = [
+    ("POST", "/1.0/projects", {"name": ""}),
+    ("POST", "/1.0/projects", {"name": "a b"}),
+    ("POST", "/1.0/projects", {"name": "a_b"}),
+    ("POST", "/1.0/projects", {"name": "a/b"}),
+    ("POST", "/1.0/projects", {"name": "a'b"}),
+    ("POST", "/1.0/projects", {"name": "*"}),
+    ("POST", "/1.0/projects", {"name": ".."}),
+    ("POST", "/1.0/projects", {"name": "default"}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"foo": "1"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"limits.memory": "abc"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"limits.instances": "-1"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"features.images": "maybe"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"restricted.containers.nesting": "x"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"restricted.idmap.uid": "5-2"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"restricted.devices.disk.paths": "rel"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "false", "restricted": "true"}}),
+    ("GET", "/1.0/projects/nosuch", None),
+    ("GET", "/1.0/projects/nosuch/state", None),
+    ("PUT", "/1.0/projects/nosuch", {}),
+    ("PATCH", "/1.0/projects/nosuch", {}),
+    ("DELETE", "/1.0/projects/nosuch", None),
+    ("DELETE", "/1.0/projects/default", None),
+    ("POST", "/1.0/projects/default", {"name": "dp1"}),
+    ("PUT", "/1.0/projects/default", {"config": {"features.images": "true"}}),
+    ("PUT", "/1.0/projects/default", {"config": {}, "description": "x"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), REFUSED, ids=repr)
+def test_refusals_equal_the_daemons(projects, method, path, body):
+    (lxd_status, _, lxd_body), (status, _, ours) = projects(method, path, body)
+
+    assert (status, ours["error"]) == (lxd_status, lxd_body["error"])
+    assert ours["type"] == lxd_body["type"] == "error"
+
+
+@pytest.mark.parametrize("name", ["default", "", "a b", "nosuchproject"])
+def test_failed_renames_end_their_operations_as_the_daemons(real_lxd, lxdsite_server, projects, name):
+    source = "nosuch" if name == "nosuchproject" else "dp1"
+    projects("POST", "/1.0/projects", {"name": "dp1"})
+    lxd, ours = projects("POST", f"/1.0/projects/{source}", {"name": name})
+
+    expected = _ended(lambda *args: unix_request(real_lxd, *args), lxd)
+    assert expected[0] == "Failure"
+    assert _ended(lxdsite_server.request, ours) == expected
