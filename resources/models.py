@@ -7,6 +7,7 @@ and the management commands share one copy.
 
 import datetime
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
@@ -62,6 +63,11 @@ class Project(models.Model):
         Profile.objects.filter(project=self).delete()
         return super().delete(*args, **kwargs)
 
+    @classmethod
+    def url_query(cls, name):
+        """The query LXD's URLs carry for an object of project ``name``: none in the default project."""
+        return "" if name == cls.DEFAULT_NAME else "?" + urlencode({"project": name})
+
     def has_feature(self, feature):
         """Whether the project keeps its own objects of ``feature`` (``features.profiles``)."""
         return self.config.get(feature, "").lower() in ("true", "1", "yes", "on")
@@ -72,6 +78,14 @@ def _project_field(related_name, **kwargs):
     return models.ForeignKey(
         Project, on_delete=models.PROTECT, related_name=related_name, default=Project.DEFAULT_ID, **kwargs
     )
+
+
+class InProjectQuerySet(models.QuerySet):
+    """Rows of objects that live in projects."""
+
+    def in_default_project(self):
+        """The default project's rows: those of resources whose requests do not name a project yet."""
+        return self.filter(project_id=Project.DEFAULT_ID)
 
 
 @watched
@@ -85,6 +99,8 @@ class Profile(models.Model):
     description = models.TextField(blank=True, default="")
     config = models.JSONField(default=dict, blank=True)
     devices = models.JSONField(default=dict, blank=True)
+
+    objects = InProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

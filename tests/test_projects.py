@@ -145,3 +145,104 @@ def test_the_migration_puts_every_existing_object_in_the_default_project():
     assert Profile.objects.get(pk=profile.pk).project == default
     # A project made after the migration gets a fresh id (PostgreSQL's sequence passed the default's).
     assert Project.objects.create(name="p1").pk != default.pk
+
+
+# ?project= on profiles ------------------------------------------------------------------------
+
+
+def test_profiles_live_in_the_project_the_request_names(api, project):
+    created = api.post("/1.0/profiles?project=p1", {"name": "web", "description": "in p1"})
+
+    assert created.status_code == 201
+    assert created.headers["Location"] == "/1.0/profiles/web?project=p1"
+    assert api.get("/1.0/profiles?project=p1").json()["metadata"] == [
+        "/1.0/profiles/default?project=p1",
+        "/1.0/profiles/web?project=p1",
+    ]
+    assert api.get("/1.0/profiles").json()["metadata"] == ["/1.0/profiles/default"]
+    assert api.get("/1.0/profiles/web").status_code == 404
+    # The same name in another project is another profile.
+    assert api.post("/1.0/profiles", {"name": "web", "description": "in default"}).status_code == 201
+    assert api.get("/1.0/profiles/web?project=p1").json()["metadata"]["description"] == "in p1"
+    assert api.get("/1.0/profiles/web").json()["metadata"]["description"] == "in default"
+    assert api.post("/1.0/profiles?project=p1", {"name": "web"}).status_code == 409
+
+
+def test_writes_reach_the_profile_of_the_project_named(api, project):
+    api.post("/1.0/profiles?project=p1", {"name": "web"})
+    api.post("/1.0/profiles", {"name": "web"})
+
+    assert api.patch("/1.0/profiles/web?project=p1", {"description": "patched"}).status_code == 200
+    assert api.post("/1.0/profiles/web?project=p1", {"name": "app"}).headers["Location"] == (
+        "/1.0/profiles/app?project=p1"
+    )
+    assert api.delete("/1.0/profiles/app?project=p1").status_code == 200
+    assert list(Profile.objects.filter(name="web").values_list("project__name", "description")) == [("default", "")]
+
+
+def test_a_project_without_its_own_profiles_uses_the_default_projects(api):
+    api.post("/1.0/projects", {"name": "nf", "config": {"features.profiles": "false"}})
+
+    assert api.get("/1.0/profiles?project=nf").json()["metadata"] == ["/1.0/profiles/default"]
+    created = api.post("/1.0/profiles?project=nf", {"name": "shared"})
+    assert created.headers["Location"] == "/1.0/profiles/shared"
+    assert Profile.objects.get(name="shared").project_id == Project.DEFAULT_ID
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/1.0/profiles?project=nosuch"),
+        ("get", "/1.0/profiles?project=nosuch&recursion=1"),
+        ("get", "/1.0/profiles/default?project=nosuch"),
+        ("post", "/1.0/profiles?project=nosuch"),
+        ("put", "/1.0/profiles/default?project=nosuch"),
+        ("patch", "/1.0/profiles/default?project=nosuch"),
+        ("post", "/1.0/profiles/default?project=nosuch"),
+        ("delete", "/1.0/profiles/default?project=nosuch"),
+    ],
+)
+def test_an_unknown_project_is_lxds_404_and_nothing_is_written(api, method, path):
+    response = api.get(path) if method == "get" else getattr(api, method)(path, {"name": "x"})
+
+    assert response.status_code == 404
+    assert response.json()["error"] == 'Failed loading project "nosuch": Project not found'
+    assert list(Profile.objects.values_list("name", flat=True)) == ["default"]
+
+
+def test_a_kept_answer_of_one_project_is_never_anothers(api, project):
+    from resources.response_cache import RESPONSES
+
+    RESPONSES.clear()
+    api.post("/1.0/profiles?project=p1", {"name": "web"})
+    in_p1 = [api.get("/1.0/profiles?project=p1&recursion=1").json()["metadata"] for _ in range(2)]
+    in_default = api.get("/1.0/profiles?recursion=1").json()["metadata"]
+    first_named = api.get("/1.0/profiles?project=default&project=p1&recursion=1").json()["metadata"]
+
+    assert in_p1[0] == in_p1[1] != in_default
+    assert [profile["name"] for profile in in_default] == ["default"]
+    # Go's FormValue reads the first of repeated values.
+    assert first_named == in_default
+    RESPONSES.clear()
+
+
+def test_profile_reads_in_a_project_cost_one_query_more_for_any_number_of_profiles(api, project):
+    def count(url):
+        counted = []
+        with connection.execute_wrapper(lambda execute, *args: counted.append(1) or execute(*args)):
+            assert api.get(url).status_code == 200
+        return len(counted)
+
+    from resources.response_cache import RESPONSES
+
+    RESPONSES.clear()
+    before = {
+        url: count(f"{url}&uncached=1") for url in ("/1.0/profiles?recursion=1", "/1.0/profiles?project=p1&recursion=1")
+    }
+    for index in range(5):
+        api.post("/1.0/profiles?project=p1", {"name": f"web{index}"})
+    after = {url: count(f"{url}&uncached=2") for url in before}
+    assert after == before
+    assert before["/1.0/profiles?project=p1&recursion=1"] == before["/1.0/profiles?recursion=1"] + 1
+    single = count("/1.0/profiles/web1?project=p1&uncached=1")
+    assert single == count("/1.0/profiles/default?uncached=1") + 1

@@ -27,7 +27,12 @@ def projects(real_lxd, lxdsite_server):
     """The two servers; the projects the test made are deleted from the daemon afterwards."""
     yield lambda *args: _both(real_lxd, lxdsite_server, *args)
     for name in NAMES:
+        listed = unix_request(real_lxd, "GET", f"/1.0/profiles?project={name}")[2].get("metadata") or []
+        for url in listed:
+            if name in url and not url.startswith("/1.0/profiles/default?"):
+                unix_request(real_lxd, "DELETE", url)
         unix_request(real_lxd, "DELETE", f"/1.0/projects/{name}")
+    unix_request(real_lxd, "DELETE", "/1.0/profiles/shared")
 
 
 def _same(lxd, ours, status):
@@ -127,3 +132,51 @@ def test_failed_renames_end_their_operations_as_the_daemons(real_lxd, lxdsite_se
     expected = _ended(lambda *args: unix_request(real_lxd, *args), lxd)
     assert expected[0] == "Failure"
     assert _ended(lxdsite_server.request, ours) == expected
+
+
+def test_profiles_in_projects_equal_the_daemons(projects):
+    _same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
+    _same(*projects("POST", "/1.0/projects", {"name": "dp2", "config": {"features.profiles": "false"}}), 201)
+    body = {"name": "web", "description": "d", "config": {"limits.cpu": "2"}}
+    _same(*projects("POST", "/1.0/profiles?project=dp1", body), 201)
+    _same(*projects("GET", "/1.0/profiles?project=dp1"), 200)
+    _same(*projects("GET", "/1.0/profiles?project=dp1&recursion=1"), 200)
+    _same(*projects("GET", "/1.0/profiles/web?project=dp1"), 200)
+    _same(*projects("GET", "/1.0/profiles/default?project=dp1"), 200)
+    _same(*projects("GET", "/1.0/profiles/web"), 404)
+    _same(*projects("PUT", "/1.0/profiles/web?project=dp1", {"description": "put"}), 200)
+    _same(*projects("GET", "/1.0/profiles/web?project=dp1"), 200)
+    _same(*projects("POST", "/1.0/profiles/web?project=dp1", {"name": "app"}), 201)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    # A project that holds a profile besides its default one is not deleted (LXD: 500).
+    lxd, ours = projects("DELETE", "/1.0/projects/dp1")
+    assert (lxd[0], ours[0]) == (500, 400)
+    assert ours[2]["error"] == lxd[2]["error"] == "Only empty projects can be removed"
+    _same(*projects("DELETE", "/1.0/profiles/app?project=dp1"), 200)
+
+    # Without its own profiles, a project uses (and creates into) the default project's.
+    _same(*projects("GET", "/1.0/profiles?project=dp2"), 200)
+    _same(*projects("POST", "/1.0/profiles?project=dp2", {"name": "shared"}), 201)
+    _same(*projects("GET", "/1.0/profiles/shared?project=dp2"), 200)
+    _same(*projects("GET", "/1.0/profiles?project=default"), 200)
+    _same(*projects("DELETE", "/1.0/profiles/shared?project=dp2"), 200)
+    _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
+    _same(*projects("DELETE", "/1.0/projects/dp2"), 200)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/1.0/profiles?project=nosuch"),
+        ("GET", "/1.0/profiles/default?project=nosuch"),
+        ("POST", "/1.0/profiles?project=nosuch"),
+        ("PUT", "/1.0/profiles/default?project=nosuch"),
+        ("PATCH", "/1.0/profiles/default?project=nosuch"),
+        ("POST", "/1.0/profiles/default?project=nosuch"),
+        ("DELETE", "/1.0/profiles/default?project=nosuch"),
+    ],
+)
+def test_profiles_of_an_unknown_project_are_refused_as_the_daemon_refuses(projects, method, path):
+    (lxd_status, _, lxd_body), (status, _, ours) = projects(method, path, {"name": "x"})
+
+    assert (status, ours["error"]) == (lxd_status, lxd_body["error"]) == (404, lxd_body["error"])

@@ -15,6 +15,7 @@ from .. import events, lxd_filter
 from ..envelope import CreatedResponse, SyncResponse
 from ..exceptions import Conflict
 from ..go import go_quote
+from ..models import Project
 from ..prepared import PreparedQuery
 from .cached_reads import CachedReadMixin
 from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, atomic_write
@@ -85,8 +86,14 @@ class LXDViewSet(viewsets.GenericViewSet):
         """The key of what this client may see (``Scope.key``); kept answers are keyed by it."""
         return self.scope.key(self.request)
 
+    def rows_key(self):
+        """The scope key resolved (``Scope.resolve``: a project's features), once per request."""
+        if "_rows_key" not in self.__dict__:
+            self._rows_key = self.scope.resolve(self.scope_key())
+        return self._rows_key
+
     def get_queryset(self):
-        queryset = self.scope.rows(super().get_queryset(), self.scope_key())
+        queryset = self.scope.rows(super().get_queryset(), self.rows_key())
         return queryset.select_related(*self.selected) if self.selected else queryset
 
     def filter_queryset(self, queryset):
@@ -143,17 +150,19 @@ class LXDViewSet(viewsets.GenericViewSet):
 
     def _prepared_object(self, value):
         """The object and its shown relations by prepared SQL, built from the same declaration."""
-        key = self.scope_key()
+        cache_key, build, parameters = self.scope.prepared(self.queryset.model, self.lookup_field, self.rows_key())
         lookups = type(self).__dict__.get("_prepared_lookups")
         if lookups is None:
             lookups = type(self)._prepared_lookups = {}
-        query = lookups.get(key)
+        query = lookups.get(cache_key)
         if query is None:
-            model, field, scope = self.queryset.model, self.lookup_field, self.scope
-            query = lookups[key] = PreparedQuery(lambda value: scope.rows(model.objects.filter(**{field: value}), key))
-        instance = query.first(value)
+            query = lookups[cache_key] = PreparedQuery(build)
+        instance = query.first(value, *parameters)
         if instance is None:
             raise Http404
+        if parameters:
+            # The name alone does not say which project's object the relations hang on.
+            return self.show_related([instance])[0]
         for relation in self.shown_relations():
             relation.attach_one(instance, self.lookup_field, value)
         return instance
@@ -296,6 +305,36 @@ class LifecycleMixin:
     def perform_destroy(self, instance):
         super().perform_destroy(instance)
         self.emit_lifecycle("deleted", instance)
+
+
+class InProjectMixin:
+    """A resource whose objects live in projects (its ``scope`` is a ``reads.InProject``).
+
+    Its URLs carry ``?project=`` outside the default project, as LXD's do; its serializers
+    get the effective project's name (``project_name`` in their context) and a create writes
+    into that project.
+    """
+
+    def project_name(self):
+        """The effective project: the one the request names, or the default project whose
+        objects it uses (a feature it lacks)."""
+        return self.rows_key()[1]
+
+    def project(self):
+        """The effective project's row, read once per request."""
+        if "_project" not in self.__dict__:
+            self._project = Project.objects.get(name=self.project_name())
+        return self._project
+
+    def object_url(self, instance):
+        return super().object_url(instance) + Project.url_query(self.project_name())
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "project_name": self.project_name()}
+
+    def perform_create(self, serializer):
+        serializer.validated_data["project"] = self.project()
+        super().perform_create(serializer)
 
 
 class LXDModelViewSet(

@@ -132,7 +132,10 @@ class InstanceViewSet(
         restarts = instance.status != Instance.STOPPED
 
         def restore():
-            found = {profile.name: profile for profile in Profile.objects.filter(name__in=snapshot.profiles)}
+            found = {
+                profile.name: profile
+                for profile in Profile.objects.in_default_project().filter(name__in=snapshot.profiles)
+            }
             instance.config = started_config(snapshot.config) if restarts else snapshot.config
             instance.devices = snapshot.devices
             instance.ephemeral = snapshot.ephemeral

@@ -7,6 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from rest_framework import exceptions
+
+from ..go import go_quote
+from ..models import Project
 from ..prepared import SHOWN, PreparedQuery, prefetch_reverse, set_prefetched
 from ..trust import is_trusted
 
@@ -30,6 +34,16 @@ class Scope:
         """The rows a client of ``key`` may see."""
         return queryset if key == TRUSTED else queryset.none()
 
+    def resolve(self, key):
+        """The key ``rows`` reads with, from the request's ``key``; may read the database (a
+        project's features) and refuse (an unknown project). Kept answers need not call it."""
+        return key
+
+    def prepared(self, model, field, key):
+        """(cache key, build, parameters) of the prepared read of one object by ``field``, for
+        the resolved ``key``: the cache key is bounded, whatever the request names."""
+        return key, lambda value: self.rows(model.objects.filter(**{field: value}), key), ()
+
 
 class Everyone(Scope):
     """Every client sees every row (the server's own record, which its views show in part)."""
@@ -46,6 +60,55 @@ class PublicToUntrusted(Scope):
 
     def rows(self, queryset, key):
         return queryset if key == TRUSTED else queryset.filter(**{self.public_field: True})
+
+
+def requested_project(request):
+    """The project a request names (``?project=``), ``default`` when it names none, as LXD reads
+    it (Go's ``FormValue``: the first of repeated values)."""
+    return next(iter(request.query_params.getlist("project")), "") or Project.DEFAULT_NAME
+
+
+@dataclass(frozen=True)
+class InProject(Scope):
+    """The rows of the project the request names, seen through ``inner``.
+
+    ``feature`` is the project feature (``features.profiles``) without which a project uses
+    the default project's objects, as in LXD. The request's key is the project it names (no
+    query: kept answers are looked up by it); ``resolve`` reads that project once and gives the
+    effective one, or raises LXD's 404 (``unknown``, with the Go-quoted name) for a project
+    that does not exist.
+    """
+
+    feature: str | None = None
+    inner: Scope = field(default_factory=Scope)
+    path: str = "project"
+    unknown: str = "Failed loading project {name}: Project not found"
+
+    def key(self, request):
+        return (self.inner.key(request), requested_project(request))
+
+    def resolve(self, key):
+        inner_key, name = key
+        if name == Project.DEFAULT_NAME:
+            return key
+        config = Project.objects.filter(name=name).values_list("config", flat=True).first()
+        if config is None:
+            raise exceptions.NotFound(self.unknown.format(name=go_quote(name)))
+        if self.feature is not None and not Project(config=config).has_feature(self.feature):
+            return (inner_key, Project.DEFAULT_NAME)
+        return key
+
+    def rows(self, queryset, key):
+        inner_key, project = key
+        return self.inner.rows(queryset.filter(**{f"{self.path}__name": project}), inner_key)
+
+    def prepared(self, model, field, key):
+        inner_key, project = key
+
+        def build(value, project):
+            return self.rows(model.objects.filter(**{field: value}), (inner_key, project))
+
+        return ("project", inner_key), build, (project,)
 
 
 @dataclass(frozen=True)

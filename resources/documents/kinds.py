@@ -51,8 +51,12 @@ class Kind:
                 return self.find(name)
             except exceptions.APIException as exc:
                 raise DocumentError(f"{self.name.capitalize()} {name!r}: {error_text(exc)}") from exc
+        objects = self.model.objects
+        if self.model is not Project and any(field.name == "project" for field in self.model._meta.fields):
+            # The commands name objects of the default project (``?project=`` is the API's).
+            objects = objects.filter(project_id=Project.DEFAULT_ID)
         try:
-            return self.model.objects.get(name=name)
+            return objects.get(name=name)
         except self.model.DoesNotExist:
             raise DocumentError(f"{self.name.capitalize()} {name!r} not found") from None
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from .. import images
-from ..models import Image, ImageAlias, Instance, Profile, Server
+from ..models import Image, ImageAlias, Instance, Profile, Project, Server
 from ..serializers import (
     HIDDEN_SERVER_KEYS,
     ImageSerializer,
@@ -41,7 +41,7 @@ def export_document(files_dir=None):
     server = Server.objects.get(pk=Server.SINGLETON_ID)
     profiles = [
         {"name": p.name, "description": p.description, "config": p.config, "devices": p.devices}
-        for p in Profile.objects.order_by("name")
+        for p in Profile.objects.filter(project_id=Project.DEFAULT_ID).order_by("name")
     ]
     images = []
     for image in Image.objects.order_by("fingerprint").prefetch_related("profile_links__profile"):
@@ -115,7 +115,7 @@ def _import_named(kind, model, item):
     name = item.get("name", "")
     if not isinstance(name, str):
         raise DocumentError(f"{kind.name.capitalize()} name {name!r} is not a string")
-    instance = model.objects.select_for_update().filter(name=name).first()
+    instance = model.objects.select_for_update().filter(project_id=Project.DEFAULT_ID, name=name).first()
     try:
         kind.write(instance, item)
     except DocumentError as exc:

@@ -107,7 +107,9 @@ def _store(image, aliases, upload, operation_metadata):
             if Image.objects.filter(fingerprint=image.fingerprint).exists():
                 raise duplicate
             image.save()
-            ImageProfile.objects.create(image=image, profile=Profile.objects.get(name=Profile.DEFAULT_NAME))
+            ImageProfile.objects.create(
+                image=image, profile=Profile.objects.in_default_project().get(name=Profile.DEFAULT_NAME)
+            )
             for name, description in aliases:
                 if ImageAlias.objects.filter(name=name).exists():
                     raise ImageError(f"Alias {json.dumps(name)} already exists", metadata=operation_metadata)

@@ -30,7 +30,7 @@ class ImageProfilesField(GoField):
     def to_internal_value(self, data):
         if not isinstance(data, list) or not all(isinstance(name, str) for name in data):
             raise serializers.ValidationError(f"expected an array of strings, got {_type_name(data)}")
-        profiles = {profile.name: profile for profile in Profile.objects.filter(name__in=data)}
+        profiles = {profile.name: profile for profile in Profile.objects.in_default_project().filter(name__in=data)}
         for name in data:
             if name not in profiles:
                 raise lxd_error(f"Profile '{name}' doesn't exist")

@@ -30,7 +30,7 @@ class ProfileNamesField(GoField):
 
 def resolve_profiles(names):
     """The named profiles, in the order given; an unknown one fails as LXD fails it."""
-    found = {profile.name: profile for profile in Profile.objects.filter(name__in=names)}
+    found = {profile.name: profile for profile in Profile.objects.in_default_project().filter(name__in=names)}
     for name in names:
         if name not in found:
             raise lxd_operation_error(f"Requested profile {go_quote(name)} doesn't exist")

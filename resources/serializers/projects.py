@@ -12,11 +12,6 @@ from ..prepared import shown_rows
 from .fields import ConfigField, LXDModelSerializer, StringField, lxd_error, lxd_operation_error, merge_config
 
 
-def project_query(project_name):
-    """The query string LXD's URLs carry for an object outside the default project."""
-    return "" if project_name == Project.DEFAULT_NAME else f"?project={project_name}"
-
-
 class ProjectSerializer(LXDModelSerializer):
     """A project as LXD shows it; PUT replaces config and description, PATCH merges them."""
 
@@ -31,7 +26,7 @@ class ProjectSerializer(LXDModelSerializer):
 
     def get_used_by(self, project) -> list[str]:
         """Its instances, profiles and images, in that order, as LXD lists them."""
-        query = project_query(project.name)
+        query = Project.url_query(project.name)
         instances = sorted(row.name for row in shown_rows(project, "instances"))
         profiles = sorted(row.name for row in shown_rows(project, "profiles"))
         images = sorted(row.fingerprint for row in shown_rows(project, "images"))
