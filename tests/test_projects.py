@@ -246,3 +246,20 @@ def test_profile_reads_in_a_project_cost_one_query_more_for_any_number_of_profil
     assert before["/1.0/profiles?project=p1&recursion=1"] == before["/1.0/profiles?recursion=1"] + 1
     single = count("/1.0/profiles/web1?project=p1&uncached=1")
     assert single == count("/1.0/profiles/default?uncached=1") + 1
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "error"),
+    [
+        # LXD 5.0.2 answers both with 500 (docs/compatibility.md).
+        ("/1.0/events?project=nosuch", 404, "Project not found"),
+        ("/1.0/events?project=p1&all-projects=true", 400, "Cannot specify a project when requesting all projects"),
+        # A project that exists: on to the WebSocket handshake, which this client does not make.
+        ("/1.0/events?project=p1", 400, "Missing websocket upgrade"),
+    ],
+)
+def test_events_of_an_unknown_project_are_refused_with_lxds_text(api, project, path, status, error):
+    response = api.get(path)
+
+    assert response.status_code == status
+    assert response.json()["error"] == error

@@ -180,3 +180,11 @@ def test_profiles_of_an_unknown_project_are_refused_as_the_daemon_refuses(projec
     (lxd_status, _, lxd_body), (status, _, ours) = projects(method, path, {"name": "x"})
 
     assert (status, ours["error"]) == (lxd_status, lxd_body["error"]) == (404, lxd_body["error"])
+
+
+def test_events_of_an_unknown_project_are_refused_with_the_daemons_text(projects):
+    (lxd_status, _, lxd_body), (status, _, ours) = projects("GET", "/1.0/events?project=nosuch")
+
+    # LXD answers 500 for the client's mistake (docs/compatibility.md).
+    assert (lxd_status, status) == (500, 404)
+    assert ours["error"] == lxd_body["error"] == "Project not found"
