@@ -263,3 +263,75 @@ def test_events_of_an_unknown_project_are_refused_with_lxds_text(api, project, p
 
     assert response.status_code == status
     assert response.json()["error"] == error
+
+
+# ?project= on instances ------------------------------------------------------------------------
+
+
+def _create_instance(api, name, query=""):
+    created = api.post(f"/1.0/instances{query}", {"name": name, "source": {"type": "none"}})
+    assert created.status_code == 202, created.content
+    return created.json()["metadata"]
+
+
+def test_instances_live_in_the_project_the_request_names(api, project):
+    Profile.objects.filter(project=project).update(config={"user.from": "p1"})
+    assert _create_instance(api, "c1", "?project=p1")["status"] == "Success"
+    _create_instance(api, "c1")
+
+    assert api.get("/1.0/instances?project=p1").json()["metadata"] == ["/1.0/instances/c1?project=p1"]
+    shown = api.get("/1.0/instances/c1?project=p1").json()["metadata"]
+    assert (shown["project"], shown["profiles"], shown["expanded_config"]["user.from"]) == ("p1", ["default"], "p1")
+    assert api.get("/1.0/instances/c1").json()["metadata"]["project"] == "default"
+    assert set(Instance.objects.values_list("project__name", "name")) == {("p1", "c1"), ("default", "c1")}
+    # The profile's used_by names its project's instance; the project's used_by too.
+    assert api.get("/1.0/profiles/default?project=p1").json()["metadata"]["used_by"] == ["/1.0/instances/c1?project=p1"]
+    assert api.get("/1.0/profiles/default").json()["metadata"]["used_by"] == ["/1.0/instances/c1"]
+    assert api.get("/1.0/projects/p1").json()["metadata"]["used_by"] == [
+        "/1.0/instances/c1?project=p1",
+        "/1.0/profiles/default?project=p1",
+    ]
+
+
+def test_writes_reach_the_instance_of_the_project_named(api, project):
+    _create_instance(api, "c1", "?project=p1")
+    _create_instance(api, "c1")
+
+    assert api.patch("/1.0/instances/c1?project=p1", {"description": "in p1"}).status_code == 200
+    snapshot = api.post("/1.0/instances/c1/snapshots?project=p1", {"name": "s1"}).json()["metadata"]
+    assert snapshot["status"] == "Success"
+    assert api.get("/1.0/instances/c1/snapshots?project=p1").json()["metadata"] == [
+        "/1.0/instances/c1/snapshots/s1?project=p1"
+    ]
+    assert api.get("/1.0/instances/c1/snapshots").json()["metadata"] == []
+    assert api.post("/1.0/instances/c1?project=p1", {"name": "c2"}).json()["metadata"]["status"] == "Success"
+    assert api.put("/1.0/instances/c2/state?project=p1", {"action": "start"}).status_code == 202
+    assert set(Instance.objects.values_list("project__name", "name", "description", "status")) == {
+        ("p1", "c2", "in p1", "Running"),
+        ("default", "c1", "", "Stopped"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "answer"),
+    [
+        ("get", "/1.0/instances?project=nosuch", 200, []),
+        ("get", "/1.0/instances?project=nosuch&recursion=2", 200, []),
+        ("get", "/1.0/containers?project=nosuch", 200, []),
+        ("get", "/1.0/instances/c1?project=nosuch", 404, "Instance not found"),
+        ("get", "/1.0/instances/c1/snapshots?project=nosuch", 404, "Instance not found"),
+        ("get", "/1.0/instances/c1/state?project=nosuch", 404, "Instance not found"),
+        ("put", "/1.0/instances/c1?project=nosuch", 404, "Instance not found"),
+        ("delete", "/1.0/instances/c1?project=nosuch", 404, "Instance not found"),
+        ("post", "/1.0/instances?project=nosuch", 404, "Failed loading project: Project not found"),
+    ],
+)
+def test_instances_of_an_unknown_project_are_lxds_answers(api, method, path, status, answer):
+    _create_instance(api, "c1")
+    body = {"name": "c1", "source": {"type": "none"}} if method == "post" else {}
+
+    response = api.get(path) if method == "get" else getattr(api, method)(path, body)
+
+    assert response.status_code == status
+    assert response.json()["metadata" if status == 200 else "error"] == answer
+    assert list(Instance.objects.values_list("project__name", "name")) == [("default", "c1")]

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.support.live_server import unix_request
+from tests.support.lxc import ROOT_DISK, storage_pool
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
 
@@ -27,6 +28,8 @@ def projects(real_lxd, lxdsite_server):
     """The two servers; the projects the test made are deleted from the daemon afterwards."""
     yield lambda *args: _both(real_lxd, lxdsite_server, *args)
     for name in NAMES:
+        for url in unix_request(real_lxd, "GET", f"/1.0/instances?project={name}")[2].get("metadata") or []:
+            _ended(lambda *args: unix_request(real_lxd, *args), unix_request(real_lxd, "DELETE", url))
         listed = unix_request(real_lxd, "GET", f"/1.0/profiles?project={name}")[2].get("metadata") or []
         for url in listed:
             if name in url and not url.startswith("/1.0/profiles/default?"):
@@ -188,3 +191,61 @@ def test_events_of_an_unknown_project_are_refused_with_the_daemons_text(projects
     # LXD answers 500 for the client's mistake (docs/compatibility.md).
     assert (lxd_status, status) == (500, 404)
     assert ours["error"] == lxd_body["error"] == "Project not found"
+
+
+# What an instance answer shows that is the same on both servers (not its times, uuids, state).
+INSTANCE_FIELDS = ("name", "project", "profiles", "devices", "expanded_devices", "status", "type", "description")
+
+
+def test_instances_in_projects_equal_the_daemons(real_lxd, lxdsite_server, projects):
+    lxd_request = lambda *args: unix_request(real_lxd, *args)  # noqa: E731
+    with storage_pool(real_lxd):
+        _same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
+        _same(*projects("PATCH", "/1.0/profiles/default?project=dp1", {"devices": ROOT_DISK}), 200)
+        lxd, ours = projects("POST", "/1.0/instances?project=dp1", {"name": "c1", "source": {"type": "none"}})
+        assert _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd) == ("Success", "", "Creating instance")
+
+        _same(*projects("GET", "/1.0/instances?project=dp1"), 200)
+        _same(*projects("GET", "/1.0/instances"), 200)
+        lxd, ours = projects("GET", "/1.0/instances/c1?project=dp1")
+        assert (lxd[0], ours[0]) == (200, 200)
+        assert {key: ours[2]["metadata"][key] for key in INSTANCE_FIELDS} == {
+            key: lxd[2]["metadata"][key] for key in INSTANCE_FIELDS
+        }
+        _same(*projects("GET", "/1.0/instances/c1"), 404)
+        _same(*projects("GET", "/1.0/profiles/default?project=dp1"), 200)
+        _same(*projects("GET", "/1.0/projects/dp1"), 200)
+        _same(*projects("GET", "/1.0/instances/c1/snapshots?project=dp1"), 200)
+        lxd, ours = projects("DELETE", "/1.0/projects/dp1")
+        assert (lxd[0], ours[0]) == (500, 400)
+        assert ours[2]["error"] == lxd[2]["error"]
+
+        lxd, ours = projects("DELETE", "/1.0/instances/c1?project=dp1")
+        assert _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd) == ("Success", "", "Deleting instance")
+        _same(*projects("GET", "/1.0/instances?project=dp1"), 200)
+        _same(*projects("PUT", "/1.0/profiles/default?project=dp1", {}), 200)
+        _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/1.0/instances?project=nosuch"),
+        ("GET", "/1.0/instances?project=nosuch&recursion=2"),
+        ("GET", "/1.0/containers?project=nosuch"),
+        ("GET", "/1.0/instances/c1?project=nosuch"),
+        ("GET", "/1.0/instances/c1/snapshots?project=nosuch"),
+        ("GET", "/1.0/instances/c1/state?project=nosuch"),
+        ("DELETE", "/1.0/instances/c1?project=nosuch"),
+        ("POST", "/1.0/instances?project=nosuch"),
+    ],
+)
+def test_instances_of_an_unknown_project_are_answered_as_the_daemon_answers(projects, method, path):
+    body = {"name": "c1", "source": {"type": "none"}} if method == "POST" else None
+    (lxd_status, _, lxd_body), (status, _, ours) = projects(method, path, body)
+
+    assert (status, ours.get("error"), ours.get("metadata")) == (
+        lxd_status,
+        lxd_body.get("error"),
+        lxd_body.get("metadata"),
+    )

@@ -160,11 +160,10 @@ class LXDViewSet(viewsets.GenericViewSet):
         instance = query.first(value, *parameters)
         if instance is None:
             raise Http404
-        if parameters:
-            # The name alone does not say which project's object the relations hang on.
-            return self.show_related([instance])[0]
+        # The name alone may not say whose relations they are (a project's): the scope adds that.
+        within = self.scope.within(self.rows_key())
         for relation in self.shown_relations():
-            relation.attach_one(instance, self.lookup_field, value)
+            relation.attach_one(instance, self.lookup_field, value, within)
         return instance
 
     # Answering ----------------------------------------------------------------------------------
@@ -320,10 +319,15 @@ class InProjectMixin:
         objects it uses (a feature it lacks)."""
         return self.rows_key()[1]
 
+    # LXD's 404 for a write into a project that does not exist, where reads find nothing in it.
+    unknown_project_message = "Failed loading project: Project not found"
+
     def project(self):
-        """The effective project's row, read once per request."""
+        """The effective project's row, read once per request (a write into it)."""
         if "_project" not in self.__dict__:
-            self._project = Project.objects.get(name=self.project_name())
+            self._project = Project.objects.filter(name=self.project_name()).first()
+            if self._project is None:
+                raise exceptions.NotFound(self.unknown_project_message)
         return self._project
 
     def object_url(self, instance):

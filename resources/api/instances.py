@@ -20,11 +20,11 @@ from ..serializers import (
     set_instance_profiles,
 )
 from .async_writes import OperationMixin, instance_resources, instance_url
-from .base import ListMixin, LXDViewSet, RetrieveMixin, recursion_level
+from .base import InProjectMixin, ListMixin, LXDViewSet, RetrieveMixin, recursion_level
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
 from .instance_state import InstanceStateMixin, deletion_events
-from .reads import Shown
+from .reads import InProject, Shown
 
 # The instance's profiles in the order LXD applies them: the ETag hashes them.
 PROFILES = Shown("profile_links", "profile", in_etag=True, shared=True)
@@ -34,6 +34,7 @@ SNAPSHOTS = Shown("snapshots")
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
 class InstanceViewSet(
+    InProjectMixin,
     InstanceStateMixin,
     CachedReadMixin,
     ConditionalUpdateMixin,
@@ -45,6 +46,8 @@ class InstanceViewSet(
     """``/1.0/instances``: containers and VMs as records; writes are async, as in LXD."""
 
     queryset = Instance.objects.all()
+    # An instance lives in the project the request names; an unknown one holds none (as LXD lists it).
+    scope = InProject(unknown=None)
     serializer_class = InstanceSerializer
     create_serializer_class = InstanceCreateSerializer
     rename_serializer_class = InstanceRenameSerializer
@@ -69,6 +72,7 @@ class InstanceViewSet(
         return relations if self.full() else [relation for relation in relations if relation is not SNAPSHOTS]
 
     def create(self, request, *args, **kwargs):
+        self.project()
         data = self.request_data()
         image = self._source_image(data.get("source") if isinstance(data, dict) else None)
         serializer = self.get_serializer(data=data, context={**self.get_serializer_context(), "image": image})

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..go import go_quote
-from ..models import Instance, InstanceProfile, Profile
+from ..models import Instance, InstanceProfile, Profile, Project
 from .fields import (
     GoField,
     _type_name,
@@ -28,9 +28,21 @@ class ProfileNamesField(GoField):
         return [profile.name for profile in profiles]
 
 
-def resolve_profiles(names):
-    """The named profiles, in the order given; an unknown one fails as LXD fails it."""
-    found = {profile.name: profile for profile in Profile.objects.in_default_project().filter(name__in=names)}
+def profiles_project(project_name):
+    """The project whose profiles an instance of ``project_name`` uses: its own, or the default
+    project's when it has no ``features.profiles``."""
+    if project_name == Project.DEFAULT_NAME:
+        return Project.DEFAULT_ID
+    project = Project.objects.filter(name=project_name).first()
+    if project is None or not project.has_feature("features.profiles"):
+        return Project.DEFAULT_ID
+    return project.pk
+
+
+def resolve_profiles(names, project_name=Project.DEFAULT_NAME):
+    """The named profiles of the instance's project, in the order given; an unknown one fails as LXD fails it."""
+    profiles = Profile.objects.filter(project_id=profiles_project(project_name), name__in=names)
+    found = {profile.name: profile for profile in profiles}
     for name in names:
         if name not in found:
             raise lxd_operation_error(f"Requested profile {go_quote(name)} doesn't exist")
