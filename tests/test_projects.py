@@ -335,3 +335,22 @@ def test_instances_of_an_unknown_project_are_lxds_answers(api, method, path, sta
     assert response.status_code == status
     assert response.json()["metadata" if status == 200 else "error"] == answer
     assert list(Instance.objects.values_list("project__name", "name")) == [("default", "c1")]
+
+
+def test_operations_are_listed_in_their_project(api, project, settings):
+    settings.LXDSITE_OPERATION_EXPIRY = 3600
+    in_p1 = _create_instance(api, "c1", "?project=p1")["id"]
+    in_default = _create_instance(api, "c1")["id"]
+    api.post("/1.0/projects", {"name": "p3"})
+    renamed = api.post("/1.0/projects/p3", {"name": "p4"}).json()["metadata"]["id"]
+
+    def listed(query):
+        groups = api.get(f"/1.0/operations{query}").json()["metadata"]
+        return {url.rsplit("/", 1)[1] for urls in groups.values() for url in urls}
+
+    # The server's own operations (a project's rename) are listed in every project, as in LXD.
+    assert listed("?project=p1") == {in_p1, renamed}
+    assert listed("") == listed("?project=default") == {in_default, renamed}
+    assert listed("?project=nosuch") == {renamed}
+    # One operation is found by its id whatever the project.
+    assert api.get(f"/1.0/operations/{in_p1}").status_code == 200

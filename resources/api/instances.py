@@ -180,7 +180,10 @@ class InstanceViewSet(
             # LXD checks the new name (400, 409) before its operation refuses the rename.
             serializer.is_valid(raise_exception=True)
             err = "Renaming of running container not allowed"
-            return AsyncResponse(finished_operation("Renaming instance", err=err, resources=resources))
+            operation = finished_operation(
+                "Renaming instance", err=err, resources=resources, project_id=self.operation_project_id()
+            )
+            return AsyncResponse(operation)
         renamed = lambda: ("instance-renamed", instance_url(serializer.instance.name), {"old_name": old_name})  # noqa: E731
         return self.operation_response("Renaming instance", resources, serializer, lifecycle=renamed)
 

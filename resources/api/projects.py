@@ -61,11 +61,15 @@ class ProjectViewSet(OperationMixin, LXDModelViewSet):
         except exceptions.NotFound:
             name = go_quote(self.kwargs["name"])
             err = f"Failed loading project {name}: Project not found"
-            return AsyncResponse(finished_operation(RENAMING, err=err))
+            return AsyncResponse(finished_operation(RENAMING, err=err, project_id=None))
         old_name = project.name
         serializer = self.get_serializer(project, data=data)
         renamed = lambda: ("project-renamed", self.object_url(project), {"old_name": old_name})  # noqa: E731
         return self.operation_response(RENAMING, None, serializer, lifecycle=renamed)
+
+    def operation_project_id(self):
+        # A project's rename is the server's operation, as in LXD (listed in every project).
+        return None
 
     @action(detail=True, methods=["get"])
     def state(self, request, *args, **kwargs):
