@@ -354,3 +354,24 @@ def test_operations_are_listed_in_their_project(api, project, settings):
     assert listed("?project=nosuch") == {renamed}
     # One operation is found by its id whatever the project.
     assert api.get(f"/1.0/operations/{in_p1}").status_code == 200
+
+
+def test_the_commands_name_the_default_projects_objects(api, project):
+    from resources.documents import KINDS
+    from resources.documents.transfer import export_document
+
+    api.post("/1.0/profiles?project=p1", {"name": "web", "description": "in p1"})
+    api.post("/1.0/profiles", {"name": "web", "description": "in default"})
+    _create_instance(api, "c1", "?project=p1")
+    _create_instance(api, "c1")
+
+    document = export_document()
+
+    assert [(item["name"], item["description"]) for item in document["profiles"]] == [
+        ("default", "Default LXD profile"),
+        ("web", "in default"),
+    ]
+    assert [item["name"] for item in document["instances"]] == ["c1"]
+    assert KINDS["profile"].get("web").description == "in default"
+    assert KINDS["instance"].get("c1").project_id == Project.DEFAULT_ID
+    assert KINDS["project"].get("p1").name == "p1"

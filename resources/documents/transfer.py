@@ -56,7 +56,9 @@ def export_document(files_dir=None):
     ]
     instances = [
         instance_document(instance)
-        for instance in Instance.objects.order_by("name").prefetch_related("profile_links__profile", "snapshots")
+        for instance in Instance.objects.filter(project_id=Project.DEFAULT_ID)
+        .order_by("name")
+        .prefetch_related("profile_links__profile", "snapshots")
     ]
     return {
         "server": {"config": dict(sorted(server.config.items()))},
@@ -127,7 +129,7 @@ def _import_instance(item):
     name = item.get("name", "")
     if not isinstance(name, str):
         raise DocumentError(f"Instance name {name!r} is not a string")
-    instance = Instance.objects.select_for_update().filter(name=name).first()
+    instance = Instance.objects.select_for_update().filter(project_id=Project.DEFAULT_ID, name=name).first()
     body = {key: item[key] for key in KINDS["instance"].writable if key in item}
     # No type: a new instance is a container, as the API creates one; a stored one keeps its own.
     instance_type = item.get("type", instance.type if instance else Image.CONTAINER)

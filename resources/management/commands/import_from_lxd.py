@@ -18,7 +18,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from resources.documents import KINDS, DocumentError, store_instance_record
-from resources.models import Instance
+from resources.models import Instance, Project
 from resources.trust import LISTENER_KEY
 
 CHUNK = 1024 * 1024
@@ -206,7 +206,7 @@ class Command(BaseCommand):
         }
         with transaction.atomic():
             # Server-managed state the API does not take from clients: the same code `import` uses.
-            stored = Instance.objects.select_for_update().get(name=name)
+            stored = Instance.objects.select_for_update().get(project_id=Project.DEFAULT_ID, name=name)
             try:
                 store_instance_record(stored, record)
             except DocumentError as exc:
