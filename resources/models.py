@@ -68,6 +68,16 @@ class Project(models.Model):
         """The query LXD's URLs carry for an object of project ``name``: none in the default project."""
         return "" if name == cls.DEFAULT_NAME else "?" + urlencode({"project": name})
 
+    @classmethod
+    def holding(cls, name, feature):
+        """The project whose objects of ``feature`` (``features.images``) project ``name`` uses:
+        itself, or the default project when it lacks the feature (or does not exist)."""
+        if name != cls.DEFAULT_NAME:
+            project = cls.objects.filter(name=name).first()
+            if project is not None and project.has_feature(feature):
+                return project
+        return cls(pk=cls.DEFAULT_ID, name=cls.DEFAULT_NAME)
+
     def has_feature(self, feature):
         """Whether the project keeps its own objects of ``feature`` (``features.profiles``)."""
         return self.config.get(feature, "").lower() in ("true", "1", "yes", "on")

@@ -375,3 +375,30 @@ def test_the_commands_name_the_default_projects_objects(api, project):
     assert KINDS["profile"].get("web").description == "in default"
     assert KINDS["instance"].get("c1").project_id == Project.DEFAULT_ID
     assert KINDS["project"].get("p1").name == "p1"
+
+
+# ?project= on images and aliases ---------------------------------------------------------------
+
+
+def test_images_and_aliases_live_in_the_project_the_request_names(api, project):
+    from tests.support.images import make_image
+
+    own = make_image("b" * 64, project=project, profiles=Profile.objects.filter(project=project))
+    ImageAlias.objects.create(project=project, name="small", image=own)
+    make_image("c" * 64, profiles=Profile.objects.in_default_project())
+    api.post("/1.0/projects", {"name": "nf", "config": {"features.images": "false"}})
+
+    assert api.get("/1.0/images?project=p1").json()["metadata"] == [f"/1.0/images/{'b' * 64}"]
+    assert api.get("/1.0/images").json()["metadata"] == [f"/1.0/images/{'c' * 64}"]
+    assert api.get("/1.0/images?project=nf").json()["metadata"] == [f"/1.0/images/{'c' * 64}"]
+    assert api.get(f"/1.0/images/{'b' * 64}").status_code == 404
+    assert api.get("/1.0/images/aliases/small?project=p1").json()["metadata"]["target"] == "b" * 64
+    assert api.get("/1.0/images/aliases/small").status_code == 404
+    # An alias names an image of its own project; an instance is made from its project's images.
+    refused = api.post("/1.0/images/aliases", {"name": "x", "target": "b" * 64})
+    assert (refused.status_code, refused.json()["error"]) == (404, "Image not found")
+    created = api.post("/1.0/instances?project=p1", {"name": "c1", "source": {"type": "image", "alias": "small"}})
+    assert created.json()["metadata"]["status"] == "Success"
+    assert api.get("/1.0/instances/c1?project=p1").json()["metadata"]["config"]["volatile.base_image"] == "b" * 64
+    refused = api.post("/1.0/instances", {"name": "c1", "source": {"type": "image", "alias": "small"}})
+    assert (refused.status_code, refused.json()["error"]) == (404, "Image alias not found")

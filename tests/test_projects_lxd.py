@@ -249,3 +249,63 @@ def test_instances_of_an_unknown_project_are_answered_as_the_daemon_answers(proj
         lxd_body.get("error"),
         lxd_body.get("metadata"),
     )
+
+
+def _upload(socket_path, path, data, headers):
+    """POST an image file to ``path``, wait for the operation: (HTTP status, ended operation)."""
+    headers = {"Content-Type": "application/octet-stream", **headers}
+    status, answer_headers, _ = unix_request(socket_path, "POST", path, data, headers)
+    operation = unix_request(socket_path, "GET", answer_headers["Location"] + "/wait?timeout=30")[2]["metadata"]
+    return status, operation
+
+
+def test_images_and_aliases_in_projects_equal_the_daemons(real_lxd, lxdsite_server, projects):
+    from tests.support.image_files import unified_image
+
+    _same(*projects("POST", "/1.0/projects", {"name": "dp1"}), 201)
+    data, headers = unified_image(marker="in-a-project"), {"X-LXD-filename": "p.tar.gz"}
+    theirs = _upload(real_lxd, "/1.0/images?project=dp1", data, headers)
+    ours = _upload(lxdsite_server.socket_path, "/1.0/images?project=dp1", data, headers)
+    assert (ours[0], ours[1]["status"], ours[1]["metadata"]) == (theirs[0], theirs[1]["status"], theirs[1]["metadata"])
+    fingerprint = theirs[1]["metadata"]["fingerprint"]
+    try:
+        _same(*projects("GET", "/1.0/images?project=dp1"), 200)
+        _same(*projects("GET", "/1.0/images"), 200)
+        lxd, mine = projects("GET", f"/1.0/images/{fingerprint}?project=dp1")
+        assert (lxd[0], mine[0]) == (200, 200)
+        shown = {key: value for key, value in mine[2]["metadata"].items() if key != "uploaded_at"}
+        assert shown == {key: value for key, value in lxd[2]["metadata"].items() if key != "uploaded_at"}
+        _same(*projects("GET", f"/1.0/images/{fingerprint}"), 404)
+
+        alias = {"name": "pa", "target": fingerprint, "description": "in dp1"}
+        _same(*projects("POST", "/1.0/images/aliases?project=dp1", alias), 201)
+        _same(*projects("GET", "/1.0/images/aliases?project=dp1"), 200)
+        _same(*projects("GET", "/1.0/images/aliases/pa?project=dp1"), 200)
+        _same(*projects("GET", "/1.0/images/aliases/pa"), 404)
+        _same(*projects("GET", "/1.0/projects/dp1"), 200)
+        _same(*projects("DELETE", "/1.0/images/aliases/pa?project=dp1"), 200)
+    finally:
+        for server_request in (lambda *args: unix_request(real_lxd, *args), lxdsite_server.request):
+            server_request("DELETE", f"/1.0/images/{fingerprint}?project=dp1")
+    _same(*projects("GET", "/1.0/images?project=dp1"), 200)
+    _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/1.0/images?project=nosuch"),
+        ("GET", f"/1.0/images/{'a' * 64}?project=nosuch"),
+        ("DELETE", f"/1.0/images/{'a' * 64}?project=nosuch"),
+        ("GET", "/1.0/images/aliases?project=nosuch"),
+        ("GET", "/1.0/images/aliases/x?project=nosuch"),
+        ("POST", "/1.0/images/aliases?project=nosuch"),
+        ("DELETE", "/1.0/images/aliases/x?project=nosuch"),
+        ("POST", "/1.0/images?project=nosuch"),
+    ],
+)
+def test_images_of_an_unknown_project_are_refused_as_the_daemon_refuses(projects, method, path):
+    body = {"name": "x", "target": "a" * 64} if method == "POST" else None
+    (lxd_status, _, lxd_body), (status, _, ours) = projects(method, path, body)
+
+    assert (status, ours["error"]) == (lxd_status, lxd_body["error"])

@@ -178,6 +178,10 @@ class LXDViewSet(viewsets.GenericViewSet):
         """The object's LXD URL, its name escaped as Go escapes a path segment."""
         return f"{self.collection_url}/{escaped(getattr(instance, self.lookup_field))}"
 
+    def listed_url(self, instance):
+        """The object's URL in its collection's list."""
+        return self.object_url(instance)
+
     def object_response(self, instance):
         """The object in a sync envelope."""
         return SyncResponse(self.get_serializer(instance).data)
@@ -194,7 +198,7 @@ class ListMixin:
         queryset = self.filter_queryset(self.get_queryset())
         if recursion_level(request) < 1:
             names = queryset.select_related(None).only(self.lookup_field)
-            return self.collection_response([self.object_url(obj) for obj in names])
+            return self.collection_response([self.listed_url(obj) for obj in names])
         objects = self.show_related(list(queryset))
         return self.collection_response(self.get_serializer(objects, many=True).data)
 
@@ -330,8 +334,14 @@ class InProjectMixin:
                 raise exceptions.NotFound(self.unknown_project_message)
         return self._project
 
+    # Whether its list's URLs name the project (LXD's image and alias lists do not).
+    lists_name_project = True
+
     def object_url(self, instance):
         return super().object_url(instance) + Project.url_query(self.project_name())
+
+    def listed_url(self, instance):
+        return super().listed_url(instance) if self.lists_name_project else LXDViewSet.object_url(self, instance)
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "project_name": self.project_name()}

@@ -8,7 +8,7 @@ from .. import events
 from ..envelope import SyncResponse
 from ..instance_states import started_config
 from ..instances import INSTANCE_FILTER_FIELDS, expand_devices
-from ..models import ImageAlias, Instance, Profile
+from ..models import Image, ImageAlias, Instance, Profile, Project
 from ..operations import AsyncResponse, finished_operation
 from ..serializers import (
     InstanceCreateSerializer,
@@ -93,12 +93,14 @@ class InstanceViewSet(
             return None
         if source.get("type") != "image":
             raise exceptions.ParseError(f"Unknown source type {source.get('type')}")
+        # The images the instance's project uses: its own, or the default project's.
+        project = Project.holding(self.project_name(), "features.images")
         if source.get("alias"):
-            alias = ImageAlias.objects.select_related("image").filter(name=source["alias"]).first()
+            alias = ImageAlias.objects.select_related("image").filter(project=project, name=source["alias"]).first()
             if alias is None:
                 raise exceptions.NotFound("Image alias not found")
             return alias.image
-        return find_image(str(source.get("fingerprint", "")))
+        return find_image(str(source.get("fingerprint", "")), Image.objects.filter(project=project))
 
     @atomic_write
     def update(self, request, *args, **kwargs):

@@ -28,20 +28,9 @@ class ProfileNamesField(GoField):
         return [profile.name for profile in profiles]
 
 
-def profiles_project(project_name):
-    """The project whose profiles an instance of ``project_name`` uses: its own, or the default
-    project's when it has no ``features.profiles``."""
-    if project_name == Project.DEFAULT_NAME:
-        return Project.DEFAULT_ID
-    project = Project.objects.filter(name=project_name).first()
-    if project is None or not project.has_feature("features.profiles"):
-        return Project.DEFAULT_ID
-    return project.pk
-
-
 def resolve_profiles(names, project_name=Project.DEFAULT_NAME):
     """The named profiles of the instance's project, in the order given; an unknown one fails as LXD fails it."""
-    profiles = Profile.objects.filter(project_id=profiles_project(project_name), name__in=names)
+    profiles = Profile.objects.filter(project=Project.holding(project_name, "features.profiles"), name__in=names)
     found = {profile.name: profile for profile in profiles}
     for name in names:
         if name not in found:
