@@ -113,6 +113,7 @@ CASES = {
         patch={"description": "patched"},
         rename={"name": "j2"},
         column="description",
+        extensions=("projects", "project_usage"),
         document_kind="project",
         lxd_import="/1.0/projects",
         standing=1,
