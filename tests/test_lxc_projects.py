@@ -75,21 +75,35 @@ def test_instances_in_a_project_print_what_lxd_prints(real_lxd, lxdsite_server, 
     # lxc's first run prints a hint for a server without a storage pool (lxdsite has none): run it before.
     _both(real_lxd, lxdsite_server, tmp_path, ("project", "list"))
     with storage_pool(real_lxd):
-        for args in (
-            ("project", "create", "lp1"),
-            ("profile", "device", "add", "default", "root", "disk", "path=/", "pool=default", "--project", "lp1"),
-            ("init", "--empty", "c1", "--project", "lp1"),
-            ("init", "--empty", "c1", "--project", "lp1"),
-            ("list", "--project", "lp1", "--format", "csv", "-c", "ns"),
-            ("list", "--format", "csv", "-c", "ns"),
-            ("config", "set", "c1", "user.a", "1", "--project", "lp1"),
-            ("config", "get", "c1", "user.a", "--project", "lp1"),
-            ("config", "get", "c1", "user.a"),
-            ("delete", "c1", "--project", "lp1"),
-            ("list", "--project", "lp1", "--format", "csv", "-c", "ns"),
-            ("init", "--empty", "c1", "--project", "nosuch"),
-            ("list", "--project", "nosuch", "--format", "csv"),
-        ):
-            theirs, ours = _both(real_lxd, lxdsite_server, tmp_path, args)
-            assert ours == theirs, args
-        unix_request(lxdsite_server.socket_path, "PUT", "/1.0/profiles/default?project=lp1", {})
+        try:
+            for args in INSTANCE_COMMANDS:
+                theirs, ours = _both(real_lxd, lxdsite_server, tmp_path, args)
+                assert ours == theirs, args
+        finally:
+            _release_pool(real_lxd)
+
+
+INSTANCE_COMMANDS = [
+    ("project", "create", "lp1"),
+    ("profile", "device", "add", "default", "root", "disk", "path=/", "pool=default", "--project", "lp1"),
+    ("init", "--empty", "c1", "--project", "lp1"),
+    ("init", "--empty", "c1", "--project", "lp1"),
+    ("list", "--project", "lp1", "--format", "csv", "-c", "ns"),
+    ("list", "--format", "csv", "-c", "ns"),
+    ("config", "set", "c1", "user.a", "1", "--project", "lp1"),
+    ("config", "get", "c1", "user.a", "--project", "lp1"),
+    ("config", "get", "c1", "user.a"),
+    ("delete", "c1", "--project", "lp1"),
+    ("list", "--project", "lp1", "--format", "csv", "-c", "ns"),
+    ("init", "--empty", "c1", "--project", "nosuch"),
+    ("list", "--project", "nosuch", "--format", "csv"),
+]
+
+
+def _release_pool(real_lxd):
+    """Take from the daemon what uses its pool (the instance, the project's root disk), so that the
+    pool can go: later tests' output depends on there being none."""
+    status, headers, _ = unix_request(real_lxd, "DELETE", "/1.0/instances/c1?project=lp1")
+    if status == 202:
+        unix_request(real_lxd, "GET", headers["Location"] + "/wait?timeout=30")
+    unix_request(real_lxd, "PUT", "/1.0/profiles/default?project=lp1", {})

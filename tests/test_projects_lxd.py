@@ -200,31 +200,42 @@ INSTANCE_FIELDS = ("name", "project", "profiles", "devices", "expanded_devices",
 def test_instances_in_projects_equal_the_daemons(real_lxd, lxdsite_server, projects):
     lxd_request = lambda *args: unix_request(real_lxd, *args)  # noqa: E731
     with storage_pool(real_lxd):
-        _same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
-        _same(*projects("PATCH", "/1.0/profiles/default?project=dp1", {"devices": ROOT_DISK}), 200)
-        lxd, ours = projects("POST", "/1.0/instances?project=dp1", {"name": "c1", "source": {"type": "none"}})
-        assert _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd) == ("Success", "", "Creating instance")
+        try:
+            _same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
+            _same(*projects("PATCH", "/1.0/profiles/default?project=dp1", {"devices": ROOT_DISK}), 200)
+            lxd, ours = projects("POST", "/1.0/instances?project=dp1", {"name": "c1", "source": {"type": "none"}})
+            assert (
+                _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd) == ("Success", "", "Creating instance")
+            )
 
-        _same(*projects("GET", "/1.0/instances?project=dp1"), 200)
-        _same(*projects("GET", "/1.0/instances"), 200)
-        lxd, ours = projects("GET", "/1.0/instances/c1?project=dp1")
-        assert (lxd[0], ours[0]) == (200, 200)
-        assert {key: ours[2]["metadata"][key] for key in INSTANCE_FIELDS} == {
-            key: lxd[2]["metadata"][key] for key in INSTANCE_FIELDS
-        }
-        _same(*projects("GET", "/1.0/instances/c1"), 404)
-        _same(*projects("GET", "/1.0/profiles/default?project=dp1"), 200)
-        _same(*projects("GET", "/1.0/projects/dp1"), 200)
-        _same(*projects("GET", "/1.0/instances/c1/snapshots?project=dp1"), 200)
-        lxd, ours = projects("DELETE", "/1.0/projects/dp1")
-        assert (lxd[0], ours[0]) == (500, 400)
-        assert ours[2]["error"] == lxd[2]["error"]
+            _same(*projects("GET", "/1.0/instances?project=dp1"), 200)
+            _same(*projects("GET", "/1.0/instances"), 200)
+            lxd, ours = projects("GET", "/1.0/instances/c1?project=dp1")
+            assert (lxd[0], ours[0]) == (200, 200)
+            assert {key: ours[2]["metadata"][key] for key in INSTANCE_FIELDS} == {
+                key: lxd[2]["metadata"][key] for key in INSTANCE_FIELDS
+            }
+            _same(*projects("GET", "/1.0/instances/c1"), 404)
+            _same(*projects("GET", "/1.0/profiles/default?project=dp1"), 200)
+            _same(*projects("GET", "/1.0/projects/dp1"), 200)
+            _same(*projects("GET", "/1.0/instances/c1/snapshots?project=dp1"), 200)
+            lxd, ours = projects("DELETE", "/1.0/projects/dp1")
+            assert (lxd[0], ours[0]) == (500, 400)
+            assert ours[2]["error"] == lxd[2]["error"]
 
-        lxd, ours = projects("DELETE", "/1.0/instances/c1?project=dp1")
-        assert _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd) == ("Success", "", "Deleting instance")
-        _same(*projects("GET", "/1.0/instances?project=dp1"), 200)
-        _same(*projects("PUT", "/1.0/profiles/default?project=dp1", {}), 200)
-        _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
+            lxd, ours = projects("DELETE", "/1.0/instances/c1?project=dp1")
+            assert (
+                _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd) == ("Success", "", "Deleting instance")
+            )
+            _same(*projects("GET", "/1.0/instances?project=dp1"), 200)
+            _same(*projects("PUT", "/1.0/profiles/default?project=dp1", {}), 200)
+            _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
+        finally:
+            # The pool goes afterwards only once nothing uses it; later tests' output depends on that.
+            status, headers, _ = lxd_request("DELETE", "/1.0/instances/c1?project=dp1")
+            if status == 202:
+                lxd_request("GET", headers["Location"] + "/wait?timeout=30")
+            lxd_request("PUT", "/1.0/profiles/default?project=dp1", {})
 
 
 @pytest.mark.parametrize(
