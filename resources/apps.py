@@ -11,6 +11,17 @@ def _sync_triggers(sender, using, **kwargs):
     sync_triggers(using)
 
 
+def _ensure_default_project(sender, using, **kwargs):
+    from django.db import connections
+
+    from .default_project import ensure_default_project
+    from .models import Project
+
+    # After a flush (the test databases' reset) as after a migrate; not before the projects migration.
+    if Project._meta.db_table in connections[using].introspection.table_names():
+        ensure_default_project(Project, using)
+
+
 class ResourcesConfig(AppConfig):
     """lxdsite's LXD resources."""
 
@@ -22,6 +33,7 @@ class ResourcesConfig(AppConfig):
 
         # After migrate and flush: the watched tables' triggers follow the models' declarations.
         post_migrate.connect(_sync_triggers, sender=self, dispatch_uid="lxdsite-sync-triggers")
+        post_migrate.connect(_ensure_default_project, sender=self, dispatch_uid="lxdsite-default-project")
         # Every unhandled exception (a 500) is logged with its request line.
         from .exceptions import log_server_error
 

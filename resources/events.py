@@ -377,6 +377,20 @@ def _trust_of(request):
 
 # Not a form a browser session posts: writes answer LXD's 501, not Django's CSRF page.
 @csrf_exempt
+def _project_refusal(request):
+    """LXD's refusal of the project a listener names (LXD answers both with 500: the client's errors)."""
+    from .models import Project
+
+    project = next(iter(request.GET.getlist("project")), "")
+    if not project:
+        return None
+    if request.GET.get("all-projects", "").lower() in ("true", "1", "yes", "on"):
+        return _error(400, "Cannot specify a project when requesting all projects")
+    if project != Project.DEFAULT_NAME and not Project.objects.filter(name=project).exists():
+        return _error(404, "Project not found")
+    return None
+
+
 def events(request):
     """``GET /1.0/events?type=operation,lifecycle``: LXD's events as WebSocket text messages.
 
@@ -389,6 +403,9 @@ def events(request):
     trusted, still_trusted = _trust_of(request)
     if not trusted:
         return _error(403, "not authorized")
+    refused = _project_refusal(request)
+    if refused is not None:
+        return refused
     types = request.GET.get("type", "")
     types = types.split(",") if types else EVENT_TYPES
     for event_type in types:

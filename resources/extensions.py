@@ -22,4 +22,9 @@ API_EXTENSIONS = [
     "container_full",
     # PUT /1.0/instances: `lxc start --all` (and stop, restart, pause) in one request.
     "instance_bulk_state_change",
+    # /1.0/projects, and ?project= on profiles, instances, images, aliases and operations
+    # (lxc refuses --project and `lxc project` without it).
+    "projects",
+    # /1.0/projects/NAME/state, which `lxc project info` reads.
+    "project_usage",
 ]

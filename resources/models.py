@@ -7,11 +7,13 @@ and the management commands share one copy.
 
 import datetime
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from . import default_project
 from .watched import watched
 
 
@@ -31,18 +33,88 @@ class Server(models.Model):
 
 
 @watched
+class Project(models.Model):
+    """An LXD project: the place profiles, instances, images and aliases live in.
+
+    The ``default`` project is made by a migration (and again after a flush) with the id LXD
+    gives it, so that objects made without naming a project land in it.
+    """
+
+    DEFAULT_NAME = default_project.DEFAULT_NAME
+    DEFAULT_ID = default_project.DEFAULT_ID
+    # The features LXD 5.0.2 knows (lxd/db/cluster/projects.go ProjectFeatures); a project
+    # without its own profiles or images uses the default project's.
+    FEATURES = ("features.images", "features.networks", "features.profiles", "features.storage.volumes")
+    DEFAULT_FEATURES = ("features.images", "features.profiles", "features.storage.volumes")
+
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True, default="")
+    config = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
+
+    def delete(self, *args, **kwargs):
+        """Delete the project with the profiles it holds: callers check first that it holds no
+        other than the ``default`` profile it made for itself (LXD's projectIsEmpty)."""
+        Profile.objects.filter(project=self).delete()
+        return super().delete(*args, **kwargs)
+
+    @classmethod
+    def url_query(cls, name):
+        """The query LXD's URLs carry for an object of project ``name``: none in the default project."""
+        return "" if name == cls.DEFAULT_NAME else "?" + urlencode({"project": name})
+
+    @classmethod
+    def holding(cls, name, feature):
+        """The project whose objects of ``feature`` (``features.images``) project ``name`` uses:
+        itself, or the default project when it lacks the feature (or does not exist)."""
+        if name != cls.DEFAULT_NAME:
+            project = cls.objects.filter(name=name).first()
+            if project is not None and project.has_feature(feature):
+                return project
+        return cls(pk=cls.DEFAULT_ID, name=cls.DEFAULT_NAME)
+
+    def has_feature(self, feature):
+        """Whether the project keeps its own objects of ``feature`` (``features.profiles``)."""
+        return self.config.get(feature, "").lower() in ("true", "1", "yes", "on")
+
+
+def _project_field(related_name, **kwargs):
+    """The project an object lives in; a project that still holds objects is not deleted."""
+    return models.ForeignKey(
+        Project, on_delete=models.PROTECT, related_name=related_name, default=Project.DEFAULT_ID, **kwargs
+    )
+
+
+class InProjectQuerySet(models.QuerySet):
+    """Rows of objects that live in projects."""
+
+    def in_default_project(self):
+        """The default project's rows: those of resources whose requests do not name a project yet."""
+        return self.filter(project_id=Project.DEFAULT_ID)
+
+
+@watched
 class Profile(models.Model):
     """An LXD profile: config and devices that instances inherit in order."""
 
     DEFAULT_NAME = "default"
 
-    name = models.CharField(max_length=255, unique=True)
+    project = _project_field("profiles")
+    name = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="")
     config = models.JSONField(default=dict, blank=True)
     devices = models.JSONField(default=dict, blank=True)
 
+    objects = InProjectQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_profile_name")]
 
     def __str__(self):
         return self.name
@@ -60,6 +132,8 @@ class Image(models.Model):
     CONTAINER = "container"
     VIRTUAL_MACHINE = "virtual-machine"
 
+    # The fingerprint stays unique across projects while an image's files are named by it alone.
+    project = _project_field("images")
     fingerprint = models.CharField(max_length=64, unique=True)
     filename = models.CharField(max_length=255, blank=True, default="")
     size = models.BigIntegerField(default=0)
@@ -117,13 +191,15 @@ class ImageProfile(models.Model):
 class ImageAlias(models.Model):
     """A name for an image; deleting the image deletes its aliases."""
 
-    name = models.CharField(max_length=255, unique=True)
+    project = _project_field("image_aliases")
+    name = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="")
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="aliases")
 
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "image aliases"
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_image_alias_name")]
 
     def __str__(self):
         return self.name
@@ -166,6 +242,10 @@ class Operation(models.Model):
     STATUS_CODES = {RUNNING: 103, SUCCESS: 200, FAILURE: 400, CANCELLED: 401}
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # None for the server's own operations (a project's rename); a project's go with it.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="operations", null=True, blank=True, default=Project.DEFAULT_ID
+    )
     operation_class = models.CharField(max_length=16, default="task")
     description = models.CharField(max_length=255)
     status = models.CharField(max_length=16, default=RUNNING)
@@ -243,7 +323,8 @@ class Instance(models.Model):
     FROZEN = "Frozen"
     STATUS_CODES = {RUNNING: 103, STOPPED: 102, FROZEN: 110}
 
-    name = models.CharField(max_length=255, unique=True)
+    project = _project_field("instances")
+    name = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="")
     architecture = models.CharField(max_length=32, default="x86_64")
     type = models.CharField(max_length=32, default="container")
@@ -258,6 +339,7 @@ class Instance(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_instance_name")]
 
     def __str__(self):
         return self.name

@@ -12,7 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from . import events
-from .models import Operation
+from .models import Operation, Project
 from .serializers import OperationSerializer
 
 
@@ -37,10 +37,13 @@ class AsyncResponse(Response):
         super().__init__(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 
-def start_operation(description, *, resources=None, may_cancel=False):
-    """A new ``Running`` operation; finished operations past their expiry are deleted on the way."""
+def start_operation(description, *, resources=None, may_cancel=False, project_id=Project.DEFAULT_ID):
+    """A new ``Running`` operation of project ``project_id`` (None: the server's own, listed in
+    every project, as LXD lists them); finished operations past their expiry are deleted on the way."""
     Operation.objects.expired().delete()
-    operation = Operation.objects.create(description=description, resources=resources, may_cancel=may_cancel)
+    operation = Operation.objects.create(
+        description=description, resources=resources, may_cancel=may_cancel, project_id=project_id
+    )
     events.emit_operation(operation)
     return operation
 
@@ -63,9 +66,10 @@ def end_operation(operation, *, err="", metadata=None):
     return operation
 
 
-def finished_operation(description, *, err="", resources=None, metadata=None):
+def finished_operation(description, *, err="", resources=None, metadata=None, project_id=Project.DEFAULT_ID):
     """Record work done within the request as an ended operation (``Failure`` when ``err`` is set)."""
-    return end_operation(start_operation(description, resources=resources), err=err, metadata=metadata)
+    operation = start_operation(description, resources=resources, project_id=project_id)
+    return end_operation(operation, err=err, metadata=metadata)
 
 
 def cancel_operation(operation):

@@ -9,6 +9,7 @@ from .api.images import ImageViewSet
 from .api.instances import ContainerViewSet, InstanceViewSet
 from .api.operations import OperationViewSet
 from .api.profiles import ProfileViewSet
+from .api.projects import ProjectViewSet
 from .api.server import ServerViewSet, api_root
 from .api.snapshots import ContainerSnapshotViewSet, SnapshotViewSet
 from .models import Server
@@ -54,6 +55,7 @@ class LXDRouter(SimpleRouter):
 
 router = LXDRouter()
 router.register("1.0/profiles", ProfileViewSet, basename="profile")
+router.register("1.0/projects", ProjectViewSet, basename="project")
 # Before the images: /1.0/images/aliases would otherwise be read as an image fingerprint.
 router.register("1.0/images/aliases", ImageAliasViewSet, basename="image-alias")
 router.register("1.0/images", ImageViewSet, basename="image")

@@ -5,7 +5,7 @@ Each router basename needs a case; a resource registered without one fails the s
 
 from dataclasses import dataclass, field
 
-from resources.models import Image, ImageAlias, Instance, InstanceProfile, Operation, Profile, Snapshot
+from resources.models import Image, ImageAlias, Instance, InstanceProfile, Operation, Profile, Project, Snapshot
 
 FINGERPRINT = "a" * 64
 
@@ -29,11 +29,19 @@ class ResourceCase:
     document_kind: str | None = None
     # The collection `import_from_lxd` copies it with; "" for what is not stored state.
     lxd_import: str = ""
+    # How many objects the collection lists before any is made (the default project).
+    standing: int = 0
 
 
 def _profile(index, public=False):
     Profile.objects.create(name=f"p{index + 1}", description="first", config={"limits.cpu": "1"})
     return f"p{index + 1}"
+
+
+def _project(index, public=False):
+    project = Project.objects.create(name=f"j{index + 1}", description="first", config={"features.profiles": "true"})
+    Profile.objects.create(project=project, name="default")
+    return f"j{index + 1}"
 
 
 def _image(index, public=False):
@@ -98,6 +106,17 @@ CASES = {
         extensions=("profile_usedby", "entity_description"),
         document_kind="profile",
         lxd_import="/1.0/profiles",
+    ),
+    "project": ResourceCase(
+        _project,
+        put={"config": {"features.profiles": "true", "user.a": "2"}, "description": "put"},
+        patch={"description": "patched"},
+        rename={"name": "j2"},
+        column="description",
+        extensions=("projects", "project_usage"),
+        document_kind="project",
+        lxd_import="/1.0/projects",
+        standing=1,
     ),
     "image": ResourceCase(
         _image,

@@ -33,15 +33,15 @@ def server(request):
     return server
 
 
-def run_clients(server, *, if_match):
+def run_clients(server, *, if_match, url=PROFILE_URL):
     """Run the clients to completion; (final counter, total 412s)."""
 
     def client():
-        return sum(increment(server, if_match=if_match) for _ in range(INCREMENTS))
+        return sum(increment(server, if_match=if_match, url=url) for _ in range(INCREMENTS))
 
     with ThreadPoolExecutor(CLIENTS) as pool:
         conflicts = sum(future.result() for future in [pool.submit(client) for _ in range(CLIENTS)])
-    status, _, body = server.request("GET", PROFILE_URL)
+    status, _, body = server.request("GET", url)
     assert status == 200, body
     return int(body["metadata"]["config"]["user.counter"]), conflicts
 
@@ -52,6 +52,19 @@ def test_if_match_loses_no_update(server):
     assert counter == CLIENTS * INCREMENTS
     # Without conflicts the clients never raced and the test proved nothing.
     assert conflicts > 0
+
+
+def test_if_match_loses_no_update_of_a_profile_in_a_project(server):
+    assert server.request("POST", "/1.0/projects", {"name": "lu"})[0] == 201
+    body = {"name": "p", "config": {"user.counter": "0"}}
+    assert server.request("POST", "/1.0/profiles?project=lu", body)[0] == 201
+
+    counter, conflicts = run_clients(server, if_match=True, url=f"{PROFILE_URL}?project=lu")
+
+    assert counter == CLIENTS * INCREMENTS
+    assert conflicts > 0
+    # The default project's profile of the same name was never written.
+    assert server.request("GET", PROFILE_URL)[2]["metadata"]["config"]["user.counter"] == "0"
 
 
 def test_without_if_match_updates_are_lost(server):

@@ -42,6 +42,7 @@ SERVER_METHODS = ["get", "put", "patch"]
 # What each action sends: bodies that a trusted client's request succeeds with.
 CREATE_BODIES = {
     "profile": {"name": "new"},
+    "project": {"name": "new"},
     "image-alias": {"name": "new", "target": FINGERPRINT},
     "instance": {"name": "new", "source": {"type": "none"}},
     "container": {"name": "new", "source": {"type": "none"}},

@@ -25,6 +25,9 @@ SMALL, LARGE = 3, 30
 LISTS = [
     ("/1.0/profiles", 0),
     ("/1.0/profiles", 1),
+    # A project with its own profiles: its lists read the project once more, for any number.
+    ("/1.0/profiles?project=qc", 0),
+    ("/1.0/profiles?project=qc", 1),
     ("/1.0/instances", 0),
     ("/1.0/instances", 1),
     ("/1.0/instances", 2),
@@ -50,10 +53,13 @@ def add_objects(api, start, stop):
     Profile ``p<i>`` (config, a device) is used by image ``<i>`` and instance ``c<i>``;
     image ``<i>`` has two aliases; instance ``c<i>`` is made from it through the API, has a
     device and a snapshot, and ``c0`` has one snapshot more per object. Every instance and
-    snapshot write leaves an operation.
+    snapshot write leaves an operation. Project ``qc`` holds profile ``q<i>`` beside its default.
     """
-    default = Profile.objects.get(name="default")
+    default = Profile.objects.in_default_project().get(name="default")
+    if start == 0:
+        assert api.post("/1.0/projects", {"name": "qc"}).status_code == 201
     for i in range(start, stop):
+        assert api.post("/1.0/profiles?project=qc", {"name": f"q{i}", "config": {"user.n": str(i)}}).status_code == 201
         profile = Profile.objects.create(
             name=f"p{i}", config={"user.n": str(i)}, devices={"data": {"type": "disk", "path": "/mnt", "source": "/s"}}
         )
@@ -90,7 +96,7 @@ def listed_count(url, metadata):
 def queries_of(api, url, recursion):
     """The SQL a GET of the list runs, and how many objects it listed."""
     with CaptureQueriesContext(connection) as captured:
-        response = api.get(url, {"recursion": recursion})
+        response = api.get(f"{url}{'&' if '?' in url else '?'}recursion={recursion}")
     assert response.status_code == 200, response.content
     return [query["sql"] for query in captured.captured_queries], listed_count(url, response.json()["metadata"])
 
@@ -136,3 +142,11 @@ def test_a_list_costs_as_many_queries_for_30_objects_as_for_3(measured, url, rec
     assert small_listed >= SMALL
     assert large_listed >= LARGE
     assert len(large) == len(small), repeated(small, large)
+
+
+@pytest.mark.parametrize("recursion", [0, 1])
+def test_a_project_costs_one_query_more_than_the_default_project(measured, recursion):
+    in_default = measured[("/1.0/profiles", recursion)][2]
+    in_project = measured[("/1.0/profiles?project=qc", recursion)][2]
+
+    assert len(in_project) == len(in_default) + 1

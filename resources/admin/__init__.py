@@ -19,6 +19,7 @@ from .images import ImageAdmin
 from .instances import InstanceAdmin
 from .operations import OperationAdmin
 from .profiles import ProfileAdmin
+from .projects import ProjectAdmin
 from .server import ServerAdmin
 from .tokens import APITokenAdmin
 
@@ -34,6 +35,7 @@ __all__ = [
     "InstanceAdmin",
     "OperationAdmin",
     "ProfileAdmin",
+    "ProjectAdmin",
     "ServerAdmin",
     "YAMLField",
     "delete_selected",

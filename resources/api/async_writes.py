@@ -4,9 +4,10 @@ from rest_framework import exceptions
 
 from .. import events
 from ..exceptions import first_message
+from ..models import Project
 from ..operations import AsyncResponse, finished_operation
 from ..serializers import fails_in_operation
-from .base import escaped
+from .base import InProjectMixin, escaped
 from .conditional import atomic_write
 
 
@@ -29,6 +30,13 @@ class OperationMixin:
     text, and nothing is stored.
     """
 
+    def operation_project_id(self):
+        """The project the operations of this request belong to: the one the request names
+        where the resource lives in projects (``InProjectMixin``), else the default project."""
+        if isinstance(self, InProjectMixin) and self.project_name() != Project.DEFAULT_NAME:
+            return self.project().pk
+        return Project.DEFAULT_ID
+
     def operation_response(self, description, resources, serializer=None, save=None, lifecycle=None):
         """Validate and save through ``serializer`` (or run ``save``), answering with the operation.
 
@@ -41,13 +49,18 @@ class OperationMixin:
                 if not fails_in_operation(serializer.errors):
                     raise exceptions.ValidationError(serializer.errors)
                 err = first_message(serializer.errors)
-                return AsyncResponse(finished_operation(description, err=err, resources=resources))
+                operation = finished_operation(
+                    description, err=err, resources=resources, project_id=self.operation_project_id()
+                )
+                return AsyncResponse(operation)
             save = save or serializer.save
         save()
         lifecycle = lifecycle() if callable(lifecycle) else lifecycle
         for action_name, source, *context in [lifecycle] if isinstance(lifecycle, tuple) else lifecycle or []:
             events.emit_lifecycle(action_name, source, context=context[0] if context else None, request=self.request)
-        return AsyncResponse(finished_operation(description, resources=resources))
+        return AsyncResponse(
+            finished_operation(description, resources=resources, project_id=self.operation_project_id())
+        )
 
     def perform_update(self, serializer):
         serializer.save()

@@ -15,6 +15,7 @@ from .. import events, lxd_filter
 from ..envelope import CreatedResponse, SyncResponse
 from ..exceptions import Conflict
 from ..go import go_quote
+from ..models import Project
 from ..prepared import PreparedQuery
 from .cached_reads import CachedReadMixin
 from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, atomic_write
@@ -85,8 +86,14 @@ class LXDViewSet(viewsets.GenericViewSet):
         """The key of what this client may see (``Scope.key``); kept answers are keyed by it."""
         return self.scope.key(self.request)
 
+    def rows_key(self):
+        """The scope key resolved (``Scope.resolve``: a project's features), once per request."""
+        if "_rows_key" not in self.__dict__:
+            self._rows_key = self.scope.resolve(self.scope_key())
+        return self._rows_key
+
     def get_queryset(self):
-        queryset = self.scope.rows(super().get_queryset(), self.scope_key())
+        queryset = self.scope.rows(super().get_queryset(), self.rows_key())
         return queryset.select_related(*self.selected) if self.selected else queryset
 
     def filter_queryset(self, queryset):
@@ -143,19 +150,20 @@ class LXDViewSet(viewsets.GenericViewSet):
 
     def _prepared_object(self, value):
         """The object and its shown relations by prepared SQL, built from the same declaration."""
-        key = self.scope_key()
+        cache_key, build, parameters = self.scope.prepared(self.queryset.model, self.lookup_field, self.rows_key())
         lookups = type(self).__dict__.get("_prepared_lookups")
         if lookups is None:
             lookups = type(self)._prepared_lookups = {}
-        query = lookups.get(key)
+        query = lookups.get(cache_key)
         if query is None:
-            model, field, scope = self.queryset.model, self.lookup_field, self.scope
-            query = lookups[key] = PreparedQuery(lambda value: scope.rows(model.objects.filter(**{field: value}), key))
-        instance = query.first(value)
+            query = lookups[cache_key] = PreparedQuery(build)
+        instance = query.first(value, *parameters)
         if instance is None:
             raise Http404
+        # The name alone may not say whose relations they are (a project's): the scope adds that.
+        within = self.scope.within(self.rows_key())
         for relation in self.shown_relations():
-            relation.attach_one(instance, self.lookup_field, value)
+            relation.attach_one(instance, self.lookup_field, value, within)
         return instance
 
     # Answering ----------------------------------------------------------------------------------
@@ -169,6 +177,10 @@ class LXDViewSet(viewsets.GenericViewSet):
     def object_url(self, instance):
         """The object's LXD URL, its name escaped as Go escapes a path segment."""
         return f"{self.collection_url}/{escaped(getattr(instance, self.lookup_field))}"
+
+    def listed_url(self, instance):
+        """The object's URL in its collection's list."""
+        return self.object_url(instance)
 
     def object_response(self, instance):
         """The object in a sync envelope."""
@@ -186,7 +198,7 @@ class ListMixin:
         queryset = self.filter_queryset(self.get_queryset())
         if recursion_level(request) < 1:
             names = queryset.select_related(None).only(self.lookup_field)
-            return self.collection_response([self.object_url(obj) for obj in names])
+            return self.collection_response([self.listed_url(obj) for obj in names])
         objects = self.show_related(list(queryset))
         return self.collection_response(self.get_serializer(objects, many=True).data)
 
@@ -296,6 +308,47 @@ class LifecycleMixin:
     def perform_destroy(self, instance):
         super().perform_destroy(instance)
         self.emit_lifecycle("deleted", instance)
+
+
+class InProjectMixin:
+    """A resource whose objects live in projects (its ``scope`` is a ``reads.InProject``).
+
+    Its URLs carry ``?project=`` outside the default project, as LXD's do; its serializers
+    get the effective project's name (``project_name`` in their context) and a create writes
+    into that project.
+    """
+
+    def project_name(self):
+        """The effective project: the one the request names, or the default project whose
+        objects it uses (a feature it lacks)."""
+        return self.rows_key()[1]
+
+    # LXD's 404 for a write into a project that does not exist, where reads find nothing in it.
+    unknown_project_message = "Failed loading project: Project not found"
+
+    def project(self):
+        """The effective project's row, read once per request (a write into it)."""
+        if "_project" not in self.__dict__:
+            self._project = Project.objects.filter(name=self.project_name()).first()
+            if self._project is None:
+                raise exceptions.NotFound(self.unknown_project_message)
+        return self._project
+
+    # Whether its list's URLs name the project (LXD's image and alias lists do not).
+    lists_name_project = True
+
+    def object_url(self, instance):
+        return super().object_url(instance) + Project.url_query(self.project_name())
+
+    def listed_url(self, instance):
+        return super().listed_url(instance) if self.lists_name_project else LXDViewSet.object_url(self, instance)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "project_name": self.project_name()}
+
+    def perform_create(self, serializer):
+        serializer.validated_data["project"] = self.project()
+        super().perform_create(serializer)
 
 
 class LXDModelViewSet(

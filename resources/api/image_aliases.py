@@ -7,13 +7,14 @@ from ..serializers import (
     ImageAliasRenameSerializer,
     ImageAliasSerializer,
 )
-from .base import LXDModelViewSet
+from .base import InProjectMixin, LXDModelViewSet
 from .conditional import conditional_schema
-from .reads import PublicToUntrusted
+from .images import NO_SUCH_PROJECT
+from .reads import InProject, PublicToUntrusted
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
-class ImageAliasViewSet(LXDModelViewSet):
+class ImageAliasViewSet(InProjectMixin, LXDModelViewSet):
     """``/1.0/images/aliases``: names for images."""
 
     queryset = ImageAlias.objects.all()
@@ -21,8 +22,10 @@ class ImageAliasViewSet(LXDModelViewSet):
     create_serializer_class = ImageAliasCreateSerializer
     rename_serializer_class = ImageAliasRenameSerializer
     etag_serializer_class = ImageAliasETagSerializer
-    # Untrusted clients see the aliases of public images only, as LXD shows them.
-    scope = PublicToUntrusted("image__public")
+    # The aliases of the project the request names (or the default project's, without
+    # features.images); untrusted clients see those of public images only, as LXD shows them.
+    scope = InProject("features.images", inner=PublicToUntrusted("image__public"), unknown=NO_SUCH_PROJECT)
+    lists_name_project = False
     # The target is the image's fingerprint: one join, not a query per alias.
     selected = ("image",)
     lifecycle_name = "image-alias"

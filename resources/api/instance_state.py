@@ -66,9 +66,15 @@ class InstanceStateMixin:
         try:
             move = plan(instance.status, change, ephemeral=instance.ephemeral, saved_state=instance.stateful)
         except Refused as refusal:
-            return AsyncResponse(finished_operation(change.description, err=str(refusal), resources=resources))
+            return AsyncResponse(
+                finished_operation(
+                    change.description, err=str(refusal), resources=resources, project_id=self.operation_project_id()
+                )
+            )
         self.make_move(instance, move)
-        return AsyncResponse(finished_operation(change.description, resources=resources))
+        return AsyncResponse(
+            finished_operation(change.description, resources=resources, project_id=self.operation_project_id())
+        )
 
     @atomic_write
     def bulk_update(self, request, *args, **kwargs):
@@ -93,7 +99,9 @@ class InstanceStateMixin:
             err = "The following instances failed to update state:\n"
             err += "".join(f" - Instance: {name}: {text}\n" for name, text in failures.items())
         resources = state_resources([instance.name for instance in chosen])
-        return AsyncResponse(finished_operation(change.description, err=err, resources=resources))
+        return AsyncResponse(
+            finished_operation(change.description, err=err, resources=resources, project_id=self.operation_project_id())
+        )
 
     def make_move(self, instance, move):
         """Store ``move`` and send its lifecycle events (on commit)."""

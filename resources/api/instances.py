@@ -8,7 +8,7 @@ from .. import events
 from ..envelope import SyncResponse
 from ..instance_states import started_config
 from ..instances import INSTANCE_FILTER_FIELDS, expand_devices
-from ..models import ImageAlias, Instance, Profile
+from ..models import Image, ImageAlias, Instance, Profile, Project
 from ..operations import AsyncResponse, finished_operation
 from ..serializers import (
     InstanceCreateSerializer,
@@ -20,11 +20,11 @@ from ..serializers import (
     set_instance_profiles,
 )
 from .async_writes import OperationMixin, instance_resources, instance_url
-from .base import ListMixin, LXDViewSet, RetrieveMixin, recursion_level
+from .base import InProjectMixin, ListMixin, LXDViewSet, RetrieveMixin, recursion_level
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
 from .instance_state import InstanceStateMixin, deletion_events
-from .reads import Shown
+from .reads import InProject, Shown
 
 # The instance's profiles in the order LXD applies them: the ETag hashes them.
 PROFILES = Shown("profile_links", "profile", in_etag=True, shared=True)
@@ -34,6 +34,7 @@ SNAPSHOTS = Shown("snapshots")
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
 class InstanceViewSet(
+    InProjectMixin,
     InstanceStateMixin,
     CachedReadMixin,
     ConditionalUpdateMixin,
@@ -45,6 +46,8 @@ class InstanceViewSet(
     """``/1.0/instances``: containers and VMs as records; writes are async, as in LXD."""
 
     queryset = Instance.objects.all()
+    # An instance lives in the project the request names; an unknown one holds none (as LXD lists it).
+    scope = InProject(unknown=None)
     serializer_class = InstanceSerializer
     create_serializer_class = InstanceCreateSerializer
     rename_serializer_class = InstanceRenameSerializer
@@ -69,6 +72,7 @@ class InstanceViewSet(
         return relations if self.full() else [relation for relation in relations if relation is not SNAPSHOTS]
 
     def create(self, request, *args, **kwargs):
+        self.project()
         data = self.request_data()
         image = self._source_image(data.get("source") if isinstance(data, dict) else None)
         serializer = self.get_serializer(data=data, context={**self.get_serializer_context(), "image": image})
@@ -89,12 +93,14 @@ class InstanceViewSet(
             return None
         if source.get("type") != "image":
             raise exceptions.ParseError(f"Unknown source type {source.get('type')}")
+        # The images the instance's project uses: its own, or the default project's.
+        project = Project.holding(self.project_name(), "features.images")
         if source.get("alias"):
-            alias = ImageAlias.objects.select_related("image").filter(name=source["alias"]).first()
+            alias = ImageAlias.objects.select_related("image").filter(project=project, name=source["alias"]).first()
             if alias is None:
                 raise exceptions.NotFound("Image alias not found")
             return alias.image
-        return find_image(str(source.get("fingerprint", "")))
+        return find_image(str(source.get("fingerprint", "")), Image.objects.filter(project=project))
 
     @atomic_write
     def update(self, request, *args, **kwargs):
@@ -132,7 +138,10 @@ class InstanceViewSet(
         restarts = instance.status != Instance.STOPPED
 
         def restore():
-            found = {profile.name: profile for profile in Profile.objects.filter(name__in=snapshot.profiles)}
+            found = {
+                profile.name: profile
+                for profile in Profile.objects.in_default_project().filter(name__in=snapshot.profiles)
+            }
             instance.config = started_config(snapshot.config) if restarts else snapshot.config
             instance.devices = snapshot.devices
             instance.ephemeral = snapshot.ephemeral
@@ -173,7 +182,10 @@ class InstanceViewSet(
             # LXD checks the new name (400, 409) before its operation refuses the rename.
             serializer.is_valid(raise_exception=True)
             err = "Renaming of running container not allowed"
-            return AsyncResponse(finished_operation("Renaming instance", err=err, resources=resources))
+            operation = finished_operation(
+                "Renaming instance", err=err, resources=resources, project_id=self.operation_project_id()
+            )
+            return AsyncResponse(operation)
         renamed = lambda: ("instance-renamed", instance_url(serializer.instance.name), {"old_name": old_name})  # noqa: E731
         return self.operation_response("Renaming instance", resources, serializer, lifecycle=renamed)
 

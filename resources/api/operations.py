@@ -3,6 +3,7 @@
 import math
 import time
 
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -14,6 +15,7 @@ from ..models import Operation
 from ..operations import cancel_operation, operation_url
 from ..serializers import OperationSerializer
 from .base import LXDViewSet, RetrieveMixin, recursion_level
+from .reads import requested_project
 
 
 def wait_timeout(request):
@@ -50,10 +52,13 @@ class OperationViewSet(RetrieveMixin, LXDViewSet):
         return super().get_queryset().unexpired()
 
     def list(self, request, *args, **kwargs):
-        """LXD groups operations by lower-case status: ``{"success": [...], "failure": [...]}``."""
+        """LXD groups operations by lower-case status: ``{"success": [...], "failure": [...]}``; one
+        operation is found by its id in any project."""
         full = recursion_level(request) >= 1
         groups = {}
-        for operation in self.get_queryset():
+        # The request's project's operations and the server's own, as LXD lists them.
+        project = Q(project__isnull=True) | Q(project__name=requested_project(request))
+        for operation in self.get_queryset().filter(project):
             entry = self.get_serializer(operation).data if full else operation_url(operation)
             groups.setdefault(operation.status.lower(), []).append(entry)
         return self.collection_response(groups)

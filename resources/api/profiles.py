@@ -8,16 +8,18 @@ from ..serializers import (
     ProfileSerializer,
     check_profile_deletable,
 )
-from .base import LXDModelViewSet
+from .base import InProjectMixin, LXDModelViewSet
 from .conditional import conditional_schema
-from .reads import Shown
+from .reads import InProject, Shown
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
-class ProfileViewSet(LXDModelViewSet):
-    """``/1.0/profiles``: LXD profiles."""
+class ProfileViewSet(InProjectMixin, LXDModelViewSet):
+    """``/1.0/profiles``: LXD profiles, in the project ``?project=`` names (or the default
+    project's, where that project has no profiles of its own)."""
 
     queryset = Profile.objects.all()
+    scope = InProject("features.profiles")
     serializer_class = ProfileSerializer
     create_serializer_class = ProfileCreateSerializer
     rename_serializer_class = ProfileRenameSerializer

@@ -7,6 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from rest_framework import exceptions
+
+from ..go import go_quote
+from ..models import Project
 from ..prepared import SHOWN, PreparedQuery, prefetch_reverse, set_prefetched
 from ..trust import is_trusted
 
@@ -30,6 +34,20 @@ class Scope:
         """The rows a client of ``key`` may see."""
         return queryset if key == TRUSTED else queryset.none()
 
+    def resolve(self, key):
+        """The key ``rows`` reads with, from the request's ``key``; may read the database (a
+        project's features) and refuse (an unknown project). Kept answers need not call it."""
+        return key
+
+    def prepared(self, model, field, key):
+        """(cache key, build, parameters) of the prepared read of one object by ``field``, for
+        the resolved ``key``: the cache key is bounded, whatever the request names."""
+        return key, lambda value: self.rows(model.objects.filter(**{field: value}), key), ()
+
+    def within(self, key):
+        """The condition a shown relation of one object adds to its name, or None."""
+        return None
+
 
 class Everyone(Scope):
     """Every client sees every row (the server's own record, which its views show in part)."""
@@ -46,6 +64,62 @@ class PublicToUntrusted(Scope):
 
     def rows(self, queryset, key):
         return queryset if key == TRUSTED else queryset.filter(**{self.public_field: True})
+
+
+def requested_project(request):
+    """The project a request names (``?project=``), ``default`` when it names none, as LXD reads
+    it (Go's ``FormValue``: the first of repeated values)."""
+    return next(iter(request.query_params.getlist("project")), "") or Project.DEFAULT_NAME
+
+
+@dataclass(frozen=True)
+class InProject(Scope):
+    """The rows of the project the request names, seen through ``inner``.
+
+    ``feature`` is the project feature (``features.profiles``) without which a project uses
+    the default project's objects, as in LXD. The request's key is the project it names (no
+    query: kept answers are looked up by it); ``resolve`` reads that project once and gives the
+    effective one, or raises LXD's 404 (``unknown``, with the Go-quoted name) for a project
+    that does not exist.
+    """
+
+    feature: str | None = None
+    inner: Scope = field(default_factory=Scope)
+    path: str = "project"
+    # None: an unknown project holds nothing (LXD lists no instances of it).
+    unknown: str | None = "Failed loading project {name}: Project not found"
+
+    def key(self, request):
+        return (self.inner.key(request), requested_project(request))
+
+    def resolve(self, key):
+        inner_key, name = key
+        if name == Project.DEFAULT_NAME:
+            return key
+        config = Project.objects.filter(name=name).values_list("config", flat=True).first()
+        if config is None:
+            if self.unknown is None:
+                return key
+            raise exceptions.NotFound(self.unknown.format(name=go_quote(name)))
+        if self.feature is not None and not Project(config=config).has_feature(self.feature):
+            return (inner_key, Project.DEFAULT_NAME)
+        return key
+
+    def rows(self, queryset, key):
+        inner_key, project = key
+        return self.inner.rows(queryset.filter(**{f"{self.path}__name": project}), inner_key)
+
+    def prepared(self, model, field, key):
+        inner_key, project = key
+
+        def build(value, project):
+            return self.rows(model.objects.filter(**{field: value}), (inner_key, project))
+
+        return ("project", inner_key), build, (project,)
+
+    def within(self, key):
+        """The condition a shown relation of one object adds: the object's project, by name."""
+        return (f"{self.path}__name", key[1])
 
 
 @dataclass(frozen=True)
@@ -115,15 +189,16 @@ class Shown:
         set_prefetched(instance, self.relation, rows)
         instance.__dict__.setdefault(SHOWN, {})[self.relation] = rows
 
-    def attach_one(self, instance, lookup_field, value):
-        """Read the relation for one object found by ``lookup_field == value``, by prepared SQL."""
+    def attach_one(self, instance, lookup_field, value, within=None):
+        """Read the relation for one object found by ``lookup_field == value``, by prepared SQL;
+        ``within`` is ``(field, value)`` for the scope's further condition (its project's name)."""
         model = type(instance)
-        key = (model, lookup_field)
+        key = (model, lookup_field, within and within[0])
         query = self._prepared.get(key)
         if query is None:
-            query = self._prepared[key] = PreparedQuery(self._one_query(model, lookup_field))
+            query = self._prepared[key] = PreparedQuery(self._one_query(model, lookup_field, within and within[0]))
         link = self._link(model)
-        rows = query(value)
+        rows = query(value, within[1]) if within else query(value)
         if self.target is not None and self.fields:
             self._store(instance, [SimpleNamespace(**{self.target: row}) for row in rows])
             return
@@ -134,16 +209,27 @@ class Shown:
                 setattr(row, link.name, instance)
         set_prefetched(instance, self.relation, rows)
 
-    def _one_query(self, model, lookup_field):
+    def _one_query(self, model, lookup_field, within_field=None):
         link = self._link(model)
+
+        def condition(prefix, value, within_value):
+            fields = {f"{prefix}{link.name}__{lookup_field}": value}
+            if within_field is not None:
+                fields[f"{prefix}{link.name}__{within_field}"] = within_value
+            return fields
+
         if self.target is None:
-            return lambda value: link.model.objects.filter(**{f"{link.name}__{lookup_field}": value}).order_by("id")
+
+            def build_links(value, within_value=None):
+                return link.model.objects.filter(**condition("", value, within_value)).order_by("id")
+
+            return build_links if within_field else lambda value: build_links(value)
         through = link.model._meta.get_field(self.target).related_query_name()
         target_model = link.model._meta.get_field(self.target).related_model
 
-        def build(value):
-            queryset = target_model._default_manager.filter(**{f"{through}__{link.name}__{lookup_field}": value})
+        def build(value, within_value=None):
+            queryset = target_model._default_manager.filter(**condition(f"{through}__", value, within_value))
             queryset = queryset.order_by(f"{through}__id")
             return queryset.only(*self.fields) if self.fields else queryset
 
-        return build
+        return build if within_field else lambda value: build(value)

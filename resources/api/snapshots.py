@@ -10,16 +10,21 @@ from ..serializers import (
     SnapshotSerializer,
 )
 from .async_writes import OperationMixin, instance_resources, instance_url
-from .base import ListMixin, LXDViewSet, RetrieveMixin, escaped
+from .base import InProjectMixin, ListMixin, LXDViewSet, RetrieveMixin, escaped
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
+from .reads import InProject
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
-class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, ListMixin, RetrieveMixin, LXDViewSet):
+class SnapshotViewSet(
+    InProjectMixin, CachedReadMixin, ConditionalUpdateMixin, OperationMixin, ListMixin, RetrieveMixin, LXDViewSet
+):
     """``/1.0/instances/NAME/snapshots``: snapshots; every write is async, as in LXD."""
 
     queryset = Snapshot.objects.all()
+    # The snapshots of the instance of the project the request names.
+    scope = InProject(path="instance__project", unknown=None)
     serializer_class = SnapshotSerializer
     create_serializer_class = SnapshotCreateSerializer
     rename_serializer_class = SnapshotRenameSerializer
@@ -36,16 +41,20 @@ class SnapshotViewSet(CachedReadMixin, ConditionalUpdateMixin, OperationMixin, L
     def parent(self):
         """The instance the URL names (404 when there is none), locked until the write commits:
         a concurrent delete of it then waits, or has happened (404)."""
-        instance = Instance.objects.select_for_update().filter(name=self.kwargs["instance_name"]).first()
+        instance = self._instances().select_for_update().first()
         if instance is None:
             raise exceptions.NotFound("Instance not found")
         return instance
 
     def collection_response(self, metadata):
         # An instance without snapshots and no instance both list nothing: LXD answers the latter 404.
-        if not metadata and not Instance.objects.filter(name=self.kwargs["instance_name"]).exists():
+        if not metadata and not self._instances().exists():
             raise exceptions.NotFound("Instance not found")
         return super().collection_response(metadata)
+
+    def _instances(self):
+        """The instance the URL names, in the request's project."""
+        return Instance.objects.filter(project__name=self.project_name(), name=self.kwargs["instance_name"])
 
     def get_queryset(self):
         return super().get_queryset().filter(instance__name=self.kwargs["instance_name"])

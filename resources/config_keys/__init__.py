@@ -13,6 +13,7 @@ keys in sorted order.
 One module per area, each importing only from the ones below it:
 
 - ``server``: server and cluster config (PUT /1.0).
+- ``project``: project config (``/1.0/projects``).
 - ``instance``: instance and profile config keys.
 - ``devices``: instance and profile devices.
 - ``validators``: LXD's shared/validate value validators, which every area builds on.
@@ -20,19 +21,21 @@ One module per area, each importing only from the ones below it:
   error texts LXD passes on.
 - ``errors``: ``ConfigError``.
 
-An area still to come gets a module of its own beside these: ``project`` (project config),
-``storage`` (storage pools and volumes), ``network`` (networks, ACLs, forwards).
+An area still to come gets a module of its own beside these: ``storage`` (storage pools and
+volumes), ``network`` (networks, ACLs, forwards).
 """
 
 from .devices import validate_devices
 from .errors import ConfigError
 from .go_parse import go_atoi
 from .instance import INSTANCE_KEYS_ANY, INSTANCE_KEYS_CONTAINER, validate_instance_config, validate_profile_config
+from .project import PROJECT_KEYS, validate_project_config
 from .server import SERVER_CLUSTER_KEYS, SERVER_NODE_KEYS, clean_server_config
 
 __all__ = [
     "INSTANCE_KEYS_ANY",
     "INSTANCE_KEYS_CONTAINER",
+    "PROJECT_KEYS",
     "SERVER_CLUSTER_KEYS",
     "SERVER_NODE_KEYS",
     "ConfigError",
@@ -41,4 +44,5 @@ __all__ = [
     "validate_devices",
     "validate_instance_config",
     "validate_profile_config",
+    "validate_project_config",
 ]

@@ -7,7 +7,7 @@ from django.db import transaction
 from rest_framework import exceptions
 
 from ..exceptions import error_text
-from ..models import Image, ImageAlias, Instance, Profile, Server
+from ..models import Image, ImageAlias, Instance, Profile, Project, Server
 from ..serializers import (
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
@@ -15,6 +15,8 @@ from ..serializers import (
     InstanceSerializer,
     ProfileCreateSerializer,
     ProfileSerializer,
+    ProjectCreateSerializer,
+    ProjectSerializer,
     ServerSerializer,
     find_image,
 )
@@ -49,8 +51,12 @@ class Kind:
                 return self.find(name)
             except exceptions.APIException as exc:
                 raise DocumentError(f"{self.name.capitalize()} {name!r}: {error_text(exc)}") from exc
+        objects = self.model.objects
+        if self.model is not Project and any(field.name == "project" for field in self.model._meta.fields):
+            # The commands name objects of the default project (``?project=`` is the API's).
+            objects = objects.filter(project_id=Project.DEFAULT_ID)
         try:
-            return self.model.objects.get(name=name)
+            return objects.get(name=name)
         except self.model.DoesNotExist:
             raise DocumentError(f"{self.name.capitalize()} {name!r} not found") from None
 
@@ -111,6 +117,7 @@ KINDS = {
         False,
     ),
     "alias": Kind("alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True),
+    "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
 }
 
 

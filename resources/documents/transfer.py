@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from .. import images
-from ..models import Image, ImageAlias, Instance, Profile, Server
+from ..models import Image, ImageAlias, Instance, Profile, Project, Server
 from ..serializers import (
     HIDDEN_SERVER_KEYS,
     ImageSerializer,
@@ -41,7 +41,7 @@ def export_document(files_dir=None):
     server = Server.objects.get(pk=Server.SINGLETON_ID)
     profiles = [
         {"name": p.name, "description": p.description, "config": p.config, "devices": p.devices}
-        for p in Profile.objects.order_by("name")
+        for p in Profile.objects.filter(project_id=Project.DEFAULT_ID).order_by("name")
     ]
     images = []
     for image in Image.objects.order_by("fingerprint").prefetch_related("profile_links__profile"):
@@ -56,7 +56,9 @@ def export_document(files_dir=None):
     ]
     instances = [
         instance_document(instance)
-        for instance in Instance.objects.order_by("name").prefetch_related("profile_links__profile", "snapshots")
+        for instance in Instance.objects.filter(project_id=Project.DEFAULT_ID)
+        .order_by("name")
+        .prefetch_related("profile_links__profile", "snapshots")
     ]
     return {
         "server": {"config": dict(sorted(server.config.items()))},
@@ -115,7 +117,7 @@ def _import_named(kind, model, item):
     name = item.get("name", "")
     if not isinstance(name, str):
         raise DocumentError(f"{kind.name.capitalize()} name {name!r} is not a string")
-    instance = model.objects.select_for_update().filter(name=name).first()
+    instance = model.objects.select_for_update().filter(project_id=Project.DEFAULT_ID, name=name).first()
     try:
         kind.write(instance, item)
     except DocumentError as exc:
@@ -127,7 +129,7 @@ def _import_instance(item):
     name = item.get("name", "")
     if not isinstance(name, str):
         raise DocumentError(f"Instance name {name!r} is not a string")
-    instance = Instance.objects.select_for_update().filter(name=name).first()
+    instance = Instance.objects.select_for_update().filter(project_id=Project.DEFAULT_ID, name=name).first()
     body = {key: item[key] for key in KINDS["instance"].writable if key in item}
     # No type: a new instance is a container, as the API creates one; a stored one keeps its own.
     instance_type = item.get("type", instance.type if instance else Image.CONTAINER)

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
 from ..exceptions import NotImplementedMethod
-from ..models import Image, ImageAlias, ImageProfile, Profile
+from ..models import Image, ImageAlias, ImageProfile, Profile, Project
 from ..operations import finished_operation
 from ..serializers.fields import MAX_NAME_LENGTH
 from ..serializers.image_aliases import check_alias_name
@@ -72,7 +72,7 @@ def _split_parts(upload):
     raise ImageError("Invalid multipart image: expected a metadata part, then a rootfs part")
 
 
-def _new_image(request, upload):
+def _new_image(request, upload, project):
     """The image row an upload makes, checked as LXD checks it (ImageError with LXD's text)."""
     fingerprint = upload.fingerprint
     expected = lxd_header(request, "HTTP_X_LXD_FINGERPRINT")
@@ -85,6 +85,7 @@ def _new_image(request, upload):
     if not (rootfs_type or instance_type):
         raise ImageError("Invalid instance type")
     return Image(
+        project=project,
         fingerprint=fingerprint,
         # LXD names a split image after its rootfs file.
         filename=upload_filename((rootfs or metadata_file).filename),
@@ -107,12 +108,15 @@ def _store(image, aliases, upload, operation_metadata):
             if Image.objects.filter(fingerprint=image.fingerprint).exists():
                 raise duplicate
             image.save()
-            ImageProfile.objects.create(image=image, profile=Profile.objects.get(name=Profile.DEFAULT_NAME))
+            profiles = Profile.objects.filter(project=Project.holding(image.project.name, "features.profiles"))
+            ImageProfile.objects.create(image=image, profile=profiles.get(name=Profile.DEFAULT_NAME))
             for name, description in aliases:
-                if ImageAlias.objects.filter(name=name).exists():
+                if ImageAlias.objects.filter(project=image.project, name=name).exists():
                     raise ImageError(f"Alias {json.dumps(name)} already exists", metadata=operation_metadata)
-                ImageAlias.objects.create(name=name, description=description, image=image)
-            operation = finished_operation("Downloading image", metadata=operation_metadata)
+                ImageAlias.objects.create(project=image.project, name=name, description=description, image=image)
+            operation = finished_operation(
+                "Downloading image", metadata=operation_metadata, project_id=image.project_id
+            )
             # Staged before the commit, installed after it: a kill in between is finished at the next start.
             upload.stage(*image.files())
             transaction.on_commit(upload.install)
@@ -122,22 +126,22 @@ def _store(image, aliases, upload, operation_metadata):
     return operation
 
 
-def import_image(request):
-    """``POST /1.0/images``: store an uploaded image and return the ended operation that reports it."""
+def import_image(request, project):
+    """``POST /1.0/images``: store an uploaded image in ``project`` and return the ended operation that reports it."""
     if request.META.get("CONTENT_TYPE", "").startswith("application/json"):
         raise NotImplementedMethod("Only image file uploads are supported, not image sources")
     try:
         upload = receive_upload(request)
     except ImageError as exc:
-        return finished_operation("Downloading image", err=str(exc))
+        return finished_operation("Downloading image", err=str(exc), project_id=project.pk)
     try:
         aliases = upload_aliases(request)
-        image = _new_image(request, upload)
+        image = _new_image(request, upload, project)
         operation_metadata = {"fingerprint": image.fingerprint, "size": str(image.size)}
         return _store(image, aliases, upload, operation_metadata)
     except ImageError as exc:
         upload.discard()
-        return finished_operation("Downloading image", err=str(exc), metadata=exc.metadata)
+        return finished_operation("Downloading image", err=str(exc), metadata=exc.metadata, project_id=project.pk)
     except BaseException:
         upload.discard()
         raise

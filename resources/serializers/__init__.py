@@ -30,6 +30,14 @@ from .profiles import (
     ProfileSerializer,
     check_profile_deletable,
 )
+from .projects import (
+    ProjectCreateSerializer,
+    ProjectETagSerializer,
+    ProjectRenameSerializer,
+    ProjectSerializer,
+    check_project_deletable,
+    project_state,
+)
 from .server import HIDDEN_SERVER_KEYS, ServerETagSerializer, ServerSerializer, untrusted_server_info
 from .snapshots import SnapshotCreateSerializer, SnapshotETagSerializer, SnapshotRenameSerializer, SnapshotSerializer
 
@@ -55,6 +63,10 @@ __all__ = [
     "ProfileNamesField",
     "ProfileRenameSerializer",
     "ProfileSerializer",
+    "ProjectCreateSerializer",
+    "ProjectETagSerializer",
+    "ProjectRenameSerializer",
+    "ProjectSerializer",
     "ServerETagSerializer",
     "ServerSerializer",
     "SnapshotCreateSerializer",
@@ -64,10 +76,12 @@ __all__ = [
     "StringField",
     "TimeField",
     "check_profile_deletable",
+    "check_project_deletable",
     "fails_in_operation",
     "find_image",
     "instance_state",
     "lxd_error",
+    "project_state",
     "set_instance_profiles",
     "untrusted_server_info",
 ]

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import GoStruct, go_quote
-from ..models import ImageAlias
+from ..models import Image, ImageAlias, Project
 from .fields import (
     MAX_NAME_LENGTH,
     GoField,
@@ -38,7 +38,8 @@ class ImageTargetField(GoField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             raise serializers.ValidationError(f"expected a string, got {_type_name(data)}")
-        return find_image(data)
+        project_name = self.parent.context.get("project_name", Project.DEFAULT_NAME)
+        return find_image(data, Image.objects.filter(project__name=project_name))
 
     def to_representation(self, image):
         return image.fingerprint
@@ -87,10 +88,10 @@ def check_alias_name(name):
     return name
 
 
-def validate_alias_name(name, instance=None):
-    """LXD's rules for an alias name; a taken name is a 409."""
+def validate_alias_name(name, instance=None, project_name=Project.DEFAULT_NAME):
+    """LXD's rules for an alias name; a name taken in its project is a 409."""
     check_alias_name(name)
-    taken = ImageAlias.objects.filter(name=name)
+    taken = ImageAlias.objects.filter(project__name=project_name, name=name)
     if instance is not None:
         taken = taken.exclude(pk=instance.pk)
     if taken.exists():
@@ -107,7 +108,8 @@ class ImageAliasCreateSerializer(ImageAliasSerializer):
         read_only_fields = []
 
     def validate_name(self, name):
-        return validate_alias_name(name) if name else name
+        project_name = self.context.get("project_name", Project.DEFAULT_NAME)
+        return validate_alias_name(name, project_name=project_name) if name else name
 
     def validate(self, attrs):
         if not attrs.get("name") or "image" not in attrs:
@@ -127,7 +129,7 @@ class ImageAliasRenameSerializer(LXDModelSerializer):
     def validate_name(self, name):
         if not name:
             raise lxd_error("No name provided")
-        return validate_alias_name(name, self.instance)
+        return validate_alias_name(name, self.instance, self.context.get("project_name", Project.DEFAULT_NAME))
 
 
 class ImageAliasETagSerializer(ETagSerializer):

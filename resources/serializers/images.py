@@ -6,7 +6,7 @@ from rest_framework import exceptions, serializers
 from ..etags import ETagSerializer
 from ..exceptions import AmbiguousPrefix
 from ..go import GO_ZERO_TIME, go_time
-from ..models import Image, ImageProfile, Profile
+from ..models import Image, ImageProfile, Profile, Project
 from .fields import (
     BoolField,
     GoField,
@@ -30,7 +30,9 @@ class ImageProfilesField(GoField):
     def to_internal_value(self, data):
         if not isinstance(data, list) or not all(isinstance(name, str) for name in data):
             raise serializers.ValidationError(f"expected an array of strings, got {_type_name(data)}")
-        profiles = {profile.name: profile for profile in Profile.objects.filter(name__in=data)}
+        project_name = self.parent.context.get("project_name", Project.DEFAULT_NAME)
+        in_project = Profile.objects.filter(project=Project.holding(project_name, "features.profiles"))
+        profiles = {profile.name: profile for profile in in_project.filter(name__in=data)}
         for name in data:
             if name not in profiles:
                 raise lxd_error(f"Profile '{name}' doesn't exist")

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..go import go_quote
-from ..models import Instance, InstanceProfile, Profile
+from ..models import Instance, InstanceProfile, Profile, Project
 from .fields import (
     GoField,
     _type_name,
@@ -28,9 +28,10 @@ class ProfileNamesField(GoField):
         return [profile.name for profile in profiles]
 
 
-def resolve_profiles(names):
-    """The named profiles, in the order given; an unknown one fails as LXD fails it."""
-    found = {profile.name: profile for profile in Profile.objects.filter(name__in=names)}
+def resolve_profiles(names, project_name=Project.DEFAULT_NAME):
+    """The named profiles of the instance's project, in the order given; an unknown one fails as LXD fails it."""
+    profiles = Profile.objects.filter(project=Project.holding(project_name, "features.profiles"), name__in=names)
+    found = {profile.name: profile for profile in profiles}
     for name in names:
         if name not in found:
             raise lxd_operation_error(f"Requested profile {go_quote(name)} doesn't exist")

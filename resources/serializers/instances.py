@@ -16,7 +16,7 @@ from ..instances import (
     is_volatile,
     without_volatile,
 )
-from ..models import Instance, Profile
+from ..models import Instance, Profile, Project
 from .fields import (
     BoolField,
     ConfigField,
@@ -109,7 +109,11 @@ class InstanceSerializer(LXDModelSerializer):
         return "none"
 
     def get_project(self, instance) -> str:
-        return "default"
+        return self.context.get("project_name", Project.DEFAULT_NAME)
+
+    def project_name(self):
+        """The project the request names (the view's ``project_name``)."""
+        return self.context.get("project_name", Project.DEFAULT_NAME)
 
     def validate_architecture(self, value):
         if value and value not in ARCHITECTURE_IDS:
@@ -138,7 +142,7 @@ class InstanceSerializer(LXDModelSerializer):
         return devices
 
     def validate_profiles(self, value):
-        return {"profiles": resolve_profiles(value)}
+        return {"profiles": resolve_profiles(value, self.project_name())}
 
     # How LXD words a refused update (instancePut); a create words it its own way.
     config_error_prefix = "Invalid config: "
@@ -199,13 +203,14 @@ class InstanceCreateSerializer(InstanceSerializer):
         read_only_fields = ["stateful", "status"]
 
     def validate_name(self, name):
-        name = name or generated_name(Instance.objects.values_list("name", flat=True))
+        in_project = Instance.objects.filter(project__name=self.project_name())
+        name = name or generated_name(in_project.values_list("name", flat=True))
         if name is None:
             raise lxd_operation_error("Couldn't generate a new unique name after 100 tries")
         error = hostname_error(name)
         if error:
             raise lxd_error(f"Invalid instance name: {error}")
-        if Instance.objects.filter(name=name).exists():
+        if in_project.filter(name=name).exists():
             raise Conflict(
                 "Failed creating instance record: Add instance info to the database: "
                 'This "instances" entry already exists'
@@ -236,13 +241,14 @@ class InstanceCreateSerializer(InstanceSerializer):
             config = {**image_keys, **config}
             validated_data.setdefault("architecture", image.architecture)
         validated_data["config"] = {**config, **initial_volatile(image)}
+        validated_data["project"] = Project.objects.get(name=self.project_name())
         instance = Instance.objects.create(**validated_data)
         if profiles is None:
             # LXD: no profiles in the request means the image's, or "default".
             profiles = (
                 [link.profile for link in image.profile_links.select_related("profile")]
                 if image is not None
-                else resolve_profiles([Profile.DEFAULT_NAME])
+                else resolve_profiles([Profile.DEFAULT_NAME], self.project_name())
             )
         set_instance_profiles(instance, profiles)
         return instance
@@ -271,7 +277,8 @@ class InstanceRenameSerializer(LXDModelSerializer):
         error = hostname_error(name)
         if error:
             raise lxd_error(f"Invalid instance name: {error}")
-        if Instance.objects.filter(name=name).exclude(pk=self.instance.pk).exists():
+        taken = Instance.objects.filter(project_id=self.instance.project_id, name=name)
+        if taken.exclude(pk=self.instance.pk).exists():
             raise Conflict(f"Name {go_quote(name)} already in use")
         return name
 

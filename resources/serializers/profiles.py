@@ -6,7 +6,7 @@ from .. import config_keys
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import go_quote
-from ..models import Profile
+from ..models import Profile, Project
 from ..prepared import shown_rows
 from .fields import (
     MAX_NAME_LENGTH,
@@ -33,7 +33,8 @@ class ProfileSerializer(LXDModelSerializer):
         read_only_fields = ["name"]
 
     def get_used_by(self, profile) -> list[str]:
-        return [f"/1.0/instances/{link.instance.name}" for link in shown_rows(profile, "instance_links")]
+        query = Project.url_query(self.context.get("project_name", Project.DEFAULT_NAME))
+        return [f"/1.0/instances/{link.instance.name}{query}" for link in shown_rows(profile, "instance_links")]
 
     def validate_config(self, value):
         current = self.instance.config if self.instance else {}
@@ -83,7 +84,8 @@ class ProfileCreateSerializer(ProfileSerializer):
 
     def validate_name(self, name):
         validate_profile_name(name)
-        if Profile.objects.filter(name=name).exists():
+        project = self.context.get("project_name", Project.DEFAULT_NAME)
+        if Profile.objects.filter(project__name=project, name=name).exists():
             raise Conflict(f"Error inserting {go_quote(name)} into database: The profile already exists")
         return name
 
@@ -101,7 +103,8 @@ class ProfileRenameSerializer(LXDModelSerializer):
         if self.instance.name == Profile.DEFAULT_NAME:
             raise exceptions.PermissionDenied('The "default" profile cannot be renamed')
         validate_profile_name(name)
-        if Profile.objects.filter(name=name).exclude(pk=self.instance.pk).exists():
+        taken = Profile.objects.filter(project_id=self.instance.project_id, name=name)
+        if taken.exclude(pk=self.instance.pk).exists():
             raise Conflict(f"Name {go_quote(name)} already in use")
         return name
 

@@ -102,7 +102,7 @@ class SnapshotSerializer(LXDModelSerializer):
         found = self.context.get("snapshot_profiles")
         if found is None:
             names = {name for shown in self._answer_snapshots(snapshot) for name in shown.profiles}
-            found = {profile.name: profile for profile in Profile.objects.filter(name__in=names)}
+            found = {profile.name: profile for profile in Profile.objects.in_default_project().filter(name__in=names)}
             self.context["snapshot_profiles"] = found
         return [found[name] for name in snapshot.profiles if name in found]
 

@@ -74,19 +74,19 @@ def spread_requests(server, requests, pids, *, at_most=400):
     return answers
 
 
-def increment(server, *, if_match):
-    """Add one to user.counter of profile `p` as `lxc profile set` does (GET, change, PUT the whole
-    object), retrying from the GET on 412; the number of 412s seen."""
+def increment(server, *, if_match, url=PROFILE_URL):
+    """Add one to user.counter of profile `p` (or the profile at `url`) as `lxc profile set` does
+    (GET, change, PUT the whole object), retrying from the GET on 412; the number of 412s seen."""
     conflicts = 0
     while True:
-        status, headers, body = server.request("GET", PROFILE_URL)
+        status, headers, body = server.request("GET", url)
         assert status == 200, body
         profile = body["metadata"]
         config = {**profile["config"]}
         config["user.counter"] = str(int(config["user.counter"]) + 1)
         status, _, body = server.request(
             "PUT",
-            PROFILE_URL,
+            url,
             {
                 "config": config,
                 "description": profile["description"],

@@ -18,7 +18,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from resources.documents import KINDS, DocumentError, store_instance_record
-from resources.models import Instance
+from resources.models import Instance, Project
 from resources.trust import LISTENER_KEY
 
 CHUNK = 1024 * 1024
@@ -120,6 +120,8 @@ def _url(*parts):
 # routed resource not here is carried by one of them (snapshots by their instance) or is not
 # stored state (operations): tests/resource_cases.py says which.
 COLLECTIONS = [
+    # Projects first: the objects of later collections live in them.
+    ("/1.0/projects", "import_project", "projects"),
     ("/1.0/profiles", "import_profile", "profiles"),
     ("/1.0/images", "import_image", "images"),
     ("/1.0/images/aliases", "import_alias", "aliases"),
@@ -148,6 +150,13 @@ class Command(BaseCommand):
                     progress.update()
         counts = ", ".join(f"{len(found[collection])} {noun}" for collection, _, noun in COLLECTIONS)
         self.stdout.write(f"Imported {counts}")
+
+    def import_project(self, lxd, site, project):
+        body = {key: project[key] for key in KINDS["project"].writable}
+        if site.request("GET", _url("projects", project["name"]))[0] == 404:
+            site.write("POST", "/1.0/projects", {"name": project["name"], **body})
+        else:
+            site.write("PUT", _url("projects", project["name"]), body)
 
     def import_profile(self, lxd, site, profile):
         body = {key: profile[key] for key in KINDS["profile"].writable}
@@ -197,7 +206,7 @@ class Command(BaseCommand):
         }
         with transaction.atomic():
             # Server-managed state the API does not take from clients: the same code `import` uses.
-            stored = Instance.objects.select_for_update().get(name=name)
+            stored = Instance.objects.select_for_update().get(project_id=Project.DEFAULT_ID, name=name)
             try:
                 store_instance_record(stored, record)
             except DocumentError as exc:

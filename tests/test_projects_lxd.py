@@ -1,0 +1,322 @@
+"""``/1.0/projects`` beside the real LXD 5.0.2 daemon: the same requests give the same answers and ETags."""
+
+import pytest
+
+from tests.support.live_server import unix_request
+from tests.support.lxc import ROOT_DISK, storage_pool
+
+pytestmark = [pytest.mark.live, pytest.mark.lxd]
+
+NAMES = ("dp1", "dp2", "dp3")
+
+
+def _both(real_lxd, lxdsite_server, method, path, body=None, headers=None):
+    """Send one request to each server: (LXD's answer, lxdsite's answer)."""
+    return unix_request(real_lxd, method, path, body, headers), lxdsite_server.request(method, path, body, headers)
+
+
+def _ended(server_request, answer):
+    """The operation an async answer started, once it ended: (status, err, description)."""
+    status, _, body = answer
+    assert status == 202, body
+    ended = server_request("GET", f"{body['operation']}/wait?timeout=10")[2]["metadata"]
+    return ended["status"], ended["err"], ended["description"]
+
+
+@pytest.fixture
+def projects(real_lxd, lxdsite_server):
+    """The two servers; the projects the test made are deleted from the daemon afterwards."""
+    yield lambda *args: _both(real_lxd, lxdsite_server, *args)
+    for name in NAMES:
+        for url in unix_request(real_lxd, "GET", f"/1.0/instances?project={name}")[2].get("metadata") or []:
+            _ended(lambda *args: unix_request(real_lxd, *args), unix_request(real_lxd, "DELETE", url))
+        listed = unix_request(real_lxd, "GET", f"/1.0/profiles?project={name}")[2].get("metadata") or []
+        for url in listed:
+            if name in url and not url.startswith("/1.0/profiles/default?"):
+                unix_request(real_lxd, "DELETE", url)
+        unix_request(real_lxd, "DELETE", f"/1.0/projects/{name}")
+    unix_request(real_lxd, "DELETE", "/1.0/profiles/shared")
+
+
+def _same(lxd, ours, status):
+    """Both answered ``status`` with the same body, Location, and ETag where LXD sends one
+    (lxdsite also tags lists: docs/compatibility.md)."""
+    assert (lxd[0], ours[0]) == (status, status), (lxd[2], ours[2])
+    assert ours[2] == lxd[2]
+    if lxd[1].get("ETag") is not None:
+        assert ours[1].get("ETag") == lxd[1].get("ETag")
+    assert ours[1].get("Location") == lxd[1].get("Location")
+
+
+def test_a_projects_life_equals_the_daemons(real_lxd, lxdsite_server, projects):
+    _same(*projects("GET", "/1.0/projects?recursion=1"), 200)
+    _same(*projects("GET", "/1.0/projects/default"), 200)
+    _same(*projects("GET", "/1.0/projects/default/state"), 200)
+
+    body = {"name": "dp1", "description": "d", "config": {"features.profiles": "true", "user.k": "v"}}
+    _same(*projects("POST", "/1.0/projects", body), 201)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    _same(*projects("POST", "/1.0/projects", {"name": "dp3", "config": None}), 201)
+    _same(*projects("GET", "/1.0/projects?recursion=1"), 200)
+    _same(*projects("GET", "/1.0/projects"), 200)
+
+    # A PUT dropping features.images and setting a limit; the ETag changes as the daemon's does.
+    etag = projects("GET", "/1.0/projects/dp1")[0][1]["ETag"]
+    config = {"features.profiles": "true", "limits.instances": "5", "limits.memory": "1GiB"}
+    put = {"config": config, "description": "x"}
+    _same(*projects("PUT", "/1.0/projects/dp1", put, {"If-Match": etag}), 200)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    _same(*projects("PATCH", "/1.0/projects/dp1", {"description": "y"}), 200)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    _same(*projects("GET", "/1.0/projects/dp1/state"), 200)
+    # Turning features.profiles off removes the project's default profile; on again makes it.
+    _same(*projects("PUT", "/1.0/projects/dp1", {"config": {"features.profiles": "false"}}), 200)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    _same(*projects("PUT", "/1.0/projects/dp1", {"config": {"features.profiles": "true"}}), 200)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+
+    lxd, ours = projects("POST", "/1.0/projects/dp1", {"name": "dp2"})
+    assert (
+        _ended(lxdsite_server.request, ours)
+        == _ended(lambda *args: unix_request(real_lxd, *args), lxd)
+        == ("Success", "", "Renaming project")
+    )
+    _same(*projects("GET", "/1.0/projects/dp2"), 200)
+    _same(*projects("GET", "/1.0/projects/dp1"), 404)
+
+    _same(*projects("DELETE", "/1.0/projects/dp2"), 200)
+    _same(*projects("DELETE", "/1.0/projects/dp3"), 200)
+    _same(*projects("GET", "/1.0/projects?recursion=1"), 200)
+
+
+REFUSED = [
+    ("POST", "/1.0/projects", {"name": ""}),
+    ("POST", "/1.0/projects", {"name": "a b"}),
+    ("POST", "/1.0/projects", {"name": "a_b"}),
+    ("POST", "/1.0/projects", {"name": "a/b"}),
+    ("POST", "/1.0/projects", {"name": "a'b"}),
+    ("POST", "/1.0/projects", {"name": "*"}),
+    ("POST", "/1.0/projects", {"name": ".."}),
+    ("POST", "/1.0/projects", {"name": "default"}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"foo": "1"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"limits.memory": "abc"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"limits.instances": "-1"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"features.images": "maybe"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"restricted.containers.nesting": "x"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"restricted.idmap.uid": "5-2"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"restricted.devices.disk.paths": "rel"}}),
+    ("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "false", "restricted": "true"}}),
+    ("GET", "/1.0/projects/nosuch", None),
+    ("GET", "/1.0/projects/nosuch/state", None),
+    ("PUT", "/1.0/projects/nosuch", {}),
+    ("PATCH", "/1.0/projects/nosuch", {}),
+    ("DELETE", "/1.0/projects/nosuch", None),
+    ("DELETE", "/1.0/projects/default", None),
+    ("POST", "/1.0/projects/default", {"name": "dp1"}),
+    ("PUT", "/1.0/projects/default", {"config": {"features.images": "true"}}),
+    ("PUT", "/1.0/projects/default", {"config": {}, "description": "x"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), REFUSED, ids=repr)
+def test_refusals_equal_the_daemons(projects, method, path, body):
+    (lxd_status, _, lxd_body), (status, _, ours) = projects(method, path, body)
+
+    assert (status, ours["error"]) == (lxd_status, lxd_body["error"])
+    assert ours["type"] == lxd_body["type"] == "error"
+
+
+@pytest.mark.parametrize("name", ["default", "", "a b", "nosuchproject"])
+def test_failed_renames_end_their_operations_as_the_daemons(real_lxd, lxdsite_server, projects, name):
+    source = "nosuch" if name == "nosuchproject" else "dp1"
+    projects("POST", "/1.0/projects", {"name": "dp1"})
+    lxd, ours = projects("POST", f"/1.0/projects/{source}", {"name": name})
+
+    expected = _ended(lambda *args: unix_request(real_lxd, *args), lxd)
+    assert expected[0] == "Failure"
+    assert _ended(lxdsite_server.request, ours) == expected
+
+
+def test_profiles_in_projects_equal_the_daemons(projects):
+    _same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
+    _same(*projects("POST", "/1.0/projects", {"name": "dp2", "config": {"features.profiles": "false"}}), 201)
+    body = {"name": "web", "description": "d", "config": {"limits.cpu": "2"}}
+    _same(*projects("POST", "/1.0/profiles?project=dp1", body), 201)
+    _same(*projects("GET", "/1.0/profiles?project=dp1"), 200)
+    _same(*projects("GET", "/1.0/profiles?project=dp1&recursion=1"), 200)
+    _same(*projects("GET", "/1.0/profiles/web?project=dp1"), 200)
+    _same(*projects("GET", "/1.0/profiles/default?project=dp1"), 200)
+    _same(*projects("GET", "/1.0/profiles/web"), 404)
+    _same(*projects("PUT", "/1.0/profiles/web?project=dp1", {"description": "put"}), 200)
+    _same(*projects("GET", "/1.0/profiles/web?project=dp1"), 200)
+    _same(*projects("POST", "/1.0/profiles/web?project=dp1", {"name": "app"}), 201)
+    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    # A project that holds a profile besides its default one is not deleted (LXD: 500).
+    lxd, ours = projects("DELETE", "/1.0/projects/dp1")
+    assert (lxd[0], ours[0]) == (500, 400)
+    assert ours[2]["error"] == lxd[2]["error"] == "Only empty projects can be removed"
+    _same(*projects("DELETE", "/1.0/profiles/app?project=dp1"), 200)
+
+    # Without its own profiles, a project uses (and creates into) the default project's.
+    _same(*projects("GET", "/1.0/profiles?project=dp2"), 200)
+    _same(*projects("POST", "/1.0/profiles?project=dp2", {"name": "shared"}), 201)
+    _same(*projects("GET", "/1.0/profiles/shared?project=dp2"), 200)
+    _same(*projects("GET", "/1.0/profiles?project=default"), 200)
+    _same(*projects("DELETE", "/1.0/profiles/shared?project=dp2"), 200)
+    _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
+    _same(*projects("DELETE", "/1.0/projects/dp2"), 200)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/1.0/profiles?project=nosuch"),
+        ("GET", "/1.0/profiles/default?project=nosuch"),
+        ("POST", "/1.0/profiles?project=nosuch"),
+        ("PUT", "/1.0/profiles/default?project=nosuch"),
+        ("PATCH", "/1.0/profiles/default?project=nosuch"),
+        ("POST", "/1.0/profiles/default?project=nosuch"),
+        ("DELETE", "/1.0/profiles/default?project=nosuch"),
+    ],
+)
+def test_profiles_of_an_unknown_project_are_refused_as_the_daemon_refuses(projects, method, path):
+    (lxd_status, _, lxd_body), (status, _, ours) = projects(method, path, {"name": "x"})
+
+    assert (status, ours["error"]) == (lxd_status, lxd_body["error"]) == (404, lxd_body["error"])
+
+
+def test_events_of_an_unknown_project_are_refused_with_the_daemons_text(projects):
+    (lxd_status, _, lxd_body), (status, _, ours) = projects("GET", "/1.0/events?project=nosuch")
+
+    # LXD answers 500 for the client's mistake (docs/compatibility.md).
+    assert (lxd_status, status) == (500, 404)
+    assert ours["error"] == lxd_body["error"] == "Project not found"
+
+
+# What an instance answer shows that is the same on both servers (not its times, uuids, state).
+INSTANCE_FIELDS = ("name", "project", "profiles", "devices", "expanded_devices", "status", "type", "description")
+
+
+def test_instances_in_projects_equal_the_daemons(real_lxd, lxdsite_server, projects):
+    lxd_request = lambda *args: unix_request(real_lxd, *args)  # noqa: E731
+    with storage_pool(real_lxd):
+        try:
+            _same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
+            _same(*projects("PATCH", "/1.0/profiles/default?project=dp1", {"devices": ROOT_DISK}), 200)
+            lxd, ours = projects("POST", "/1.0/instances?project=dp1", {"name": "c1", "source": {"type": "none"}})
+            assert (
+                _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd) == ("Success", "", "Creating instance")
+            )
+
+            _same(*projects("GET", "/1.0/instances?project=dp1"), 200)
+            _same(*projects("GET", "/1.0/instances"), 200)
+            lxd, ours = projects("GET", "/1.0/instances/c1?project=dp1")
+            assert (lxd[0], ours[0]) == (200, 200)
+            assert {key: ours[2]["metadata"][key] for key in INSTANCE_FIELDS} == {
+                key: lxd[2]["metadata"][key] for key in INSTANCE_FIELDS
+            }
+            _same(*projects("GET", "/1.0/instances/c1"), 404)
+            _same(*projects("GET", "/1.0/profiles/default?project=dp1"), 200)
+            _same(*projects("GET", "/1.0/projects/dp1"), 200)
+            _same(*projects("GET", "/1.0/instances/c1/snapshots?project=dp1"), 200)
+            lxd, ours = projects("DELETE", "/1.0/projects/dp1")
+            assert (lxd[0], ours[0]) == (500, 400)
+            assert ours[2]["error"] == lxd[2]["error"]
+
+            lxd, ours = projects("DELETE", "/1.0/instances/c1?project=dp1")
+            assert (
+                _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd) == ("Success", "", "Deleting instance")
+            )
+            _same(*projects("GET", "/1.0/instances?project=dp1"), 200)
+            _same(*projects("PUT", "/1.0/profiles/default?project=dp1", {}), 200)
+            _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
+        finally:
+            # The pool goes afterwards only once nothing uses it; later tests' output depends on that.
+            status, headers, _ = lxd_request("DELETE", "/1.0/instances/c1?project=dp1")
+            if status == 202:
+                lxd_request("GET", headers["Location"] + "/wait?timeout=30")
+            lxd_request("PUT", "/1.0/profiles/default?project=dp1", {})
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/1.0/instances?project=nosuch"),
+        ("GET", "/1.0/instances?project=nosuch&recursion=2"),
+        ("GET", "/1.0/containers?project=nosuch"),
+        ("GET", "/1.0/instances/c1?project=nosuch"),
+        ("GET", "/1.0/instances/c1/snapshots?project=nosuch"),
+        ("GET", "/1.0/instances/c1/state?project=nosuch"),
+        ("DELETE", "/1.0/instances/c1?project=nosuch"),
+        ("POST", "/1.0/instances?project=nosuch"),
+    ],
+)
+def test_instances_of_an_unknown_project_are_answered_as_the_daemon_answers(projects, method, path):
+    body = {"name": "c1", "source": {"type": "none"}} if method == "POST" else None
+    (lxd_status, _, lxd_body), (status, _, ours) = projects(method, path, body)
+
+    assert (status, ours.get("error"), ours.get("metadata")) == (
+        lxd_status,
+        lxd_body.get("error"),
+        lxd_body.get("metadata"),
+    )
+
+
+def _upload(socket_path, path, data, headers):
+    """POST an image file to ``path``, wait for the operation: (HTTP status, ended operation)."""
+    headers = {"Content-Type": "application/octet-stream", **headers}
+    status, answer_headers, _ = unix_request(socket_path, "POST", path, data, headers)
+    operation = unix_request(socket_path, "GET", answer_headers["Location"] + "/wait?timeout=30")[2]["metadata"]
+    return status, operation
+
+
+def test_images_and_aliases_in_projects_equal_the_daemons(real_lxd, lxdsite_server, projects):
+    from tests.support.image_files import unified_image
+
+    _same(*projects("POST", "/1.0/projects", {"name": "dp1"}), 201)
+    data, headers = unified_image(marker="in-a-project"), {"X-LXD-filename": "p.tar.gz"}
+    theirs = _upload(real_lxd, "/1.0/images?project=dp1", data, headers)
+    ours = _upload(lxdsite_server.socket_path, "/1.0/images?project=dp1", data, headers)
+    assert (ours[0], ours[1]["status"], ours[1]["metadata"]) == (theirs[0], theirs[1]["status"], theirs[1]["metadata"])
+    fingerprint = theirs[1]["metadata"]["fingerprint"]
+    try:
+        _same(*projects("GET", "/1.0/images?project=dp1"), 200)
+        _same(*projects("GET", "/1.0/images"), 200)
+        lxd, mine = projects("GET", f"/1.0/images/{fingerprint}?project=dp1")
+        assert (lxd[0], mine[0]) == (200, 200)
+        shown = {key: value for key, value in mine[2]["metadata"].items() if key != "uploaded_at"}
+        assert shown == {key: value for key, value in lxd[2]["metadata"].items() if key != "uploaded_at"}
+        _same(*projects("GET", f"/1.0/images/{fingerprint}"), 404)
+
+        alias = {"name": "pa", "target": fingerprint, "description": "in dp1"}
+        _same(*projects("POST", "/1.0/images/aliases?project=dp1", alias), 201)
+        _same(*projects("GET", "/1.0/images/aliases?project=dp1"), 200)
+        _same(*projects("GET", "/1.0/images/aliases/pa?project=dp1"), 200)
+        _same(*projects("GET", "/1.0/images/aliases/pa"), 404)
+        _same(*projects("GET", "/1.0/projects/dp1"), 200)
+        _same(*projects("DELETE", "/1.0/images/aliases/pa?project=dp1"), 200)
+    finally:
+        for server_request in (lambda *args: unix_request(real_lxd, *args), lxdsite_server.request):
+            server_request("DELETE", f"/1.0/images/{fingerprint}?project=dp1")
+    _same(*projects("GET", "/1.0/images?project=dp1"), 200)
+    _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/1.0/images?project=nosuch"),
+        ("GET", f"/1.0/images/{'a' * 64}?project=nosuch"),
+        ("DELETE", f"/1.0/images/{'a' * 64}?project=nosuch"),
+        ("GET", "/1.0/images/aliases?project=nosuch"),
+        ("GET", "/1.0/images/aliases/x?project=nosuch"),
+        ("POST", "/1.0/images/aliases?project=nosuch"),
+        ("DELETE", "/1.0/images/aliases/x?project=nosuch"),
+        ("POST", "/1.0/images?project=nosuch"),
+    ],
+)
+def test_images_of_an_unknown_project_are_refused_as_the_daemon_refuses(projects, method, path):
+    body = {"name": "x", "target": "a" * 64} if method == "POST" else None
+    (lxd_status, _, lxd_body), (status, _, ours) = projects(method, path, body)
+
+    assert (status, ours["error"]) == (lxd_status, lxd_body["error"])
