@@ -14,6 +14,7 @@ from drf_spectacular.plumbing import ResolvedComponent, build_bearer_security_sc
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
+from .api.reads import InProject
 from .events import EVENT_TYPES
 
 # LXD's envelope around every answer (lxd/response.go): ``sync`` and ``async`` for success,
@@ -104,6 +105,14 @@ FILTER = OpenApiParameter(
     description="LXD's filter language over the list: `field eq value`, `ne`, `and`, `or`, `not`, parentheses; "
     "nested fields with dots (`config.image.os eq Alpine`). A bad filter answers 400.",
 )
+PROJECT = OpenApiParameter(
+    "project",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    description="The project the objects live in (default: `default`). A project without its own profiles "
+    "or images (`features.profiles`, `features.images` false) uses the default project's. An unknown "
+    "project answers 404 with LXD's text (an instance list: an empty list).",
+)
 # Success codes by action beyond the method's own: LXD answers a create or rename 201 when it
 # is done at once and 202 with an operation when it runs as one (images, instances,
 # snapshots), a delete 200 or 202, and instance state changes and refreshes 202.
@@ -169,8 +178,11 @@ class LXDAutoSchema(AutoSchema):
         return [segments[1] if len(segments) > 1 else "server"]
 
     def get_override_parameters(self):
-        """``recursion`` where the view reads it (lists; an instance), ``filter`` on lists that have one."""
+        """``recursion`` where the view reads it (lists; an instance), ``filter`` on lists that have
+        one, ``project`` on every route of a resource that lives in projects."""
         parameters = list(super().get_override_parameters())
+        if isinstance(getattr(self.view, "scope", None), InProject):
+            parameters.append(PROJECT)
         action = getattr(self.view, "action", None)
         if action == "list" or (action == "retrieve" and hasattr(self.view, "full")):
             parameters.append(RECURSION)

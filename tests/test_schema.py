@@ -93,8 +93,8 @@ def test_recursion_and_filter_where_the_views_read_them(schema):
     for path in ["/1.0/profiles", "/1.0/images/aliases", "/1.0/operations", "/1.0/instances/{name}"]:
         assert "recursion" in query_parameters(path), path
     assert "filter" not in query_parameters("/1.0/profiles")
-    assert not query_parameters("/1.0/profiles/{name}")
-    assert not query_parameters("/1.0/profiles", "post")
+    assert query_parameters("/1.0/profiles/{name}") == {"project"}
+    assert query_parameters("/1.0/profiles", "post") == {"project"}
 
 
 @pytest.mark.django_db
@@ -197,3 +197,12 @@ def test_operations_have_summaries_a_person_reads(schema):
         tag for operations in schema["paths"].values() for operation in operations.values() for tag in operation["tags"]
     }
     assert tags == {entry["name"] for entry in schema["tags"]}
+
+
+def test_project_scoped_routes_document_the_project_parameter(schema):
+    def names(path, method):
+        return {parameter["name"] for parameter in schema["paths"][path][method].get("parameters", [])}
+
+    assert "project" in names("/1.0/profiles", "get")
+    assert "project" in names("/1.0/instances/{name}", "put")
+    assert "project" not in names("/1.0/projects", "get")
