@@ -27,4 +27,6 @@ API_EXTENSIONS = [
     "projects",
     # /1.0/projects/NAME/state, which `lxc project info` reads.
     "project_usage",
+    # all-projects=true on the instance lists: `lxc list --all-projects`.
+    "instance_all_projects",
 ]

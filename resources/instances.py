@@ -131,7 +131,7 @@ def _expanded(expand, own):
     return lambda instance: expand(instance.profile_list(), getattr(instance, own))
 
 
-# The fields of LXD's api.Instance a filter can name (``location`` and ``project`` as lxdsite shows them).
+# The fields of LXD's api.Instance a filter can name (``location`` as lxdsite shows it).
 INSTANCE_FILTER_FIELDS = {
     "architecture": column(Kind.TEXT, "architecture"),
     "config": column(Kind.TEXT_MAP, "config"),
@@ -146,5 +146,5 @@ INSTANCE_FILTER_FIELDS = {
     "status_code": Field(Kind.NUMBER, lambda instance: Instance.STATUS_CODES[instance.status], ("status",)),
     "location": Field(Kind.TEXT, lambda instance: "none"),
     "type": column(Kind.TEXT, "type"),
-    "project": Field(Kind.TEXT, lambda instance: "default"),
+    "project": Field(Kind.TEXT, lambda instance: instance.project.name, ("project",), ("project",)),
 }

@@ -203,6 +203,8 @@ def filter_queryset(queryset, expression, fields):
     key = queryset.model._meta.pk.name
     columns = sorted({name for field in named for name in field.columns})
     relations = sorted({name for field in named for name in field.prefetch})
-    rows = queryset.prefetch_related(None).order_by().only(key, *columns).prefetch_related(*relations)
+    # Only the named columns: what the list joins for its answer (``select_related``) is not read.
+    rows = queryset.select_related(None).prefetch_related(None).order_by().only(key, *columns)
+    rows = rows.prefetch_related(*relations)
     matching = [row.pk for row in rows if matches(fields, row, clauses)]
     return queryset.filter(pk__in=matching)

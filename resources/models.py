@@ -41,6 +41,8 @@ class Project(models.Model):
     """
 
     DEFAULT_NAME = default_project.DEFAULT_NAME
+    # The project a list names when it asks for every project's objects (``all-projects=true``).
+    ALL = None
     DEFAULT_ID = default_project.DEFAULT_ID
     # The features LXD 5.0.2 knows (lxd/db/cluster/projects.go ProjectFeatures); a project
     # without its own profiles or images uses the default project's.

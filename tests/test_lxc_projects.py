@@ -90,6 +90,12 @@ INSTANCE_COMMANDS = [
     ("init", "--empty", "c1", "--project", "lp1"),
     ("list", "--project", "lp1", "--format", "csv", "-c", "ns"),
     ("list", "--format", "csv", "-c", "ns"),
+    ("init", "--empty", "c2"),
+    ("list", "--all-projects"),
+    ("list", "--all-projects", "--format", "csv"),
+    ("list", "--all-projects", "c", "-c", "ns"),
+    ("list", "--all-projects", "--project", "lp1"),
+    ("delete", "c2"),
     ("config", "set", "c1", "user.a", "1", "--project", "lp1"),
     ("config", "get", "c1", "user.a", "--project", "lp1"),
     ("config", "get", "c1", "user.a"),
@@ -101,9 +107,10 @@ INSTANCE_COMMANDS = [
 
 
 def _release_pool(real_lxd):
-    """Take from the daemon what uses its pool (the instance, the project's root disk), so that the
+    """Take from the daemon what uses its pool (the instances, the project's root disk), so that the
     pool can go: later tests' output depends on there being none."""
-    status, headers, _ = unix_request(real_lxd, "DELETE", "/1.0/instances/c1?project=lp1")
-    if status == 202:
-        unix_request(real_lxd, "GET", headers["Location"] + "/wait?timeout=30")
+    for url in ("/1.0/instances/c1?project=lp1", "/1.0/instances/c2"):
+        status, headers, _ = unix_request(real_lxd, "DELETE", url)
+        if status == 202:
+            unix_request(real_lxd, "GET", headers["Location"] + "/wait?timeout=30")
     unix_request(real_lxd, "PUT", "/1.0/profiles/default?project=lp1", {})

@@ -312,6 +312,57 @@ def test_writes_reach_the_instance_of_the_project_named(api, project):
     }
 
 
+def test_all_projects_lists_every_projects_instances(api, project):
+    api.post("/1.0/projects", {"name": "p2", "config": {"features.profiles": "false"}})
+    for name, query in (("z1", ""), ("c1", "?project=p1"), ("b1", "?project=p2"), ("c1", "")):
+        _create_instance(api, name, query)
+
+    # As LXD lists them: by name, each URL naming its project outside the default one.
+    urls = ["/1.0/instances/b1?project=p2", "/1.0/instances/c1", "/1.0/instances/c1?project=p1", "/1.0/instances/z1"]
+    for flag in ("true", "1", "YES", "on"):
+        assert api.get(f"/1.0/instances?all-projects={flag}").json()["metadata"] == urls
+    assert api.get("/1.0/containers?all-projects=true&project=").json()["metadata"] == [
+        url.replace("instances", "containers") for url in urls
+    ]
+    for recursion in (1, 2):
+        listed = api.get(f"/1.0/instances?all-projects=true&recursion={recursion}").json()["metadata"]
+        shown = [(i["name"], i["project"]) for i in listed]
+        assert shown == [("b1", "p2"), ("c1", "default"), ("c1", "p1"), ("z1", "default")]
+    filtered = api.get("/1.0/instances?all-projects=true&filter=name%20eq%20c1").json()["metadata"]
+    assert filtered == ["/1.0/instances/c1", "/1.0/instances/c1?project=p1"]
+    filtered = api.get("/1.0/instances?all-projects=true&filter=project%20eq%20p2").json()["metadata"]
+    assert filtered == ["/1.0/instances/b1?project=p2"]
+    # Not asked: the project named (or the default one).
+    not_all = api.get("/1.0/instances?all-projects=false&project=p1").json()["metadata"]
+    assert not_all == ["/1.0/instances/c1?project=p1"]
+    # An object's URL ignores it, as LXD's does.
+    assert api.get("/1.0/instances/b1?all-projects=true").status_code == 404
+    assert "instance_all_projects" in api.get("/1.0").json()["metadata"]["api_extensions"]
+
+
+@pytest.mark.parametrize("project_query", ["p1", "default", "nosuch"])
+def test_all_projects_with_a_project_is_lxds_400(api, project, project_query):
+    response = api.get(f"/1.0/instances?all-projects=true&project={project_query}")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "Cannot specify a project when requesting all projects"
+
+
+def test_all_projects_costs_the_same_queries_for_any_number_of_instances(api, project):
+    def count(url):
+        counted = []
+        with connection.execute_wrapper(lambda execute, *args: counted.append(1) or execute(*args)):
+            assert api.get(url).status_code == 200
+        return len(counted)
+
+    _create_instance(api, "c1", "?project=p1")
+    urls = [f"/1.0/instances?all-projects=true&recursion={level}" for level in (0, 1, 2)]
+    before = [count(f"{url}&uncached=1") for url in urls]
+    for index in range(4):
+        _create_instance(api, f"d{index}", "?project=p1" if index % 2 else "")
+    assert [count(f"{url}&uncached=2") for url in urls] == before
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status", "answer"),
     [

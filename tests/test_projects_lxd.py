@@ -210,6 +210,19 @@ def test_instances_in_projects_equal_the_daemons(real_lxd, lxdsite_server, proje
 
             _same(*projects("GET", "/1.0/instances?project=dp1"), 200)
             _same(*projects("GET", "/1.0/instances"), 200)
+            # Every project's instances, each URL naming its project outside the default one.
+            lxd, ours = projects("POST", "/1.0/instances", {"name": "c2", "source": {"type": "none"}})
+            assert _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd)
+            queries = ("all-projects=true", "all-projects=1&project=", "all-projects=true&filter=project%20eq%20dp1")
+            for query in queries:
+                _same(*projects("GET", f"/1.0/instances?{query}"), 200)
+                _same(*projects("GET", f"/1.0/containers?{query}"), 200)
+            lxd, ours = projects("GET", "/1.0/instances?all-projects=true&recursion=2")
+            assert [(i["name"], i["project"]) for i in ours[2]["metadata"]] == [
+                (i["name"], i["project"]) for i in lxd[2]["metadata"]
+            ]
+            lxd, ours = projects("DELETE", "/1.0/instances/c2")
+            assert _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd)
             lxd, ours = projects("GET", "/1.0/instances/c1?project=dp1")
             assert (lxd[0], ours[0]) == (200, 200)
             assert {key: ours[2]["metadata"][key] for key in INSTANCE_FIELDS} == {
@@ -232,9 +245,10 @@ def test_instances_in_projects_equal_the_daemons(real_lxd, lxdsite_server, proje
             _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
         finally:
             # The pool goes afterwards only once nothing uses it; later tests' output depends on that.
-            status, headers, _ = lxd_request("DELETE", "/1.0/instances/c1?project=dp1")
-            if status == 202:
-                lxd_request("GET", headers["Location"] + "/wait?timeout=30")
+            for url in ("/1.0/instances/c1?project=dp1", "/1.0/instances/c2"):
+                status, headers, _ = lxd_request("DELETE", url)
+                if status == 202:
+                    lxd_request("GET", headers["Location"] + "/wait?timeout=30")
             lxd_request("PUT", "/1.0/profiles/default?project=dp1", {})
 
 
@@ -249,6 +263,9 @@ def test_instances_in_projects_equal_the_daemons(real_lxd, lxdsite_server, proje
         ("GET", "/1.0/instances/c1/state?project=nosuch"),
         ("DELETE", "/1.0/instances/c1?project=nosuch"),
         ("POST", "/1.0/instances?project=nosuch"),
+        ("GET", "/1.0/instances?all-projects=true&project=nosuch"),
+        ("GET", "/1.0/instances?all-projects=true&project=default"),
+        ("GET", "/1.0/containers?all-projects=on&project=nosuch&recursion=1"),
     ],
 )
 def test_instances_of_an_unknown_project_are_answered_as_the_daemon_answers(projects, method, path):

@@ -182,6 +182,10 @@ class LXDViewSet(viewsets.GenericViewSet):
         """The object's URL in its collection's list."""
         return self.object_url(instance)
 
+    def listed_rows(self, queryset):
+        """The rows of a list of URLs, with only what ``listed_url`` reads."""
+        return queryset.select_related(None).only(self.lookup_field)
+
     def object_response(self, instance):
         """The object in a sync envelope."""
         return SyncResponse(self.get_serializer(instance).data)
@@ -197,7 +201,7 @@ class ListMixin:
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
         if recursion_level(request) < 1:
-            names = queryset.select_related(None).only(self.lookup_field)
+            names = self.listed_rows(queryset)
             return self.collection_response([self.listed_url(obj) for obj in names])
         objects = self.show_related(list(queryset))
         return self.collection_response(self.get_serializer(objects, many=True).data)
@@ -337,11 +341,27 @@ class InProjectMixin:
     # Whether its list's URLs name the project (LXD's image and alias lists do not).
     lists_name_project = True
 
+    def across_projects(self):
+        """Whether the request lists every project's objects (``all-projects=true``)."""
+        return self.project_name() is Project.ALL
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        # Each object's project names its URL and its ``project`` field.
+        return queryset.select_related("project") if self.across_projects() else queryset
+
     def object_url(self, instance):
-        return super().object_url(instance) + Project.url_query(self.project_name())
+        name = instance.project.name if self.across_projects() else self.project_name()
+        return super().object_url(instance) + Project.url_query(name)
 
     def listed_url(self, instance):
         return super().listed_url(instance) if self.lists_name_project else LXDViewSet.object_url(self, instance)
+
+    def listed_rows(self, queryset):
+        if not self.across_projects():
+            return super().listed_rows(queryset)
+        named = queryset.select_related(None).select_related("project")
+        return named.only(self.lookup_field, "project", "project__name")
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "project_name": self.project_name()}

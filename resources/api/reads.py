@@ -72,6 +72,13 @@ def requested_project(request):
     return next(iter(request.query_params.getlist("project")), "") or Project.DEFAULT_NAME
 
 
+def all_projects_requested(request):
+    """Whether the request asks for every project's objects (``all-projects=``, read as LXD's
+    ``IsTrue`` reads the first value)."""
+    value = next(iter(request.query_params.getlist("all-projects")), "")
+    return value.lower() in ("true", "1", "yes", "on")
+
+
 @dataclass(frozen=True)
 class InProject(Scope):
     """The rows of the project the request names, seen through ``inner``.
@@ -92,9 +99,16 @@ class InProject(Scope):
     def key(self, request):
         return (self.inner.key(request), requested_project(request))
 
+    def all_projects_key(self, request):
+        """The key of a list of every project's rows (``all-projects=true``); a request that also
+        names a project is refused with LXD's 400."""
+        if next(iter(request.query_params.getlist("project")), ""):
+            raise exceptions.ParseError("Cannot specify a project when requesting all projects")
+        return (self.inner.key(request), Project.ALL)
+
     def resolve(self, key):
         inner_key, name = key
-        if name == Project.DEFAULT_NAME:
+        if name in (Project.DEFAULT_NAME, Project.ALL):
             return key
         config = Project.objects.filter(name=name).values_list("config", flat=True).first()
         if config is None:
@@ -107,6 +121,10 @@ class InProject(Scope):
 
     def rows(self, queryset, key):
         inner_key, project = key
+        if project is Project.ALL:
+            # The model's order, then the project's: a name may be in several projects.
+            ordered = queryset.order_by(*queryset.model._meta.ordering, f"{self.path}__name")
+            return self.inner.rows(ordered, inner_key)
         return self.inner.rows(queryset.filter(**{f"{self.path}__name": project}), inner_key)
 
     def prepared(self, model, field, key):

@@ -109,7 +109,9 @@ class InstanceSerializer(LXDModelSerializer):
         return "none"
 
     def get_project(self, instance) -> str:
-        return self.context.get("project_name", Project.DEFAULT_NAME)
+        name = self.context.get("project_name", Project.DEFAULT_NAME)
+        # A list of every project's instances (``all-projects=true``) names each one's own.
+        return instance.project.name if name is Project.ALL else name
 
     def project_name(self):
         """The project the request names (the view's ``project_name``)."""
