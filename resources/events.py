@@ -1,7 +1,8 @@
 """LXD's event stream (``/1.0/events``): what changed, sent to every listener on every worker.
 
 LXD sends each event as one WebSocket text message: a JSON object with ``type``,
-``timestamp``, ``metadata``, ``location`` and ``project``, newline-terminated. lxdsite sends
+``timestamp``, ``metadata``, ``location`` and ``project`` (the project of the object or
+operation; none for the server's own operations), newline-terminated. lxdsite sends
 ``operation`` events (an operation starting and ending) and ``lifecycle`` events (an object
 created, updated, renamed or deleted), each once the transaction that made the change commits:
 
@@ -11,7 +12,8 @@ created, updated, renamed or deleted), each once the transaction that made the c
 Worker processes share events through a *feed*: Redis pub/sub when ``LXDSITE_REDIS_URL`` is
 set, else the ``Event`` table, which each process polls for rows newer than the last it saw.
 In each process one thread reads the feed while listeners are connected and hands every
-message to them (``listen``).
+message to them (``listen``); a listener of one project takes that project's events and those
+of no project, as LXD's do.
 """
 
 import contextlib
@@ -24,6 +26,7 @@ import pwd
 import queue
 import threading
 import time
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -49,39 +52,73 @@ EVENT_TYPES = ("logging", "operation", "lifecycle")
 # Emitting -------------------------------------------------------------------------------------
 
 
-def emit(event_type, metadata):
-    """Send an event to every listener once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: _feed_class().publish(event_type, _message(event_type, metadata)), robust=True)
+def emit(event_type, metadata, project):
+    """Send an event of ``project`` ("": the server's) to every listener once the current
+    transaction commits (at once outside one)."""
+    publish = lambda: _feed_class().publish(event_type, _message(event_type, metadata, project))  # noqa: E731
+    transaction.on_commit(publish, robust=True)
 
 
 def emit_operation(operation):
     """An ``operation`` event: the operation as it is now (call it when it starts and when it ends)."""
-    emit("operation", OperationSerializer(operation).data)
+    emit("operation", OperationSerializer(operation).data, _operation_project(operation))
+
+
+def _operation_project(operation):
+    """The project an operation's events name; none for the server's own (a project's rename)."""
+    from .models import Project
+
+    if operation.project_id is None:
+        return ""
+    # The default project's name is known without a query.
+    return Project.DEFAULT_NAME if operation.project_id == Project.DEFAULT_ID else operation.project.name
 
 
 def emit_lifecycle(action, source, *, context=None, request=None):
     """A ``lifecycle`` event, e.g. ``("profile-renamed", "/1.0/profiles/new", context={"old_name": "old"})``.
 
-    ``request`` names who asked (LXD's ``requestor``).
+    ``request`` names who asked (LXD's ``requestor``). The event belongs to the project of its
+    ``source``: the one its ``?project=`` names (an object outside the default project), or
+    the project a ``/1.0/projects/NAME`` source is.
     """
     metadata = {"action": action, "source": source}
     if context:
         metadata["context"] = context
     if request is not None:
         metadata["requestor"] = requestor(request)
-    emit("lifecycle", metadata)
+    emit("lifecycle", metadata, source_project(source))
 
 
-def _message(event_type, metadata):
-    """The text LXD sends for an event."""
+def source_project(source):
+    """The project of the object at URL ``source``, as LXD's lifecycle events name it."""
+    from .models import Project
+
+    parts = urlsplit(source)
+    _, found, name = parts.path.partition("/1.0/projects/")
+    if found and name and "/" not in name:
+        return unquote(name)
+    return next(iter(parse_qs(parts.query).get("project", [])), "") or Project.DEFAULT_NAME
+
+
+def _message(event_type, metadata, project):
+    """The text LXD sends for an event (without ``project`` when it has none, as LXD omits it)."""
     event = {
         "type": event_type,
         "timestamp": go_time(timezone.now()),
         "metadata": metadata,
         "location": "none",
-        "project": "default",
     }
+    if project:
+        event["project"] = project
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def message_project(message):
+    """The project an event's text names ("" for none)."""
+    try:
+        return json.loads(message).get("project", "")
+    except (ValueError, AttributeError):
+        return ""
 
 
 def requestor(request):
@@ -250,18 +287,22 @@ def _feed_class():
 class Listener:
     """One ``/1.0/events`` client's queue of messages, of the types it asked for.
 
+    ``project`` is the project whose events it takes (and those of no project: the server's
+    own operations), as LXD's listeners do; None takes every project's (``all-projects``).
     ``on_message``, when set, is called (on the feed's thread) after messages are queued.
     """
 
-    def __init__(self, types):
+    def __init__(self, types, project=None):
         self.types = frozenset(types)
+        self.project = project
         self._queue = queue.SimpleQueue()
         self.on_message = None
 
     def deliver(self, messages):
+        """Queue those of ``messages`` (``(type, project, text)``) this listener takes."""
         queued = False
-        for event_type, message in messages:
-            if event_type in self.types:
+        for event_type, project, message in messages:
+            if event_type in self.types and (self.project is None or project in ("", self.project)):
                 self._queue.put(message)
                 queued = True
         if queued and self.on_message is not None:
@@ -295,8 +336,8 @@ class _Hub:
         self._listeners = set()
         self._feed = None
 
-    def subscribe(self, types):
-        listener = Listener(types)
+    def subscribe(self, types, project):
+        listener = Listener(types, project)
         with self._lock:
             if self._feed is None:
                 # Opened here, before the client is answered, so it misses nothing after that.
@@ -323,6 +364,9 @@ class _Hub:
                     continue
                 with self._lock:
                     listeners = list(self._listeners) if feed is self._feed else []
+                if listeners:
+                    # Each message's project, read once for every listener.
+                    messages = [(event_type, message_project(text), text) for event_type, text in messages]
                 for listener in listeners:
                     listener.deliver(messages)
         finally:
@@ -332,15 +376,17 @@ class _Hub:
 _hub = _Hub()
 
 
-def open_listener(types=EVENT_TYPES):
-    """A ``Listener`` that receives every event of ``types`` emitted by any worker until closed."""
-    return _hub.subscribe(types)
+def open_listener(types=EVENT_TYPES, project=None):
+    """A ``Listener`` that receives every event of ``types`` (of ``project``, None: of every
+    project) emitted by any worker until closed."""
+    return _hub.subscribe(types, project)
 
 
 @contextlib.contextmanager
-def listen(types=EVENT_TYPES):
-    """A ``Listener`` that receives every event of ``types`` emitted by any worker until the block ends."""
-    listener = open_listener(types)
+def listen(types=EVENT_TYPES, project=None):
+    """A ``Listener`` that receives every event of ``types`` (of ``project``, None: of every
+    project) emitted by any worker until the block ends."""
+    listener = open_listener(types, project)
     try:
         yield listener
     finally:
@@ -375,22 +421,24 @@ def _trust_of(request):
     return True, still_trusted
 
 
-# Not a form a browser session posts: writes answer LXD's 501, not Django's CSRF page.
-@csrf_exempt
-def _project_refusal(request):
-    """LXD's refusal of the project a listener names (LXD answers both with 500: the client's errors)."""
+def _listened_project(request):
+    """The project a listener names (None: every project, ``all-projects``), or LXD's refusal of
+    it as a response (LXD answers both with 500: the client's errors)."""
     from .models import Project
 
     project = next(iter(request.GET.getlist("project")), "")
+    every = next(iter(request.GET.getlist("all-projects")), "").lower() in ("true", "1", "yes", "on")
     if not project:
-        return None
-    if request.GET.get("all-projects", "").lower() in ("true", "1", "yes", "on"):
+        return None if every else Project.DEFAULT_NAME
+    if every:
         return _error(400, "Cannot specify a project when requesting all projects")
     if project != Project.DEFAULT_NAME and not Project.objects.filter(name=project).exists():
         return _error(404, "Project not found")
-    return None
+    return project
 
 
+# Not a form a browser session posts: writes answer LXD's 501, not Django's CSRF page.
+@csrf_exempt
 def events(request):
     """``GET /1.0/events?type=operation,lifecycle``: LXD's events as WebSocket text messages.
 
@@ -403,9 +451,9 @@ def events(request):
     trusted, still_trusted = _trust_of(request)
     if not trusted:
         return _error(403, "not authorized")
-    refused = _project_refusal(request)
-    if refused is not None:
-        return refused
+    project = _listened_project(request)
+    if isinstance(project, HttpResponse):
+        return project
     types = request.GET.get("type", "")
     types = types.split(",") if types else EVENT_TYPES
     for event_type in types:
@@ -416,5 +464,5 @@ def events(request):
     if handover is None:
         return _error(400, "Missing websocket upgrade")
     # Subscribed before the client is answered: it misses nothing after that.
-    handover.accept(open_listener(types), still_trusted)
+    handover.accept(open_listener(types, project), still_trusted)
     return HttpResponse(status=101)

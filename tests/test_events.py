@@ -124,6 +124,38 @@ def test_a_listener_hears_only_what_happens_after_it_connects(lxdsite_server):
     assert [event["metadata"]["source"] for event in events] == ["/1.0/profiles/after"]
 
 
+def test_a_listener_of_a_project_hears_its_events_and_the_servers(lxdsite_server):
+    for name in ("p1", "p2"):
+        assert lxdsite_server.request("POST", "/1.0/projects", {"name": name})[0] == 201
+    queries = ("", "?project=p1", "?all-projects=true")
+    listeners = {query: EventsClient(lxdsite_server.socket_path, f"/1.0/events{query}") for query in queries}
+    try:
+        assert lxdsite_server.request("POST", "/1.0/profiles?project=p1", {"name": "in-p1"})[0] == 201
+        assert lxdsite_server.request("POST", "/1.0/profiles", {"name": "in-default"})[0] == 201
+        assert lxdsite_server.request("POST", "/1.0/projects/p2", {"name": "p3"})[0] == 202
+        heard = {query: listener.receive_all(timeout=1) for query, listener in listeners.items()}
+    finally:
+        for listener in listeners.values():
+            listener.close()
+
+    def seen(events):
+        """(project, lifecycle source or operation description); None where the event has no project."""
+        return [
+            (e.get("project"), e["metadata"]["source"] if e["type"] == "lifecycle" else e["metadata"]["description"])
+            for e in events
+        ]
+
+    in_p1 = ("p1", "/1.0/profiles/in-p1?project=p1")
+    in_default = ("default", "/1.0/profiles/in-default")
+    # A project's rename is the server's operation: no project, heard by every listener.
+    renaming = [(None, "Renaming project")] * 2
+    assert seen(heard[""]) == [in_default, *renaming]
+    assert seen(heard["?project=p1"]) == [in_p1, *renaming]
+    # (Where the rename's lifecycle event falls among its operation's is not this test's subject.)
+    everything = [in_p1, in_default, *renaming, ("p3", "/1.0/projects/p3")]
+    assert sorted(seen(heard["?all-projects=true"]), key=str) == sorted(everything, key=str)
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 def test_events_answers_other_methods_with_lxds_501_not_a_csrf_page(lxdsite_server, method):
     """A session cookie or none: the events endpoint has only GET, and says so as LXD does."""

@@ -1,7 +1,10 @@
 """``/1.0/projects`` beside the real LXD 5.0.2 daemon: the same requests give the same answers and ETags."""
 
+import time
+
 import pytest
 
+from tests.support.events_client import EventsClient
 from tests.support.live_server import unix_request
 from tests.support.lxc import ROOT_DISK, storage_pool
 
@@ -337,3 +340,85 @@ def test_images_of_an_unknown_project_are_refused_as_the_daemon_refuses(projects
     (lxd_status, _, lxd_body), (status, _, ours) = projects(method, path, body)
 
     assert (status, ours["error"]) == (lxd_status, lxd_body["error"])
+
+
+# Operations this test's requests start; the daemon's own background tasks (log expiry and
+# the like, of no project) come when they come and are left out.
+OUR_OPERATIONS = {
+    "Creating instance",
+    "Snapshotting instance",
+    "Renaming instance",
+    "Deleting instance",
+    "Renaming project",
+}
+LISTENED = ("", "&all-projects=true", "&project=default", "&project=dp1", "&project=dp2")
+
+
+def _events_seen(listener):
+    """What a listener received: its lifecycle events as (project, action, source, context) in
+    order, and the (project, description) of its operations (their steps, and where they fall
+    among the lifecycle events, differ: LXD also sends ``Pending``); a project LXD leaves out
+    is None."""
+    lifecycle, operations = [], set()
+    for event in listener.receive_all(1.0):
+        metadata, project = event["metadata"], event.get("project")
+        if event["type"] == "lifecycle":
+            lifecycle.append((project, metadata["action"], metadata["source"], metadata.get("context")))
+        elif metadata["description"] in OUR_OPERATIONS:
+            operations.add((project, metadata["description"]))
+    return lifecycle, operations
+
+
+def test_events_belong_to_their_objects_project_as_the_daemons(real_lxd, lxdsite_server, projects):
+    lxd_request = lambda *args: unix_request(real_lxd, *args)  # noqa: E731
+    both = (real_lxd, lxdsite_server.socket_path)
+    listeners = {}
+
+    def listen(queries):
+        for query in queries:
+            listeners[query] = [EventsClient(path, f"/1.0/events?type=operation,lifecycle{query}") for path in both]
+
+    def done(lxd, ours):
+        assert _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd)
+
+    # The pool is made before listening and goes after: its events are the daemon's alone.
+    with storage_pool(real_lxd):
+        try:
+            listen(LISTENED[:3])
+            _same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
+            _same(*projects("POST", "/1.0/projects", {"name": "dp2", "config": {"features.profiles": "false"}}), 201)
+            # lxdsite's workers read their events feed every 0.1 s: a listener opened sooner may
+            # still be handed the projects' creation, which the daemon's listener never sees.
+            time.sleep(0.5)
+            listen(LISTENED[3:])
+            # A project's own profiles, and the default project's, which dp2 uses.
+            _same(*projects("POST", "/1.0/profiles?project=dp1", {"name": "web"}), 201)
+            _same(*projects("PATCH", "/1.0/profiles/web?project=dp1", {"description": "d"}), 200)
+            _same(*projects("POST", "/1.0/profiles/web?project=dp1", {"name": "app"}), 201)
+            _same(*projects("DELETE", "/1.0/profiles/app?project=dp1"), 200)
+            _same(*projects("POST", "/1.0/profiles?project=dp2", {"name": "shared"}), 201)
+            _same(*projects("DELETE", "/1.0/profiles/shared?project=dp2"), 200)
+            # An instance's life in dp1.
+            _same(*projects("PATCH", "/1.0/profiles/default?project=dp1", {"devices": ROOT_DISK}), 200)
+            done(*projects("POST", "/1.0/instances?project=dp1", {"name": "c1", "source": {"type": "none"}}))
+            done(*projects("POST", "/1.0/instances/c1/snapshots?project=dp1", {"name": "s1"}))
+            done(*projects("POST", "/1.0/instances/c1?project=dp1", {"name": "c2"}))
+            done(*projects("DELETE", "/1.0/instances/c2?project=dp1"))
+            _same(*projects("PUT", "/1.0/profiles/default?project=dp1", {}), 200)
+            # A project's rename is the server's operation (of no project).
+            done(*projects("POST", "/1.0/projects/dp2", {"name": "dp3"}))
+            _same(*projects("PATCH", "/1.0/projects/dp1", {"description": "x"}), 200)
+            _same(*projects("DELETE", "/1.0/projects/dp3"), 200)
+            for query, (theirs, ours) in listeners.items():
+                expected = _events_seen(theirs)
+                assert expected != ([], set()), query
+                assert _events_seen(ours) == expected, query
+        finally:
+            for pair in listeners.values():
+                for listener in pair:
+                    listener.close()
+            for url in ("/1.0/instances/c1?project=dp1", "/1.0/instances/c2?project=dp1"):
+                status, headers, _ = lxd_request("DELETE", url)
+                if status == 202:
+                    lxd_request("GET", headers["Location"] + "/wait?timeout=30")
+            lxd_request("PUT", "/1.0/profiles/default?project=dp1", {})

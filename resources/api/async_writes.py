@@ -11,9 +11,11 @@ from .base import InProjectMixin, escaped
 from .conditional import atomic_write
 
 
-def instance_url(name, snapshot=None):
-    """An instance's (or its snapshot's) URL as LXD's events name it, whichever prefix the request used."""
-    return f"/1.0/instances/{escaped(name)}" + (f"/snapshots/{escaped(snapshot)}" if snapshot else "")
+def instance_url(name, snapshot=None, project=Project.DEFAULT_NAME):
+    """An instance's (or its snapshot's) URL as LXD's events name it, whichever prefix the request
+    used: with ``?project=`` outside the default project (an operation's ``resources`` name none)."""
+    path = f"/1.0/instances/{escaped(name)}" + (f"/snapshots/{escaped(snapshot)}" if snapshot else "")
+    return path + Project.url_query(project)
 
 
 def instance_resources(name, snapshot=None):

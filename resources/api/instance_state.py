@@ -29,13 +29,13 @@ def state_resources(names):
     return {"instances": [instance_url(name) for name in names] or None}
 
 
-def deletion_events(instance):
-    """The lifecycle events of deleting ``instance``: LXD deletes its snapshots first, the
-    newest first, and reports each."""
-    url = instance_url(instance.name)
+def deletion_events(instance, project):
+    """The lifecycle events of deleting ``instance`` of ``project``: LXD deletes its snapshots
+    first, the newest first, and reports each."""
+    url = instance_url(instance.name, project=project)
     snapshots = instance.snapshots.order_by("-id").values_list("name", flat=True)
     return [
-        *(("instance-snapshot-deleted", instance_url(instance.name, name)) for name in snapshots),
+        *(("instance-snapshot-deleted", instance_url(instance.name, name, project)) for name in snapshots),
         ("instance-deleted", url),
     ]
 
@@ -105,11 +105,11 @@ class InstanceStateMixin:
 
     def make_move(self, instance, move):
         """Store ``move`` and send its lifecycle events (on commit)."""
-        url = instance_url(instance.name)
+        url = instance_url(instance.name, project=self.project_name())
         happened = [(name, url) for name in move.events]
         if move.status is None:
             deleted = happened.index(("instance-deleted", url))
-            happened[deleted : deleted + 1] = deletion_events(instance)
+            happened[deleted : deleted + 1] = deletion_events(instance, self.project_name())
             instance.delete()
         else:
             instance.status = move.status

@@ -88,7 +88,11 @@ class InstanceViewSet(
         resources = instance_resources(name if isinstance(name, str) else "")
 
         def created():
-            return ("instance-created", instance_url(serializer.instance.name), created_context(serializer.instance))
+            return (
+                "instance-created",
+                instance_url(serializer.instance.name, project=self.project_name()),
+                created_context(serializer.instance),
+            )
 
         return self.operation_response("Creating instance", resources, serializer, lifecycle=created)
 
@@ -116,7 +120,7 @@ class InstanceViewSet(
         if not partial and isinstance(data, dict) and data.get("restore"):
             return self._restore(instance, data["restore"])
         serializer = self.get_serializer(instance, data=data, partial=partial)
-        lifecycle = ("instance-updated", instance_url(instance.name))
+        lifecycle = ("instance-updated", instance_url(instance.name, project=self.project_name()))
         if partial:
             # LXD answers an instance PATCH synchronously.
             serializer.is_valid(raise_exception=True)
@@ -160,10 +164,14 @@ class InstanceViewSet(
 
         # LXD names the snapshot with its instance in the event.
         lifecycle = [
-            ("instance-restored", instance_url(instance.name), {"snapshot": f"{instance.name}/{snapshot.name}"})
+            (
+                "instance-restored",
+                instance_url(instance.name, project=self.project_name()),
+                {"snapshot": f"{instance.name}/{snapshot.name}"},
+            )
         ]
         if restarts:
-            lifecycle.insert(0, ("instance-started", instance_url(instance.name)))
+            lifecycle.insert(0, ("instance-started", instance_url(instance.name, project=self.project_name())))
         return self.operation_response(
             "Restoring snapshot", instance_resources(instance.name), save=restore, lifecycle=lifecycle
         )
@@ -173,7 +181,7 @@ class InstanceViewSet(
         instance = self.get_object()
         if instance.status != Instance.STOPPED:
             raise exceptions.ParseError("Instance is running")
-        lifecycle = deletion_events(instance)
+        lifecycle = deletion_events(instance, self.project_name())
         return self.operation_response(
             "Deleting instance", instance_resources(instance.name), save=instance.delete, lifecycle=lifecycle
         )
@@ -182,6 +190,7 @@ class InstanceViewSet(
     def rename(self, request, *args, **kwargs):
         instance = self.get_object()
         old_name = instance.name
+        project = self.project_name()
         resources = instance_resources(old_name)
         serializer = self.get_serializer(instance, data=self.request_data())
         if instance.status != Instance.STOPPED:
@@ -192,7 +201,10 @@ class InstanceViewSet(
                 "Renaming instance", err=err, resources=resources, project_id=self.operation_project_id()
             )
             return AsyncResponse(operation)
-        renamed = lambda: ("instance-renamed", instance_url(serializer.instance.name), {"old_name": old_name})  # noqa: E731
+
+        def renamed():
+            return ("instance-renamed", instance_url(serializer.instance.name, project=project), {"old_name": old_name})
+
         return self.operation_response("Renaming instance", resources, serializer, lifecycle=renamed)
 
     @action(detail=True, methods=["get"])

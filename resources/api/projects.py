@@ -44,8 +44,10 @@ class ProjectViewSet(OperationMixin, LXDModelViewSet):
     }
 
     def perform_update(self, serializer):
-        # OperationMixin's save, then the written object for the answer's ETag.
+        # OperationMixin's save (which LifecycleMixin's is not reached by: its event is sent
+        # here), then the written object for the answer's ETag.
         super().perform_update(serializer)
+        self.emit_lifecycle("updated", serializer.instance)
         self.written = serializer.instance
 
     def perform_destroy(self, instance):

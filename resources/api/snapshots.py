@@ -66,10 +66,18 @@ class SnapshotViewSet(
         serializer = self.get_serializer(data=self.request_data(), context=context)
 
         def created():
-            events = [("instance-snapshot-created", instance_url(instance.name, serializer.instance.name))]
+            events = [
+                (
+                    "instance-snapshot-created",
+                    instance_url(instance.name, serializer.instance.name, project=self.project_name()),
+                )
+            ]
             if instance.status == Instance.RUNNING:
                 # LXD freezes a running container while it copies it (on dir pools), and reports it after.
-                events += [(name, instance_url(instance.name)) for name in ("instance-paused", "instance-resumed")]
+                events += [
+                    (name, instance_url(instance.name, project=self.project_name()))
+                    for name in ("instance-paused", "instance-resumed")
+                ]
             return events
 
         return self.operation_response(
@@ -82,7 +90,10 @@ class SnapshotViewSet(
         # LXD's PUT only touches what the body carries, like a PATCH.
         serializer = self.get_serializer(snapshot, data=self.request_data(), partial=True)
         resources = instance_resources(snapshot.instance.name, snapshot.name)
-        lifecycle = ("instance-snapshot-updated", instance_url(snapshot.instance.name, snapshot.name))
+        lifecycle = (
+            "instance-snapshot-updated",
+            instance_url(snapshot.instance.name, snapshot.name, project=self.project_name()),
+        )
         save = lambda: self.perform_update(serializer)  # noqa: E731
         return self.operation_response("Updating snapshot", resources, serializer, save, lifecycle=lifecycle)
 
@@ -93,7 +104,10 @@ class SnapshotViewSet(
     def destroy(self, request, *args, **kwargs):
         snapshot = self.get_object()
         resources = instance_resources(snapshot.instance.name, snapshot.name)
-        lifecycle = ("instance-snapshot-deleted", instance_url(snapshot.instance.name, snapshot.name))
+        lifecycle = (
+            "instance-snapshot-deleted",
+            instance_url(snapshot.instance.name, snapshot.name, project=self.project_name()),
+        )
         return self.operation_response("Deleting snapshot", resources, save=snapshot.delete, lifecycle=lifecycle)
 
     @atomic_write
@@ -104,7 +118,7 @@ class SnapshotViewSet(
         resources = instance_resources(snapshot.instance.name, old_name)
         # LXD names the old snapshot with its instance.
         context = {"old_name": f"{snapshot.instance.name}/{old_name}"}
-        url = lambda: instance_url(snapshot.instance.name, serializer.instance.name)  # noqa: E731
+        url = lambda: instance_url(snapshot.instance.name, serializer.instance.name, project=self.project_name())  # noqa: E731
         renamed = lambda: ("instance-snapshot-renamed", url(), context)  # noqa: E731
         return self.operation_response("Renaming snapshot", resources, serializer, lifecycle=renamed)
 
