@@ -113,6 +113,13 @@ PROJECT = OpenApiParameter(
     "or images (`features.profiles`, `features.images` false) uses the default project's. An unknown "
     "project answers 404 with LXD's text (an instance list: an empty list).",
 )
+ALL_PROJECTS = OpenApiParameter(
+    "all-projects",
+    OpenApiTypes.BOOL,
+    OpenApiParameter.QUERY,
+    description="Every project's objects (their URLs carry `?project=` outside the default project). "
+    "Naming a `project` as well answers 400.",
+)
 # Success codes by action beyond the method's own: LXD answers a create or rename 201 when it
 # is done at once and 202 with an operation when it runs as one (images, instances,
 # snapshots), a delete 200 or 202, and instance state changes and refreshes 202.
@@ -179,11 +186,14 @@ class LXDAutoSchema(AutoSchema):
 
     def get_override_parameters(self):
         """``recursion`` where the view reads it (lists; an instance), ``filter`` on lists that have
-        one, ``project`` on every route of a resource that lives in projects."""
+        one, ``project`` on every route of a resource that lives in projects, ``all-projects`` on the
+        lists that take it."""
         parameters = list(super().get_override_parameters())
         if isinstance(getattr(self.view, "scope", None), InProject):
             parameters.append(PROJECT)
         action = getattr(self.view, "action", None)
+        if action == "list" and getattr(self.view, "lists_all_projects", False):
+            parameters.append(ALL_PROJECTS)
         if action == "list" or (action == "retrieve" and hasattr(self.view, "full")):
             parameters.append(RECURSION)
         if action == "list" and getattr(self.view, "filter_fields", None) is not None:

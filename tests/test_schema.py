@@ -206,3 +206,6 @@ def test_project_scoped_routes_document_the_project_parameter(schema):
     assert "project" in names("/1.0/profiles", "get")
     assert "project" in names("/1.0/instances/{name}", "put")
     assert "project" not in names("/1.0/projects", "get")
+    assert "all-projects" in names("/1.0/instances", "get")
+    assert "all-projects" in names("/1.0/containers", "get")
+    assert "all-projects" not in names("/1.0/profiles", "get")

@@ -19,7 +19,7 @@ from ..models import Project
 from ..prepared import PreparedQuery
 from .cached_reads import CachedReadMixin
 from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, atomic_write
-from .reads import Scope
+from .reads import Scope, all_projects_requested
 
 # Characters Go's url.URL leaves unescaped in a path segment.
 URL_SAFE = "!$&'()*+,;=:@"
@@ -59,6 +59,8 @@ class LXDViewSet(viewsets.GenericViewSet):
     selected = ()
     # The field paths LXD's ``filter=`` may name on the list (``lxd_filter.Field``), or None.
     filter_fields = None
+    # Whether the list takes ``all-projects=true`` (every project's objects, ``lxc list --all-projects``).
+    lists_all_projects = False
     # GET of one object by prepared SQL (``prepared.py``): the request clients repeat most.
     prepared_reads = False
     # Django's permission word for an action where it is not the one its method implies
@@ -84,6 +86,8 @@ class LXDViewSet(viewsets.GenericViewSet):
 
     def scope_key(self):
         """The key of what this client may see (``Scope.key``); kept answers are keyed by it."""
+        if self.lists_all_projects and self.action == "list" and all_projects_requested(self.request):
+            return self.scope.all_projects_key(self.request)
         return self.scope.key(self.request)
 
     def rows_key(self):

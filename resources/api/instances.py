@@ -24,7 +24,7 @@ from .base import InProjectMixin, ListMixin, LXDViewSet, RetrieveMixin, recursio
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
 from .instance_state import InstanceStateMixin, deletion_events
-from .reads import InProject, Shown, all_projects_requested
+from .reads import InProject, Shown
 
 # The instance's profiles in the order LXD applies them: the ETag hashes them.
 PROFILES = Shown("profile_links", "profile", in_etag=True, shared=True)
@@ -54,15 +54,10 @@ class InstanceViewSet(
     etag_serializer_class = InstanceETagSerializer
     shown = (PROFILES, SNAPSHOTS)
     filter_fields = INSTANCE_FILTER_FIELDS
+    lists_all_projects = True
     prepared_reads = True
     collection_url = "/1.0/instances"
     not_found_message = "Instance not found"
-
-    def scope_key(self):
-        # A list may ask for every project's instances, as LXD's may (``lxc list --all-projects``).
-        if self.action == "list" and all_projects_requested(self.request):
-            return self.scope.all_projects_key(self.request)
-        return super().scope_key()
 
     def full(self):
         """Whether the answer is the full instance (state and snapshots), as ``recursion`` asks."""
