@@ -3,7 +3,7 @@
 A request reaches a pool thread once its head is complete and, when it is small
 (``BUFFERED_BODY``), its body too; a larger body (an image upload) is read by the thread as
 it arrives. Every wait on the client has a deadline, and reading pauses while the
-application runs, so a client can cost memory only up to ``MAX_HEAD`` or ``BUFFERED_BODY``.
+application runs, so a client can cost memory only up to ``parser.MAX_HEAD`` or ``BUFFERED_BODY``.
 """
 
 import asyncio
@@ -136,14 +136,15 @@ class Connection(asyncio.Protocol):
     async def _next_request(self):
         """The next ``Request``, or None when the connection is to end."""
         while True:
-            if self.reader.error is not None:
-                self.refuse(*self.reader.error)
-                return None
             event = self.reader.next_event()
             if isinstance(event, Request):
                 return event
             if event is not None:
                 continue  # what was left of an earlier request's body
+            if self.reader.error is not None:
+                # Requests parsed before the bad bytes have been answered: refuse the rest.
+                self.refuse(*self.reader.error)
+                return None
             if self.closed or self.ended:
                 return None
             if self._head_deadline is None:
