@@ -98,19 +98,27 @@ def json_strings(value):
             yield from json_strings(item)
 
 
-def _reject_unstorable(value):
-    """Refuse text the databases cannot store: lone surrogates (``\\ud800``) and NUL.
+def unstorable_text(value):
+    """What makes a decoded JSON value's text unstorable, or None: a NUL or a lone surrogate
+    (``\\ud800``).
 
     UTF-8 cannot carry a lone surrogate, and PostgreSQL's jsonb refuses ``\\u0000``
     (LXD's SQLite silently cuts the string at NUL instead).
     """
     for text in json_strings(value):
         if "\x00" in text:
-            raise ParseError("Invalid JSON: string contains a NUL character")
+            return "string contains a NUL character"
         try:
             text.encode()
-        except UnicodeEncodeError as exc:
-            raise ParseError("Invalid JSON: string contains an unpaired surrogate") from exc
+        except UnicodeEncodeError:
+            return "string contains an unpaired surrogate"
+    return None
+
+
+def _reject_unstorable(value):
+    """Refuse text the databases cannot store (``unstorable_text``)."""
+    if (problem := unstorable_text(value)) is not None:
+        raise ParseError(f"Invalid JSON: {problem}")
 
 
 class RequestTooLarge(APIException):

@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from ..envelope import json_strings
+from ..envelope import unstorable_text
 from .errors import (
     DocumentError,
 )
@@ -100,12 +100,6 @@ def load_yaml(text, *, strings=False):
 
 
 def _check_storable(data):
-    """Refuse what the API's JSON parser refuses: NUL (PostgreSQL cannot store it) and the lone
-    surrogates a ``"\\ud800"`` escape spells (no database can, and no answer could show them)."""
-    for text in json_strings(data):
-        if "\x00" in text:
-            raise DocumentError("Invalid YAML: string contains a NUL character")
-        try:
-            text.encode()
-        except UnicodeEncodeError as exc:
-            raise DocumentError("Invalid YAML: string contains an unpaired surrogate") from exc
+    """Refuse what the API's JSON parser refuses (``envelope.unstorable_text``): NUL and lone surrogates."""
+    if (problem := unstorable_text(data)) is not None:
+        raise DocumentError(f"Invalid YAML: {problem}")
