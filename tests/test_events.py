@@ -6,7 +6,6 @@ import os
 import sqlite3
 import subprocess
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,31 +14,24 @@ import yaml
 from tests.support.events_client import EventsClient
 from tests.support.image_files import unified_image
 from tests.support.live_server import REDIS_URL, postgres_database, running_server
+from tests.support.workers import only_worker, worker_pids
 
 pytestmark = pytest.mark.live
 
-# Each listener holds one of a worker's 4 threads: keep at most two per worker.
-MAX_LISTENERS_PER_WORKER = 2
 LISTENER_PATHS = ["/1.0/events?type=operation,lifecycle", "/1.0/events", "/1.0/events?type=lifecycle"]
 
 
 @contextlib.contextmanager
 def listeners_on_both_workers(server):
-    """Listeners for each path in LISTENER_PATHS, opened until both worker processes hold some."""
-    listeners, per_worker = [], Counter()
+    """A listener for each path in LISTENER_PATHS on each of the two worker processes."""
+    pids = sorted(worker_pids(server, 2))
+    listeners = []
     try:
-        for attempt in range(30):
-            listener = EventsClient(server.socket_path, LISTENER_PATHS[len(listeners) % len(LISTENER_PATHS)])
-            pid = listener.serving_pid()
-            if per_worker[pid] >= MAX_LISTENERS_PER_WORKER:
-                listener.close()
-                time.sleep(0.1 * attempt)
-                continue
-            per_worker[pid] += 1
-            listeners.append(listener)
-            if len(listeners) >= len(LISTENER_PATHS) and len(per_worker) == 2:
-                break
-        assert len(per_worker) == 2, f"the listeners all landed on one worker: {per_worker}"
+        for index in range(2 * len(LISTENER_PATHS)):
+            pid = pids[index // len(LISTENER_PATHS)]
+            with only_worker(pid, pids):
+                listeners.append(EventsClient(server.socket_path, LISTENER_PATHS[index % len(LISTENER_PATHS)]))
+            assert listeners[-1].serving_pid() == pid
         yield listeners
     finally:
         for listener in listeners:

@@ -4,11 +4,12 @@ Which worker serves a request is read from the kernel (`ss -xp`: the process hol
 accepted end of the unix socket), not from anything the server says.
 """
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.support.live_server import UnixHTTPConnection, http_request
@@ -57,20 +58,32 @@ def tracked_request(server, method, path, body=None, headers=None):
     return (pid, *http_request(connection, method, path, body, headers))
 
 
-def spread_requests(server, requests, pids, *, at_most=400):
-    """Send `requests` (method, path) round and round, 8 at a time, until every worker in `pids` served each.
+@contextlib.contextmanager
+def only_worker(pid, pids):
+    """While inside, worker `pid` is the only one running: the others in `pids` are stopped (SIGSTOP),
+    so it accepts every new connection. The kernel's own choice of worker is no test's to rely on: with
+    one idle core the worker it wakes first takes every connection."""
+    others = set(pids) - {pid}
+    for other in others:
+        os.kill(other, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for other in others:
+            os.kill(other, signal.SIGCONT)
+
+
+def spread_requests(server, requests, pids, *, each=2):
+    """Send each of `requests` (method, path) `each` times to every worker in `pids`.
 
     Returns {(method, path): [(pid, status, body), ...]}.
     """
     answers = {request: [] for request in requests}
-    with ThreadPoolExecutor(8) as pool:
-        for _ in range(0, at_most, 8 * len(requests)):
-            batch = [(request, pool.submit(tracked_request, server, *request)) for request in requests * 8]
-            for request, future in batch:
-                pid, status, _, body = future.result()
-                answers[request].append((pid, status, body))
-            if all({pid for pid, _, _ in served} == pids for served in answers.values()):
-                break
+    for pid in sorted(pids):
+        with only_worker(pid, pids):
+            for request in requests * each:
+                served_by, status, _, body = tracked_request(server, *request)
+                answers[request].append((served_by, status, body))
     return answers
 
 
