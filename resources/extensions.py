@@ -29,4 +29,11 @@ API_EXTENSIONS = [
     "project_usage",
     # all-projects=true on the instance lists: `lxc list --all-projects`.
     "instance_all_projects",
+    # A project's limits.* (instances, containers, virtual-machines, cpu, memory, processes) and
+    # restricted.* keys, enforced on instance, profile and project writes (resources/project_limits.py).
+    "projects_limits",
+    "projects_limits_instances",
+    "projects_restrictions",
+    "projects_restricted_backups_and_snapshots",
+    "projects_restricted_intercept",
 ]
