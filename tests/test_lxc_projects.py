@@ -1,7 +1,10 @@
 """``lxc project`` and ``lxc ... --project`` against lxdsite, beside the real LXD daemon: same output."""
 
+import hashlib
+
 import pytest
 
+from tests.support.image_files import unified_image
 from tests.support.live_server import unix_request
 from tests.support.lxc import comparable, run_lxc, storage_pool
 
@@ -114,3 +117,45 @@ def _release_pool(real_lxd):
         if status == 202:
             unix_request(real_lxd, "GET", headers["Location"] + "/wait?timeout=30")
     unix_request(real_lxd, "PUT", "/1.0/profiles/default?project=lp1", {})
+
+
+def image_commands(image):
+    """The steps of the image test: the same file in two projects, then used and removed in one."""
+    return [
+        ("project", "create", "lp1", "-c", "features.profiles=true"),
+        ("profile", "device", "add", "default", "root", "disk", "path=/", "pool=default", "--project", "lp1"),
+        ("image", "import", str(image), "--alias", "img"),
+        ("image", "import", str(image), "--alias", "img", "--project", "lp1"),
+        ("image", "import", str(image), "--project", "lp1"),
+        ("image", "list", "--project", "lp1", "--format", "csv", "-c", "lfpdas"),
+        ("image", "alias", "list", "--project", "lp1", "--format", "csv"),
+        ("init", "img", "c1", "--project", "lp1"),
+        ("list", "--project", "lp1", "--format", "csv", "-c", "ns"),
+        ("delete", "c1", "--project", "lp1"),
+        ("image", "delete", "img", "--project", "lp1"),
+        ("image", "list", "--project", "lp1", "--format", "csv", "-c", "lf"),
+        ("image", "list", "--format", "csv", "-c", "lfpdas"),
+        ("image", "import", str(image), "--project", "nosuch"),
+        ("image", "delete", "img"),
+        ("image", "list", "--format", "csv", "-c", "lf"),
+    ]
+
+
+def test_the_same_image_in_two_projects_prints_what_lxd_prints(real_lxd, lxdsite_server, tmp_path, cleaned):
+    image = tmp_path / "shared.tar.gz"
+    image.write_bytes(unified_image(marker="two-projects"))
+    fingerprint = hashlib.sha256(image.read_bytes()).hexdigest()
+    _both(real_lxd, lxdsite_server, tmp_path, ("project", "list"))
+    with storage_pool(real_lxd):
+        try:
+            for args in image_commands(image):
+                theirs, ours = _both(real_lxd, lxdsite_server, tmp_path, args)
+                assert ours == theirs, args
+        finally:
+            _release_pool(real_lxd)
+            for query in ("", "?project=lp1"):
+                status, headers, _ = unix_request(real_lxd, "DELETE", f"/1.0/images/{fingerprint}{query}")
+                if status == 202:
+                    unix_request(real_lxd, "GET", headers["Location"] + "/wait?timeout=30")
+    # The files went with the last project's image.
+    assert not list((lxdsite_server.lxd_dir / "images").glob(f"{fingerprint}*"))

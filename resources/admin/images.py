@@ -2,10 +2,9 @@
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
-from ..images import IMAGE_PREFETCH, remove_files
+from ..images import IMAGE_PREFETCH, remove_unused_files
 from ..models import Image
 from ..serializers import ImageSerializer
 from .base import APIValidatedAdmin, APIValidatedForm, YAMLField
@@ -94,6 +93,6 @@ class ImageAdmin(APIValidatedAdmin):
 
     def delete_objects(self, images):
         # As the API deletes an image: the row, then its files once the deletion is committed.
-        paths = [path for image in images for path in image.files()]
+        images = list(images)
         super().delete_objects(images)
-        transaction.on_commit(lambda: remove_files(paths))
+        remove_unused_files(images)

@@ -213,13 +213,10 @@ def _import_image(item, files_dir, project):
     fingerprint = item.get("fingerprint")
     if not isinstance(fingerprint, str) or not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
         raise DocumentError(f"Image fingerprint {fingerprint!r} is not a SHA-256 in hex")
-    image = Image.objects.select_for_update().filter(fingerprint=fingerprint).first()
+    image = Image.objects.select_for_update().filter(project=project, fingerprint=fingerprint).first()
     try:
         if image is None:
             image = _image_from_files(item, fingerprint, Path(files_dir or settings.LXDSITE_IMAGES_DIR), project)
-        elif image.project_id != project.pk:
-            # An image's files are named by its fingerprint alone: one project holds it.
-            raise DocumentError(f"Project {image.project.name!r} holds it already")
         KINDS["image"].write(image, item)
     except (DocumentError, images.ImageError) as exc:
         raise DocumentError(f"Image {fingerprint[:12]}: {exc}") from exc
