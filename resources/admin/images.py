@@ -56,6 +56,7 @@ class ImageAdmin(APIValidatedAdmin):
     form = ImageForm
     list_display = [
         "fingerprint_prefix",
+        "project",
         "alias_names",
         "architecture",
         "type",
@@ -64,9 +65,9 @@ class ImageAdmin(APIValidatedAdmin):
         "profile_names",
         "uploaded_at",
     ]
-    list_filter = ["type", "architecture", "public", "auto_update", "cached"]
+    list_filter = ["project", "type", "architecture", "public", "auto_update", "cached"]
     search_fields = ["^fingerprint", "aliases__name", "filename", "properties"]
-    readonly_fields = ["fingerprint", "filename", "file_size", "architecture", "type", "split", "cached"]
+    readonly_fields = ["fingerprint", "project", "filename", "file_size", "architecture", "type", "split", "cached"]
     fields = [*readonly_fields, "public", "auto_update", "properties", "profile_names", "expires_at", "version"]
 
     def get_queryset(self, request):
