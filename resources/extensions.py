@@ -29,4 +29,10 @@ API_EXTENSIONS = [
     "project_usage",
     # all-projects=true on the instance lists: `lxc list --all-projects`.
     "instance_all_projects",
+    # /1.0/networks: managed networks (recorded, no interface made) and the host's interfaces;
+    # lxc refuses every `lxc network` command without it.
+    "network",
+    # /1.0/networks/NAME/state and /leases (`lxc network info`, `lxc network list-leases`).
+    "network_state",
+    "network_leases",
 ]

@@ -410,3 +410,28 @@ class ChangeToken(models.Model):
 
     def __str__(self):
         return self.token
+
+
+@watched
+class Network(models.Model):
+    """A managed LXD network (``/1.0/networks``): its type and config, recorded; no interface is made."""
+
+    BRIDGE = "bridge"
+    # LXD's status of a network on a standalone server, and its one location.
+    CREATED = "Created"
+
+    project = _project_field("networks")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    type = models.CharField(max_length=32, default=BRIDGE)
+    config = models.JSONField(default=dict, blank=True)
+
+    objects = InProjectQuerySet.as_manager()
+
+    class Meta:
+        # LXD lists networks in the order they were made.
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_network_name")]
+
+    def __str__(self):
+        return self.name

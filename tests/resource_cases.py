@@ -5,7 +5,18 @@ Each router basename needs a case; a resource registered without one fails the s
 
 from dataclasses import dataclass, field
 
-from resources.models import Image, ImageAlias, Instance, InstanceProfile, Operation, Profile, Project, Snapshot
+from resources.host_interfaces import interface_names
+from resources.models import (
+    Image,
+    ImageAlias,
+    Instance,
+    InstanceProfile,
+    Network,
+    Operation,
+    Profile,
+    Project,
+    Snapshot,
+)
 
 FINGERPRINT = "a" * 64
 
@@ -68,6 +79,11 @@ def _snapshot(index, public=False):
     instance = Instance.objects.filter(name="c1").first() or Instance.objects.get(name=_instance(0))
     Snapshot.objects.create(instance=instance, name=f"s{index + 1}", config={"user.a": "1"})
     return f"s{index + 1}"
+
+
+def _network(index, public=False):
+    Network.objects.create(name=f"n{index + 1}", description="first", config={"ipv4.address": "none"})
+    return f"n{index + 1}"
 
 
 def _operation(index, public=False):
@@ -135,6 +151,18 @@ CASES = {
         column="description",
         document_kind="alias",
         lxd_import="/1.0/images/aliases",
+    ),
+    "network": ResourceCase(
+        _network,
+        put={"config": {"ipv4.address": "none", "user.a": "2"}, "description": "put"},
+        patch={"description": "patched"},
+        rename={"name": "n2"},
+        column="description",
+        extensions=("network",),
+        document_kind="network",
+        lxd_import="/1.0/networks",
+        # The host's interfaces are listed as unmanaged networks.
+        standing=len(interface_names()),
     ),
     "operation": ResourceCase(_operation, extensions=("operation_description",)),
     "instance": INSTANCE,

@@ -17,6 +17,7 @@ from .base import APIValidatedAdmin, APIValidatedForm, DeleteRefused, YAMLField,
 from .image_aliases import ImageAliasAdmin
 from .images import ImageAdmin
 from .instances import InstanceAdmin
+from .networks import NetworkAdmin
 from .operations import OperationAdmin
 from .profiles import ProfileAdmin
 from .projects import ProjectAdmin
@@ -33,6 +34,7 @@ __all__ = [
     "ImageAdmin",
     "ImageAliasAdmin",
     "InstanceAdmin",
+    "NetworkAdmin",
     "OperationAdmin",
     "ProfileAdmin",
     "ProjectAdmin",

@@ -7,12 +7,14 @@ from django.db import transaction
 from rest_framework import exceptions
 
 from ..exceptions import error_text
-from ..models import Image, ImageAlias, Instance, Profile, Project, Server
+from ..models import Image, ImageAlias, Instance, Network, Profile, Project, Server
 from ..serializers import (
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
     ImageSerializer,
     InstanceSerializer,
+    NetworkCreateSerializer,
+    NetworkSerializer,
     ProfileCreateSerializer,
     ProfileSerializer,
     ProjectCreateSerializer,
@@ -118,6 +120,7 @@ KINDS = {
     ),
     "alias": Kind("alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True),
     "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
+    "network": Kind("network", Network, NetworkSerializer, NetworkCreateSerializer, True),
 }
 
 

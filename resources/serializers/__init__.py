@@ -22,6 +22,7 @@ from .instances import (
     InstanceRenameSerializer,
     InstanceSerializer,
 )
+from .networks import NetworkCreateSerializer, NetworkETagSerializer, NetworkRenameSerializer, NetworkSerializer
 from .operations import OperationSerializer
 from .profiles import (
     ProfileCreateSerializer,
@@ -57,6 +58,10 @@ __all__ = [
     "InstanceFullSerializer",
     "InstanceRenameSerializer",
     "InstanceSerializer",
+    "NetworkCreateSerializer",
+    "NetworkETagSerializer",
+    "NetworkRenameSerializer",
+    "NetworkSerializer",
     "OperationSerializer",
     "ProfileCreateSerializer",
     "ProfileETagSerializer",

@@ -7,7 +7,7 @@ from ..config_keys.validators import parse_byte_size
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import go_quote
-from ..models import Image, Instance, Profile, Project
+from ..models import Image, Instance, Network, Profile, Project
 from ..prepared import shown_rows
 from .fields import ConfigField, LXDModelSerializer, StringField, lxd_error, lxd_operation_error, merge_config
 
@@ -78,6 +78,8 @@ def project_is_empty(project):
     Rows are named by the foreign key: a read may have attached the relations as shown rows.
     """
     if Instance.objects.filter(project=project).exists() or Image.objects.filter(project=project).exists():
+        return False
+    if Network.objects.filter(project=project).exists():
         return False
     return not Profile.objects.filter(project=project).exclude(name=Profile.DEFAULT_NAME).exists()
 

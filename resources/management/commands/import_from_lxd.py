@@ -122,6 +122,8 @@ def _url(*parts):
 COLLECTIONS = [
     # Projects first: the objects of later collections live in them.
     ("/1.0/projects", "import_project", "projects"),
+    # Networks before profiles and instances: their NICs name them.
+    ("/1.0/networks", "import_network", "networks"),
     ("/1.0/profiles", "import_profile", "profiles"),
     ("/1.0/images", "import_image", "images"),
     ("/1.0/images/aliases", "import_alias", "aliases"),
@@ -157,6 +159,16 @@ class Command(BaseCommand):
             site.write("POST", "/1.0/projects", {"name": project["name"], **body})
         else:
             site.write("PUT", _url("projects", project["name"]), body)
+
+    def import_network(self, lxd, site, network):
+        """A managed network with its config as LXD filled it in; the host's interfaces are not copied."""
+        if not network.get("managed"):
+            return
+        body = {key: network[key] for key in KINDS["network"].writable}
+        if site.request("GET", _url("networks", network["name"]))[0] == 404:
+            site.write("POST", "/1.0/networks", {"name": network["name"], "type": network["type"], **body})
+        else:
+            site.write("PUT", _url("networks", network["name"]), body)
 
     def import_profile(self, lxd, site, profile):
         body = {key: profile[key] for key in KINDS["profile"].writable}

@@ -1,0 +1,95 @@
+"""Who uses a network (lxd/network/network_utils.go UsedBy): other networks, profiles, instances.
+
+LXD keeps devices as maps, so a network's users are found by reading every profile's and
+instance's devices: a handful of queries for any number of networks, as a list needs.
+"""
+
+from dataclasses import dataclass, field
+
+from .models import Instance, InstanceProfile, Network, Profile, Project
+
+
+def network_project(project_name, config):
+    """The project whose networks a project uses: itself with ``features.networks``, else default."""
+    project = Project(name=project_name, config=config)
+    return project_name if project.has_feature("features.networks") else Project.DEFAULT_NAME
+
+
+def host_device(parent, vlan):
+    """The host interface a NIC's ``parent`` and ``vlan`` name (LXD's GetHostDevice, by its naming rule)."""
+    return f"{parent}.{vlan}" if vlan else parent
+
+
+def uses_network(device, name, network_type):
+    """LXD's isInUseByDevice: a NIC naming the network, or (not for OVN) its interface as parent."""
+    if device.get("type") != "nic":
+        return False
+    if device.get("network") and device["network"] == name:
+        return True
+    if network_type == "ovn":
+        return False
+    return bool(device.get("parent")) and host_device(device["parent"], device.get("vlan", "")) == name
+
+
+@dataclass
+class Usage:
+    """The profiles and instances (with their expanded devices) of every project, read once."""
+
+    projects: dict = field(default_factory=dict)
+    profiles: list = field(default_factory=list)
+    instances: list = field(default_factory=list)
+    networks: list = field(default_factory=list)
+
+    @classmethod
+    def read(cls):
+        projects = {
+            pk: (name, network_project(name, config))
+            for pk, name, config in Project.objects.values_list("id", "name", "config")
+        }
+        profile_rows = Profile.objects.order_by("project_id", "name").values_list("id", "name", "project_id", "devices")
+        profile_devices = {}
+        profiles = []
+        for pk, name, project_id, devices in profile_rows:
+            profile_devices[pk] = devices
+            profiles.append((name, projects[project_id], devices))
+        attached = {}
+        for instance_id, profile_id in InstanceProfile.objects.order_by("id").values_list("instance_id", "profile_id"):
+            attached.setdefault(instance_id, []).append(profile_id)
+        instances = []
+        rows = Instance.objects.order_by("project_id", "name").values_list(
+            "id", "name", "project_id", "devices", "config"
+        )
+        for pk, name, project_id, devices, config in rows:
+            expanded = {}
+            for profile_id in attached.get(pk, []):
+                expanded.update(profile_devices[profile_id])
+            expanded.update(devices)
+            instances.append((name, projects[project_id], expanded, config))
+        networks = list(Network.objects.order_by("project_id", "id").values_list("name", "project__name", "config"))
+        return cls(projects, profiles, instances, networks)
+
+    def instance_devices(self, name, network_type, project):
+        """(instance name, its project, NIC name, NIC config, instance config) for each NIC using
+        the network of ``project`` named ``name``."""
+        for instance, (instance_project, uses_project), devices, config in self.instances:
+            if uses_project != project:
+                continue
+            for nic_name, device in sorted(devices.items()):
+                if uses_network(device, name, network_type):
+                    yield instance, instance_project, nic_name, device, config
+
+    def used_by(self, name, network_type, project):
+        """LXD's UsedBy URLs for the network ``name`` of ``project`` (of type ``network_type``)."""
+        urls = []
+        if project == Project.DEFAULT_NAME:
+            for other, other_project, config in self.networks:
+                if (other, other_project) == (name, project):
+                    continue
+                if config.get("network") == name or config.get("parent") == name:
+                    urls.append(f"/1.0/networks/{other}{Project.url_query(other_project)}")
+        for profile, (profile_project, uses_project), devices in self.profiles:
+            if uses_project == project and any(uses_network(d, name, network_type) for d in devices.values()):
+                urls.append(f"/1.0/profiles/{profile}{Project.url_query(profile_project)}")
+        for instance, instance_project, *_ in self.instance_devices(name, network_type, project):
+            urls.append(f"/1.0/instances/{instance}{Project.url_query(instance_project)}")
+        return urls
