@@ -35,4 +35,6 @@ API_EXTENSIONS = [
     # /1.0/networks/NAME/state and /leases (`lxc network info`, `lxc network list-leases`).
     "network_state",
     "network_leases",
+    # NICs name a managed network (`network=`), checked against it; `lxc launch/init -n` sends that.
+    "instance_nic_network",
 ]

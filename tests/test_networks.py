@@ -3,6 +3,7 @@ tests/test_networks_lxd.py; the macvlan, sriov, ovn and physical rules are from 
 lxd/network/driver_*.go, as the daemon here cannot make those networks)."""
 
 import ipaddress
+import re
 
 import pytest
 
@@ -48,15 +49,17 @@ def test_auto_addresses_are_filled_in_with_nat_and_never_clash(api):
 
     assert (first.status_code, second.status_code) == (201, 201)
     one, two = (Network.objects.get(name=name).config for name in ("br0", "br1"))
-    assert one["ipv4.nat"] == "true" and two["ipv4.nat"] == "true"
+    assert (one["ipv4.nat"], two["ipv4.nat"]) == ("true", "true")
     for config in (one, two):
         address = ipaddress.ip_interface(config["ipv4.address"])
-        assert address.network.prefixlen == 24 and address.ip in ipaddress.ip_network("10.0.0.0/8")
+        assert address.network.prefixlen == 24
+        assert address.ip in ipaddress.ip_network("10.0.0.0/8")
         assert str(address.ip).endswith(".1")
     assert ipaddress.ip_interface(one["ipv4.address"]).network != ipaddress.ip_interface(two["ipv4.address"]).network
-    assert two["ipv6.address"] == "none" and "ipv6.nat" not in two
+    assert two["ipv6.address"] == "none"
+    assert "ipv6.nat" not in two
     if one.get("ipv6.address"):
-        assert one["ipv6.address"].startswith("fd42:") and one["ipv6.address"].endswith("::1/64")
+        assert re.fullmatch(r"fd42(:[0-9a-f]{1,4}){3}::1/64", one["ipv6.address"])
         assert one["ipv6.nat"] == "true"
 
 
@@ -155,7 +158,9 @@ def test_the_list_shows_managed_networks_then_the_host_interfaces(api, bridge):
 def test_put_replaces_and_patch_merges_config(api, bridge):
     etag = api.get("/1.0/networks/br0").headers["ETag"]
 
-    put = api.put("/1.0/networks/br0", {"config": {**NONE, "user.a": "1"}, "description": "x"}, headers={"If-Match": etag})
+    put = api.put(
+        "/1.0/networks/br0", {"config": {**NONE, "user.a": "1"}, "description": "x"}, headers={"If-Match": etag}
+    )
     patch = api.patch("/1.0/networks/br0", {"config": {"user.b": "2"}})
 
     assert (put.status_code, patch.status_code) == (200, 200)
@@ -170,7 +175,9 @@ def test_a_refused_update_is_lxds_400_and_changes_nothing(api, bridge):
     response = api.put("/1.0/networks/br0", {"config": {"ipv4.address": "bad"}})
 
     assert response.status_code == 400
-    assert response.json()["error"] == 'Invalid value for network "br0" option "ipv4.address": invalid CIDR address: bad'
+    assert (
+        response.json()["error"] == 'Invalid value for network "br0" option "ipv4.address": invalid CIDR address: bad'
+    )
     bridge.refresh_from_db()
     assert bridge.config == NONE
 
@@ -301,3 +308,91 @@ def test_network_extensions_are_advertised(api):
     extensions = api.get("/1.0").json()["metadata"]["api_extensions"]
 
     assert {"network", "network_state", "network_leases"} <= set(extensions)
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        (
+            {"type": "nic", "network": "nope", "name": "eth0"},
+            'Failed loading device "eth0": Failed to load network "nope" for project "default": Network not found',
+        ),
+        (
+            {"type": "nic", "network": "br0", "nictype": "bridged"},
+            'Cannot use "nictype" property in conjunction with "network" property',
+        ),
+        (
+            {"type": "nic", "network": "br0", "parent": "x"},
+            'Cannot use "parent" property in conjunction with "network" property',
+        ),
+        (
+            {"type": "nic", "network": "br0", "mtu": "1400"},
+            'Cannot use "mtu" property in conjunction with "network" property',
+        ),
+        (
+            {"type": "nic", "network": "br0", "ipv4.address": "10.0.0.1"},
+            'Cannot specify "ipv4.address" when DHCP is disabled (unless using security.ipv4_filtering) '
+            'on network "br0"',
+        ),
+        ({"type": "nic", "network": "br0", "vlan": "0"}, "VLAN ID 0 is not allowed for native Linux bridges"),
+        ({"type": "nic", "network": "br0", "foo": "1"}, 'Invalid device option "foo"'),
+        (
+            {"type": "nic", "network": "fixed", "ipv4.address": "10.9.0.1"},
+            'IP address "10.9.0.1" is assigned to parent managed network device ""',
+        ),
+        (
+            {"type": "nic", "network": "fixed", "ipv4.address": "10.8.0.1"},
+            'Device IP address "10.8.0.1" not within network "fixed" subnet',
+        ),
+        (
+            {"type": "nic", "nictype": "bridged", "parent": "br9", "ipv4.address": "10.0.0.5"},
+            "Cannot use manually specified ipv4.address when using unmanaged parent bridge",
+        ),
+        (
+            {"type": "nic", "network": "phys"},
+            'Failed loading device "eth0": Unrecognised NIC network type for network "phys"',
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_a_profile_nic_naming_a_network_is_checked_against_it(api, bridge, device, message):
+    Network.objects.create(name="fixed", config={"ipv4.address": "10.9.0.1/24", "ipv6.address": "none"})
+    Network.objects.create(name="phys", type="physical", config={"parent": "eth9"})
+
+    response = api.post("/1.0/profiles", {"name": "p", "devices": {"eth0": device}})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == f'Device validation failed for "eth0": {message}'
+    assert not Profile.objects.filter(name="p").exists()
+
+
+@pytest.mark.django_db
+def test_nics_naming_managed_networks_are_taken(api, bridge):
+    Network.objects.create(name="fixed", config={"ipv4.address": "10.9.0.1/24", "ipv6.address": "none"})
+    Network.objects.create(name="mv0", type="macvlan", config={"parent": "eth9"})
+    devices = {
+        "eth0": {"type": "nic", "network": "br0", "name": "eth0"},
+        "eth1": {"type": "nic", "network": "fixed", "ipv4.address": "10.9.0.7"},
+        "eth2": {"type": "nic", "network": "mv0"},
+    }
+
+    response = api.post("/1.0/profiles", {"name": "p", "devices": devices})
+
+    assert response.status_code == 201, response.json()
+    assert api.get("/1.0/networks/fixed").json()["metadata"]["used_by"] == ["/1.0/profiles/p"]
+
+
+@pytest.mark.django_db
+def test_an_instance_nic_naming_an_unknown_network_fails_its_operation_with_lxds_text(api):
+    body = {"name": "c1", "source": {"type": "none"}, "devices": {"eth0": {"type": "nic", "network": "nope"}}}
+
+    response = api.post("/1.0/instances", body)
+    operation = api.get(response.json()["operation"] + "/wait?timeout=10").json()["metadata"]
+
+    assert operation["status"] == "Failure"
+    assert operation["err"] == (
+        "Failed creating instance record: Failed initialising instance: Invalid devices: "
+        'Device validation failed for "eth0": Failed loading device "eth0": '
+        'Failed to load network "nope" for project "default": Network not found'
+    )
+    assert not Instance.objects.exists()

@@ -33,6 +33,7 @@ from .instance_parts import (
     resolve_profiles,
     set_instance_profiles,
 )
+from .networks import network_lookup
 from .snapshots import (
     SnapshotSerializer,
 )
@@ -138,7 +139,7 @@ class InstanceSerializer(LXDModelSerializer):
     def validate_devices(self, value):
         devices = {**self.instance.devices, **value} if self.partial and self.instance else value
         try:
-            config_keys.validate_devices(devices, profile=False)
+            config_keys.validate_devices(devices, profile=False, networks=network_lookup(self.project_name()))
         except config_keys.ConfigError as exc:
             raise lxd_operation_error(self.devices_error_prefix + str(exc)) from exc
         return devices
@@ -199,7 +200,9 @@ class InstanceCreateSerializer(InstanceSerializer):
     name = StringField(default="")
     type = StringField(required=False)
     profiles = ProfileNamesField(source="*", required=False, allow_null=True)
-    config_error_prefix = devices_error_prefix = "Failed creating instance record: "
+    config_error_prefix = "Failed creating instance record: "
+    # LXD 5.0.2 validates the devices while it initialises the new instance.
+    devices_error_prefix = "Failed creating instance record: Failed initialising instance: Invalid devices: "
 
     class Meta(InstanceSerializer.Meta):
         read_only_fields = ["stateful", "status"]

@@ -9,6 +9,7 @@ from ..exceptions import Conflict
 from ..go import go_quote
 from ..host_interfaces import interface_exists
 from ..models import Network, Project
+from ..network_usage import network_project
 from .fields import ConfigField, LXDModelSerializer, StringField, lxd_error, merge_config
 
 NOT_FOUND = "Failed loading network: Network not found"
@@ -68,6 +69,18 @@ class NetworkSerializer(LXDModelSerializer):
             if "config" not in data:
                 validated["config"] = self.validate_config({})
         return validated
+
+
+def network_lookup(project_name):
+    """The managed networks a NIC of a profile or instance in ``project_name`` may name: those of
+    its network project (itself with ``features.networks``, else the default project)."""
+    config = Project.objects.filter(name=project_name).values_list("config", flat=True).first() or {}
+    project = network_project(project_name, config)
+
+    def find(name):
+        return Network.objects.filter(project__name=project, name=name).values_list("type", "config").first()
+
+    return config_keys.NetworkLookup(project, find)
 
 
 def taken_subnets():
