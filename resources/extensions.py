@@ -37,4 +37,6 @@ API_EXTENSIONS = [
     "network_leases",
     # NICs name a managed network (`network=`), checked against it; `lxc launch/init -n` sends that.
     "instance_nic_network",
+    # /1.0/network-acls: ACLs with LXD's rule checks (recorded, never applied); `lxc network acl`.
+    "network_acl",
 ]

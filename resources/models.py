@@ -435,3 +435,27 @@ class Network(models.Model):
 
     def __str__(self):
         return self.name
+
+
+@watched
+class NetworkACL(models.Model):
+    """An LXD network ACL (``/1.0/network-acls``): rules recorded, never applied to traffic."""
+
+    project = _project_field("network_acls")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    # Lists of rules, each as LXD shows it (api.NetworkACLRule, normalised).
+    ingress = models.JSONField(default=list, blank=True)
+    egress = models.JSONField(default=list, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+
+    objects = InProjectQuerySet.as_manager()
+
+    class Meta:
+        # LXD lists ACLs in the order they were made.
+        ordering = ["id"]
+        verbose_name = "network ACL"
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_network_acl_name")]
+
+    def __str__(self):
+        return self.name

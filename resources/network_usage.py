@@ -6,7 +6,8 @@ instance's devices: a handful of queries for any number of networks, as a list n
 
 from dataclasses import dataclass, field
 
-from .models import Instance, InstanceProfile, Network, Profile, Project
+from .config_keys.network_acl import acl_names_in
+from .models import Instance, InstanceProfile, Network, NetworkACL, Profile, Project
 
 
 def network_project(project_name, config):
@@ -39,6 +40,7 @@ class Usage:
     profiles: list = field(default_factory=list)
     instances: list = field(default_factory=list)
     networks: list = field(default_factory=list)
+    acls: list = field(default_factory=list)
 
     @classmethod
     def read(cls):
@@ -66,7 +68,8 @@ class Usage:
             expanded.update(devices)
             instances.append((name, projects[project_id], expanded, config))
         networks = list(Network.objects.order_by("project_id", "id").values_list("name", "project__name", "config"))
-        return cls(projects, profiles, instances, networks)
+        acls = list(NetworkACL.objects.order_by("id").values_list("name", "project__name", "ingress", "egress"))
+        return cls(projects, profiles, instances, networks, acls)
 
     def instance_devices(self, name, network_type, project):
         """(instance name, its project, NIC name, NIC config, instance config) for each NIC using
@@ -93,3 +96,34 @@ class Usage:
         for instance, instance_project, *_ in self.instance_devices(name, network_type, project):
             urls.append(f"/1.0/instances/{instance}{Project.url_query(instance_project)}")
         return urls
+
+    def acl_used_by(self, name, project):
+        """LXD's UsedBy of the ACL ``name`` of ``project``: networks, profiles, other ACLs' rules, instances."""
+        query = Project.url_query(project)
+        urls = [
+            f"/1.0/networks/{network}{query}"
+            for network, network_project, config in self.networks
+            if network_project == project and name in acl_names_in(config.get("security.acls", ""))
+        ]
+        for profile, (profile_project, uses_project), devices in self.profiles:
+            if uses_project != project:
+                continue
+            for _ in (d for _, d in sorted(devices.items()) if _uses_acl(d, name)):
+                urls.append(f"/1.0/profiles/{profile}{Project.url_query(profile_project)}")
+        for acl, acl_project, ingress, egress in self.acls:
+            if acl_project != project or acl == name:
+                continue
+            subjects = [rule.get("source", "") for rule in ingress] + [rule.get("destination", "") for rule in egress]
+            if any(name in (item.strip() for item in subject.split(",")) for subject in subjects):
+                urls.append(f"/1.0/network-acls/{acl}{query}")
+        for instance, (instance_project, uses_project), devices, _ in self.instances:
+            if uses_project != project:
+                continue
+            for _ in (d for _, d in sorted(devices.items()) if _uses_acl(d, name)):
+                urls.append(f"/1.0/instances/{instance}{Project.url_query(instance_project)}")
+        return urls
+
+
+def _uses_acl(device, name):
+    """LXD's acl isInUseByDevice: a NIC listing the ACL in its ``security.acls``."""
+    return device.get("type") == "nic" and name in acl_names_in(device.get("security.acls", ""))

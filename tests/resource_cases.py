@@ -12,6 +12,7 @@ from resources.models import (
     Instance,
     InstanceProfile,
     Network,
+    NetworkACL,
     Operation,
     Profile,
     Project,
@@ -84,6 +85,12 @@ def _snapshot(index, public=False):
 def _network(index, public=False):
     Network.objects.create(name=f"n{index + 1}", description="first", config={"ipv4.address": "none"})
     return f"n{index + 1}"
+
+
+def _network_acl(index, public=False):
+    rule = {"action": "allow", "state": "enabled"}
+    NetworkACL.objects.create(name=f"acl{index + 1}", description="first", ingress=[rule])
+    return f"acl{index + 1}"
 
 
 def _operation(index, public=False):
@@ -163,6 +170,16 @@ CASES = {
         lxd_import="/1.0/networks",
         # The host's interfaces are listed as unmanaged networks.
         standing=len(interface_names()),
+    ),
+    "network-acl": ResourceCase(
+        _network_acl,
+        put={"ingress": [{"action": "drop", "state": "logged"}], "config": {"user.a": "2"}, "description": "put"},
+        patch={"description": "patched"},
+        rename={"name": "acl2"},
+        column="description",
+        extensions=("network_acl",),
+        document_kind="network-acl",
+        lxd_import="/1.0/network-acls",
     ),
     "operation": ResourceCase(_operation, extensions=("operation_description",)),
     "instance": INSTANCE,

@@ -396,3 +396,25 @@ def test_an_instance_nic_naming_an_unknown_network_fails_its_operation_with_lxds
         'Failed to load network "nope" for project "default": Network not found'
     )
     assert not Instance.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"security.acls": "nope"}, 'Network ACL "nope" does not exist'),
+        ({"security.acls": "a1,a1"}, 'Network ACL "a1" specified multiple times'),
+        (
+            {"dns.zone.forward": "example.com"},
+            'Invalid value for network "br0" option "dns.zone.forward": Network zone "example.com" doesn\'t exist',
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_a_network_names_acls_and_zones_that_exist(api, bridge, config, message):
+    api.post("/1.0/network-acls", {"name": "a1"})
+
+    response = api.patch("/1.0/networks/br0", {"config": config})
+
+    assert (response.status_code, response.json()["error"]) == (400, message)
+    assert api.patch("/1.0/networks/br0", {"config": {"security.acls": "a1"}}).status_code == 200
+    assert api.get("/1.0/network-acls/a1").json()["metadata"]["used_by"] == ["/1.0/networks/br0"]

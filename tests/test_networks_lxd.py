@@ -118,6 +118,8 @@ def test_refusals_equal_the_daemons(both):
         {"name": "dbr1", "config": {"ipv4.address": "10.1.0.0/24", "ipv6.address": "none"}},
         {"name": "dbr1", "config": {"ipv4.address": "none", "ipv6.address": "fd42::/64"}},
         {"name": "lo", "config": NONE},
+        {"name": "dbr1", "config": {**NONE, "security.acls": "nope"}},
+        {"name": "dbr1", "config": {**NONE, "dns.zone.forward": "example.com"}},
     ]
     for body in bad_values:
         _same_error(both("POST", "/1.0/networks", body), 400, lxd_status=500)

@@ -17,6 +17,7 @@ from .base import APIValidatedAdmin, APIValidatedForm, DeleteRefused, YAMLField,
 from .image_aliases import ImageAliasAdmin
 from .images import ImageAdmin
 from .instances import InstanceAdmin
+from .network_acls import NetworkACLAdmin
 from .networks import NetworkAdmin
 from .operations import OperationAdmin
 from .profiles import ProfileAdmin
@@ -34,6 +35,7 @@ __all__ = [
     "ImageAdmin",
     "ImageAliasAdmin",
     "InstanceAdmin",
+    "NetworkACLAdmin",
     "NetworkAdmin",
     "OperationAdmin",
     "ProfileAdmin",

@@ -102,7 +102,14 @@ _ACLS = {
     "security.acls.default.ingress.logged": _BOOL,
     "security.acls.default.egress.logged": _BOOL,
 }
-_ZONES = {key: is_any for key in ("dns.zone.forward", "dns.zone.reverse.ipv4", "dns.zone.reverse.ipv6")}
+
+
+def _zone(value: str) -> None:
+    """LXD's validateZoneName: the zone must exist (lxdsite has no network zones yet)."""
+    raise ConfigError(f"Network zone {go_quote(value)} doesn't exist")
+
+
+_ZONES = {key: optional(_zone) for key in ("dns.zone.forward", "dns.zone.reverse.ipv4", "dns.zone.reverse.ipv6")}
 
 # LXD: bridge.Validate.
 _BRIDGE = {
@@ -264,8 +271,20 @@ def _check_ovn(config: dict[str, str]) -> None:
         raise ConfigError("IPv6 subnet must be at least a /64")
 
 
-def validate_network_config(name: str, network_type: str, config: dict[str, str]) -> None:
-    """LXD's ``Validate`` of a managed network's config (keys in sorted order)."""
+def _check_acls(value: str, acls: set[str]) -> None:
+    """LXD's acl.Exists for a network's ``security.acls``."""
+    seen = set()
+    for name in (item.strip() for item in value.split(",") if item.strip()):
+        if name not in acls:
+            raise ConfigError(f"Network ACL {go_quote(name)} does not exist")
+        if name in seen:
+            raise ConfigError(f"Network ACL {go_quote(name)} specified multiple times")
+        seen.add(name)
+
+
+def validate_network_config(name: str, network_type: str, config: dict[str, str], acls: set[str] | None = None) -> None:
+    """LXD's ``Validate`` of a managed network's config (keys in sorted order); ``acls`` are the
+    names of its project's network ACLs, which ``security.acls`` may list."""
     rules = {**_RULES[network_type], **_dynamic_rules(name, network_type, config)}
     for key in sorted(rules):
         try:
@@ -279,6 +298,8 @@ def validate_network_config(name: str, network_type: str, config: dict[str, str]
         _check_bridge(name, config)
     if network_type == "ovn":
         _check_ovn(config)
+    if network_type in ("bridge", "ovn") and config.get("security.acls") and acls is not None:
+        _check_acls(config["security.acls"], acls)
 
 
 def validate_network_name(network_type: str, name: str) -> None:

@@ -7,12 +7,14 @@ from django.db import transaction
 from rest_framework import exceptions
 
 from ..exceptions import error_text
-from ..models import Image, ImageAlias, Instance, Network, Profile, Project, Server
+from ..models import Image, ImageAlias, Instance, Network, NetworkACL, Profile, Project, Server
 from ..serializers import (
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
     ImageSerializer,
     InstanceSerializer,
+    NetworkACLCreateSerializer,
+    NetworkACLSerializer,
     NetworkCreateSerializer,
     NetworkSerializer,
     ProfileCreateSerializer,
@@ -121,6 +123,8 @@ KINDS = {
     "alias": Kind("alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True),
     "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
     "network": Kind("network", Network, NetworkSerializer, NetworkCreateSerializer, True),
+    # Rules are lists of objects: not strings only.
+    "network-acl": Kind("network-acl", NetworkACL, NetworkACLSerializer, NetworkACLCreateSerializer, False),
 }
 
 

@@ -22,6 +22,12 @@ from .instances import (
     InstanceRenameSerializer,
     InstanceSerializer,
 )
+from .network_acls import (
+    NetworkACLCreateSerializer,
+    NetworkACLETagSerializer,
+    NetworkACLRenameSerializer,
+    NetworkACLSerializer,
+)
 from .networks import NetworkCreateSerializer, NetworkETagSerializer, NetworkRenameSerializer, NetworkSerializer
 from .operations import OperationSerializer
 from .profiles import (
@@ -58,6 +64,10 @@ __all__ = [
     "InstanceFullSerializer",
     "InstanceRenameSerializer",
     "InstanceSerializer",
+    "NetworkACLCreateSerializer",
+    "NetworkACLETagSerializer",
+    "NetworkACLRenameSerializer",
+    "NetworkACLSerializer",
     "NetworkCreateSerializer",
     "NetworkETagSerializer",
     "NetworkRenameSerializer",

@@ -8,7 +8,7 @@ from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import go_quote
 from ..host_interfaces import interface_exists
-from ..models import Network, Project
+from ..models import Network, NetworkACL, Project
 from ..network_usage import network_project
 from .fields import ConfigField, LXDModelSerializer, StringField, lxd_error, merge_config
 
@@ -56,7 +56,8 @@ class NetworkSerializer(LXDModelSerializer):
     def validate_config(self, value):
         config = merge_config(self.instance.config, value, partial=self.partial)
         try:
-            network_keys.validate_network_config(self.instance.name, self.instance.type, config)
+            acls = project_acl_names(self.instance.project_id)
+            network_keys.validate_network_config(self.instance.name, self.instance.type, config, acls)
         except config_keys.ConfigError as exc:
             raise _config_error(exc) from exc
         return config
@@ -81,6 +82,11 @@ def network_lookup(project_name):
         return Network.objects.filter(project__name=project, name=name).values_list("type", "config").first()
 
     return config_keys.NetworkLookup(project, find)
+
+
+def project_acl_names(project_id):
+    """The names of a project's network ACLs, which a network's ``security.acls`` may list."""
+    return set(NetworkACL.objects.filter(project_id=project_id).values_list("name", flat=True))
 
 
 def taken_subnets():
@@ -123,7 +129,8 @@ class NetworkCreateSerializer(NetworkSerializer):
             raise lxd_error("The network already exists")
         config = network_keys.fill_network_config(network_type, attrs.get("config", {}), taken_subnets())
         try:
-            network_keys.validate_network_config(name, network_type, config)
+            acls = set(NetworkACL.objects.filter(project__name=project).values_list("name", flat=True))
+            network_keys.validate_network_config(name, network_type, config, acls)
         except config_keys.ConfigError as exc:
             # LXD answers 500 for a config it refuses on create; it is the client's mistake: 400.
             raise _config_error(exc) from exc

@@ -123,6 +123,7 @@ COLLECTIONS = [
     # Projects first: the objects of later collections live in them.
     ("/1.0/projects", "import_project", "projects"),
     # Networks before profiles and instances: their NICs name them.
+    ("/1.0/network-acls", "import_network_acl", "network ACLs"),
     ("/1.0/networks", "import_network", "networks"),
     ("/1.0/profiles", "import_profile", "profiles"),
     ("/1.0/images", "import_image", "images"),
@@ -159,6 +160,14 @@ class Command(BaseCommand):
             site.write("POST", "/1.0/projects", {"name": project["name"], **body})
         else:
             site.write("PUT", _url("projects", project["name"]), body)
+
+    def import_network_acl(self, lxd, site, acl):
+        """An ACL, in LXD's order (that of creation: a rule names ACLs made before it)."""
+        body = {key: acl[key] for key in KINDS["network-acl"].writable}
+        if site.request("GET", _url("network-acls", acl["name"]))[0] == 404:
+            site.write("POST", "/1.0/network-acls", {"name": acl["name"], **body})
+        else:
+            site.write("PUT", _url("network-acls", acl["name"]), body)
 
     def import_network(self, lxd, site, network):
         """A managed network with its config as LXD filled it in; the host's interfaces are not copied."""
