@@ -148,6 +148,7 @@ rename to write only over the version you read (else 412), or as `If-None-Match`
         {"name": "images", "description": "Images and their aliases; uploads and exports of image files."},
         {"name": "networks", "description": "Networks: managed networks (recorded, no interface made) and the host's."},
         {"name": "network-acls", "description": "Network ACLs: rules for networks and NICs (recorded, not applied)."},
+        {"name": "network-zones", "description": "Network zones: DNS zones networks name (recorded, not served)."},
         {"name": "profiles", "description": "Profiles: configuration and devices instances take."},
         {"name": "projects", "description": "Projects: separate sets of instances, profiles and images (`?project=`)."},
         {"name": "operations", "description": "Background operations: what an async answer follows."},

@@ -39,4 +39,6 @@ API_EXTENSIONS = [
     "instance_nic_network",
     # /1.0/network-acls: ACLs with LXD's rule checks (recorded, never applied); `lxc network acl`.
     "network_acl",
+    # /1.0/network-zones (zones recorded, no DNS served); networks' dns.zone.* name them.
+    "network_dns",
 ]

@@ -459,3 +459,24 @@ class NetworkACL(models.Model):
 
     def __str__(self):
         return self.name
+
+
+@watched
+class NetworkZone(models.Model):
+    """An LXD network zone (``/1.0/network-zones``): a DNS zone recorded, never served."""
+
+    project = _project_field("network_zones")
+    # Zone names are unique across projects, as in LXD.
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True, default="")
+    config = models.JSONField(default=dict, blank=True)
+
+    objects = InProjectQuerySet.as_manager()
+
+    class Meta:
+        # LXD lists zones in the order they were made.
+        ordering = ["id"]
+        verbose_name = "network zone"
+
+    def __str__(self):
+        return self.name

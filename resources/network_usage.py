@@ -7,6 +7,7 @@ instance's devices: a handful of queries for any number of networks, as a list n
 from dataclasses import dataclass, field
 
 from .config_keys.network_acl import acl_names_in
+from .config_keys.network_zone import zone_names_in
 from .models import Instance, InstanceProfile, Network, NetworkACL, Profile, Project
 
 
@@ -127,3 +128,13 @@ class Usage:
 def _uses_acl(device, name):
     """LXD's acl isInUseByDevice: a NIC listing the ACL in its ``security.acls``."""
     return device.get("type") == "nic" and name in acl_names_in(device.get("security.acls", ""))
+
+
+def zone_used_by(project):
+    """LXD's zone UsedBy for every zone of ``project``: zone name to the URLs of the project's
+    networks whose ``dns.zone.*`` keys name it (without ``?project=``, as LXD names them)."""
+    used = {}
+    for name, config in Network.objects.filter(project__name=project).order_by("id").values_list("name", "config"):
+        for zone in dict.fromkeys(zone_names_in(config)):
+            used.setdefault(zone, []).append(f"/1.0/networks/{name}")
+    return used

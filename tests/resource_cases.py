@@ -13,6 +13,7 @@ from resources.models import (
     InstanceProfile,
     Network,
     NetworkACL,
+    NetworkZone,
     Operation,
     Profile,
     Project,
@@ -91,6 +92,11 @@ def _network_acl(index, public=False):
     rule = {"action": "allow", "state": "enabled"}
     NetworkACL.objects.create(name=f"acl{index + 1}", description="first", ingress=[rule])
     return f"acl{index + 1}"
+
+
+def _network_zone(index, public=False):
+    NetworkZone.objects.create(name=f"z{index + 1}.example.com", description="first", config={"user.a": "1"})
+    return f"z{index + 1}.example.com"
 
 
 def _operation(index, public=False):
@@ -180,6 +186,15 @@ CASES = {
         extensions=("network_acl",),
         document_kind="network-acl",
         lxd_import="/1.0/network-acls",
+    ),
+    "network-zone": ResourceCase(
+        _network_zone,
+        put={"config": {"network.nat": "false"}, "description": "put"},
+        patch={"description": "patched"},
+        column="description",
+        extensions=("network_dns",),
+        document_kind="network-zone",
+        lxd_import="/1.0/network-zones",
     ),
     "operation": ResourceCase(_operation, extensions=("operation_description",)),
     "instance": INSTANCE,

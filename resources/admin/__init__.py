@@ -18,6 +18,7 @@ from .image_aliases import ImageAliasAdmin
 from .images import ImageAdmin
 from .instances import InstanceAdmin
 from .network_acls import NetworkACLAdmin
+from .network_zones import NetworkZoneAdmin
 from .networks import NetworkAdmin
 from .operations import OperationAdmin
 from .profiles import ProfileAdmin
@@ -37,6 +38,7 @@ __all__ = [
     "InstanceAdmin",
     "NetworkACLAdmin",
     "NetworkAdmin",
+    "NetworkZoneAdmin",
     "OperationAdmin",
     "ProfileAdmin",
     "ProjectAdmin",

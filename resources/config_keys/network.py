@@ -104,12 +104,9 @@ _ACLS = {
 }
 
 
-def _zone(value: str) -> None:
-    """LXD's validateZoneName: the zone must exist (lxdsite has no network zones yet)."""
-    raise ConfigError(f"Network zone {go_quote(value)} doesn't exist")
-
-
-_ZONES = {key: optional(_zone) for key in ("dns.zone.forward", "dns.zone.reverse.ipv4", "dns.zone.reverse.ipv6")}
+_ZONE_KEYS = ("dns.zone.forward", "dns.zone.reverse.ipv4", "dns.zone.reverse.ipv6")
+# Checked against the zones by validate_network_config (LXD's validateZoneName).
+_ZONES = dict.fromkeys(_ZONE_KEYS, is_any)
 
 # LXD: bridge.Validate.
 _BRIDGE = {
@@ -282,10 +279,29 @@ def _check_acls(value: str, acls: set[str]) -> None:
         seen.add(name)
 
 
-def validate_network_config(name: str, network_type: str, config: dict[str, str], acls: set[str] | None = None) -> None:
+def _zone_exists(zones: set[str]) -> Validator:
+    """LXD's validateZoneName: a zone of that name exists (in any project)."""
+
+    def check(value: str) -> None:
+        if value not in zones:
+            raise ConfigError(f"Network zone {go_quote(value)} doesn't exist")
+
+    return optional(check)
+
+
+def validate_network_config(
+    name: str,
+    network_type: str,
+    config: dict[str, str],
+    acls: set[str] | None = None,
+    zones: set[str] | None = None,
+) -> None:
     """LXD's ``Validate`` of a managed network's config (keys in sorted order); ``acls`` are the
-    names of its project's network ACLs, which ``security.acls`` may list."""
+    names of its project's network ACLs, which ``security.acls`` may list, and ``zones`` those of
+    every network zone, which ``dns.zone.*`` may name (None: not checked)."""
     rules = {**_RULES[network_type], **_dynamic_rules(name, network_type, config)}
+    if zones is not None:
+        rules.update({key: _zone_exists(zones) for key in _ZONE_KEYS if key in rules})
     for key in sorted(rules):
         try:
             rules[key](config.get(key, ""))

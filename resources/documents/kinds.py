@@ -7,7 +7,7 @@ from django.db import transaction
 from rest_framework import exceptions
 
 from ..exceptions import error_text
-from ..models import Image, ImageAlias, Instance, Network, NetworkACL, Profile, Project, Server
+from ..models import Image, ImageAlias, Instance, Network, NetworkACL, NetworkZone, Profile, Project, Server
 from ..serializers import (
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
@@ -17,6 +17,8 @@ from ..serializers import (
     NetworkACLSerializer,
     NetworkCreateSerializer,
     NetworkSerializer,
+    NetworkZoneCreateSerializer,
+    NetworkZoneSerializer,
     ProfileCreateSerializer,
     ProfileSerializer,
     ProjectCreateSerializer,
@@ -124,6 +126,7 @@ KINDS = {
     "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
     "network": Kind("network", Network, NetworkSerializer, NetworkCreateSerializer, True),
     # Rules are lists of objects: not strings only.
+    "network-zone": Kind("network-zone", NetworkZone, NetworkZoneSerializer, NetworkZoneCreateSerializer, True),
     "network-acl": Kind("network-acl", NetworkACL, NetworkACLSerializer, NetworkACLCreateSerializer, False),
 }
 

@@ -28,6 +28,7 @@ from .network_acls import (
     NetworkACLRenameSerializer,
     NetworkACLSerializer,
 )
+from .network_zones import NetworkZoneCreateSerializer, NetworkZoneETagSerializer, NetworkZoneSerializer
 from .networks import NetworkCreateSerializer, NetworkETagSerializer, NetworkRenameSerializer, NetworkSerializer
 from .operations import OperationSerializer
 from .profiles import (
@@ -72,6 +73,9 @@ __all__ = [
     "NetworkETagSerializer",
     "NetworkRenameSerializer",
     "NetworkSerializer",
+    "NetworkZoneCreateSerializer",
+    "NetworkZoneETagSerializer",
+    "NetworkZoneSerializer",
     "OperationSerializer",
     "ProfileCreateSerializer",
     "ProfileETagSerializer",

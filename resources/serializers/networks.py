@@ -8,7 +8,7 @@ from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import go_quote
 from ..host_interfaces import interface_exists
-from ..models import Network, NetworkACL, Project
+from ..models import Network, NetworkACL, NetworkZone, Project
 from ..network_usage import network_project
 from .fields import ConfigField, LXDModelSerializer, StringField, lxd_error, merge_config
 
@@ -57,7 +57,8 @@ class NetworkSerializer(LXDModelSerializer):
         config = merge_config(self.instance.config, value, partial=self.partial)
         try:
             acls = project_acl_names(self.instance.project_id)
-            network_keys.validate_network_config(self.instance.name, self.instance.type, config, acls)
+            zones = set(NetworkZone.objects.values_list("name", flat=True))
+            network_keys.validate_network_config(self.instance.name, self.instance.type, config, acls, zones)
         except config_keys.ConfigError as exc:
             raise _config_error(exc) from exc
         return config
@@ -130,7 +131,8 @@ class NetworkCreateSerializer(NetworkSerializer):
         config = network_keys.fill_network_config(network_type, attrs.get("config", {}), taken_subnets())
         try:
             acls = set(NetworkACL.objects.filter(project__name=project).values_list("name", flat=True))
-            network_keys.validate_network_config(name, network_type, config, acls)
+            zones = set(NetworkZone.objects.values_list("name", flat=True))
+            network_keys.validate_network_config(name, network_type, config, acls, zones)
         except config_keys.ConfigError as exc:
             # LXD answers 500 for a config it refuses on create; it is the client's mistake: 400.
             raise _config_error(exc) from exc

@@ -7,7 +7,7 @@ from ..config_keys.validators import parse_byte_size
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import go_quote
-from ..models import Image, Instance, Network, NetworkACL, Profile, Project
+from ..models import Image, Instance, Network, NetworkACL, NetworkZone, Profile, Project
 from ..prepared import shown_rows
 from .fields import ConfigField, LXDModelSerializer, StringField, lxd_error, lxd_operation_error, merge_config
 
@@ -79,7 +79,7 @@ def project_is_empty(project):
     """
     if Instance.objects.filter(project=project).exists() or Image.objects.filter(project=project).exists():
         return False
-    if Network.objects.filter(project=project).exists() or NetworkACL.objects.filter(project=project).exists():
+    if any(model.objects.filter(project=project).exists() for model in (Network, NetworkACL, NetworkZone)):
         return False
     return not Profile.objects.filter(project=project).exclude(name=Profile.DEFAULT_NAME).exists()
 

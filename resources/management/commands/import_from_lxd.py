@@ -124,6 +124,8 @@ COLLECTIONS = [
     ("/1.0/projects", "import_project", "projects"),
     # Networks before profiles and instances: their NICs name them.
     ("/1.0/network-acls", "import_network_acl", "network ACLs"),
+    # Zones before networks: a network's dns.zone.* names them.
+    ("/1.0/network-zones", "import_network_zone", "network zones"),
     ("/1.0/networks", "import_network", "networks"),
     ("/1.0/profiles", "import_profile", "profiles"),
     ("/1.0/images", "import_image", "images"),
@@ -168,6 +170,13 @@ class Command(BaseCommand):
             site.write("POST", "/1.0/network-acls", {"name": acl["name"], **body})
         else:
             site.write("PUT", _url("network-acls", acl["name"]), body)
+
+    def import_network_zone(self, lxd, site, zone):
+        body = {key: zone[key] for key in KINDS["network-zone"].writable}
+        if site.request("GET", _url("network-zones", zone["name"]))[0] == 404:
+            site.write("POST", "/1.0/network-zones", {"name": zone["name"], **body})
+        else:
+            site.write("PUT", _url("network-zones", zone["name"]), body)
 
     def import_network(self, lxd, site, network):
         """A managed network with its config as LXD filled it in; the host's interfaces are not copied."""
