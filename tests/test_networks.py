@@ -418,3 +418,26 @@ def test_a_network_names_acls_and_zones_that_exist(api, bridge, config, message)
     assert (response.status_code, response.json()["error"]) == (400, message)
     assert api.patch("/1.0/networks/br0", {"config": {"security.acls": "a1"}}).status_code == 200
     assert api.get("/1.0/network-acls/a1").json()["metadata"]["used_by"] == ["/1.0/networks/br0"]
+
+
+@pytest.mark.django_db
+def test_nics_get_lxds_volatile_mac_and_interface_name(api, bridge):
+    devices = {"eth0": {"type": "nic", "network": "br0", "name": "eth0"}, "e2": {"type": "nic", "network": "br0"}}
+    body = {"name": "c1", "source": {"type": "none"}, "devices": devices}
+
+    api.get(api.post("/1.0/instances", body).json()["operation"] + "/wait?timeout=10")
+    config = Instance.objects.get(name="c1").config
+    added = api.patch(
+        "/1.0/instances/c1", {"devices": {"p0": {"type": "nic", "nictype": "physical", "parent": "eth9"}}}
+    )
+    api.get(added.json()["operation"] + "/wait?timeout=10")
+    after = Instance.objects.get(name="c1").config
+
+    assert re.fullmatch(r"00:16:3e(:[0-9a-f]{2}){3}", config["volatile.eth0.hwaddr"])
+    assert re.fullmatch(r"00:16:3e(:[0-9a-f]{2}){3}", config["volatile.e2.hwaddr"])
+    # e2 has no interface name: the first one no other NIC takes.
+    assert (config["volatile.e2.name"], "volatile.eth0.name" in config) == ("eth1", False)
+    # A physical NIC keeps its parent's MAC; the others keep theirs.
+    assert "volatile.p0.hwaddr" not in after
+    assert after["volatile.p0.name"] == "eth2"
+    assert after["volatile.eth0.hwaddr"] == config["volatile.eth0.hwaddr"]

@@ -409,7 +409,7 @@ def _check_routed(device: dict[str, str]) -> None:
 
 
 # LXD: nictype.NICType, the NIC type of a network's NICs.
-_NETWORK_NICTYPES = {"bridge": "bridged", "macvlan": "macvlan", "sriov": "sriov", "ovn": "ovn"}
+NETWORK_NICTYPES = {"bridge": "bridged", "macvlan": "macvlan", "sriov": "sriov", "ovn": "ovn"}
 # LXD: nic_bridged/nic_macvlan/nic_sriov validateConfig: what a NIC naming a network may not set,
 # and what it takes from the network.
 _BANNED_WITH_NETWORK = {
@@ -491,9 +491,9 @@ def _nic_with_network(device: dict[str, str], networks: NetworkLookup) -> tuple[
         message = f"Failed to load network {go_quote(name)} for project {go_quote(networks.project)}: Network not found"
         raise ConfigError(f"Failed loading device: {message}")
     network_type, config = found
-    if network_type not in _NETWORK_NICTYPES:
+    if network_type not in NETWORK_NICTYPES:
         raise ConfigError(f"Failed loading device: Unrecognised NIC network type for network {go_quote(name)}")
-    nictype = _NETWORK_NICTYPES[network_type]
+    nictype = NETWORK_NICTYPES[network_type]
     if nictype == "ovn":
         return None
     for key in _BANNED_WITH_NETWORK[nictype]:

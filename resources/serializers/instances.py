@@ -33,7 +33,7 @@ from .instance_parts import (
     resolve_profiles,
     set_instance_profiles,
 )
-from .networks import network_lookup
+from .networks import fill_nic_volatile, network_lookup
 from .snapshots import (
     SnapshotSerializer,
 )
@@ -163,9 +163,11 @@ class InstanceSerializer(LXDModelSerializer):
 
     def update(self, instance, validated_data):
         profiles = validated_data.pop("profiles", None)
+        before = set(expand_devices(instance.profile_list(), instance.devices))
         instance = super().update(instance, validated_data)
         if profiles is not None:
             set_instance_profiles(instance, profiles)
+        fill_nic_volatile(instance, self.project_name(), removed=before)
         return instance
 
 
@@ -256,6 +258,7 @@ class InstanceCreateSerializer(InstanceSerializer):
                 else resolve_profiles([Profile.DEFAULT_NAME], self.project_name())
             )
         set_instance_profiles(instance, profiles)
+        fill_nic_volatile(instance, self.project_name())
         return instance
 
     def validate_profiles(self, value):

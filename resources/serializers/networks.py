@@ -4,11 +4,13 @@ from rest_framework import serializers
 
 from .. import config_keys
 from ..config_keys import network as network_keys
+from ..config_keys.devices import NETWORK_NICTYPES
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import go_quote
 from ..host_interfaces import interface_exists
-from ..models import Network, NetworkACL, NetworkZone, Project
+from ..instances import expand_devices, nic_volatile
+from ..models import InstanceProfile, Network, NetworkACL, NetworkZone, Project
 from ..network_usage import network_project
 from .fields import ConfigField, LXDModelSerializer, StringField, lxd_error, merge_config
 
@@ -88,6 +90,32 @@ def network_lookup(project_name):
 def project_acl_names(project_id):
     """The names of a project's network ACLs, which a network's ``security.acls`` may list."""
     return set(NetworkACL.objects.filter(project_id=project_id).values_list("name", flat=True))
+
+
+def fill_nic_volatile(instance, project_name, removed=()):
+    """Store the ``volatile.*`` MAC and interface name LXD fills in for the instance's NICs, and
+    drop the ``volatile.DEVICE.*`` keys of the devices among ``removed`` it no longer has."""
+    # Its profiles as just stored (a read before the write may have kept older links).
+    links = InstanceProfile.objects.filter(instance=instance).select_related("profile").order_by("id")
+    expanded = expand_devices([link.profile for link in links], instance.devices)
+    gone = tuple(f"volatile.{name}." for name in set(removed) - set(expanded))
+    if gone and any(key.startswith(gone) for key in instance.config):
+        instance.config = {key: value for key, value in instance.config.items() if not key.startswith(gone)}
+        instance.save(update_fields=["config"])
+    if not any(device.get("type") == "nic" for device in expanded.values()):
+        return
+    lookup = network_lookup(project_name)
+
+    def nictype_of(device):
+        if not device.get("network"):
+            return device.get("nictype", "")
+        found = lookup.find(device["network"])
+        return NETWORK_NICTYPES.get(found[0], "") if found else ""
+
+    filled = nic_volatile(expanded, instance.config, nictype_of)
+    if filled:
+        instance.config = {**instance.config, **filled}
+        instance.save(update_fields=["config"])
 
 
 def taken_subnets():
