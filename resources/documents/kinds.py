@@ -7,12 +7,18 @@ from django.db import transaction
 from rest_framework import exceptions
 
 from ..exceptions import error_text
-from ..models import Image, ImageAlias, Instance, Profile, Project, Server
+from ..models import Image, ImageAlias, Instance, Network, NetworkACL, NetworkZone, Profile, Project, Server
 from ..serializers import (
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
     ImageSerializer,
     InstanceSerializer,
+    NetworkACLCreateSerializer,
+    NetworkACLSerializer,
+    NetworkCreateSerializer,
+    NetworkSerializer,
+    NetworkZoneCreateSerializer,
+    NetworkZoneSerializer,
     ProfileCreateSerializer,
     ProfileSerializer,
     ProjectCreateSerializer,
@@ -139,6 +145,10 @@ KINDS = {
         "alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True, feature="features.images"
     ),
     "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
+    "network": Kind("network", Network, NetworkSerializer, NetworkCreateSerializer, True),
+    # Rules are lists of objects: not strings only.
+    "network-zone": Kind("network-zone", NetworkZone, NetworkZoneSerializer, NetworkZoneCreateSerializer, True),
+    "network-acl": Kind("network-acl", NetworkACL, NetworkACLSerializer, NetworkACLCreateSerializer, False),
 }
 
 

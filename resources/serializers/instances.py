@@ -35,6 +35,7 @@ from .instance_parts import (
     resolve_profiles,
     set_instance_profiles,
 )
+from .networks import fill_nic_volatile, network_lookup
 from .snapshots import (
     SnapshotSerializer,
 )
@@ -140,7 +141,7 @@ class InstanceSerializer(LXDModelSerializer):
     def validate_devices(self, value):
         devices = {**self.instance.devices, **value} if self.partial and self.instance else value
         try:
-            config_keys.validate_devices(devices, profile=False)
+            config_keys.validate_devices(devices, profile=False, networks=network_lookup(self.project_name()))
         except config_keys.ConfigError as exc:
             raise lxd_operation_error(self.devices_error_prefix + str(exc)) from exc
         return devices
@@ -172,9 +173,11 @@ class InstanceSerializer(LXDModelSerializer):
             [p.name for p in (instance.profile_list() if profiles is None else profiles)],
         )
         judged_by_project(check_instance_update, instance.project, changed)
+        before = set(expand_devices(instance.profile_list(), instance.devices))
         instance = super().update(instance, validated_data)
         if profiles is not None:
             set_instance_profiles(instance, profiles)
+        fill_nic_volatile(instance, self.project_name(), removed=before)
         return instance
 
 
@@ -209,7 +212,9 @@ class InstanceCreateSerializer(InstanceSerializer):
     name = StringField(default="")
     type = StringField(required=False)
     profiles = ProfileNamesField(source="*", required=False, allow_null=True)
-    config_error_prefix = devices_error_prefix = "Failed creating instance record: "
+    config_error_prefix = "Failed creating instance record: "
+    # LXD 5.0.2 validates the devices while it initialises the new instance.
+    devices_error_prefix = "Failed creating instance record: Failed initialising instance: Invalid devices: "
 
     class Meta(InstanceSerializer.Meta):
         read_only_fields = ["stateful", "status"]
@@ -258,6 +263,7 @@ class InstanceCreateSerializer(InstanceSerializer):
             profiles = resolve_profiles(self._default_profile_names(), self.project_name())
         instance = Instance.objects.create(**validated_data)
         set_instance_profiles(instance, profiles)
+        fill_nic_volatile(instance, self.project_name())
         return instance
 
     def _default_profile_names(self):
