@@ -4,10 +4,12 @@ LXD keeps devices as maps, so a network's users are found by reading every profi
 instance's devices: a handful of queries for any number of networks, as a list needs.
 """
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from .config_keys.network_acl import acl_names_in
 from .config_keys.network_zone import zone_names_in
+from .go import go_quote
 from .models import Instance, InstanceProfile, Network, NetworkACL, Profile, Project
 
 
@@ -138,3 +140,51 @@ def zone_used_by(project):
         for zone in dict.fromkeys(zone_names_in(config)):
             used.setdefault(zone, []).append(f"/1.0/networks/{name}")
     return used
+
+
+def _bridge_of(device, find):
+    """The managed bridge a NIC is on, ``(name, config)``, or None (LXD's nicBridged d.network)."""
+    if device.get("type") != "nic":
+        return None
+    name = device.get("network") or (device.get("parent") if device.get("nictype") == "bridged" else "")
+    found = find(name) if name else None
+    return (name, found[1]) if found and found[0] == Network.BRIDGE else None
+
+
+def address_conflict(instance_name, project, devices, config, device_name, find, usage):
+    """LXD's nicBridged checkAddressConflict for the NIC ``device_name`` of ``devices`` (the
+    instance's expanded devices): another NIC on the same bridge and VLAN with the instance's DNS
+    name, its MAC or one of its static addresses. The message, or None."""
+    device = devices[device_name]
+    bridge = _bridge_of(device, find)
+    if bridge is None:
+        return None
+    network, network_config = bridge
+    ours = {key: _parse(device.get(key, "")) for key in ("ipv4.address", "ipv6.address")}
+    mac = (device.get("hwaddr") or config.get(f"volatile.{device_name}.hwaddr", "")).lower()
+    # Bridges live in the default project; the instance's own other NICs count too.
+    others = [
+        (name, nic_name, nic, nic_config)
+        for name, nic_project, nic_name, nic, nic_config in usage.instance_devices(network, Network.BRIDGE, "default")
+        if (name, nic_project) != (instance_name, project)
+    ]
+    others += [(instance_name, name, nic, config) for name, nic in sorted(devices.items()) if name != device_name]
+    for other_name, nic_name, nic, nic_config in others:
+        if not uses_network(nic, network, Network.BRIDGE) or device.get("vlan", "") != nic.get("vlan", ""):
+            continue
+        if network_config.get("dns.mode") != "none" and instance_name.lower() == other_name.lower():
+            return f"Instance DNS name {go_quote(other_name.lower())} already used on network"
+        other_mac = (nic.get("hwaddr") or nic_config.get(f"volatile.{nic_name}.hwaddr", "")).lower()
+        if mac and mac == other_mac:
+            return f"MAC address {go_quote(other_mac)} already defined on another NIC"
+        for key, ip in ours.items():
+            if ip is not None and ip == _parse(nic.get(key, "")):
+                return f"IP address {go_quote(str(ip))} already defined on another NIC"
+    return None
+
+
+def _parse(address):
+    try:
+        return ipaddress.ip_address(address)
+    except ValueError:
+        return None

@@ -441,3 +441,31 @@ def test_nics_get_lxds_volatile_mac_and_interface_name(api, bridge):
     assert "volatile.p0.hwaddr" not in after
     assert after["volatile.p0.name"] == "eth2"
     assert after["volatile.eth0.hwaddr"] == config["volatile.eth0.hwaddr"]
+
+
+@pytest.mark.django_db
+def test_a_nic_added_to_an_instance_may_not_clash_with_another_on_its_bridge(api):
+    Network.objects.create(name="br0", config={"ipv4.address": "10.5.0.1/24", "ipv6.address": "none"})
+    Network.objects.create(name="br1", config={"ipv4.address": "none", "ipv6.address": "none", "dns.mode": "none"})
+    nic = {"type": "nic", "network": "br0", "ipv4.address": "10.5.0.7", "hwaddr": "00:16:3e:00:00:07"}
+    Instance.objects.create(name="c1", devices={"eth0": nic})
+    Instance.objects.create(name="c2")
+
+    def added(instance, devices):
+        # LXD answers an instance PATCH synchronously.
+        response = api.patch(f"/1.0/instances/{instance}", {"devices": devices})
+        return response.json()["error"]
+
+    same_ip = added("c2", {"eth0": {"type": "nic", "network": "br0", "ipv4.address": "10.5.0.7"}})
+    same_mac = added("c2", {"eth0": {"type": "nic", "network": "br0", "hwaddr": "00:16:3E:00:00:07"}})
+    same_name = added("c1", {"eth1": {"type": "nic", "network": "br0"}})
+    other_vlan = added("c1", {"eth1": {"type": "nic", "network": "br0", "vlan": "5"}})
+    no_dns = added("c2", {"eth5": {"type": "nic", "network": "br1"}, "eth6": {"type": "nic", "network": "br1"}})
+
+    assert same_ip == 'Failed add validation for device "eth0": IP address "10.5.0.7" already defined on another NIC'
+    assert same_mac == (
+        'Failed add validation for device "eth0": MAC address "00:16:3e:00:00:07" already defined on another NIC'
+    )
+    assert same_name == 'Failed add validation for device "eth1": Instance DNS name "c1" already used on network'
+    assert (other_vlan, no_dns) == ("", "")
+    assert set(Instance.objects.get(name="c2").devices) == {"eth5", "eth6"}

@@ -48,6 +48,9 @@ CREATE_BODIES = {
     "container": {"name": "new", "source": {"type": "none"}},
     "snapshot": {"name": "new"},
     "container-snapshot": {"name": "new"},
+    "network": {"name": "new", "config": {"ipv4.address": "none", "ipv6.address": "none"}},
+    "network-acl": {"name": "new"},
+    "network-zone": {"name": "new.example.com"},
 }
 ACTION_BODIES = {"state": {"action": "start"}, "refresh": {}, "bulk_update": {"state": {"action": "start"}}}
 

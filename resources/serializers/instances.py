@@ -17,6 +17,7 @@ from ..instances import (
     without_volatile,
 )
 from ..models import Instance, Profile, Project
+from ..network_usage import Usage, address_conflict
 from ..project_limits import Member, check_instance_update
 from .fields import (
     BoolField,
@@ -148,6 +149,32 @@ class InstanceSerializer(LXDModelSerializer):
 
     def validate_profiles(self, value):
         return {"profiles": resolve_profiles(value, self.project_name())}
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is not None:
+            self.check_nic_conflicts(attrs)
+        return attrs
+
+    def check_nic_conflicts(self, attrs):
+        """LXD's checks of each NIC an update adds or changes against the other NICs on its
+        bridge (its deviceLoad with the instance: the instance's DNS name, MAC, addresses)."""
+        before = expand_devices(self.instance.profile_list(), self.instance.devices)
+        after = expand_devices(
+            attrs.get("profiles", self.instance.profile_list()), attrs.get("devices", self.instance.devices)
+        )
+        changed = [
+            name for name in sorted(after) if after[name] != before.get(name) and after[name].get("type") == "nic"
+        ]
+        if not changed:
+            return
+        find, usage = network_lookup(self.project_name()).find, Usage.read()
+        for name in changed:
+            config = self.instance.config
+            message = address_conflict(self.instance.name, self.project_name(), after, config, name, find, usage)
+            if message is not None:
+                verb = "update" if name in before else "add"
+                raise lxd_operation_error(f"Failed {verb} validation for device {go_quote(name)}: {message}")
 
     # How LXD words a refused update (instancePut); a create words it its own way.
     config_error_prefix = "Invalid config: "
