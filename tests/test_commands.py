@@ -1,5 +1,6 @@
 """manage.py show, edit (with a real $EDITOR process), export and import."""
 
+import base64
 import datetime
 import io
 import os
@@ -335,6 +336,28 @@ def test_export_and_import_carry_instances_and_snapshots(instances, tmp_path):
     assert c1["snapshots"][0]["expires_at"] == "2030-01-02T03:04:05Z"
     assert c1["created_at"] != "0001-01-01T00:00:00Z"
     assert (v1["type"], v1["stateful"], v1["last_used_at"]) == ("virtual-machine", True, "2026-05-06T07:08:09.123456Z")
+
+
+@pytest.mark.django_db
+def test_export_and_import_carry_instance_metadata_and_templates(instances, api, tmp_path):
+    metadata = {"architecture": "x86_64", "creation_date": 7, "properties": {"os": "tiny"}}
+    assert api.put("/1.0/instances/c1/metadata", metadata).status_code == 200
+    template = b"\x00binary {{ name }}\xff"
+    api.generic("POST", "/1.0/instances/c1/metadata/templates?path=h.tpl", template, "application/octet-stream")
+    exported = tmp_path / "export.yaml"
+    run("export", "--output", str(exported))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    manage(fresh, "migrate", "--verbosity", "0")
+    imported = manage(fresh, "import", str(exported))
+    again = manage(fresh, "export")
+
+    assert imported.returncode == 0, imported.stderr
+    assert again.stdout == exported.read_text()
+    c1 = next(item for item in yaml.safe_load(again.stdout)["instances"] if item["name"] == "c1")
+    assert c1["metadata"]["properties"] == {"os": "tiny"}
+    assert base64.b64decode(c1["templates"]["h.tpl"]) == template
 
 
 @pytest.mark.django_db
