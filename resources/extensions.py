@@ -15,6 +15,8 @@ API_EXTENSIONS = [
     "images_expiry",
     "image_types",
     "operation_description",
+    # Instance creates with source.type copy (`lxc copy`), with instance_only (`--instance-only`).
+    "container_only_migration",
     # /1.0/instances/NAME/metadata and /metadata/templates (`lxc config metadata|template`).
     "container_edit_metadata",
     # /1.0/instances (lxc uses /1.0/containers without it), filter= on lists, and

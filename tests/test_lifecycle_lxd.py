@@ -566,3 +566,41 @@ def test_metadata_and_templates_answer_as_lxd_does(clean):
     assert lxc(clean, clean.ours, "config", "template", "show", "m1", "h.tpl")[1] == "host {{ name }}"
     assert lxc(clean, clean.ours, "config", "template", "delete", "m1", "h.tpl")[0] == 0
     assert lxc(clean, clean.ours, "config", "template", "list", "m1", "--format", "csv")[1] == ""
+
+
+COPIES = [
+    ("config", "set", "c1", "user.a", "1"),
+    ("snapshot", "c1", "s1"),
+    ("config", "set", "c1", "user.a", "2"),
+    ("copy", "c1", "c2"),
+    ("config", "show", "c2"),
+    ("info", "c2"),
+    ("copy", "c1", "c3", "--instance-only"),
+    ("info", "c3"),
+    ("copy", "c1/s1", "c4"),
+    ("config", "show", "c4", "--expanded"),
+    ("copy", "c1", "c5", "--ephemeral", "--config", "user.b=x", "--profile", "default"),
+    ("config", "show", "c5"),
+    ("copy", "nosuch", "c6"),
+    ("copy", "c1/nosuch", "c6"),
+    ("copy", "c1", "c2"),
+    ("list", "--format", "csv", "-c", "ns"),
+]
+
+
+def test_lxc_copy_prints_what_lxd_prints(clean):
+    for socket_path in clean.both:
+        create(socket_path, "c1")
+    for args in COPIES:
+        theirs, mine = (comparable(lxc(clean, socket_path, *args)) for socket_path in clean.both)
+        assert mine == theirs, args
+    # The API's own answers for a source that is not there, and a snapshot's 404.
+    for method, path, body in (
+        ("POST", "/1.0/instances", {"name": "c6", "source": {"type": "copy", "source": "nosuch"}}),
+        ("POST", "/1.0/instances", {"name": "c6", "source": {"type": "copy", "source": "c1/nosuch"}}),
+        ("GET", "/1.0/instances/c1/snapshots/nosuch", None),
+        ("DELETE", "/1.0/instances/c1/snapshots/nosuch", None),
+        ("GET", "/1.0/instances/nosuch/snapshots/s1", None),
+    ):
+        theirs, mine = (unix_request(socket_path, method, path, body)[::2] for socket_path in clean.both)
+        assert mine == theirs, (method, path)

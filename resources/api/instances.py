@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 
 from .. import events
 from ..envelope import SyncResponse
+from ..instance_copies import copy_request, copy_source
 from ..instance_states import started_config
 from ..instances import INSTANCE_FILTER_FIELDS, expand_devices
 from ..models import Image, ImageAlias, Instance, Profile, Project
@@ -83,8 +84,16 @@ class InstanceViewSet(
     def create(self, request, *args, **kwargs):
         self.project()
         data = self.request_data()
-        image = self._source_image(data.get("source") if isinstance(data, dict) else None)
-        serializer = self.get_serializer(data=data, context={**self.get_serializer_context(), "image": image})
+        source = data.get("source") if isinstance(data, dict) else None
+        copied = None
+        if isinstance(source, dict) and source.get("type") == "copy":
+            copied = copy_source(source, self.project_name())
+            data = copy_request(data, copied)
+        image = None if copied is not None else self._source_image(source)
+        context = {**self.get_serializer_context(), "image": image, "copy_of": copied}
+        if copied is not None:
+            context["instance_only"] = source.get("instance_only") is True
+        serializer = self.get_serializer(data=data, context=context)
         # The operation names the instance it creates: the generated name when the request has none.
         requested = data.get("name") if isinstance(data, dict) else ""
         name = serializer.validated_data["name"] if serializer.is_valid() else requested
@@ -92,6 +101,11 @@ class InstanceViewSet(
             member = serializer.requested_member(name if isinstance(name, str) else "")
             judged_by_project(check_instance_create, self.project(), member)
         resources = instance_resources(name if isinstance(name, str) else "")
+        if copied is not None:
+            # LXD lists the source instance after the copy.
+            source_instance = getattr(copied, "instance", copied)
+            for kind, urls in instance_resources(source_instance.name).items():
+                resources[kind] = [*resources[kind], *urls]
 
         def created():
             return (

@@ -2,6 +2,7 @@
 
 from rest_framework import exceptions
 
+from ..instance_copies import missing_snapshot
 from ..models import Instance, Snapshot
 from ..project_limits import check_snapshot_create
 from ..serializers import (
@@ -33,8 +34,13 @@ class SnapshotViewSet(
     etag_serializer_class = SnapshotETagSerializer
     # The parent instance, named by the URL.
     selected = ("instance",)
-    not_found_message = "Snapshot not found"
     prefix = "/1.0/instances"
+
+    def not_found(self, value):
+        """LXD's 404: the instance's when there is none, else naming the snapshot, instance and project."""
+        if not self._instances().exists():
+            return exceptions.NotFound("Instance not found")
+        return exceptions.NotFound(missing_snapshot(value, self.kwargs["instance_name"], self.project_name()))
 
     @property
     def collection_url(self):

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from .. import config_keys, instance_metadata
+from .. import config_keys, instance_copies, instance_metadata
 from ..architectures import ARCHITECTURE_IDS
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
@@ -284,13 +284,19 @@ class InstanceCreateSerializer(InstanceSerializer):
             image_keys = {f"image.{key}": value for key, value in image.properties.items()}
             config = {**image_keys, **config}
             validated_data.setdefault("architecture", image.architecture)
-        validated_data["config"] = {**config, **initial_volatile(image)}
+        copied = self.context.get("copy_of")
+        volatile = initial_volatile(image)
+        if copied is not None:
+            volatile = {**initial_volatile(None), **instance_copies.copied_volatile(copied)}
+        validated_data["config"] = {**config, **volatile}
         validated_data["project"] = Project.objects.get(name=self.project_name())
         if profiles is None:
             profiles = resolve_profiles(self._default_profile_names(), self.project_name())
         validated_data["metadata"] = instance_metadata.from_image(image) if image is not None else None
         instance = Instance.objects.create(**validated_data)
         set_instance_profiles(instance, profiles)
+        if copied is not None:
+            instance_copies.copy_contents(copied, instance, instance_only=self.context.get("instance_only", False))
         fill_nic_volatile(instance, self.project_name())
         return instance
 
