@@ -637,3 +637,30 @@ def test_yaml_documents_hold_json_values(text, expected):
 def test_yaml_that_is_not_json_is_a_document_error(text, message):
     with pytest.raises(DocumentError, match=f"Invalid YAML: .*{re.escape(message)}"):
         load_yaml(text)
+
+
+@pytest.mark.django_db
+def test_export_and_import_carry_networks_acls_and_zones_before_the_nics_naming_them(api, tmp_path):
+    api.post("/1.0/network-zones", {"name": "z.example.com", "config": {"user.z": "1"}})
+    api.post("/1.0/network-acls", {"name": "a1", "ingress": [{"action": "allow", "state": "enabled"}]})
+    none = {"ipv4.address": "none", "ipv6.address": "none"}
+    api.post(
+        "/1.0/networks", {"name": "br0", "config": {**none, "security.acls": "a1", "dns.zone.forward": "z.example.com"}}
+    )
+    api.post("/1.0/networks", {"name": "mv0", "type": "macvlan", "config": {"parent": "eth9"}})
+    api.post("/1.0/profiles", {"name": "net", "devices": {"eth0": {"type": "nic", "network": "br0"}}})
+    exported = tmp_path / "export.yaml"
+    run("export", "--output", str(exported))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    assert manage(fresh, "migrate", "--verbosity", "0").returncode == 0
+    imported = manage(fresh, "import", str(exported))
+    again = manage(fresh, "export")
+
+    assert imported.returncode == 0, imported.stderr
+    assert again.stdout == exported.read_text()
+    document = yaml.safe_load(again.stdout)
+    assert [(n["name"], n["type"]) for n in document["networks"]] == [("br0", "bridge"), ("mv0", "macvlan")]
+    assert [a["name"] for a in document["network_acls"]] == ["a1"]
+    assert [z["name"] for z in document["network_zones"]] == ["z.example.com"]

@@ -47,6 +47,8 @@ class Kind:
     singleton: bool = False
     # How the API finds an object from the name in its URL (default: by ``name``).
     find: Callable | None = None
+    # Fields only a create takes (a network's ``type``).
+    create_only: tuple = ()
 
     def get(self, name=None):
         """The object named ``name`` (the singleton ignores it); DocumentError if there is none."""
@@ -87,7 +89,8 @@ class Kind:
             raise DocumentError("The document must be a YAML mapping")
         body = {key: data[key] for key in self.writable if key in data}
         if instance is None:
-            serializer = self.create_serializer_class(data={"name": data.get("name", ""), **body})
+            extra = {key: data[key] for key in self.create_only if key in data}
+            serializer = self.create_serializer_class(data={"name": data.get("name", ""), **body, **extra})
         else:
             serializer = self.serializer_class(instance, data=body)
         return save_serializer(serializer)
@@ -124,7 +127,7 @@ KINDS = {
     ),
     "alias": Kind("alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True),
     "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
-    "network": Kind("network", Network, NetworkSerializer, NetworkCreateSerializer, True),
+    "network": Kind("network", Network, NetworkSerializer, NetworkCreateSerializer, True, create_only=("type",)),
     # Rules are lists of objects: not strings only.
     "network-zone": Kind("network-zone", NetworkZone, NetworkZoneSerializer, NetworkZoneCreateSerializer, True),
     "network-acl": Kind("network-acl", NetworkACL, NetworkACLSerializer, NetworkACLCreateSerializer, False),

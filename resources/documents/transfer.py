@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from .. import images
-from ..models import Image, ImageAlias, Instance, Profile, Project, Server
+from ..models import Image, ImageAlias, Instance, Network, NetworkACL, NetworkZone, Profile, Project, Server
 from ..serializers import (
     HIDDEN_SERVER_KEYS,
     ImageSerializer,
@@ -29,7 +29,13 @@ from .kinds import (
     save_serializer,
 )
 
-SECTIONS = ("server", "profiles", "images", "aliases", "instances")
+SECTIONS = ("server", "network_zones", "network_acls", "networks", "profiles", "images", "aliases", "instances")
+# The fields of the network objects a document carries, as the API shows them.
+NETWORK_SECTIONS = {
+    "network_zones": (NetworkZone, ("name", "description", "config")),
+    "network_acls": (NetworkACL, ("name", "description", "ingress", "egress", "config")),
+    "networks": (Network, ("name", "description", "type", "config")),
+}
 
 
 def export_document(files_dir=None):
@@ -60,8 +66,17 @@ def export_document(files_dir=None):
         .order_by("name")
         .prefetch_related("profile_links__profile", "snapshots")
     ]
+    # Zones and ACLs before the networks that name them, networks before the NICs that name them.
+    network_sections = {
+        section: [
+            {key: getattr(row, key) for key in fields}
+            for row in model.objects.filter(project_id=Project.DEFAULT_ID).order_by("id")
+        ]
+        for section, (model, fields) in NETWORK_SECTIONS.items()
+    }
     return {
         "server": {"config": dict(sorted(server.config.items()))},
+        **network_sections,
         "profiles": profiles,
         "images": images,
         "aliases": aliases,
@@ -94,6 +109,13 @@ def import_document(document, files_dir=None):
     with transaction.atomic():
         if "server" in document:
             _import_server(document["server"] or {})
+        for section, kind in (
+            ("network_zones", "network-zone"),
+            ("network_acls", "network-acl"),
+            ("networks", "network"),
+        ):
+            for item in _items(document, section):
+                _import_named(KINDS[kind], NETWORK_SECTIONS[section][0], item)
         for item in _items(document, "profiles"):
             _import_named(KINDS["profile"], Profile, item)
         for item in _items(document, "images"):
