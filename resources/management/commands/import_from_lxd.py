@@ -187,6 +187,19 @@ class Command(BaseCommand):
             site.write("POST", "/1.0/networks", {"name": network["name"], "type": network["type"], **body})
         else:
             site.write("PUT", _url("networks", network["name"]), body)
+        if network["type"] == "bridge":
+            for forward in lxd.get(f"{_url('networks', network['name'], 'forwards')}?recursion=1"):
+                self.import_network_forward(site, network["name"], forward)
+
+    def import_network_forward(self, site, network, forward):
+        """A bridge's address forward, carried by its network."""
+        body = {key: forward[key] for key in ("description", "config", "ports")}
+        url = _url("networks", network, "forwards", forward["listen_address"])
+        if site.request("GET", url)[0] == 404:
+            listen = {"listen_address": forward["listen_address"]}
+            site.write("POST", _url("networks", network, "forwards"), {**listen, **body})
+        else:
+            site.write("PUT", url, body)
 
     def import_profile(self, lxd, site, profile):
         body = {key: profile[key] for key in KINDS["profile"].writable}
