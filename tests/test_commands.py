@@ -649,6 +649,9 @@ def test_export_and_import_carry_networks_acls_and_zones_before_the_nics_naming_
     )
     api.post("/1.0/networks", {"name": "mv0", "type": "macvlan", "config": {"parent": "eth9"}})
     api.post("/1.0/profiles", {"name": "net", "devices": {"eth0": {"type": "nic", "network": "br0"}}})
+    port = {"protocol": "tcp", "listen_port": "80", "target_address": "10.0.0.5"}
+    api.post("/1.0/networks", {"name": "br1", "config": {"ipv4.address": "10.0.0.1/24", "ipv6.address": "none"}})
+    assert api.post("/1.0/networks/br1/forwards", {"listen_address": "192.0.2.1", "ports": [port]}).status_code == 201
     exported = tmp_path / "export.yaml"
     run("export", "--output", str(exported))
     fresh = tmp_path / "fresh"
@@ -661,6 +664,11 @@ def test_export_and_import_carry_networks_acls_and_zones_before_the_nics_naming_
     assert imported.returncode == 0, imported.stderr
     assert again.stdout == exported.read_text()
     document = yaml.safe_load(again.stdout)
-    assert [(n["name"], n["type"]) for n in document["networks"]] == [("br0", "bridge"), ("mv0", "macvlan")]
+    assert [(n["name"], n["type"]) for n in document["networks"]] == [
+        ("br0", "bridge"),
+        ("mv0", "macvlan"),
+        ("br1", "bridge"),
+    ]
     assert [a["name"] for a in document["network_acls"]] == ["a1"]
     assert [z["name"] for z in document["network_zones"]] == ["z.example.com"]
+    assert [(f["network"], f["listen_address"]) for f in document["network_forwards"]] == [("br1", "192.0.2.1")]

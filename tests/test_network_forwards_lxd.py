@@ -101,6 +101,8 @@ REFUSED = [
     {"listen_address": "192.0.2.3", "config": {"target_address": "10.213.9.5"}, "ports": [PORT]},
     # Inside the other bridge's subnet (no NAT there): in use.
     {"listen_address": "10.213.10.7"},
+    # An IPv6 listen address on a bridge whose ipv6.address is none: LXD fails parsing "none".
+    {"listen_address": "fd00::1"},
 ]
 
 

@@ -60,11 +60,12 @@ def _split(value: str) -> list[str]:
 
 
 def _subnet_of(config: dict[str, str], key: str):
+    """The bridge's subnet of the listen address's family; Go's error for a value such as ``none``."""
     value = config.get(key, "")
-    try:
-        return ipaddress.ip_interface(value).network if value else None
-    except ValueError:
+    if not value:
         return None
+    _parse_cidr(value)
+    return ipaddress.ip_interface(value).network
 
 
 def validate_forward(listen_address: str, network_config: dict[str, str], config: dict[str, str], ports: list) -> None:

@@ -10,13 +10,25 @@ from django.conf import settings
 from django.db import transaction
 
 from .. import images
-from ..models import Image, ImageAlias, Instance, Network, NetworkACL, NetworkZone, Profile, Project, Server
+from ..models import (
+    Image,
+    ImageAlias,
+    Instance,
+    Network,
+    NetworkACL,
+    NetworkForward,
+    NetworkZone,
+    Profile,
+    Project,
+    Server,
+)
 from ..serializers import (
     HIDDEN_SERVER_KEYS,
     ImageSerializer,
     InstanceCreateSerializer,
     InstanceSerializer,
 )
+from ..serializers.network_forwards import NetworkForwardCreateSerializer, NetworkForwardSerializer
 from .errors import (
     DocumentError,
 )
@@ -29,7 +41,18 @@ from .kinds import (
     save_serializer,
 )
 
-SECTIONS = ("server", "network_zones", "network_acls", "networks", "profiles", "images", "aliases", "instances")
+SECTIONS = (
+    "server",
+    "network_zones",
+    "network_acls",
+    "networks",
+    "network_forwards",
+    "profiles",
+    "images",
+    "aliases",
+    "instances",
+)
+FORWARD_FIELDS = ("listen_address", "description", "config", "ports")
 # The fields of the network objects a document carries, as the API shows them.
 NETWORK_SECTIONS = {
     "network_zones": (NetworkZone, ("name", "description", "config")),
@@ -74,6 +97,12 @@ def export_document(files_dir=None):
         ]
         for section, (model, fields) in NETWORK_SECTIONS.items()
     }
+    network_sections["network_forwards"] = [
+        {"network": forward.network.name, **{key: getattr(forward, key) for key in FORWARD_FIELDS}}
+        for forward in NetworkForward.objects.filter(network__project_id=Project.DEFAULT_ID)
+        .select_related("network")
+        .order_by("id")
+    ]
     return {
         "server": {"config": dict(sorted(server.config.items()))},
         **network_sections,
@@ -116,6 +145,8 @@ def import_document(document, files_dir=None):
         ):
             for item in _items(document, section):
                 _import_named(KINDS[kind], NETWORK_SECTIONS[section][0], item)
+        for item in _items(document, "network_forwards"):
+            _import_forward(item)
         for item in _items(document, "profiles"):
             _import_named(KINDS["profile"], Profile, item)
         for item in _items(document, "images"):
@@ -144,6 +175,25 @@ def _import_named(kind, model, item):
         kind.write(instance, item)
     except DocumentError as exc:
         raise DocumentError(f"{kind.name.capitalize()} {name!r}: {exc}") from exc
+
+
+def _import_forward(item):
+    """Create or replace (PUT) a bridge's forward through the API's serializers."""
+    name, address = item.get("network", ""), item.get("listen_address", "")
+    network = Network.objects.filter(project_id=Project.DEFAULT_ID, name=name).first()
+    if network is None:
+        raise DocumentError(f"Forward {address!r}: network {name!r} not found")
+    forward = NetworkForward.objects.select_for_update().filter(network=network, listen_address=address).first()
+    body = {key: item[key] for key in FORWARD_FIELDS if key in item}
+    if forward is None:
+        serializer = NetworkForwardCreateSerializer(data=body, context={"network": network})
+    else:
+        body.pop("listen_address", None)
+        serializer = NetworkForwardSerializer(forward, data=body)
+    try:
+        save_serializer(serializer)
+    except DocumentError as exc:
+        raise DocumentError(f"Forward {address!r}: {exc}") from exc
 
 
 def _import_instance(item):
