@@ -15,6 +15,8 @@ API_EXTENSIONS = [
     "images_expiry",
     "image_types",
     "operation_description",
+    # /1.0/instances/NAME/metadata and /metadata/templates (`lxc config metadata|template`).
+    "container_edit_metadata",
     # /1.0/instances (lxc uses /1.0/containers without it), filter= on lists, and
     # recursion=2 with state and snapshots, which `lxc list` asks for.
     "instances",
@@ -29,6 +31,13 @@ API_EXTENSIONS = [
     "project_usage",
     # all-projects=true on the instance lists: `lxc list --all-projects`.
     "instance_all_projects",
+    # A project's limits.* (instances, containers, virtual-machines, cpu, memory, processes) and
+    # restricted.* keys, enforced on instance, profile and project writes (resources/project_limits.py).
+    "projects_limits",
+    "projects_limits_instances",
+    "projects_restrictions",
+    "projects_restricted_backups_and_snapshots",
+    "projects_restricted_intercept",
     # /1.0/networks: managed networks (recorded, no interface made) and the host's interfaces;
     # lxc refuses every `lxc network` command without it.
     "network",

@@ -134,9 +134,10 @@ class Image(models.Model):
     CONTAINER = "container"
     VIRTUAL_MACHINE = "virtual-machine"
 
-    # The fingerprint stays unique across projects while an image's files are named by it alone.
+    # Unique within a project; projects holding the same image share its files, named by the
+    # fingerprint alone.
     project = _project_field("images")
-    fingerprint = models.CharField(max_length=64, unique=True)
+    fingerprint = models.CharField(max_length=64)
     filename = models.CharField(max_length=255, blank=True, default="")
     size = models.BigIntegerField(default=0)
     architecture = models.CharField(max_length=32)
@@ -155,6 +156,7 @@ class Image(models.Model):
 
     class Meta:
         ordering = ["fingerprint"]
+        constraints = [models.UniqueConstraint(fields=["project", "fingerprint"], name="unique_image_fingerprint")]
 
     def __str__(self):
         return self.fingerprint
@@ -338,6 +340,9 @@ class Instance(models.Model):
     profiles = models.ManyToManyField(Profile, through="InstanceProfile", related_name="instances", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The image metadata LXD keeps in the instance's metadata.yaml (``/metadata``): None for an
+    # instance made without an image, which has no such file.
+    metadata = models.JSONField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["name"]
@@ -349,6 +354,21 @@ class Instance(models.Model):
     def profile_list(self):
         """The attached profiles in the order LXD applies them."""
         return [link.profile for link in self.profile_links.all()]
+
+
+class InstanceTemplate(models.Model):
+    """A file of an instance's ``templates`` directory (``/metadata/templates?path=NAME``)."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="templates")
+    name = models.CharField(max_length=255)
+    content = models.BinaryField(default=b"")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["instance", "name"], name="unique_instance_template")]
+
+    def __str__(self):
+        return f"{self.instance} {self.name}"
 
 
 @watched

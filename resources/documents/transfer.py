@@ -41,8 +41,11 @@ from .kinds import (
     save_serializer,
 )
 
-SECTIONS = (
-    "server",
+# What a project holds, in the order an import creates it; the default project's at the top
+# level, every other project's under ``projects``.
+# Zones and ACLs before the networks that name them, networks before their forwards and the NICs
+# that name them.
+CONTENTS = (
     "network_zones",
     "network_acls",
     "networks",
@@ -52,13 +55,14 @@ SECTIONS = (
     "aliases",
     "instances",
 )
-FORWARD_FIELDS = ("listen_address", "description", "config", "ports")
 # The fields of the network objects a document carries, as the API shows them.
 NETWORK_SECTIONS = {
-    "network_zones": (NetworkZone, ("name", "description", "config")),
-    "network_acls": (NetworkACL, ("name", "description", "ingress", "egress", "config")),
-    "networks": (Network, ("name", "description", "type", "config")),
+    "network_zones": (NetworkZone, ("name", "description", "config"), "network-zone"),
+    "network_acls": (NetworkACL, ("name", "description", "ingress", "egress", "config"), "network-acl"),
+    "networks": (Network, ("name", "description", "type", "config"), "network"),
 }
+FORWARD_FIELDS = ("listen_address", "description", "config", "ports")
+SECTIONS = ("server", *CONTENTS, "projects")
 
 
 def export_document(files_dir=None):
@@ -68,49 +72,61 @@ def export_document(files_dir=None):
     Instances carry their snapshots and what the server keeps (volatile keys, status, times).
     """
     server = Server.objects.get(pk=Server.SINGLETON_ID)
+    projects = Project.objects.order_by("name")
+    default = next(project for project in projects if project.pk == Project.DEFAULT_ID)
+    return {
+        "server": {"config": dict(sorted(server.config.items()))},
+        **_project_contents(default, files_dir),
+        "projects": [
+            {
+                "name": project.name,
+                "description": project.description,
+                "config": project.config,
+                **_project_contents(project, files_dir),
+            }
+            for project in projects
+            if project.pk != Project.DEFAULT_ID
+        ],
+    }
+
+
+def _project_contents(project, files_dir):
+    """The profiles, images, aliases and instances that live in ``project``."""
     profiles = [
         {"name": p.name, "description": p.description, "config": p.config, "devices": p.devices}
-        for p in Profile.objects.filter(project_id=Project.DEFAULT_ID).order_by("name")
+        for p in Profile.objects.filter(project=project).order_by("name")
     ]
     images = []
-    for image in Image.objects.order_by("fingerprint").prefetch_related("profile_links__profile"):
-        data = dict(ImageSerializer(image).data)
+    context = {"project_name": project.name}
+    stored = Image.objects.filter(project=project).order_by("fingerprint")
+    for image in stored.prefetch_related("profile_links__profile"):
+        data = dict(ImageSerializer(image, context=context).data)
         del data["aliases"]  # exported with the aliases, which name their target
         images.append({**data, "split": image.split})
         if files_dir is not None:
             _copy_files(image.files(), files_dir)
     aliases = [
         {"name": alias.name, "description": alias.description, "target": alias.image.fingerprint}
-        for alias in ImageAlias.objects.order_by("name").select_related("image")
+        for alias in ImageAlias.objects.filter(project=project).order_by("name").select_related("image")
     ]
     instances = [
         instance_document(instance)
-        for instance in Instance.objects.filter(project_id=Project.DEFAULT_ID)
+        for instance in Instance.objects.filter(project=project)
         .order_by("name")
         .prefetch_related("profile_links__profile", "snapshots")
     ]
-    # Zones and ACLs before the networks that name them, networks before the NICs that name them.
     network_sections = {
         section: [
-            {key: getattr(row, key) for key in fields}
-            for row in model.objects.filter(project_id=Project.DEFAULT_ID).order_by("id")
+            {key: getattr(row, key) for key in fields} for row in model.objects.filter(project=project).order_by("id")
         ]
-        for section, (model, fields) in NETWORK_SECTIONS.items()
+        for section, (model, fields, _) in NETWORK_SECTIONS.items()
     }
+    forwards = NetworkForward.objects.filter(network__project=project).select_related("network").order_by("id")
     network_sections["network_forwards"] = [
         {"network": forward.network.name, **{key: getattr(forward, key) for key in FORWARD_FIELDS}}
-        for forward in NetworkForward.objects.filter(network__project_id=Project.DEFAULT_ID)
-        .select_related("network")
-        .order_by("id")
+        for forward in forwards
     ]
-    return {
-        "server": {"config": dict(sorted(server.config.items()))},
-        **network_sections,
-        "profiles": profiles,
-        "images": images,
-        "aliases": aliases,
-        "instances": instances,
-    }
+    return {**network_sections, "profiles": profiles, "images": images, "aliases": aliases, "instances": instances}
 
 
 def _copy_files(paths, directory):
@@ -138,23 +154,40 @@ def import_document(document, files_dir=None):
     with transaction.atomic():
         if "server" in document:
             _import_server(document["server"] or {})
-        for section, kind in (
-            ("network_zones", "network-zone"),
-            ("network_acls", "network-acl"),
-            ("networks", "network"),
-        ):
-            for item in _items(document, section):
-                _import_named(KINDS[kind], NETWORK_SECTIONS[section][0], item)
-        for item in _items(document, "network_forwards"):
-            _import_forward(item)
-        for item in _items(document, "profiles"):
-            _import_named(KINDS["profile"], Profile, item)
-        for item in _items(document, "images"):
-            _import_image(item, files_dir)
-        for item in _items(document, "aliases"):
-            _import_named(KINDS["alias"], ImageAlias, item)
-        for item in _items(document, "instances"):
-            _import_instance(item)
+        _import_contents(document, Project.objects.get(pk=Project.DEFAULT_ID), files_dir)
+        for item in _items(document, "projects"):
+            _import_project(item, files_dir)
+
+
+def _import_project(item, files_dir):
+    """A project (created or replaced through its serializers), then what it holds."""
+    unknown = set(item) - {"name", "description", "config", *CONTENTS}
+    name = item.get("name", "")
+    if unknown:
+        raise DocumentError(f"Project {name!r}: unknown keys: {', '.join(sorted(map(str, unknown)))}")
+    if name == Project.DEFAULT_NAME:
+        raise DocumentError("The default project's objects belong at the top level of the document")
+    project = _import_named(KINDS["project"], Project, {key: item[key] for key in item if key not in CONTENTS})
+    try:
+        _import_contents(item, project, files_dir)
+    except DocumentError as exc:
+        raise DocumentError(f"Project {name!r}: {exc}") from exc
+
+
+def _import_contents(document, project, files_dir):
+    for section, (model, _, kind) in NETWORK_SECTIONS.items():
+        for item in _items(document, section):
+            _import_named(KINDS[kind], model, item, project)
+    for item in _items(document, "network_forwards"):
+        _import_forward(item, project)
+    for item in _items(document, "profiles"):
+        _import_named(KINDS["profile"], Profile, item, project)
+    for item in _items(document, "images"):
+        _import_image(item, files_dir, project)
+    for item in _items(document, "aliases"):
+        _import_named(KINDS["alias"], ImageAlias, item, project)
+    for item in _items(document, "instances"):
+        _import_instance(item, project)
 
 
 def _items(document, section):
@@ -165,22 +198,25 @@ def _items(document, section):
     return items
 
 
-def _import_named(kind, model, item):
-    """Create or replace (PUT) the object named in ``item`` through its serializers."""
+def _import_named(kind, model, item, project=None):
+    """Create or replace (PUT) the object named in ``item`` through its serializers (in ``project``,
+    for what lives in one); the object written."""
     name = item.get("name", "")
     if not isinstance(name, str):
         raise DocumentError(f"{kind.name.capitalize()} name {name!r} is not a string")
-    instance = model.objects.select_for_update().filter(project_id=Project.DEFAULT_ID, name=name).first()
+    stored = model.objects.select_for_update().filter(name=name)
+    if kind.in_projects:
+        stored = stored.filter(project=project)
     try:
-        kind.write(instance, item)
+        return kind.write(stored.first(), item, project)
     except DocumentError as exc:
         raise DocumentError(f"{kind.name.capitalize()} {name!r}: {exc}") from exc
 
 
-def _import_forward(item):
+def _import_forward(item, project):
     """Create or replace (PUT) a bridge's forward through the API's serializers."""
     name, address = item.get("network", ""), item.get("listen_address", "")
-    network = Network.objects.filter(project_id=Project.DEFAULT_ID, name=name).first()
+    network = Network.objects.filter(project=project, name=name).first()
     if network is None:
         raise DocumentError(f"Forward {address!r}: network {name!r} not found")
     forward = NetworkForward.objects.select_for_update().filter(network=network, listen_address=address).first()
@@ -196,12 +232,13 @@ def _import_forward(item):
         raise DocumentError(f"Forward {address!r}: {exc}") from exc
 
 
-def _import_instance(item):
+def _import_instance(item, project):
     """Create (POST) or replace (PUT) an instance through the API's serializers, then its record and snapshots."""
     name = item.get("name", "")
     if not isinstance(name, str):
         raise DocumentError(f"Instance name {name!r} is not a string")
-    instance = Instance.objects.select_for_update().filter(project_id=Project.DEFAULT_ID, name=name).first()
+    instance = Instance.objects.select_for_update().filter(project=project, name=name).first()
+    context = {"project_name": project.name}
     body = {key: item[key] for key in KINDS["instance"].writable if key in item}
     # No type: a new instance is a container, as the API creates one; a stored one keeps its own.
     instance_type = item.get("type", instance.type if instance else Image.CONTAINER)
@@ -209,11 +246,12 @@ def _import_instance(item):
         if instance_type not in (Image.CONTAINER, Image.VIRTUAL_MACHINE):
             raise DocumentError(f"Invalid instance type {instance_type!r}")
         if instance is None:
-            instance = save_serializer(InstanceCreateSerializer(data={"name": name, "type": instance_type, **body}))
+            data = {"name": name, "type": instance_type, **body}
+            instance = save_serializer(InstanceCreateSerializer(data=data, context=context))
         elif instance.type != instance_type:
             raise DocumentError(f"It is a {instance.type}, not a {instance_type}; delete it first to replace it")
         else:
-            instance = save_serializer(InstanceSerializer(instance, data=body))
+            instance = save_serializer(InstanceSerializer(instance, data=body, context=context))
         store_instance_record(instance, item)
     except DocumentError as exc:
         raise DocumentError(f"Instance {name!r}: {exc}") from exc
@@ -235,21 +273,21 @@ def _import_server(data):
         raise DocumentError(f"Server: {exc}") from exc
 
 
-def _import_image(item, files_dir):
+def _import_image(item, files_dir, project):
     """An image: its row from its files (checked as an upload is), then its settings through the serializer."""
     fingerprint = item.get("fingerprint")
     if not isinstance(fingerprint, str) or not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
         raise DocumentError(f"Image fingerprint {fingerprint!r} is not a SHA-256 in hex")
-    image = Image.objects.select_for_update().filter(fingerprint=fingerprint).first()
+    image = Image.objects.select_for_update().filter(project=project, fingerprint=fingerprint).first()
     try:
         if image is None:
-            image = _image_from_files(item, fingerprint, Path(files_dir or settings.LXDSITE_IMAGES_DIR))
+            image = _image_from_files(item, fingerprint, Path(files_dir or settings.LXDSITE_IMAGES_DIR), project)
         KINDS["image"].write(image, item)
     except (DocumentError, images.ImageError) as exc:
         raise DocumentError(f"Image {fingerprint[:12]}: {exc}") from exc
 
 
-def _image_from_files(item, fingerprint, source):
+def _image_from_files(item, fingerprint, source, project):
     """Store an image found as files in ``source``: the fingerprint and metadata come from the files."""
     split = item.get("split") is True
     paths = [source / fingerprint, source / f"{fingerprint}.rootfs"][: 2 if split else 1]
@@ -269,6 +307,7 @@ def _image_from_files(item, fingerprint, source):
     if instance_type not in (Image.CONTAINER, Image.VIRTUAL_MACHINE):
         raise DocumentError("Invalid instance type")
     image = Image.objects.create(
+        project=project,
         fingerprint=fingerprint,
         filename=images.upload_filename(str(item.get("filename") or "")),
         size=sum(path.stat().st_size for path in paths),

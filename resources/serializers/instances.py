@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from .. import config_keys
+from .. import config_keys, instance_metadata
 from ..architectures import ARCHITECTURE_IDS
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
@@ -18,6 +18,7 @@ from ..instances import (
 )
 from ..models import Instance, Profile, Project
 from ..network_usage import Usage, address_conflict
+from ..project_limits import Member, check_instance_update
 from .fields import (
     BoolField,
     ConfigField,
@@ -25,6 +26,7 @@ from .fields import (
     LXDModelSerializer,
     StringField,
     TimeField,
+    judged_by_project,
     lxd_error,
     lxd_operation_error,
 )
@@ -190,6 +192,14 @@ class InstanceSerializer(LXDModelSerializer):
 
     def update(self, instance, validated_data):
         profiles = validated_data.pop("profiles", None)
+        changed = Member(
+            instance.name,
+            instance.type,
+            validated_data.get("config", instance.config),
+            validated_data.get("devices", instance.devices),
+            [p.name for p in (instance.profile_list() if profiles is None else profiles)],
+        )
+        judged_by_project(check_instance_update, instance.project, changed)
         before = set(expand_devices(instance.profile_list(), instance.devices))
         instance = super().update(instance, validated_data)
         if profiles is not None:
@@ -276,17 +286,35 @@ class InstanceCreateSerializer(InstanceSerializer):
             validated_data.setdefault("architecture", image.architecture)
         validated_data["config"] = {**config, **initial_volatile(image)}
         validated_data["project"] = Project.objects.get(name=self.project_name())
-        instance = Instance.objects.create(**validated_data)
         if profiles is None:
-            # LXD: no profiles in the request means the image's, or "default".
-            profiles = (
-                [link.profile for link in image.profile_links.select_related("profile")]
-                if image is not None
-                else resolve_profiles([Profile.DEFAULT_NAME], self.project_name())
-            )
+            profiles = resolve_profiles(self._default_profile_names(), self.project_name())
+        validated_data["metadata"] = instance_metadata.from_image(image) if image is not None else None
+        instance = Instance.objects.create(**validated_data)
         set_instance_profiles(instance, profiles)
         fill_nic_volatile(instance, self.project_name())
         return instance
+
+    def _default_profile_names(self):
+        """LXD: no profiles in the request means the image's, or "default"."""
+        image = self.context.get("image")
+        if image is None:
+            return [Profile.DEFAULT_NAME]
+        return [link.profile.name for link in image.profile_links.select_related("profile")]
+
+    def requested_member(self, name):
+        """The instance as the request asks for it: LXD judges a create by its project's limits
+        and restrictions before it validates the rest (what is not a string map counts as empty)."""
+        data = self.initial_data if isinstance(self.initial_data, dict) else {}
+        config = data.get("config") if isinstance(data.get("config"), dict) else {}
+        devices = data.get("devices") if isinstance(data.get("devices"), dict) else {}
+        profiles = data.get("profiles")
+        return Member(
+            name,
+            data.get("type") or "container",
+            {key: value for key, value in config.items() if isinstance(value, str)},
+            {key: device for key, device in devices.items() if isinstance(device, dict)},
+            [str(p) for p in profiles] if isinstance(profiles, list) else self._default_profile_names(),
+        )
 
     def validate_profiles(self, value):
         if self.initial_data.get("profiles") is None:

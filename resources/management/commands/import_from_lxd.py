@@ -116,22 +116,30 @@ def _url(*parts):
     return "/1.0/" + "/".join(quote(part, safe="") for part in parts)
 
 
-# The collections copied, in order (images before their aliases), each with its importer; a
-# routed resource not here is carried by one of them (snapshots by their instance) or is not
-# stored state (operations): tests/resource_cases.py says which.
+# The collections copied, in order (images before their aliases), each with its importer and
+# the feature without which a project shows the default project's; a routed resource not here
+# is carried by one of them (snapshots by their instance) or is not stored state (operations):
+# tests/resource_cases.py says which. Projects come first: the other objects live in them.
+PROJECTS = ("/1.0/projects", "import_project", "projects", None)
 COLLECTIONS = [
-    # Projects first: the objects of later collections live in them.
-    ("/1.0/projects", "import_project", "projects"),
-    # Networks before profiles and instances: their NICs name them.
-    ("/1.0/network-acls", "import_network_acl", "network ACLs"),
-    # Zones before networks: a network's dns.zone.* names them.
-    ("/1.0/network-zones", "import_network_zone", "network zones"),
-    ("/1.0/networks", "import_network", "networks"),
-    ("/1.0/profiles", "import_profile", "profiles"),
-    ("/1.0/images", "import_image", "images"),
-    ("/1.0/images/aliases", "import_alias", "aliases"),
-    ("/1.0/instances", "import_instance", "instances"),
+    PROJECTS,
+    # Networks before profiles and instances (their NICs name them); zones before networks (a
+    # network's dns.zone.* names them).
+    ("/1.0/network-acls", "import_network_acl", "network ACLs", "features.networks"),
+    ("/1.0/network-zones", "import_network_zone", "network zones", "features.networks"),
+    ("/1.0/networks", "import_network", "networks", "features.networks"),
+    ("/1.0/profiles", "import_profile", "profiles", "features.profiles"),
+    ("/1.0/images", "import_image", "images", "features.images"),
+    ("/1.0/images/aliases", "import_alias", "aliases", "features.images"),
+    ("/1.0/instances", "import_instance", "instances", None),
 ]
+
+
+def _owns(project, feature):
+    """Whether ``project`` (LXD's JSON) keeps its own objects of ``feature`` (the default project always)."""
+    if project["name"] == Project.DEFAULT_NAME or feature is None:
+        return True
+    return str(project["config"].get(feature, "")).lower() in ("true", "1", "yes", "on")
 
 
 class Command(BaseCommand):
@@ -146,100 +154,111 @@ class Command(BaseCommand):
         lxd, site = LXD(socket), LXDSite()
         config = {key: value for key, value in lxd.get("/1.0").get("config", {}).items() if value is not True}
         site.write("PATCH", "/1.0", {"config": config})
-        found = {collection: lxd.get(f"{collection}?recursion=1") for collection, _, _ in COLLECTIONS}
-        steps = sum(len(objects) for objects in found.values())
+        projects = lxd.get("/1.0/projects?recursion=1")
+        # (collection, project's query, importer, objects), in the order they are written.
+        found = [(PROJECTS, "", projects)]
+        for collection in COLLECTIONS[1:]:
+            for project in projects:
+                if _owns(project, collection[3]):
+                    query = Project.url_query(project["name"])
+                    separator = "&" if query else "?"
+                    found.append((collection, query, lxd.get(f"{collection[0]}{query}{separator}recursion=1")))
+        steps = sum(len(objects) for _, _, objects in found)
         with tqdm(total=steps, desc="Importing from LXD", unit="object", disable=None) as progress:
-            for collection, method, _ in COLLECTIONS:
-                for item in found[collection]:
-                    getattr(self, method)(lxd, site, item)
+            for (_, method, _, _), query, objects in found:
+                for item in objects:
+                    getattr(self, method)(lxd, site, item, query)
                     progress.update()
-        counts = ", ".join(f"{len(found[collection])} {noun}" for collection, _, noun in COLLECTIONS)
-        self.stdout.write(f"Imported {counts}")
+        counts = {noun: 0 for _, _, noun, _ in COLLECTIONS}
+        for (_, _, noun, _), _, objects in found:
+            counts[noun] += len(objects)
+        self.stdout.write("Imported " + ", ".join(f"{count} {noun}" for noun, count in counts.items()))
 
-    def import_project(self, lxd, site, project):
+    def import_project(self, lxd, site, project, query):
         body = {key: project[key] for key in KINDS["project"].writable}
         if site.request("GET", _url("projects", project["name"]))[0] == 404:
             site.write("POST", "/1.0/projects", {"name": project["name"], **body})
         else:
             site.write("PUT", _url("projects", project["name"]), body)
 
-    def import_network_acl(self, lxd, site, acl):
+    def import_network_acl(self, lxd, site, acl, query):
         """An ACL, in LXD's order (that of creation: a rule names ACLs made before it)."""
         body = {key: acl[key] for key in KINDS["network-acl"].writable}
-        if site.request("GET", _url("network-acls", acl["name"]))[0] == 404:
-            site.write("POST", "/1.0/network-acls", {"name": acl["name"], **body})
+        if site.request("GET", _url("network-acls", acl["name"]) + query)[0] == 404:
+            site.write("POST", "/1.0/network-acls" + query, {"name": acl["name"], **body})
         else:
-            site.write("PUT", _url("network-acls", acl["name"]), body)
+            site.write("PUT", _url("network-acls", acl["name"]) + query, body)
 
-    def import_network_zone(self, lxd, site, zone):
+    def import_network_zone(self, lxd, site, zone, query):
         body = {key: zone[key] for key in KINDS["network-zone"].writable}
-        if site.request("GET", _url("network-zones", zone["name"]))[0] == 404:
-            site.write("POST", "/1.0/network-zones", {"name": zone["name"], **body})
+        if site.request("GET", _url("network-zones", zone["name"]) + query)[0] == 404:
+            site.write("POST", "/1.0/network-zones" + query, {"name": zone["name"], **body})
         else:
-            site.write("PUT", _url("network-zones", zone["name"]), body)
+            site.write("PUT", _url("network-zones", zone["name"]) + query, body)
 
-    def import_network(self, lxd, site, network):
+    def import_network(self, lxd, site, network, query):
         """A managed network with its config as LXD filled it in; the host's interfaces are not copied."""
         if not network.get("managed"):
             return
         body = {key: network[key] for key in KINDS["network"].writable}
-        if site.request("GET", _url("networks", network["name"]))[0] == 404:
-            site.write("POST", "/1.0/networks", {"name": network["name"], "type": network["type"], **body})
+        if site.request("GET", _url("networks", network["name"]) + query)[0] == 404:
+            site.write("POST", "/1.0/networks" + query, {"name": network["name"], "type": network["type"], **body})
         else:
-            site.write("PUT", _url("networks", network["name"]), body)
+            site.write("PUT", _url("networks", network["name"]) + query, body)
         if network["type"] == "bridge":
-            for forward in lxd.get(f"{_url('networks', network['name'], 'forwards')}?recursion=1"):
-                self.import_network_forward(site, network["name"], forward)
+            listed = _url("networks", network["name"], "forwards") + (query + "&" if query else "?") + "recursion=1"
+            for forward in lxd.get(listed):
+                self.import_network_forward(site, network["name"], forward, query)
 
-    def import_network_forward(self, site, network, forward):
+    def import_network_forward(self, site, network, forward, query):
         """A bridge's address forward, carried by its network."""
         body = {key: forward[key] for key in ("description", "config", "ports")}
-        url = _url("networks", network, "forwards", forward["listen_address"])
+        url = _url("networks", network, "forwards", forward["listen_address"]) + query
         if site.request("GET", url)[0] == 404:
             listen = {"listen_address": forward["listen_address"]}
-            site.write("POST", _url("networks", network, "forwards"), {**listen, **body})
+            site.write("POST", _url("networks", network, "forwards") + query, {**listen, **body})
         else:
             site.write("PUT", url, body)
 
-    def import_profile(self, lxd, site, profile):
+    def import_profile(self, lxd, site, profile, query):
         body = {key: profile[key] for key in KINDS["profile"].writable}
-        if site.request("GET", _url("profiles", profile["name"]))[0] == 404:
-            site.write("POST", "/1.0/profiles", {"name": profile["name"], **body})
+        if site.request("GET", _url("profiles", profile["name"]) + query)[0] == 404:
+            site.write("POST", "/1.0/profiles" + query, {"name": profile["name"], **body})
         else:
-            site.write("PUT", _url("profiles", profile["name"]), body)
+            site.write("PUT", _url("profiles", profile["name"]) + query, body)
 
-    def import_image(self, lxd, site, image):
+    def import_image(self, lxd, site, image, query):
         fingerprint = image["fingerprint"]
-        if site.request("GET", _url("images", fingerprint))[0] == 404:
+        if site.request("GET", _url("images", fingerprint) + query)[0] == 404:
             # The exported file, streamed into lxdsite's own upload path: the same fingerprint.
-            with lxd.open(_url("images", fingerprint, "export")) as export:
+            with lxd.open(_url("images", fingerprint, "export") + query) as export:
                 headers = {"X-LXD-filename": image.get("filename", "")}
                 content_type, length = export.getheader("Content-Type", ""), export.getheader("Content-Length")
                 if length is None:
                     raise CommandError(f"LXD sent image {fingerprint} without a Content-Length")
-                status, answer = site.request("POST", "/1.0/images", export, content_type, headers, int(length))
+                status, answer = site.request("POST", "/1.0/images" + query, export, content_type, headers, int(length))
             if status != 202 or answer["metadata"]["status"] != "Success":
                 raise CommandError(f"lxdsite refused image {fingerprint}: {answer['metadata'].get('err')}")
         body = {key: image[key] for key in KINDS["image"].writable}
-        site.write("PUT", _url("images", fingerprint), body)
+        site.write("PUT", _url("images", fingerprint) + query, body)
 
-    def import_alias(self, lxd, site, alias):
+    def import_alias(self, lxd, site, alias, query):
         body = {key: alias[key] for key in KINDS["alias"].writable}
-        if site.request("GET", _url("images", "aliases", alias["name"]))[0] == 404:
-            site.write("POST", "/1.0/images/aliases", {"name": alias["name"], **body})
+        if site.request("GET", _url("images", "aliases", alias["name"]) + query)[0] == 404:
+            site.write("POST", "/1.0/images/aliases" + query, {"name": alias["name"], **body})
         else:
-            site.write("PUT", _url("images", "aliases", alias["name"]), body)
+            site.write("PUT", _url("images", "aliases", alias["name"]) + query, body)
 
-    def import_instance(self, lxd, site, instance):
+    def import_instance(self, lxd, site, instance, query):
         name = instance["name"]
         body = {key: instance[key] for key in KINDS["instance"].writable}
-        if site.request("GET", _url("instances", name))[0] == 404:
-            site.write(
-                "POST", "/1.0/instances", {"name": name, "type": instance["type"], "source": {"type": "none"}, **body}
-            )
+        if site.request("GET", _url("instances", name) + query)[0] == 404:
+            created = {"name": name, "type": instance["type"], "source": {"type": "none"}, **body}
+            site.write("POST", "/1.0/instances" + query, created)
         else:
-            site.write("PUT", _url("instances", name), body)
-        snapshots = lxd.get(_url("instances", name, "snapshots") + "?recursion=1")
+            site.write("PUT", _url("instances", name) + query, body)
+        separator = "&" if query else "?"
+        snapshots = lxd.get(_url("instances", name, "snapshots") + query + separator + "recursion=1")
         record = {
             **instance,
             # lxdsite records Running, Stopped and Frozen; LXD's other states (Error, ...) as Stopped.
@@ -249,7 +268,8 @@ class Command(BaseCommand):
         }
         with transaction.atomic():
             # Server-managed state the API does not take from clients: the same code `import` uses.
-            stored = Instance.objects.select_for_update().get(project_id=Project.DEFAULT_ID, name=name)
+            project = instance.get("project") or Project.DEFAULT_NAME
+            stored = Instance.objects.select_for_update().get(project__name=project, name=name)
             try:
                 store_instance_record(stored, record)
             except DocumentError as exc:
