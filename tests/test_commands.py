@@ -745,3 +745,27 @@ def test_export_and_import_carry_networks_acls_and_zones_before_the_nics_naming_
     assert [a["name"] for a in document["network_acls"]] == ["a1"]
     assert [z["name"] for z in document["network_zones"]] == ["z.example.com"]
     assert [(f["network"], f["listen_address"]) for f in document["network_forwards"]] == [("br1", "192.0.2.1")]
+
+
+@pytest.mark.django_db
+def test_export_and_import_carry_a_projects_networks(api, tmp_path):
+    api.post("/1.0/projects", {"name": "own", "config": {"features.networks": "true"}})
+    none = {"ipv4.address": "none", "ipv6.address": "none"}
+    assert (
+        api.post("/1.0/networks?project=own", {"name": "ovn0", "config": {"network": "x", **none}}).status_code == 201
+    )
+    assert api.post("/1.0/network-acls?project=own", {"name": "a1"}).status_code == 201
+    exported = tmp_path / "export.yaml"
+    run("export", "--output", str(exported))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    assert manage(fresh, "migrate", "--verbosity", "0").returncode == 0
+    imported = manage(fresh, "import", str(exported))
+    again = manage(fresh, "export")
+
+    assert imported.returncode == 0, imported.stderr
+    assert again.stdout == exported.read_text()
+    (own,) = yaml.safe_load(again.stdout)["projects"]
+    assert [(n["name"], n["type"]) for n in own["networks"]] == [("ovn0", "ovn")]
+    assert [a["name"] for a in own["network_acls"]] == ["a1"]
