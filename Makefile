@@ -19,14 +19,14 @@ venv: $(VENV)/.installed
 # System packages the suite drives: the real LXD 5.0.2 daemon and lxc client, busybox (the
 # static binary the daemon's test containers run), curl and
 # script (lxc edit tests), Chromium and its driver (admin browser test), Redis and ss (events
-# tests), and PostgreSQL.
+# tests), nftables (the bridges the daemon makes in the network tests), and PostgreSQL.
 deps: venv
 	@if ! command -v lxd >/dev/null || ! command -v lxc >/dev/null || ! command -v busybox >/dev/null \
 		|| ! command -v curl >/dev/null \
 		|| ! command -v script >/dev/null || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
-		|| ! command -v redis-server >/dev/null || ! command -v ss >/dev/null; then \
+		|| ! command -v redis-server >/dev/null || ! command -v ss >/dev/null || ! command -v nft >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lxd lxd-client busybox-static curl bsdutils \
-			chromium chromium-driver redis-server iproute2; \
+			chromium chromium-driver redis-server iproute2 nftables; \
 	fi
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --bind 127.0.0.1 --port 6379 --daemonize yes
 	@pg_isready -q -h 127.0.0.1 -p 5432 || \

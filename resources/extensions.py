@@ -52,4 +52,6 @@ API_EXTENSIONS = [
     "network_acl",
     # /1.0/network-zones (zones recorded, no DNS served); networks' dns.zone.* name them.
     "network_dns",
+    # /1.0/networks/NAME/forwards on bridges (recorded, never applied): `lxc network forward`.
+    "network_forward",
 ]

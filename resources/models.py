@@ -500,3 +500,25 @@ class NetworkZone(models.Model):
 
     def __str__(self):
         return self.name
+
+
+@watched
+class NetworkForward(models.Model):
+    """An address forward of a managed network (``/1.0/networks/NAME/forwards``): recorded, never applied."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="forwards")
+    listen_address = models.CharField(max_length=64)
+    description = models.TextField(blank=True, default="")
+    config = models.JSONField(default=dict, blank=True)
+    # Port specifications as LXD shows them (api.NetworkForwardPort, normalised).
+    ports = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "network forward"
+        constraints = [
+            models.UniqueConstraint(fields=["network", "listen_address"], name="unique_network_forward_address")
+        ]
+
+    def __str__(self):
+        return f"{self.network} {self.listen_address}"

@@ -8,6 +8,7 @@ from .api.image_aliases import ImageAliasViewSet
 from .api.images import ImageViewSet
 from .api.instances import ContainerViewSet, InstanceViewSet
 from .api.network_acls import NetworkACLViewSet
+from .api.network_forwards import NetworkForwardViewSet
 from .api.network_zones import NetworkZoneViewSet
 from .api.networks import NetworkViewSet
 from .api.operations import OperationViewSet
@@ -59,6 +60,7 @@ class LXDRouter(SimpleRouter):
 router = LXDRouter()
 router.register("1.0/profiles", ProfileViewSet, basename="profile")
 router.register("1.0/projects", ProjectViewSet, basename="project")
+router.register(r"1.0/networks/(?P<network_name>[^/]+)/forwards", NetworkForwardViewSet, basename="network-forward")
 router.register("1.0/networks", NetworkViewSet, basename="network")
 router.register("1.0/network-acls", NetworkACLViewSet, basename="network-acl")
 router.register("1.0/network-zones", NetworkZoneViewSet, basename="network-zone")

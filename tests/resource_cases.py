@@ -13,6 +13,7 @@ from resources.models import (
     InstanceProfile,
     Network,
     NetworkACL,
+    NetworkForward,
     NetworkZone,
     Operation,
     Profile,
@@ -97,6 +98,17 @@ def _network_acl(index, public=False):
 def _network_zone(index, public=False):
     NetworkZone.objects.create(name=f"z{index + 1}.example.com", description="first", config={"user.a": "1"})
     return f"z{index + 1}.example.com"
+
+
+def _network_forward(index, public=False):
+    network = Network.objects.filter(name="fbr").first() or Network.objects.create(
+        name="fbr", config={"ipv4.address": "10.7.0.1/24", "ipv6.address": "none"}
+    )
+    port = {"description": "", "protocol": "tcp", "listen_port": "80", "target_port": "", "target_address": "10.7.0.5"}
+    NetworkForward.objects.create(
+        network=network, listen_address=f"192.0.2.{index + 1}", description="first", ports=[port]
+    )
+    return f"192.0.2.{index + 1}"
 
 
 def _operation(index, public=False):
@@ -195,6 +207,16 @@ CASES = {
         extensions=("network_dns",),
         document_kind="network-zone",
         lxd_import="/1.0/network-zones",
+    ),
+    "network-forward": ResourceCase(
+        _network_forward,
+        url_kwargs={"network_name": "fbr"},
+        put={"config": {"target_address": "10.7.0.9"}, "description": "put"},
+        patch={"description": "patched"},
+        column="description",
+        extensions=("network_forward",),
+        # Carried by its network (import_from_lxd copies a bridge's forwards with it).
+        lxd_import="/1.0/networks",
     ),
     "operation": ResourceCase(_operation, extensions=("operation_description",)),
     "instance": INSTANCE,

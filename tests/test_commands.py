@@ -733,3 +733,62 @@ def test_yaml_documents_hold_json_values(text, expected):
 def test_yaml_that_is_not_json_is_a_document_error(text, message):
     with pytest.raises(DocumentError, match=f"Invalid YAML: .*{re.escape(message)}"):
         load_yaml(text)
+
+
+@pytest.mark.django_db
+def test_export_and_import_carry_networks_acls_and_zones_before_the_nics_naming_them(api, tmp_path):
+    api.post("/1.0/network-zones", {"name": "z.example.com", "config": {"user.z": "1"}})
+    api.post("/1.0/network-acls", {"name": "a1", "ingress": [{"action": "allow", "state": "enabled"}]})
+    none = {"ipv4.address": "none", "ipv6.address": "none"}
+    api.post(
+        "/1.0/networks", {"name": "br0", "config": {**none, "security.acls": "a1", "dns.zone.forward": "z.example.com"}}
+    )
+    api.post("/1.0/networks", {"name": "mv0", "type": "macvlan", "config": {"parent": "eth9"}})
+    api.post("/1.0/profiles", {"name": "net", "devices": {"eth0": {"type": "nic", "network": "br0"}}})
+    port = {"protocol": "tcp", "listen_port": "80", "target_address": "10.0.0.5"}
+    api.post("/1.0/networks", {"name": "br1", "config": {"ipv4.address": "10.0.0.1/24", "ipv6.address": "none"}})
+    assert api.post("/1.0/networks/br1/forwards", {"listen_address": "192.0.2.1", "ports": [port]}).status_code == 201
+    exported = tmp_path / "export.yaml"
+    run("export", "--output", str(exported))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    assert manage(fresh, "migrate", "--verbosity", "0").returncode == 0
+    imported = manage(fresh, "import", str(exported))
+    again = manage(fresh, "export")
+
+    assert imported.returncode == 0, imported.stderr
+    assert again.stdout == exported.read_text()
+    document = yaml.safe_load(again.stdout)
+    assert [(n["name"], n["type"]) for n in document["networks"]] == [
+        ("br0", "bridge"),
+        ("mv0", "macvlan"),
+        ("br1", "bridge"),
+    ]
+    assert [a["name"] for a in document["network_acls"]] == ["a1"]
+    assert [z["name"] for z in document["network_zones"]] == ["z.example.com"]
+    assert [(f["network"], f["listen_address"]) for f in document["network_forwards"]] == [("br1", "192.0.2.1")]
+
+
+@pytest.mark.django_db
+def test_export_and_import_carry_a_projects_networks(api, tmp_path):
+    api.post("/1.0/projects", {"name": "own", "config": {"features.networks": "true"}})
+    none = {"ipv4.address": "none", "ipv6.address": "none"}
+    assert (
+        api.post("/1.0/networks?project=own", {"name": "ovn0", "config": {"network": "x", **none}}).status_code == 201
+    )
+    assert api.post("/1.0/network-acls?project=own", {"name": "a1"}).status_code == 201
+    exported = tmp_path / "export.yaml"
+    run("export", "--output", str(exported))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    assert manage(fresh, "migrate", "--verbosity", "0").returncode == 0
+    imported = manage(fresh, "import", str(exported))
+    again = manage(fresh, "export")
+
+    assert imported.returncode == 0, imported.stderr
+    assert again.stdout == exported.read_text()
+    (own,) = yaml.safe_load(again.stdout)["projects"]
+    assert [(n["name"], n["type"]) for n in own["networks"]] == [("ovn0", "ovn")]
+    assert [a["name"] for a in own["network_acls"]] == ["a1"]

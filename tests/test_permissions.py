@@ -52,6 +52,7 @@ CREATE_BODIES = {
     "network": {"name": "new", "config": {"ipv4.address": "none", "ipv6.address": "none"}},
     "network-acl": {"name": "new"},
     "network-zone": {"name": "new.example.com"},
+    "network-forward": {"listen_address": "192.0.2.50"},
 }
 ACTION_BODIES = {
     "state": {"action": "start"},

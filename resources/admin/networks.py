@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from ..models import Network
+from ..models import Network, NetworkForward
 from ..network_usage import Usage
 from ..serializers.fields import lxd_error
 from ..serializers.networks import NetworkCreateSerializer, NetworkSerializer
@@ -24,11 +24,25 @@ class NetworkForm(APIValidatedForm):
         widgets = {"description": forms.TextInput(attrs={"class": "vLargeTextField"})}
 
 
+class NetworkForwardInline(admin.TabularInline):
+    """A bridge's address forwards, shown; they are made and changed through the API (``lxc network forward``)."""
+
+    model = NetworkForward
+    fields = ["listen_address", "description", "config", "ports"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Network)
 class NetworkAdmin(APIValidatedAdmin):
     """LXD's managed networks: renamed through the API (``lxc network rename``), edited here."""
 
     form = NetworkForm
+    inlines = [NetworkForwardInline]
     list_display = ["name", "type", "description", "project"]
     list_filter = ["type"]
     search_fields = ["name", "description", "config"]

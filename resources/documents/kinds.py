@@ -49,6 +49,8 @@ class Kind:
     find: Callable | None = None
     # The feature without which a project uses the default project's objects of this kind.
     feature: str | None = None
+    # Fields only a create takes (a network's ``type``).
+    create_only: tuple = ()
 
     @property
     def in_projects(self):
@@ -99,7 +101,9 @@ class Kind:
         if instance is None:
             project = project or Project.objects.get(pk=Project.DEFAULT_ID)
             context = {"project_name": project.name}
-            serializer = self.create_serializer_class(data={"name": data.get("name", ""), **body}, context=context)
+            extra = {key: data[key] for key in self.create_only if key in data}
+            data = {"name": data.get("name", ""), **body, **extra}
+            serializer = self.create_serializer_class(data=data, context=context)
             return save_serializer(serializer, **({"project": project} if self.in_projects else {}))
         return save_serializer(self.serializer_class(instance, data=body, context=_project_context(instance)))
 
@@ -145,7 +149,7 @@ KINDS = {
         "alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True, feature="features.images"
     ),
     "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
-    "network": Kind("network", Network, NetworkSerializer, NetworkCreateSerializer, True),
+    "network": Kind("network", Network, NetworkSerializer, NetworkCreateSerializer, True, create_only=("type",)),
     # Rules are lists of objects: not strings only.
     "network-zone": Kind("network-zone", NetworkZone, NetworkZoneSerializer, NetworkZoneCreateSerializer, True),
     "network-acl": Kind("network-acl", NetworkACL, NetworkACLSerializer, NetworkACLCreateSerializer, False),

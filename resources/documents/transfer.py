@@ -10,13 +10,25 @@ from django.conf import settings
 from django.db import transaction
 
 from .. import images
-from ..models import Image, ImageAlias, Instance, Profile, Project, Server
+from ..models import (
+    Image,
+    ImageAlias,
+    Instance,
+    Network,
+    NetworkACL,
+    NetworkForward,
+    NetworkZone,
+    Profile,
+    Project,
+    Server,
+)
 from ..serializers import (
     HIDDEN_SERVER_KEYS,
     ImageSerializer,
     InstanceCreateSerializer,
     InstanceSerializer,
 )
+from ..serializers.network_forwards import NetworkForwardCreateSerializer, NetworkForwardSerializer
 from .errors import (
     DocumentError,
 )
@@ -31,7 +43,25 @@ from .kinds import (
 
 # What a project holds, in the order an import creates it; the default project's at the top
 # level, every other project's under ``projects``.
-CONTENTS = ("profiles", "images", "aliases", "instances")
+# Zones and ACLs before the networks that name them, networks before their forwards and the NICs
+# that name them.
+CONTENTS = (
+    "network_zones",
+    "network_acls",
+    "networks",
+    "network_forwards",
+    "profiles",
+    "images",
+    "aliases",
+    "instances",
+)
+# The fields of the network objects a document carries, as the API shows them.
+NETWORK_SECTIONS = {
+    "network_zones": (NetworkZone, ("name", "description", "config"), "network-zone"),
+    "network_acls": (NetworkACL, ("name", "description", "ingress", "egress", "config"), "network-acl"),
+    "networks": (Network, ("name", "description", "type", "config"), "network"),
+}
+FORWARD_FIELDS = ("listen_address", "description", "config", "ports")
 SECTIONS = ("server", *CONTENTS, "projects")
 
 
@@ -85,7 +115,18 @@ def _project_contents(project, files_dir):
         .order_by("name")
         .prefetch_related("profile_links__profile", "snapshots")
     ]
-    return {"profiles": profiles, "images": images, "aliases": aliases, "instances": instances}
+    network_sections = {
+        section: [
+            {key: getattr(row, key) for key in fields} for row in model.objects.filter(project=project).order_by("id")
+        ]
+        for section, (model, fields, _) in NETWORK_SECTIONS.items()
+    }
+    forwards = NetworkForward.objects.filter(network__project=project).select_related("network").order_by("id")
+    network_sections["network_forwards"] = [
+        {"network": forward.network.name, **{key: getattr(forward, key) for key in FORWARD_FIELDS}}
+        for forward in forwards
+    ]
+    return {**network_sections, "profiles": profiles, "images": images, "aliases": aliases, "instances": instances}
 
 
 def _copy_files(paths, directory):
@@ -134,6 +175,11 @@ def _import_project(item, files_dir):
 
 
 def _import_contents(document, project, files_dir):
+    for section, (model, _, kind) in NETWORK_SECTIONS.items():
+        for item in _items(document, section):
+            _import_named(KINDS[kind], model, item, project)
+    for item in _items(document, "network_forwards"):
+        _import_forward(item, project)
     for item in _items(document, "profiles"):
         _import_named(KINDS["profile"], Profile, item, project)
     for item in _items(document, "images"):
@@ -165,6 +211,25 @@ def _import_named(kind, model, item, project=None):
         return kind.write(stored.first(), item, project)
     except DocumentError as exc:
         raise DocumentError(f"{kind.name.capitalize()} {name!r}: {exc}") from exc
+
+
+def _import_forward(item, project):
+    """Create or replace (PUT) a bridge's forward through the API's serializers."""
+    name, address = item.get("network", ""), item.get("listen_address", "")
+    network = Network.objects.filter(project=project, name=name).first()
+    if network is None:
+        raise DocumentError(f"Forward {address!r}: network {name!r} not found")
+    forward = NetworkForward.objects.select_for_update().filter(network=network, listen_address=address).first()
+    body = {key: item[key] for key in FORWARD_FIELDS if key in item}
+    if forward is None:
+        serializer = NetworkForwardCreateSerializer(data=body, context={"network": network})
+    else:
+        body.pop("listen_address", None)
+        serializer = NetworkForwardSerializer(forward, data=body)
+    try:
+        save_serializer(serializer)
+    except DocumentError as exc:
+        raise DocumentError(f"Forward {address!r}: {exc}") from exc
 
 
 def _import_instance(item, project):

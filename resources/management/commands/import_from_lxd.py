@@ -205,6 +205,20 @@ class Command(BaseCommand):
             site.write("POST", "/1.0/networks" + query, {"name": network["name"], "type": network["type"], **body})
         else:
             site.write("PUT", _url("networks", network["name"]) + query, body)
+        if network["type"] == "bridge":
+            listed = _url("networks", network["name"], "forwards") + (query + "&" if query else "?") + "recursion=1"
+            for forward in lxd.get(listed):
+                self.import_network_forward(site, network["name"], forward, query)
+
+    def import_network_forward(self, site, network, forward, query):
+        """A bridge's address forward, carried by its network."""
+        body = {key: forward[key] for key in ("description", "config", "ports")}
+        url = _url("networks", network, "forwards", forward["listen_address"]) + query
+        if site.request("GET", url)[0] == 404:
+            listen = {"listen_address": forward["listen_address"]}
+            site.write("POST", _url("networks", network, "forwards") + query, {**listen, **body})
+        else:
+            site.write("PUT", url, body)
 
     def import_profile(self, lxd, site, profile, query):
         body = {key: profile[key] for key in KINDS["profile"].writable}
