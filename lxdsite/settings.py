@@ -189,6 +189,8 @@ LXDSITE_REQUIRE_IF_MATCH = os.environ.get("LXDSITE_REQUIRE_IF_MATCH") == "1"
 
 # Image files, as LXD keeps them: LXD_DIR/images/<fingerprint> (and <fingerprint>.rootfs for split images).
 LXDSITE_IMAGES_DIR = Path(os.environ.get("LXDSITE_IMAGES_DIR") or LXD_DIR / "images").resolve()
+# The certificate the HTTPS listeners present (``serve --tls-cert``); None: LXD_DIR/server.crt.
+LXDSITE_TLS_CERT = None
 
 # Finished operations disappear this many seconds after they end (LXD: 5).
 LXDSITE_OPERATION_EXPIRY = float(os.environ.get("LXDSITE_OPERATION_EXPIRY") or 5)

@@ -7,6 +7,7 @@ import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
+from gunicorn.util import parse_address
 from gunicorn.workers.base import Worker
 
 from .connection import Connection, Site
@@ -55,12 +56,12 @@ class LXDWorker(Worker):
     async def _serve(self, executor):
         access_log = self.log.access_log if self.cfg.accesslog else None
         site = Site(self.loop, executor, self.wsgi, keepalive=self.cfg.keepalive, access_log=access_log)
-        tls_files = getattr(self.app, "tls_files", None)
-        tls = server_context(*tls_files) if tls_files else None
+        https = {parse_address(address) for address in getattr(self.app, "https", ())}
+        tls = server_context(*self.app.tls_files) if https else None
         servers = []
         for listener in self.sockets:
-            # TLS, when configured, is for TCP: lxc speaks plain HTTP on the unix socket.
-            if tls is not None and listener.sock.family != socket.AF_UNIX:
+            # The --https listeners speak TLS; the unix socket and --bind ones plain HTTP.
+            if listener.sock.family != socket.AF_UNIX and listener.cfg_addr in https:
                 factory = lambda: TLSProtocol(tls, Connection(site, tls=True))  # noqa: E731
             else:
                 factory = lambda: Connection(site)  # noqa: E731
