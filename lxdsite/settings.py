@@ -149,6 +149,7 @@ rename to write only over the version you read (else 412), or as `If-None-Match`
         {"name": "profiles", "description": "Profiles: configuration and devices instances take."},
         {"name": "projects", "description": "Projects: separate sets of instances, profiles and images (`?project=`)."},
         {"name": "operations", "description": "Background operations: what an async answer follows."},
+        {"name": "certificates", "description": "The trust store: the TLS client certificates the server trusts."},
         {"name": "events", "description": "The event stream (a WebSocket)."},
     ],
     # /1.0/events is a WebSocket served by a plain Django view: documented by a hook.

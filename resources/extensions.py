@@ -29,4 +29,7 @@ API_EXTENSIONS = [
     "project_usage",
     # all-projects=true on the instance lists: `lxc list --all-projects`.
     "instance_all_projects",
+    # /1.0/certificates: PUT/PATCH change a certificate, which may be restricted to projects.
+    "certificate_update",
+    "certificate_project",
 ]

@@ -3,9 +3,11 @@
 LXD trusts whoever can open its unix socket and gives everyone else a public view. lxdsite
 does the same: ``manage.py serve`` marks each request with the kind of listener that
 accepted it (``LISTENER_KEY`` in the WSGI environ, set from the socket itself, never from
-anything the client sends). Over TCP a request is trusted only with a valid API token
-(``Authorization: Bearer ...``) or a Django staff session, which may do what its Django model
-permissions allow (``required_permission``).
+anything the client sends). Over TCP a request is trusted, as by LXD, when the TLS client
+certificate it came with is in the trust store (``Certificate``, read on every request: a removed
+one is refused at once; a restricted one only within its projects); and, as lxdsite's own
+extras, with a valid API token (``Authorization: Bearer ...``) or a Django staff session, which
+may do what its Django model permissions allow (``required_permission``).
 """
 
 import hashlib
@@ -81,16 +83,59 @@ def required_permission(request, view):
     return f"{opts.app_label}.{get_permission_codename(permission_verb(request, view), opts)}"
 
 
+# Where a request keeps the trust-store row of its client certificate once read (None: not trusted).
+TRUSTED_CERTIFICATE_KEY = "lxdsite.trusted_certificate"
+
+
+def client_fingerprint(request):
+    """LXD's fingerprint of the TLS client certificate the request came with, or None."""
+    der = request.META.get(CLIENT_CERTIFICATE_KEY)
+    return hashlib.sha256(der).hexdigest() if der else None
+
+
+def trusted_certificate(request):
+    """The ``client`` certificate of the trust store the request's TLS client presented, or None
+    (read once per request; ``metrics`` certificates trust nothing the API serves)."""
+    from .models import Certificate
+
+    meta = request.META
+    if TRUSTED_CERTIFICATE_KEY not in meta:
+        fingerprint = client_fingerprint(request)
+        meta[TRUSTED_CERTIFICATE_KEY] = (
+            Certificate.objects.filter(fingerprint=fingerprint, type=Certificate.CLIENT)
+            .prefetch_related("project_links__project")
+            .first()
+            if fingerprint
+            else None
+        )
+    return meta[TRUSTED_CERTIFICATE_KEY]
+
+
+def restricted_allows(request, certificate):
+    """Whether a restricted certificate may make the request: on a project's objects, in its
+    projects only (as LXD's allowProjectPermission); elsewhere only ``GET /1.0``."""
+    from .api.reads import InProject, requested_project
+
+    view = (getattr(request, "parser_context", None) or {}).get("view")
+    if isinstance(getattr(view, "scope", None), InProject):
+        return requested_project(request) in {link.project.name for link in certificate.project_links.all()}
+    return request.method in permissions.SAFE_METHODS and getattr(view, "restricted_read", False)
+
+
 def is_trusted(request):
     """Whether the request may see and do all it asks, as a client of LXD's unix socket.
 
-    Over TCP: a read-write token, a read-only one for reads, or an active staff user holding
-    the request's ``required_permission`` (superusers hold every one).
+    Over TCP: a trusted client certificate (a restricted one within its projects), a read-write
+    token, a read-only one for reads, or an active staff user holding the request's
+    ``required_permission`` (superusers hold every one).
     """
     from .models import APIToken
 
     if request.META.get(LISTENER_KEY) == "unix":
         return True
+    certificate = trusted_certificate(request)
+    if certificate is not None:
+        return not certificate.restricted or restricted_allows(request, certificate)
     if isinstance(request.auth, APIToken):
         return request.method in permissions.SAFE_METHODS or not request.auth.read_only
     user = getattr(request, "user", None)

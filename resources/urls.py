@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DynamicRoute, Route, SimpleRouter
 
 from . import events
+from .api.certificates import CertificateViewSet
 from .api.image_aliases import ImageAliasViewSet
 from .api.images import ImageViewSet
 from .api.instances import ContainerViewSet, InstanceViewSet
@@ -55,6 +56,7 @@ class LXDRouter(SimpleRouter):
 
 router = LXDRouter()
 router.register("1.0/profiles", ProfileViewSet, basename="profile")
+router.register("1.0/certificates", CertificateViewSet, basename="certificate")
 router.register("1.0/projects", ProjectViewSet, basename="project")
 # Before the images: /1.0/images/aliases would otherwise be read as an image fingerprint.
 router.register("1.0/images/aliases", ImageAliasViewSet, basename="image-alias")

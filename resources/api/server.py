@@ -26,6 +26,8 @@ class ServerViewSet(ConditionalUpdateMixin, LifecycleMixin, RetrieveMixin, Updat
     # Untrusted clients read it too, and see its API facts only (object_response).
     scope = Everyone()
     untrusted_read = True
+    # A restricted certificate reads it as a trusted client (``trust.restricted_allows``).
+    restricted_read = True
 
     def object_url(self, instance):
         return "/1.0"

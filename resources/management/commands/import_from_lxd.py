@@ -7,6 +7,7 @@ server-managed parts (volatile keys, status, times, snapshots) are stored by the
 `manage.py import` uses. A second run leaves equal objects equal (snapshots are written again).
 """
 
+import base64
 import http.client
 import io
 import json
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from resources.documents import KINDS, DocumentError, store_instance_record
 from resources.models import Instance, Project
+from resources.serializers.certificates import parse_certificate_pem
 from resources.trust import LISTENER_KEY
 
 CHUNK = 1024 * 1024
@@ -126,6 +128,8 @@ COLLECTIONS = [
     ("/1.0/images", "import_image", "images"),
     ("/1.0/images/aliases", "import_alias", "aliases"),
     ("/1.0/instances", "import_instance", "instances"),
+    # After projects: a restricted certificate names its projects.
+    ("/1.0/certificates", "import_certificate", "certificates"),
 ]
 
 
@@ -186,6 +190,15 @@ class Command(BaseCommand):
             site.write("POST", "/1.0/images/aliases", {"name": alias["name"], **body})
         else:
             site.write("PUT", _url("images", "aliases", alias["name"]), body)
+
+    def import_certificate(self, lxd, site, certificate):
+        """The trust store: the same certificates trust the same clients (their fingerprints are kept)."""
+        body = {key: certificate[key] for key in ("name", "type", "restricted", "projects")}
+        if site.request("GET", _url("certificates", certificate["fingerprint"]))[0] == 404:
+            der = parse_certificate_pem(certificate["certificate"])
+            site.write("POST", "/1.0/certificates", {**body, "certificate": base64.b64encode(der).decode()})
+        else:
+            site.write("PUT", _url("certificates", certificate["fingerprint"]), body)
 
     def import_instance(self, lxd, site, instance):
         name = instance["name"]

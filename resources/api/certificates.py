@@ -1,0 +1,116 @@
+"""``/1.0/certificates``: LXD's trust store, which decides whom a TLS client certificate trusts."""
+
+from django.contrib.auth.hashers import check_password
+from django.db import transaction
+from rest_framework import exceptions
+
+from ..envelope import CreatedResponse
+from ..exceptions import AmbiguousPrefix
+from ..models import Certificate, Server
+from ..serializers.certificates import (
+    CertificateCreateSerializer,
+    CertificateETagSerializer,
+    CertificateSerializer,
+    add_certificate,
+)
+from ..trust import CLIENT_CERTIFICATE_KEY, is_trusted
+from .base import DestroyMixin, LifecycleMixin, ListMixin, LXDViewSet, RetrieveMixin, UpdateMixin
+from .cached_reads import CachedReadMixin
+from .conditional import ConditionalUpdateMixin, conditional_schema
+from .reads import Shown
+
+HEX = frozenset("0123456789abcdef")
+
+
+def trust_password_matches(password):
+    """Whether ``password`` is ``core.trust_password`` (stored hashed, as LXD stores it)."""
+    stored = Server.objects.filter(pk=Server.SINGLETON_ID).values_list("config", flat=True).first() or {}
+    hashed = stored.get("core.trust_password", "")
+    return bool(hashed) and check_password(password, hashed)
+
+
+@conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
+class CertificateViewSet(
+    CachedReadMixin,
+    ConditionalUpdateMixin,
+    LifecycleMixin,
+    ListMixin,
+    RetrieveMixin,
+    UpdateMixin,
+    DestroyMixin,
+    LXDViewSet,
+):
+    """``/1.0/certificates``: trusted certificates, found by fingerprint or a unique prefix of it.
+
+    ``POST`` is open to untrusted clients, as in LXD: with ``core.trust_password`` (or a
+    certificate add token) it trusts the certificate the client's TLS handshake presented.
+    """
+
+    queryset = Certificate.objects.all()
+    serializer_class = CertificateSerializer
+    create_serializer_class = CertificateCreateSerializer
+    etag_serializer_class = CertificateETagSerializer
+    # A restricted certificate's projects, in its order (names only; the ETag hashes them).
+    shown = (Shown("project_links", "project", ("name",), in_etag=True),)
+    prepared_reads = True
+    lifecycle_name = "certificate"
+    lookup_field = "fingerprint"
+    collection_url = "/1.0/certificates"
+    not_found_message = "Certificate not found"
+
+    def check_permissions(self, request):
+        # Whom a POST trusts is decided by its password (``create``), as LXD does.
+        if self.action != "create":
+            super().check_permissions(request)
+
+    def read_prepared(self, value):
+        # A prefix is looked up by LIKE (and refused when ambiguous).
+        return len(value) == 64 and super().read_prepared(value)
+
+    def lookup_object(self, value):
+        if not value or not HEX.issuperset(value):
+            raise exceptions.NotFound(self.not_found_message)
+        matches = list(self.get_queryset().filter(fingerprint__startswith=value)[:2])
+        if len(matches) > 1:
+            raise AmbiguousPrefix("More than one certificate matches")
+        if not matches:
+            raise exceptions.NotFound(self.not_found_message)
+        return matches[0]
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=self.request_data())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if data["token"] and data["certificate"]:
+            raise exceptions.ParseError("Can't use certificate if token is requested")
+        if data["token"] and data["type"] != Certificate.CLIENT:
+            raise exceptions.ParseError("Tokens can only be issued for client certificates")
+        if is_trusted(request):
+            if not data["certificate"] and not data["token"]:
+                raise exceptions.ParseError("Client is already trusted")
+        elif not data["password"] or not trust_password_matches(data["password"]):
+            # LXD's answer to a missing or wrong password (response.Forbidden(nil)).
+            raise exceptions.PermissionDenied("not authorized")
+        if data["type"] not in Certificate.TYPES:
+            raise exceptions.ParseError("Invalid certificate type")
+        der = data["certificate"] or self.presented_certificate()
+        with transaction.atomic():
+            certificate = add_certificate(
+                der,
+                name=data["name"],
+                type=data["type"],
+                restricted=data["restricted"],
+                projects=data["projects"],
+                fallback_name=request.META.get("REMOTE_ADDR", ""),
+            )
+            self.emit_lifecycle("created", certificate)
+        return CreatedResponse(self.object_url(certificate))
+
+    def presented_certificate(self):
+        """The certificate the client's TLS handshake presented, for a POST that names none."""
+        meta = self.request.META
+        if meta.get("wsgi.url_scheme") != "https":
+            raise exceptions.ParseError("Can't use TLS data on non-TLS link")
+        if not meta.get(CLIENT_CERTIFICATE_KEY):
+            raise exceptions.ParseError("No client certificate provided")
+        return meta[CLIENT_CERTIFICATE_KEY]
