@@ -16,7 +16,7 @@ from ..models import Certificate, CertificateProject, Project
 from ..server_identity import fingerprint_of_der
 from .fields import BoolField, GoField, LXDModelSerializer, StringField, _type_name, lxd_error
 
-BASE64_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/=")
+BASE64_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/=\r\n")
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string"}})
@@ -94,7 +94,8 @@ class CertificateCreateSerializer(serializers.Serializer):
         if not value:
             return None
         try:
-            der = base64.b64decode(value, validate=True)
+            # Go's decoder skips line breaks (pylxd sends the PEM body's lines).
+            der = base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True)
         except binascii.Error:
             raise lxd_error(f"illegal base64 data at input byte {_bad_base64_offset(value)}") from None
         try:

@@ -1,0 +1,103 @@
+"""The real clients over HTTPS, as they use a remote LXD: `lxc remote add` with the trust password,
+`lxc list REMOTE:`, `lxc config trust`; pylxd with `cert=` and `authenticate()`. Every listener is
+on 127.0.0.1, and each client keeps its configuration in the test's own directory."""
+
+import os
+import subprocess
+
+import pylxd
+import pytest
+
+from resources.server_identity import generate_certificate
+from tests.support.live_server import free_port, running_server
+
+pytestmark = pytest.mark.live
+
+PASSWORD = "sekret"
+
+
+def lxc(conf, *args, nsenter_pid=None):
+    """Run lxc with its configuration (client certificate, remotes) under ``conf``; (status, stdout, stderr)."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(conf / "home"),
+        "LXD_CONF": str(conf / "lxc"),
+    }
+    command = ["lxc", *args]
+    if nsenter_pid is not None:
+        command = ["nsenter", "-t", str(nsenter_pid), "-n", *command]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def https_server(tmp_path):
+    """lxdsite serving HTTPS on 127.0.0.1 with its generated identity and a trust password: (server, URL)."""
+    port = free_port()
+    with running_server(tmp_path / "lxd", args=["--https", f"127.0.0.1:{port}"]) as server:
+        assert server.request("PATCH", "/1.0", {"config": {"core.trust_password": PASSWORD}})[0] == 200
+        yield server, f"https://127.0.0.1:{port}"
+
+
+def test_lxc_remote_add_with_the_password_then_lxc_works_over_https(https_server, tmp_path):
+    server, url = https_server
+    conf = tmp_path / "client"
+
+    refused = lxc(conf, "remote", "add", "site", url, "--accept-certificate", "--password", "wrong")
+    added = lxc(conf, "remote", "add", "site", url, "--accept-certificate", "--password", PASSWORD)
+    server.request("POST", "/1.0/profiles", {"name": "remote-made", "description": "seen"})
+    listed = lxc(conf, "list", "site:", "--format", "csv")
+    profiles = lxc(conf, "profile", "list", "site:", "--format", "csv")
+    created = lxc(conf, "profile", "create", "site:over-https")
+    trust = lxc(conf, "config", "trust", "list", "site:", "--format", "csv")
+
+    assert refused[0] == 1
+    assert refused[2].splitlines()[-1] == "Error: not authorized"
+    assert added[0] == 0, added
+    assert added[1].strip() == "Client certificate now trusted by server: site"
+    assert listed == (0, "", "")
+    assert profiles[0] == 0
+    assert "remote-made,seen,0" in profiles[1].splitlines()
+    assert created[0] == 0, created
+    assert server.request("GET", "/1.0/profiles/over-https")[0] == 200
+    # The client's own certificate, named by its common name.
+    (row,) = trust[1].splitlines()
+    kind, name, _common_name, fingerprint = row.split(",")[:4]
+    assert kind == "client"
+    assert "@" in name
+
+    # Removed from the trust store: refused at once.
+    _, _, certificates = server.request("GET", "/1.0/certificates")
+    assert len(certificates["metadata"]) == 1
+    assert server.request("DELETE", certificates["metadata"][0])[0] == 200
+    after = lxc(conf, "list", "site:")
+    assert after[0] == 1
+    assert after[2].strip() == "Error: not authorized"
+    # lxc shows the fingerprint's first 12 digits.
+    assert certificates["metadata"][0].removeprefix("/1.0/certificates/")[:12] == fingerprint
+
+
+def test_pylxd_authenticates_with_the_password_and_then_is_trusted(https_server, tmp_path, monkeypatch):
+    server, url = https_server
+    # requests would verify with the system's CA bundle instead of the server's own certificate.
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    pem, key = generate_certificate(client=True)
+    cert, key_path = tmp_path / "client.crt", tmp_path / "client.key"
+    cert.write_bytes(pem)
+    key_path.write_bytes(key)
+    server_cert = str(server.lxd_dir / "server.crt")
+
+    client = pylxd.Client(endpoint=url, cert=(str(cert), str(key_path)), verify=server_cert)
+    assert not client.trusted
+    with pytest.raises(pylxd.exceptions.LXDAPIException, match="not authorized"):
+        client.authenticate("wrong")
+    client.authenticate(PASSWORD)
+
+    assert client.trusted
+    client.profiles.create("from-pylxd", config={"limits.cpu": "1"})
+    assert server.request("GET", "/1.0/profiles/from-pylxd")[0] == 200
+    # A second client with the same certificate is trusted from its first request.
+    again = pylxd.Client(endpoint=url, cert=(str(cert), str(key_path)), verify=server_cert)
+    assert again.trusted
+    assert [certificate.type for certificate in again.certificates.all()] == ["client"]
