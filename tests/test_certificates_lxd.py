@@ -1,0 +1,175 @@
+"""``/1.0/certificates`` and remote access beside the real LXD 5.0.2 daemon: the same requests give
+the same answers, texts and ETags; `lxc remote add` and `lxc list REMOTE:` print the same.
+
+The daemon's HTTPS listener is in its own network namespace (only ``lo``): its lxc runs there
+(``nsenter -t PID -n``), on 127.0.0.1 as lxdsite's does.
+"""
+
+import base64
+import json
+import subprocess
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from resources.server_identity import fingerprint_of_der, generate_certificate
+from tests.support.live_server import free_port, running_server, unix_request
+from tests.test_remote_access import PASSWORD, lxc
+
+pytestmark = [pytest.mark.live, pytest.mark.lxd]
+
+
+def _der():
+    pem, _ = generate_certificate(client=True)
+    return x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+
+
+@pytest.fixture
+def both(real_lxd, lxdsite_server):
+    """Send one request to each server: (LXD's answer, lxdsite's); the daemon's trust store is emptied afterwards."""
+    yield lambda *args: (unix_request(real_lxd, *args), lxdsite_server.request(*args))
+    for url in unix_request(real_lxd, "GET", "/1.0/certificates")[2]["metadata"]:
+        unix_request(real_lxd, "DELETE", url)
+
+
+def _same(answers):
+    """Assert both servers answered alike (status, error text, metadata, an object's ETag); LXD's
+    answer. (lxdsite also tags lists and writes' answers: LXD tags only object GETs.)"""
+    (lxd_status, lxd_headers, lxd_body), (site_status, site_headers, site_body) = answers
+    assert (site_status, site_body.get("error"), site_body.get("metadata")) == (
+        lxd_status,
+        lxd_body.get("error"),
+        lxd_body.get("metadata"),
+    )
+    if lxd_headers.get("ETag"):
+        assert site_headers.get("ETag") == lxd_headers.get("ETag")
+    assert site_headers.get("Location") == lxd_headers.get("Location")
+    return lxd_body
+
+
+def test_the_trust_store_answers_as_lxds_does(both):
+    der, other = _der(), _der()
+    fingerprint = fingerprint_of_der(der)
+    url = f"/1.0/certificates/{fingerprint}"
+    encoded = base64.b64encode(der).decode()
+    steps = [
+        ("POST", "/1.0/certificates", {"type": "client", "name": "diff", "certificate": encoded}),
+        ("POST", "/1.0/certificates", {"type": "client", "certificate": encoded}),
+        (
+            "POST",
+            "/1.0/certificates",
+            {
+                "type": "metrics",
+                "restricted": True,
+                "projects": ["default"],
+                "certificate": base64.b64encode(other).decode(),
+            },
+        ),
+        ("POST", "/1.0/certificates", {"type": "bogus", "certificate": encoded}),
+        ("POST", "/1.0/certificates", {"type": "client", "certificate": "!!!"}),
+        ("POST", "/1.0/certificates", {"type": "client", "certificate": "anVuaw=="}),
+        ("POST", "/1.0/certificates", {"type": "client"}),
+        ("POST", "/1.0/certificates", {"type": "metrics", "token": True}),
+        ("GET", "/1.0/certificates?recursion=1", None),
+        ("GET", url, None),
+        ("GET", url[:30], None),
+        ("GET", "/1.0/certificates/deadbeef", None),
+        ("PUT", url, {"name": "put", "type": "client", "restricted": True, "projects": ["default"]}),
+        ("GET", url, None),
+        ("PATCH", url, {"restricted": True, "projects": ["nope"]}),
+        ("PATCH", url, {"type": "metrics"}),
+        ("PATCH", url, {"name": ""}),
+        ("GET", url, None),
+        ("PUT", url, {"type": "client"}),
+        ("GET", url, None),
+        ("DELETE", url, None),
+        ("DELETE", url, None),
+        ("GET", "/1.0/certificates", None),
+    ]
+    for method, path, body in steps:
+        answers = both(method, path, body)
+        if method == "GET" and path.endswith("recursion=1"):
+            # LXD lists in no fixed order.
+            for answer in answers:
+                answer[2]["metadata"].sort(key=lambda certificate: certificate["fingerprint"])
+        _same(answers)
+
+
+def _daemon_listening(real_lxd):
+    """Give the session's daemon an HTTPS listener on 127.0.0.1 (in its namespace) and the trust
+    password: (its pid, its URL); undone by ``_daemon_closed``."""
+    port = free_port()
+    pid = unix_request(real_lxd, "GET", "/1.0")[2]["metadata"]["environment"]["server_pid"]
+    config = {"core.https_address": f"127.0.0.1:{port}", "core.trust_password": PASSWORD}
+    assert unix_request(real_lxd, "PATCH", "/1.0", {"config": config})[0] == 200
+    return pid, f"https://127.0.0.1:{port}"
+
+
+def _daemon_closed(real_lxd):
+    unix_request(real_lxd, "PATCH", "/1.0", {"config": {"core.https_address": "", "core.trust_password": ""}})
+    for url in unix_request(real_lxd, "GET", "/1.0/certificates")[2]["metadata"]:
+        unix_request(real_lxd, "DELETE", url)
+
+
+def _remote_steps(conf, url, pid=None):
+    """What lxc prints for the steps a user takes to use a remote server (times and names masked)."""
+    run = lambda *args: lxc(conf, *args, nsenter_pid=pid)  # noqa: E731
+    results = [
+        run("remote", "add", "r", url, "--accept-certificate", "--password", "wrong"),
+        run("remote", "add", "r", url, "--accept-certificate", "--password", PASSWORD),
+        run("list", "r:"),
+        run("profile", "show", "r:default"),
+        run("remote", "add", "r2", url, "--accept-certificate", "--password", PASSWORD),
+        run("config", "trust", "list", "r:", "--format", "csv"),
+    ]
+    # The last lines only: lxc's first-run hints go to stderr once per configuration.
+    outputs = [(status, out, err.strip().splitlines()[-1:]) for status, out, err in results]
+    # One certificate (lxc's own), named after its common name; its fingerprint and dates differ.
+    status, out, err = outputs[-1]
+    outputs[-1] = (status, [line.split(",")[0] for line in out.splitlines()], err)
+    return outputs
+
+
+def test_lxc_uses_lxdsite_over_https_as_it_uses_lxd(real_lxd, tmp_path):
+    pid, lxd_url = _daemon_listening(real_lxd)
+    try:
+        from_lxd = _remote_steps(tmp_path / "lxd-client", lxd_url, pid)
+    finally:
+        _daemon_closed(real_lxd)
+    port = free_port()
+    with running_server(tmp_path / "site", args=["--https", f"127.0.0.1:{port}"]) as server:
+        server.request("PATCH", "/1.0", {"config": {"core.trust_password": PASSWORD}})
+        server.request("PUT", "/1.0/profiles/default", {"description": "Default LXD profile", "config": {}})
+        from_site = _remote_steps(tmp_path / "site-client", f"https://127.0.0.1:{port}")
+
+    assert from_lxd[1][0] == 0, from_lxd
+    assert from_site == from_lxd
+
+
+def _curl(url, pid=None):
+    """GET ``url`` without a client certificate, trusting any server certificate: (status, JSON)."""
+    command = ["curl", "-sk", "-w", "\n%{http_code}", url]
+    if pid is not None:
+        command = ["nsenter", "-t", str(pid), "-n", *command]
+    body, _, status = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout.rpartition(
+        "\n"
+    )
+    return int(status), json.loads(body)
+
+
+def test_an_untrusted_client_sees_what_lxd_shows_it(real_lxd, tmp_path):
+    pid, lxd_url = _daemon_listening(real_lxd)
+    try:
+        from_lxd = [_curl(f"{lxd_url}{path}", pid) for path in ("/1.0", "/1.0/profiles", "/1.0/certificates")]
+    finally:
+        _daemon_closed(real_lxd)
+    port = free_port()
+    with running_server(tmp_path / "site", args=["--https", f"127.0.0.1:{port}"]):
+        url = f"https://127.0.0.1:{port}"
+        from_site = [_curl(f"{url}{path}") for path in ("/1.0", "/1.0/profiles", "/1.0/certificates")]
+
+    for answer in (from_lxd[0][1], from_site[0][1]):
+        # lxdsite advertises only the extensions it implements.
+        answer["metadata"].pop("api_extensions")
+    assert from_site == from_lxd
