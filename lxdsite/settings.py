@@ -192,6 +192,8 @@ LXDSITE_REQUIRE_IF_MATCH = os.environ.get("LXDSITE_REQUIRE_IF_MATCH") == "1"
 LXDSITE_IMAGES_DIR = Path(os.environ.get("LXDSITE_IMAGES_DIR") or LXD_DIR / "images").resolve()
 # The certificate the HTTPS listeners present (``serve --tls-cert``); None: LXD_DIR/server.crt.
 LXDSITE_TLS_CERT = None
+# The addresses the HTTPS listeners serve (``serve --https``), which certificate add tokens name.
+LXDSITE_HTTPS_ADDRESSES = []
 
 # Finished operations disappear this many seconds after they end (LXD: 5).
 LXDSITE_OPERATION_EXPIRY = float(os.environ.get("LXDSITE_OPERATION_EXPIRY") or 5)

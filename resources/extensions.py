@@ -32,4 +32,6 @@ API_EXTENSIONS = [
     # /1.0/certificates: PUT/PATCH change a certificate, which may be restricted to projects.
     "certificate_update",
     "certificate_project",
+    # POST /1.0/certificates with token=true: certificate add tokens (`lxc config trust add`).
+    "certificate_token",
 ]

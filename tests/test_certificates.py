@@ -1,6 +1,7 @@
 """The trust store (``/1.0/certificates``) and trust by TLS client certificate, as LXD decides it."""
 
 import base64
+import json
 
 import pytest
 from cryptography import x509
@@ -197,3 +198,57 @@ def test_put_and_patch_follow_lxds_rules(api):
     assert api.get(url).json()["metadata"]["projects"] == ["default"]
     # PUT without a type asks to change it.
     assert api.put(url, {"name": "x"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_token_needs_an_https_listener(api):
+    response = api.post("/1.0/certificates", {"type": "client", "token": True, "name": "t"})
+    assert (response.status_code, response.json()["error"]) == (
+        400,
+        "Can't issue token when server isn't listening on network",
+    )
+
+
+@pytest.mark.django_db
+def test_a_token_is_a_running_operation_that_trusts_one_client_once(api, settings):
+    settings.LXDSITE_HTTPS_ADDRESSES = ["127.0.0.1:8443"]
+    issued = api.post(
+        "/1.0/certificates", {"type": "client", "token": True, "name": "t", "restricted": True, "projects": ["default"]}
+    )
+    assert issued.status_code == 202
+    operation = issued.json()["metadata"]
+    assert (operation["class"], operation["status"], operation["may_cancel"]) == ("token", "Running", True)
+    metadata = operation["metadata"]
+    assert list(metadata) == ["addresses", "fingerprint", "request", "secret"]
+    assert metadata["addresses"] == ["127.0.0.1:8443"]
+    assert metadata["request"] == {
+        "name": "t",
+        "type": "client",
+        "restricted": True,
+        "projects": ["default"],
+        "certificate": "",
+        "password": "",
+        "token": True,
+    }
+    token = base64.b64encode(
+        json.dumps(
+            {
+                "client_name": "t",
+                "fingerprint": metadata["fingerprint"] or "none",
+                "addresses": metadata["addresses"],
+                "secret": metadata["secret"],
+                "expires_at": "0001-01-01T00:00:00Z",
+            }
+        ).encode()
+    ).decode()
+    der = _der()
+
+    redeemed = tls_client(der).post("/1.0/certificates", {"type": "client", "password": token})
+    reused = tls_client(_der()).post("/1.0/certificates", {"type": "client", "password": token})
+
+    assert redeemed.status_code == 201
+    certificate = Certificate.objects.get()
+    assert (certificate.fingerprint, certificate.name, certificate.restricted) == (fingerprint_of_der(der), "t", True)
+    assert [link.project.name for link in certificate.project_links.all()] == ["default"]
+    assert (reused.status_code, reused.json()["error"]) == (403, "No matching certificate add operation found")
+    assert api.get(operation["id"].join(["/1.0/operations/", ""])).json()["metadata"]["status"] == "Cancelled"

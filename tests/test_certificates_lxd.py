@@ -7,6 +7,7 @@ The daemon's HTTPS listener is in its own network namespace (only ``lo``): its l
 
 import base64
 import json
+import os
 import subprocess
 
 import pytest
@@ -172,4 +173,54 @@ def test_an_untrusted_client_sees_what_lxd_shows_it(real_lxd, tmp_path):
     for answer in (from_lxd[0][1], from_site[0][1]):
         # lxdsite advertises only the extensions it implements.
         answer["metadata"].pop("api_extensions")
+    assert from_site == from_lxd
+
+
+def _token_steps(conf, lxd_dir, pid=None):
+    """What lxc prints for issuing, listing, revoking and redeeming certificate add tokens (tokens masked)."""
+    local = {"HOME": str(conf / "home"), "LXD_CONF": str(conf / "local"), "LXD_DIR": str(lxd_dir)}
+
+    def run_local(*args):
+        done = subprocess.run(
+            ["lxc", *args], env={**os.environ, **local}, capture_output=True, text=True, timeout=60, check=False
+        )
+        return done.returncode, done.stdout, done.stderr.strip().splitlines()[-1:]
+
+    issued = run_local("config", "trust", "add", "--name", "first")
+    token = issued[1].strip().splitlines()[-1]
+    run_local("config", "trust", "add", "--name", "second")
+    outputs = [
+        (issued[0], issued[1].replace(token, "<token>"), issued[2]),
+        run_local("config", "trust", "list-tokens", "--format", "csv"),
+        run_local("config", "trust", "revoke-token", "second"),
+        run_local("config", "trust", "revoke-token", "nosuch"),
+        run_local("config", "trust", "list-tokens", "--format", "csv"),
+    ]
+    # Token lists: the names only (each token holds its own secret).
+    for index in (1, 4):
+        status, out, err = outputs[index]
+        outputs[index] = (status, [line.split(",")[0] for line in out.splitlines()], err)
+    for client in ("redeemer", "latecomer"):
+        status, out, err = lxc(conf / client, "remote", "add", "r", token, nsenter_pid=pid)
+        outputs.append((status, out, err.strip().splitlines()[-1:]))
+    outputs.append(lxc(conf / "redeemer", "list", "r:", "--format", "csv", nsenter_pid=pid))
+    status, out, err = run_local("config", "trust", "list", "--format", "csv")
+    outputs.append((status, sorted(line.split(",")[1] for line in out.splitlines()), err))
+    return outputs
+
+
+def test_certificate_add_tokens_work_as_lxds(real_lxd, tmp_path):
+    pid, _ = _daemon_listening(real_lxd)
+    try:
+        from_lxd = _token_steps(tmp_path / "lxd-client", real_lxd.parent, pid)
+    finally:
+        _daemon_closed(real_lxd)
+        running = unix_request(real_lxd, "GET", "/1.0/operations")[2]["metadata"].get("running", [])
+        for url in running:
+            unix_request(real_lxd, "DELETE", url)
+    port = free_port()
+    with running_server(tmp_path / "site", args=["--https", f"127.0.0.1:{port}"]) as server:
+        from_site = _token_steps(tmp_path / "site-client", server.lxd_dir)
+
+    assert from_lxd[5][0] == 0, from_lxd
     assert from_site == from_lxd

@@ -4,9 +4,11 @@ from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from rest_framework import exceptions
 
+from ..certificate_tokens import decode_token, issue_token, redeem_token
 from ..envelope import CreatedResponse
 from ..exceptions import AmbiguousPrefix
-from ..models import Certificate, Server
+from ..models import Certificate, Project, Server
+from ..operations import AsyncResponse
 from ..serializers.certificates import (
     CertificateCreateSerializer,
     CertificateETagSerializer,
@@ -85,18 +87,20 @@ class CertificateViewSet(
             raise exceptions.ParseError("Can't use certificate if token is requested")
         if data["token"] and data["type"] != Certificate.CLIENT:
             raise exceptions.ParseError("Tokens can only be issued for client certificates")
-        if is_trusted(request):
-            if not data["certificate"] and not data["token"]:
-                raise exceptions.ParseError("Client is already trusted")
-        elif not data["password"] or not trust_password_matches(data["password"]):
-            # LXD's answer to a missing or wrong password (response.Forbidden(nil)).
-            raise exceptions.PermissionDenied("not authorized")
-        if data["type"] not in Certificate.TYPES:
-            raise exceptions.ParseError("Invalid certificate type")
-        der = data["certificate"] or self.presented_certificate()
         with transaction.atomic():
+            if is_trusted(request):
+                if not data["certificate"] and not data["token"]:
+                    raise exceptions.ParseError("Client is already trusted")
+            else:
+                data.update(self.granted(data["password"]))
+            if data["type"] not in Certificate.TYPES:
+                raise exceptions.ParseError("Invalid certificate type")
+            if data["token"]:
+                grant = {key: data[key] for key in ("name", "type", "restricted")}
+                grant["projects"] = [project.name for project in data["projects"]]
+                return AsyncResponse(issue_token(grant))
             certificate = add_certificate(
-                der,
+                data["certificate"] or self.presented_certificate(),
                 name=data["name"],
                 type=data["type"],
                 restricted=data["restricted"],
@@ -105,6 +109,25 @@ class CertificateViewSet(
             )
             self.emit_lifecycle("created", certificate)
         return CreatedResponse(self.object_url(certificate))
+
+    def granted(self, password):
+        """What an untrusted client's password grants: a token's request (the token is used up),
+        or the body's own with ``core.trust_password``; LXD's 403 otherwise."""
+        token = decode_token(password) if password else None
+        if token is not None:
+            grant = redeem_token(token)
+            projects = Project.objects.in_bulk(grant.get("projects") or [], field_name="name")
+            return {
+                "name": grant.get("name", ""),
+                "type": grant.get("type", ""),
+                "restricted": bool(grant.get("restricted")),
+                "projects": list(projects.values()),
+                "token": False,
+            }
+        if not password or not trust_password_matches(password):
+            # LXD's answer to a missing or wrong password (response.Forbidden(nil)).
+            raise exceptions.PermissionDenied("not authorized")
+        return {}
 
     def presented_certificate(self):
         """The certificate the client's TLS handshake presented, for a POST that names none."""

@@ -176,6 +176,8 @@ class Command(BaseCommand):
         tls_files = (tls_cert, tls_key) if tls_cert else tuple(map(str, ensure_server_certificate(lxd_dir)))
         # The workers fork from here: GET /1.0 shows the certificate they present.
         settings.LXDSITE_TLS_CERT = str(Path(tls_files[0]).resolve())
+        # The addresses certificate add tokens name (LXD: its core.https_address).
+        settings.LXDSITE_HTTPS_ADDRESSES = list(https)
         options = {"workers": workers, "threads": threads, "access_log": access_log, "name": f"lxdsite {lxd_dir}"}
         listeners = [f"unix:{socket_path}", *https, *bind]
         LXDApplication(gunicorn_options(listeners, **options), tls_files, https).run()
