@@ -1,11 +1,13 @@
 """The trust store (``/1.0/certificates``) and trust by TLS client certificate, as LXD decides it."""
 
 import base64
+import io
 import json
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from resources.models import Certificate, Profile, Project
@@ -252,3 +254,39 @@ def test_a_token_is_a_running_operation_that_trusts_one_client_once(api, setting
     assert [link.project.name for link in certificate.project_links.all()] == ["default"]
     assert (reused.status_code, reused.json()["error"]) == (403, "No matching certificate add operation found")
     assert api.get(operation["id"].join(["/1.0/operations/", ""])).json()["metadata"]["status"] == "Cancelled"
+
+
+@pytest.mark.django_db
+def test_manage_trust_lists_adds_and_removes_as_lxc_config_trust_does(tmp_path, api):
+    pem, _ = generate_certificate(client=True)
+    path = tmp_path / "client.crt"
+    path.write_bytes(pem)
+    der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+    fingerprint = fingerprint_of_der(der)
+
+    def trust(*args):
+        out = io.StringIO()
+        call_command("trust", *args, stdout=out)
+        return out.getvalue()
+
+    assert trust("add", str(path), "--name", "ops", "--restricted", "--projects", "default") == fingerprint + "\n"
+    with pytest.raises(CommandError, match="Certificate already in trust store"):
+        trust("add", str(path))
+    other = tmp_path / "other.crt"
+    other.write_bytes(generate_certificate(client=True)[0])
+    with pytest.raises(CommandError, match="Project not found"):
+        trust("add", str(other), "--restricted", "--projects", "nope")
+    (row,) = trust("list").splitlines()
+    assert row.split("\t")[:4] == [
+        "client",
+        "ops",
+        x509.load_pem_x509_certificate(pem).subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value,
+        fingerprint[:12],
+    ]
+    # The API sees what the command did.
+    shown = api.get(f"/1.0/certificates/{fingerprint}").json()["metadata"]
+    assert (shown["name"], shown["restricted"], shown["projects"]) == ("ops", True, ["default"])
+    trust("remove", fingerprint[:8])
+    assert trust("list") == ""
+    with pytest.raises(CommandError, match="Certificate not found"):
+        trust("remove", fingerprint)
