@@ -41,7 +41,7 @@ from .exceptions import error_envelope
 from .go import go_quote, go_time
 from .serializers import OperationSerializer
 from .serving.wsgi_bridge import WEBSOCKET_KEY
-from .trust import LISTENER_KEY, PEER_UID_KEY, BearerTokenAuthentication
+from .trust import LISTENER_KEY, PEER_UID_KEY, BearerTokenAuthentication, client_fingerprint, trusted_certificate
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +131,9 @@ def requestor(request):
     address = meta.get("REMOTE_ADDR", "")
     if meta.get("REMOTE_PORT"):
         address = f"{address}:{meta['REMOTE_PORT']}"
+    if trusted_certificate(request) is not None:
+        # LXD names a TLS client by its certificate's fingerprint.
+        return {"username": client_fingerprint(request), "protocol": "tls", "address": address}
     auth = getattr(request, "auth", None)
     if auth is not None:
         return {"username": auth.name, "protocol": "token", "address": address}
@@ -401,13 +404,24 @@ def _error(code, message):
 
 
 def _trust_of(request):
-    """Who may listen: the unix socket (for good), or TCP with an API token (while it exists).
+    """Who may listen: the unix socket (for good), or TCP with a trusted client certificate (an
+    unrestricted one) or an API token (while it exists).
 
-    Returns (trusted, still_trusted): the second, when not None, reads whether the token
-    still exists, for the stream to ask again later.
+    Returns (trusted, still_trusted): the second, when not None, reads whether the certificate
+    or token still exists, for the stream to ask again later.
     """
     if request.META.get(LISTENER_KEY) == "unix":
         return True, None
+    certificate = trusted_certificate(request)
+    if certificate is not None and not certificate.restricted:
+        certificate_id = certificate.pk
+
+        def still_trusted_certificate():
+            from .models import Certificate
+
+            return Certificate.objects.filter(pk=certificate_id, restricted=False).exists()
+
+        return True, still_trusted_certificate
     authenticated = BearerTokenAuthentication().authenticate(request)
     if authenticated is None:
         return False, None

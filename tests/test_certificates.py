@@ -290,3 +290,30 @@ def test_manage_trust_lists_adds_and_removes_as_lxc_config_trust_does(tmp_path, 
     assert trust("list") == ""
     with pytest.raises(CommandError, match="Certificate not found"):
         trust("remove", fingerprint)
+
+
+@pytest.mark.django_db
+def test_the_admin_adds_and_changes_certificates_by_the_apis_rules(admin_client, api):
+    pem, _ = generate_certificate(client=True)
+    der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+    default = Project.objects.get(name="default")
+    form = {"pem": pem.decode(), "name": "from-admin", "type": "client", "restricted": "on"}
+
+    added = admin_client.post("/admin/resources/certificate/add/", {**form, "project_choices": [default.pk]})
+    again = admin_client.post("/admin/resources/certificate/add/", form)
+    garbage = admin_client.post("/admin/resources/certificate/add/", {**form, "pem": "not a certificate"})
+
+    assert added.status_code == 302
+    shown = api.get(f"/1.0/certificates/{fingerprint_of_der(der)}").json()["metadata"]
+    assert (shown["name"], shown["restricted"], shown["projects"]) == ("from-admin", True, ["default"])
+    assert "Certificate already in trust store" in again.content.decode()
+    assert "Not a PEM certificate" in garbage.content.decode()
+    assert Certificate.objects.count() == 1
+
+    certificate = Certificate.objects.get()
+    changed = admin_client.post(
+        f"/admin/resources/certificate/{certificate.pk}/change/", {"name": "renamed", "project_choices": []}
+    )
+    assert changed.status_code == 302
+    shown = api.get(f"/1.0/certificates/{certificate.fingerprint}").json()["metadata"]
+    assert (shown["name"], shown["restricted"], shown["projects"]) == ("renamed", False, [])

@@ -2,8 +2,12 @@
 `lxc list REMOTE:`, `lxc config trust`; pylxd with `cert=` and `authenticate()`. Every listener is
 on 127.0.0.1, and each client keeps its configuration in the test's own directory."""
 
+import itertools
+import json
 import os
+import select
 import subprocess
+import time
 
 import pylxd
 import pytest
@@ -101,3 +105,47 @@ def test_pylxd_authenticates_with_the_password_and_then_is_trusted(https_server,
     again = pylxd.Client(endpoint=url, cert=(str(cert), str(key_path)), verify=server_cert)
     assert again.trusted
     assert [certificate.type for certificate in again.certificates.all()] == ["client"]
+
+
+def test_lxc_monitor_over_https_until_the_certificate_is_removed(https_server, tmp_path):
+    server, url = https_server
+    conf = tmp_path / "client"
+    assert lxc(conf, "remote", "add", "site", url, "--accept-certificate", "--password", PASSWORD)[0] == 0
+    env = {"PATH": os.environ["PATH"], "HOME": str(conf / "home"), "LXD_CONF": str(conf / "lxc")}
+    monitor = subprocess.Popen(
+        ["lxc", "monitor", "site:", "--type", "lifecycle", "--format", "json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Until the stream is open, a change is not seen: make changes until one is.
+        deadline = time.monotonic() + 20
+        for attempt in itertools.count():
+            assert lxc(conf, "profile", "create", f"site:seen{attempt}")[0] == 0
+            line = _read_line(monitor, 1)
+            if line or time.monotonic() > deadline:
+                break
+        event = json.loads(line)
+        _, _, certificates = server.request("GET", "/1.0/certificates")
+        (certificate_url,) = certificates["metadata"]
+        assert server.request("DELETE", certificate_url)[0] == 200
+        status = monitor.wait(timeout=10)
+    finally:
+        monitor.kill()
+        monitor.wait()
+
+    assert event["metadata"]["action"] == "profile-created"
+    requestor = event["metadata"]["requestor"]
+    assert (requestor["protocol"], requestor["username"]) == ("tls", certificate_url.rsplit("/", 1)[1])
+    assert status == 1
+    assert monitor.stderr.read().strip().splitlines()[-1] == (
+        "Error: websocket: close 1008 (policy violation): not authorized"
+    )
+
+
+def _read_line(process, timeout):
+    """The next line ``process`` writes within ``timeout`` seconds, or ""."""
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    return process.stdout.readline() if ready else ""
