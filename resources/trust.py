@@ -111,15 +111,33 @@ def trusted_certificate(request):
     return meta[TRUSTED_CERTIFICATE_KEY]
 
 
+def allowed_projects(certificate):
+    """The names of the projects a restricted certificate may use."""
+    return {link.project.name for link in certificate.project_links.all()}
+
+
+def restricted_projects(request):
+    """The projects a restricted certificate confines the request to, or None when it is not one."""
+    if request.META.get(LISTENER_KEY) == "unix":
+        return None
+    certificate = trusted_certificate(request)
+    return allowed_projects(certificate) if certificate is not None and certificate.restricted else None
+
+
 def restricted_allows(request, certificate):
-    """Whether a restricted certificate may make the request: on a project's objects, in its
-    projects only (as LXD's allowProjectPermission); elsewhere only ``GET /1.0``."""
+    """Whether a restricted certificate may make the request, as LXD 5.0.2 decides: on a project's
+    objects, in its projects only (LXD's allowProjectPermission); a view that offers
+    ``restricted_read`` may be read (a project named in its URL must be one of them); nothing else."""
     from .api.reads import InProject, requested_project
 
     view = (getattr(request, "parser_context", None) or {}).get("view")
     if isinstance(getattr(view, "scope", None), InProject):
-        return requested_project(request) in {link.project.name for link in certificate.project_links.all()}
-    return request.method in permissions.SAFE_METHODS and getattr(view, "restricted_read", False)
+        return requested_project(request) in allowed_projects(certificate)
+    if request.method not in permissions.SAFE_METHODS or not getattr(view, "restricted_read", False):
+        return False
+    if getattr(view, "restricted_names_project", False) and view.kwargs.get(view.lookup_field) is not None:
+        return view.kwargs[view.lookup_field] in allowed_projects(certificate)
+    return True
 
 
 def is_trusted(request):

@@ -100,14 +100,21 @@ def test_a_restricted_certificate_is_confined_to_its_projects(api):
     _trust(api, der, restricted=True, projects=["mine"])
     client = tls_client(der)
 
-    assert client.get("/1.0").json()["metadata"]["auth"] == "trusted"
+    server = client.get("/1.0").json()["metadata"]
+    assert (server["auth"], server["config"]) == ("trusted", None)
     assert client.get("/1.0/profiles?project=mine").json()["metadata"] == ["/1.0/profiles/default?project=mine"]
     assert client.post("/1.0/profiles?project=mine", {"name": "p"}).status_code == 201
+    # As LXD: its own projects listed, the trust store and operations readable.
+    assert client.get("/1.0/projects").json()["metadata"] == ["/1.0/projects/mine"]
+    assert client.get("/1.0/projects/mine").status_code == 200
+    assert client.get("/1.0/certificates").status_code == 200
+    assert client.get("/1.0/operations").status_code == 200
     for refused in (
         client.get("/1.0/profiles?project=theirs"),
         client.get("/1.0/profiles"),
         client.post("/1.0/profiles?project=theirs", {"name": "p"}),
-        client.get("/1.0/certificates"),
+        client.get("/1.0/projects/theirs"),
+        client.delete("/1.0/certificates/" + fingerprint_of_der(der)),
         client.patch("/1.0", {"config": {"user.x": "1"}}),
     ):
         assert refused.status_code == 403

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from resources.server_identity import fingerprint_of_der, generate_certificate
 from tests.support.live_server import free_port, running_server, unix_request
+from tests.support.lxc import ROOT_DISK, storage_pool
 from tests.test_remote_access import PASSWORD, lxc
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
@@ -224,3 +225,72 @@ def test_certificate_add_tokens_work_as_lxds(real_lxd, tmp_path):
 
     assert from_lxd[5][0] == 0, from_lxd
     assert from_site == from_lxd
+
+
+def _restricted_steps(conf, socket_path, lxd_dir, pid=None):
+    """What lxc prints for a client whose token restricts it to the project ``mine``."""
+    assert unix_request(socket_path, "POST", "/1.0/projects", {"name": "mine"})[0] == 201
+    # Its own default profile, with the root disk an instance needs.
+    root = {"devices": ROOT_DISK}
+    assert unix_request(socket_path, "PATCH", "/1.0/profiles/default?project=mine", root)[0] == 200
+    issued = unix_request(
+        socket_path,
+        "POST",
+        "/1.0/certificates",
+        {"name": "confined", "type": "client", "token": True, "restricted": True, "projects": ["mine"]},
+    )
+    metadata = issued[2]["metadata"]["metadata"]
+    token = base64.b64encode(
+        json.dumps(
+            {
+                "client_name": "confined",
+                "fingerprint": metadata["fingerprint"],
+                "addresses": metadata["addresses"],
+                "secret": metadata["secret"],
+                "expires_at": "0001-01-01T00:00:00Z",
+            }
+        ).encode()
+    ).decode()
+    run = lambda *args: lxc(conf, *args, nsenter_pid=pid)  # noqa: E731
+    results = [
+        run("remote", "add", "r", token),
+        run("list", "r:", "--format", "csv"),
+        run("list", "r:", "--project", "mine", "--format", "csv"),
+        run("profile", "list", "r:", "--project", "mine", "--format", "csv"),
+        run("profile", "create", "r:made", "--project", "mine"),
+        run("profile", "create", "r:refused"),
+        run("project", "list", "r:", "--format", "csv"),
+        run("config", "trust", "list", "r:", "--format", "csv"),
+        run("config", "set", "r:", "user.x", "1"),
+        run("init", "r:c1", "--empty", "--project", "mine"),
+        run("list", "r:", "--project", "mine", "--format", "csv", "-c", "ns"),
+        run("delete", "r:c1", "--project", "mine"),
+    ]
+    outputs = [(status, out, err.strip().splitlines()[-1:]) for status, out, err in results]
+    # The trust list: type and name (fingerprints and dates differ).
+    status, out, err = outputs[7]
+    outputs[7] = (status, [line.split(",")[:2] for line in out.splitlines()], err)
+    return outputs
+
+
+def _cleanup_project(socket_path, name):
+    for url in unix_request(socket_path, "GET", f"/1.0/instances?project={name}")[2].get("metadata") or []:
+        unix_request(socket_path, "DELETE", url)
+    unix_request(socket_path, "DELETE", "/1.0/profiles/made")
+    unix_request(socket_path, "DELETE", f"/1.0/projects/{name}")
+
+
+def test_a_restricted_client_is_confined_as_lxd_confines_it(real_lxd, tmp_path):
+    pid, _ = _daemon_listening(real_lxd)
+    try:
+        with storage_pool(real_lxd):
+            from_lxd = _restricted_steps(tmp_path / "lxd-client", real_lxd, real_lxd.parent, pid)
+    finally:
+        _daemon_closed(real_lxd)
+        _cleanup_project(real_lxd, "mine")
+    port = free_port()
+    with running_server(tmp_path / "site", args=["--https", f"127.0.0.1:{port}"]) as server:
+        from_site = _restricted_steps(tmp_path / "site-client", server.socket_path, server.lxd_dir)
+
+    for step, (lxd_result, site_result) in enumerate(zip(from_lxd, from_site, strict=True)):
+        assert (step, site_result) == (step, lxd_result)

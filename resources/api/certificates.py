@@ -59,6 +59,8 @@ class CertificateViewSet(
     lookup_field = "fingerprint"
     collection_url = "/1.0/certificates"
     not_found_message = "Certificate not found"
+    # A restricted certificate reads the trust store, as in LXD (only unrestricted ones change it).
+    restricted_read = True
 
     def check_permissions(self, request):
         # Whom a POST trusts is decided by its password (``create``), as LXD does.

@@ -8,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from ..envelope import SyncResponse
 from ..models import Server
 from ..serializers import ServerETagSerializer, ServerSerializer, untrusted_server_info
-from ..trust import is_trusted
+from ..trust import is_trusted, restricted_projects
 from .base import LifecycleMixin, LXDViewSet, RetrieveMixin, UpdateMixin
 from .conditional import ConditionalUpdateMixin, conditional_schema
 from .reads import Everyone
@@ -33,6 +33,9 @@ class ServerViewSet(ConditionalUpdateMixin, LifecycleMixin, RetrieveMixin, Updat
         return "/1.0"
 
     def object_response(self, instance):
+        if restricted_projects(self.request) is not None:
+            # LXD shows a restricted certificate the server but not its config (null).
+            return SyncResponse({**self.get_serializer(instance).data, "config": None})
         if is_trusted(self.request):
             return super().object_response(instance)
         # LXD shows untrusted clients its API facts only: no config, no environment, no ETag.
