@@ -16,14 +16,13 @@ import hmac
 import json
 import secrets
 
-from django.conf import settings
 from django.utils import timezone
 from rest_framework import exceptions
 
 from . import events
-from .models import Operation
+from .models import Operation, Server
 from .operations import start_operation
-from .server_identity import served_certificate
+from .server_identity import https_addresses, served_certificate
 
 TOKEN_CLASS = "token"
 # LXD's description of its token operations (it gives them no description of their own).
@@ -32,7 +31,8 @@ TOKEN_DESCRIPTION = "Executing operation"
 
 def issue_token(request_fields):
     """A running token operation granting ``request_fields`` (name, type, restricted, projects)."""
-    addresses = list(getattr(settings, "LXDSITE_HTTPS_ADDRESSES", None) or [])
+    config = Server.objects.filter(pk=Server.SINGLETON_ID).values_list("config", flat=True).first() or {}
+    addresses = https_addresses(config)
     if not addresses:
         raise exceptions.ParseError("Can't issue token when server isn't listening on network")
     metadata = {

@@ -126,3 +126,13 @@ def _read_certificate(path, mtime_ns, size):
         return "", ""
     pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
     return pem, fingerprint_of_der(certificate.public_bytes(serialization.Encoding.DER))
+
+
+def https_addresses(config):
+    """The addresses the HTTPS listeners serve: ``serve --https``'s and the server ``config``'s
+    ``core.https_address`` (what LXD lists in ``environment.addresses`` and puts in tokens)."""
+    addresses = list(getattr(settings, "LXDSITE_HTTPS_ADDRESSES", None) or [])
+    configured = config.get("core.https_address", "")
+    if configured and configured not in addresses:
+        addresses.append(configured)
+    return addresses

@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import select
+import ssl
 import subprocess
 import time
 
@@ -20,12 +21,14 @@ pytestmark = pytest.mark.live
 PASSWORD = "sekret"
 
 
-def lxc(conf, *args, nsenter_pid=None):
-    """Run lxc with its configuration (client certificate, remotes) under ``conf``; (status, stdout, stderr)."""
+def lxc(conf, *args, nsenter_pid=None, env=None):
+    """Run lxc with its configuration (client certificate, remotes) under ``conf``; (status, stdout, stderr).
+    ``env`` adds to its environment (``LXD_DIR`` for the local server)."""
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(conf / "home"),
         "LXD_CONF": str(conf / "lxc"),
+        **(env or {}),
     }
     command = ["lxc", *args]
     if nsenter_pid is not None:
@@ -149,3 +152,48 @@ def _read_line(process, timeout):
     """The next line ``process`` writes within ``timeout`` seconds, or ""."""
     ready, _, _ = select.select([process.stdout], [], [], timeout)
     return process.stdout.readline() if ready else ""
+
+
+def _answers_https(port):
+    """Whether something answers TLS on 127.0.0.1:``port``."""
+    try:
+        ssl.get_server_certificate(("127.0.0.1", port), timeout=2)
+    except OSError:
+        return False
+    return True
+
+
+def _eventually(condition, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_core_https_address_opens_and_closes_the_listener_without_a_restart(tmp_path):
+    port = free_port()
+    conf = tmp_path / "client"
+    with running_server(tmp_path / "lxd") as server:
+        local = {"LXD_DIR": str(server.lxd_dir)}
+        assert not _answers_https(port)
+
+        set_key = lxc(conf, "config", "set", "core.https_address", f"127.0.0.1:{port}", env=local)
+        lxc(conf, "config", "set", "core.trust_password", PASSWORD, env=local)
+        opened = _eventually(lambda: _answers_https(port))
+        added = lxc(
+            conf, "remote", "add", "site", f"https://127.0.0.1:{port}", "--accept-certificate", "--password", PASSWORD
+        )
+        listed = lxc(conf, "list", "site:", "--format", "csv")
+        _, _, server_info = server.request("GET", "/1.0")
+        unset = lxc(conf, "config", "unset", "core.https_address", env=local)
+        closed = _eventually(lambda: not _answers_https(port))
+
+    assert set_key[0] == 0, set_key
+    assert opened
+    assert added[0] == 0, added
+    assert listed == (0, "", "")
+    assert server_info["metadata"]["environment"]["addresses"] == [f"127.0.0.1:{port}"]
+    assert unset[0] == 0
+    assert closed

@@ -11,7 +11,7 @@ from .. import config_keys
 from ..etags import ETagSerializer
 from ..extensions import API_EXTENSIONS
 from ..models import Server
-from ..server_identity import served_certificate
+from ..server_identity import https_addresses, served_certificate
 from .fields import (
     GoField,
     LXDModelSerializer,
@@ -73,7 +73,11 @@ class ServerSerializer(LXDModelSerializer):
             **super().to_representation(instance),
             **untrusted_server_info(),
             "auth": "trusted",
-            "environment": {**server_environment(), **served_identity()},
+            "environment": {
+                **server_environment(),
+                "addresses": https_addresses(instance.config),
+                **served_identity(),
+            },
         }
 
 
