@@ -161,4 +161,5 @@ CASES["certificate"] = ResourceCase(
     column="name",
     extensions=("certificate_update", "certificate_project"),
     lxd_import="/1.0/certificates",
+    document_kind="certificate",
 )

@@ -5,6 +5,7 @@ import io
 import json
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.core.management import CommandError, call_command
@@ -324,3 +325,13 @@ def test_the_admin_adds_and_changes_certificates_by_the_apis_rules(admin_client,
     assert changed.status_code == 302
     shown = api.get(f"/1.0/certificates/{certificate.fingerprint}").json()["metadata"]
     assert (shown["name"], shown["restricted"], shown["projects"]) == ("renamed", False, [])
+
+
+@pytest.mark.django_db
+def test_show_prints_a_certificate_as_lxc_config_trust_show_does(api):
+    fingerprint = _trust(api, _der(), name="shown", restricted=True, projects=["default"])
+    out = io.StringIO()
+    call_command("show", "certificate", fingerprint[:10], stdout=out)
+    document = yaml.safe_load(out.getvalue())
+    assert (document["name"], document["restricted"], document["projects"]) == ("shown", True, ["default"])
+    assert document["fingerprint"] == fingerprint

@@ -6,7 +6,6 @@ from rest_framework import exceptions
 
 from ..certificate_tokens import decode_token, issue_token, redeem_token
 from ..envelope import CreatedResponse
-from ..exceptions import AmbiguousPrefix
 from ..models import Certificate, Project, Server
 from ..operations import AsyncResponse
 from ..serializers.certificates import (
@@ -14,14 +13,13 @@ from ..serializers.certificates import (
     CertificateETagSerializer,
     CertificateSerializer,
     add_certificate,
+    find_certificate,
 )
 from ..trust import CLIENT_CERTIFICATE_KEY, is_trusted
 from .base import DestroyMixin, LifecycleMixin, ListMixin, LXDViewSet, RetrieveMixin, UpdateMixin
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, conditional_schema
 from .reads import Shown
-
-HEX = frozenset("0123456789abcdef")
 
 
 def trust_password_matches(password):
@@ -72,14 +70,7 @@ class CertificateViewSet(
         return len(value) == 64 and super().read_prepared(value)
 
     def lookup_object(self, value):
-        if not value or not HEX.issuperset(value):
-            raise exceptions.NotFound(self.not_found_message)
-        matches = list(self.get_queryset().filter(fingerprint__startswith=value)[:2])
-        if len(matches) > 1:
-            raise AmbiguousPrefix("More than one certificate matches")
-        if not matches:
-            raise exceptions.NotFound(self.not_found_message)
-        return matches[0]
+        return find_certificate(value, self.get_queryset())
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=self.request_data())

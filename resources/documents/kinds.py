@@ -7,7 +7,7 @@ from django.db import transaction
 from rest_framework import exceptions
 
 from ..exceptions import error_text
-from ..models import Image, ImageAlias, Instance, Profile, Project, Server
+from ..models import Certificate, Image, ImageAlias, Instance, Profile, Project, Server
 from ..serializers import (
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
@@ -20,6 +20,7 @@ from ..serializers import (
     ServerSerializer,
     find_image,
 )
+from ..serializers.certificates import CertificateSerializer, find_certificate
 from .errors import (
     DocumentError,
 )
@@ -118,6 +119,8 @@ KINDS = {
     ),
     "alias": Kind("alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True),
     "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
+    # Certificates are added by the API or `trust add` (a PEM); a document changes what a PUT does.
+    "certificate": Kind("certificate", Certificate, CertificateSerializer, None, False, find=find_certificate),
 }
 
 

@@ -1,5 +1,6 @@
 """``export`` and ``import``: every object in one document, with image files beside it."""
 
+import base64
 import datetime
 import hashlib
 import re
@@ -8,15 +9,24 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from rest_framework import exceptions
 
 from .. import images
-from ..models import Image, ImageAlias, Instance, Profile, Project, Server
+from ..exceptions import error_text
+from ..models import Certificate, Image, ImageAlias, Instance, Profile, Project, Server
 from ..serializers import (
     HIDDEN_SERVER_KEYS,
     ImageSerializer,
     InstanceCreateSerializer,
     InstanceSerializer,
 )
+from ..serializers.certificates import (
+    CertificateCreateSerializer,
+    CertificateSerializer,
+    add_certificate,
+    parse_certificate_pem,
+)
+from ..server_identity import fingerprint_of_der
 from .errors import (
     DocumentError,
 )
@@ -29,7 +39,7 @@ from .kinds import (
     save_serializer,
 )
 
-SECTIONS = ("server", "profiles", "images", "aliases", "instances")
+SECTIONS = ("server", "profiles", "images", "aliases", "instances", "certificates")
 
 
 def export_document(files_dir=None):
@@ -60,12 +70,19 @@ def export_document(files_dir=None):
         .order_by("name")
         .prefetch_related("profile_links__profile", "snapshots")
     ]
+    certificates = [
+        {key: data[key] for key in ("name", "type", "restricted", "projects", "certificate")}
+        for data in CertificateSerializer(
+            Certificate.objects.prefetch_related("project_links__project"), many=True
+        ).data
+    ]
     return {
         "server": {"config": dict(sorted(server.config.items()))},
         "profiles": profiles,
         "images": images,
         "aliases": aliases,
         "instances": instances,
+        "certificates": certificates,
     }
 
 
@@ -102,6 +119,8 @@ def import_document(document, files_dir=None):
             _import_named(KINDS["alias"], ImageAlias, item)
         for item in _items(document, "instances"):
             _import_instance(item)
+        for item in _items(document, "certificates"):
+            _import_certificate(item)
 
 
 def _items(document, section):
@@ -122,6 +141,30 @@ def _import_named(kind, model, item):
         kind.write(instance, item)
     except DocumentError as exc:
         raise DocumentError(f"{kind.name.capitalize()} {name!r}: {exc}") from exc
+
+
+def _import_certificate(item):
+    """Trust the certificate (its PEM) as the item says, or replace (PUT) what an existing one says."""
+    try:
+        der = parse_certificate_pem(str(item.get("certificate", "")))
+    except ValueError as exc:
+        raise DocumentError(f"Certificate {item.get('name', '')!r}: {exc}") from None
+    existing = Certificate.objects.select_for_update().filter(fingerprint=fingerprint_of_der(der)).first()
+    if existing is not None:
+        KINDS["certificate"].write(existing, item)
+        return
+    body = {key: item[key] for key in ("name", "type", "restricted", "projects") if key in item}
+    serializer = CertificateCreateSerializer(data={**body, "certificate": base64.b64encode(der).decode()})
+    try:
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data["type"] not in Certificate.TYPES:
+            raise DocumentError(f"Certificate {data['name']!r}: Invalid certificate type")
+        add_certificate(
+            der, name=data["name"], type=data["type"], restricted=data["restricted"], projects=data["projects"]
+        )
+    except exceptions.APIException as exc:
+        raise DocumentError(f"Certificate {body.get('name', '')!r}: {error_text(exc)}") from exc
 
 
 def _import_instance(item):

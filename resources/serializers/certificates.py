@@ -10,12 +10,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from ..etags import ETagSerializer
-from ..exceptions import Conflict
+from ..exceptions import AmbiguousPrefix, Conflict
 from ..go import GoStruct
 from ..models import Certificate, CertificateProject, Project
 from ..server_identity import fingerprint_of_der
 from .fields import BoolField, GoField, LXDModelSerializer, StringField, _type_name, lxd_error
 
+HEX = frozenset("0123456789abcdef")
 BASE64_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/=\r\n")
 
 
@@ -143,6 +144,19 @@ def add_certificate(der, *, name, type, restricted=False, projects=(), fallback_
     )
     set_certificate_projects(row, projects)
     return row
+
+
+def find_certificate(prefix, queryset=None):
+    """The certificate whose fingerprint is ``prefix`` or starts with it, as LXD looks one up."""
+    queryset = Certificate.objects.all() if queryset is None else queryset
+    if not prefix or not HEX.issuperset(prefix):
+        raise exceptions.NotFound("Certificate not found")
+    matches = list(queryset.filter(fingerprint__startswith=prefix)[:2])
+    if len(matches) > 1:
+        raise AmbiguousPrefix("More than one certificate matches")
+    if not matches:
+        raise exceptions.NotFound("Certificate not found")
+    return matches[0]
 
 
 class CertificateETagSerializer(ETagSerializer):

@@ -9,15 +9,20 @@ from rest_framework import exceptions
 
 from resources.exceptions import error_text
 from resources.models import Certificate
-from resources.serializers.certificates import CertificateCreateSerializer, add_certificate, parse_certificate_pem
+from resources.serializers.certificates import (
+    CertificateCreateSerializer,
+    add_certificate,
+    find_certificate,
+    parse_certificate_pem,
+)
 
 
 def _find(prefix):
     """The certificate whose fingerprint starts with ``prefix`` (LXD's lookup); CommandError otherwise."""
-    matches = list(Certificate.objects.filter(fingerprint__startswith=prefix.lower())[:2]) if prefix else []
-    if len(matches) != 1:
-        raise CommandError("More than one certificate matches" if matches else "Certificate not found")
-    return matches[0]
+    try:
+        return find_certificate(prefix.lower())
+    except exceptions.APIException as exc:
+        raise CommandError(error_text(exc)) from None
 
 
 class Command(BaseCommand):
