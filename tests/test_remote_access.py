@@ -14,6 +14,7 @@ import pylxd
 import pytest
 
 from resources.server_identity import generate_certificate
+from tests.support.image_files import unified_image
 from tests.support.live_server import free_port, running_server
 
 pytestmark = pytest.mark.live
@@ -197,3 +198,33 @@ def test_core_https_address_opens_and_closes_the_listener_without_a_restart(tmp_
     assert server_info["metadata"]["environment"]["addresses"] == [f"127.0.0.1:{port}"]
     assert unset[0] == 0
     assert closed
+
+
+def test_lxc_imports_launches_and_edits_over_https(https_server, tmp_path):
+    _, url = https_server
+    conf = tmp_path / "client"
+    image = tmp_path / "image.tar.gz"
+    image.write_bytes(unified_image())
+    assert lxc(conf, "remote", "add", "site", url, "--accept-certificate", "--password", PASSWORD)[0] == 0
+
+    imported = lxc(conf, "image", "import", str(image), "site:", "--alias", "tiny")
+    launched = lxc(conf, "launch", "site:tiny", "site:c1")
+    listed = lxc(conf, "list", "site:", "--format", "csv", "-c", "ns")
+    edited = subprocess.run(
+        ["lxc", "profile", "edit", "site:default"],
+        input='config:\n  limits.cpu: "3"\ndescription: edited over https\ndevices: {}\n',
+        env={"PATH": os.environ["PATH"], "HOME": str(conf / "home"), "LXD_CONF": str(conf / "lxc")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    shown = lxc(conf, "profile", "show", "site:default")
+
+    assert imported[0] == 0, imported
+    assert imported[1].strip().startswith("Image imported with fingerprint: ")
+    assert launched[0] == 0, launched
+    assert listed == (0, "c1,RUNNING\n", "")
+    assert edited.returncode == 0, edited.stderr
+    assert "description: edited over https" in shown[1]
+    assert "- /1.0/instances/c1" in shown[1]
