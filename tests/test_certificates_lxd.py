@@ -294,3 +294,46 @@ def test_a_restricted_client_is_confined_as_lxd_confines_it(real_lxd, tmp_path):
 
     for step, (lxd_result, site_result) in enumerate(zip(from_lxd, from_site, strict=True)):
         assert (step, site_result) == (step, lxd_result)
+
+
+def _trust_file_steps(conf, lxd_dir, certificate):
+    """What lxc prints managing the trust store with a certificate file, on the local server."""
+    local = {"HOME": str(conf / "home"), "LXD_CONF": str(conf / "local"), "LXD_DIR": str(lxd_dir)}
+    fingerprint = fingerprint_of_der(
+        x509.load_pem_x509_certificate(certificate.read_bytes()).public_bytes(Encoding.DER)
+    )
+
+    def run(*args, stdin=None):
+        done = subprocess.run(
+            ["lxc", *args], env={**os.environ, **local}, input=stdin, capture_output=True, text=True, timeout=60
+        )
+        return done.returncode, done.stdout, done.stderr.strip().splitlines()[-1:]
+
+    edited = "name: edited\ntype: client\nrestricted: true\nprojects:\n- default\n"
+    results = [
+        run("config", "trust", "add", str(certificate)),
+        run("config", "trust", "add", str(certificate)),
+        run("config", "trust", "show", fingerprint[:12]),
+        run("config", "trust", "edit", fingerprint[:12], stdin=edited),
+        run("config", "trust", "show", fingerprint),
+        run("config", "trust", "list", "--format", "csv"),
+        run("config", "trust", "remove", fingerprint[:12]),
+        run("config", "trust", "remove", fingerprint[:12]),
+        run("config", "trust", "list", "--format", "csv"),
+    ]
+    return results
+
+
+def test_lxc_config_trust_with_a_certificate_file_prints_what_it_prints_against_lxd(real_lxd, tmp_path):
+    pem, _ = generate_certificate(client=True)
+    certificate = tmp_path / "laptop.crt"
+    certificate.write_bytes(pem)
+    try:
+        from_lxd = _trust_file_steps(tmp_path / "lxd-client", real_lxd.parent, certificate)
+    finally:
+        _daemon_closed(real_lxd)
+    with running_server(tmp_path / "site") as server:
+        from_site = _trust_file_steps(tmp_path / "site-client", server.lxd_dir, certificate)
+
+    for step, (lxd_result, site_result) in enumerate(zip(from_lxd, from_site, strict=True)):
+        assert (step, site_result) == (step, lxd_result)
