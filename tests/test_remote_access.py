@@ -228,3 +228,25 @@ def test_lxc_imports_launches_and_edits_over_https(https_server, tmp_path):
     assert edited.returncode == 0, edited.stderr
     assert "description: edited over https" in shown[1]
     assert "- /1.0/instances/c1" in shown[1]
+
+
+def test_pylxd_authenticates_with_a_token(https_server, tmp_path, monkeypatch):
+    server, url = https_server
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    status, _, issued = server.request("POST", "/1.0/certificates", {"type": "client", "token": True, "name": "py"})
+    assert status == 202
+    conf = tmp_path / "lxc-local"
+    listed = lxc(conf, "config", "trust", "list-tokens", "--format", "csv", env={"LXD_DIR": str(server.lxd_dir)})
+    (token,) = [line.split(",")[1] for line in listed[1].splitlines() if line.startswith("py,")]
+    pem, key = generate_certificate(client=True)
+    cert, key_path = tmp_path / "client.crt", tmp_path / "client.key"
+    cert.write_bytes(pem)
+    key_path.write_bytes(key)
+
+    client = pylxd.Client(endpoint=url, cert=(str(cert), str(key_path)), verify=str(server.lxd_dir / "server.crt"))
+    client.authenticate(token)
+
+    assert client.trusted
+    assert [(c.name, c.type) for c in client.certificates.all()] == [("py", "client")]
+    assert issued["metadata"]["class"] == "token"
