@@ -109,12 +109,15 @@ class CertificateViewSet(
         token = decode_token(password) if password else None
         if token is not None:
             grant = redeem_token(token)
-            projects = Project.objects.in_bulk(grant.get("projects") or [], field_name="name")
+            names = grant.get("projects") or []
+            projects = Project.objects.in_bulk(names, field_name="name")
+            # The token's request alone, as LXD: the client overrides nothing (its TLS certificate is trusted).
             return {
                 "name": grant.get("name", ""),
                 "type": grant.get("type", ""),
                 "restricted": bool(grant.get("restricted")),
-                "projects": list(projects.values()),
+                "projects": [projects[name] for name in names if name in projects],
+                "certificate": None,
                 "token": False,
             }
         if not password or not trust_password_matches(password):
