@@ -101,19 +101,17 @@ def trusted_certificate(request):
     meta = request.META
     if TRUSTED_CERTIFICATE_KEY not in meta:
         fingerprint = client_fingerprint(request)
-        meta[TRUSTED_CERTIFICATE_KEY] = (
-            Certificate.objects.filter(fingerprint=fingerprint, type=Certificate.CLIENT)
-            .prefetch_related("project_links__project")
-            .first()
-            if fingerprint
-            else None
-        )
+        trusted = Certificate.objects.filter(fingerprint=fingerprint, type=Certificate.CLIENT)
+        meta[TRUSTED_CERTIFICATE_KEY] = trusted.first() if fingerprint else None
     return meta[TRUSTED_CERTIFICATE_KEY]
 
 
 def allowed_projects(certificate):
-    """The names of the projects a restricted certificate may use."""
-    return {link.project.name for link in certificate.project_links.all()}
+    """The names of the projects a restricted certificate may use (read once per request)."""
+    if "_allowed_projects" not in certificate.__dict__:
+        names = certificate.project_links.values_list("project__name", flat=True)
+        certificate._allowed_projects = frozenset(names)
+    return certificate._allowed_projects
 
 
 def restricted_projects(request):

@@ -9,6 +9,8 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from resources.models import Certificate, Profile, Project
@@ -335,3 +337,17 @@ def test_show_prints_a_certificate_as_lxc_config_trust_show_does(api):
     document = yaml.safe_load(out.getvalue())
     assert (document["name"], document["restricted"], document["projects"]) == ("shown", True, ["default"])
     assert document["fingerprint"] == fingerprint
+
+
+@pytest.mark.django_db
+def test_a_tls_client_costs_one_query_more_than_the_socket(api):
+    der = _der()
+    _trust(api, der)
+    client = tls_client(der)
+    api.get("/1.0/profiles/default")  # warm the kept answers
+
+    with CaptureQueriesContext(connection) as over_socket:
+        assert api.get("/1.0/profiles/default").status_code == 200
+    with CaptureQueriesContext(connection) as over_tls:
+        assert client.get("/1.0/profiles/default").status_code == 200
+    assert len(over_tls) == len(over_socket) + 1
