@@ -131,6 +131,10 @@ def restricted_allows(request, certificate):
     view = (getattr(request, "parser_context", None) or {}).get("view")
     if isinstance(getattr(view, "scope", None), InProject):
         return requested_project(request) in allowed_projects(certificate)
+    if request.method in ("PUT", "PATCH") and getattr(view, "restricted_updates_own", False):
+        # Its own trust-store entry, which it may not change in substance (the view's rule).
+        named = view.kwargs.get(view.lookup_field) or ""
+        return bool(named) and certificate.fingerprint.startswith(named)
     if request.method not in permissions.SAFE_METHODS or not getattr(view, "restricted_read", False):
         return False
     if getattr(view, "restricted_names_project", False) and view.kwargs.get(view.lookup_field) is not None:

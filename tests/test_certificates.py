@@ -351,3 +351,25 @@ def test_a_tls_client_costs_one_query_more_than_the_socket(api):
     with CaptureQueriesContext(connection) as over_tls:
         assert client.get("/1.0/profiles/default").status_code == 200
     assert len(over_tls) == len(over_socket) + 1
+
+
+@pytest.mark.django_db
+def test_a_restricted_certificate_may_resend_its_own_entry_but_change_nothing(api):
+    der = _der()
+    fingerprint = _trust(api, der, name="own", restricted=True, projects=["default"])
+    other = _trust(api, _der(), name="other")
+    client = tls_client(der)
+    own = f"/1.0/certificates/{fingerprint}"
+
+    same = client.put(own, {"name": "own", "type": "client", "restricted": True, "projects": ["default"]})
+    empty = client.patch(own, {})
+    renamed = client.patch(own, {"name": "changed"})
+    unrestricted = client.patch(own, {"restricted": False})
+    elsewhere = client.patch(f"/1.0/certificates/{other}", {"name": "x"})
+
+    assert (same.status_code, empty.status_code) == (200, 200)
+    for refused in (renamed, unrestricted):
+        assert (refused.status_code, refused.json()["error"]) == (403, "Only the certificate can be changed")
+    assert (elsewhere.status_code, elsewhere.json()["error"]) == (403, "not authorized")
+    shown = api.get(own).json()["metadata"]
+    assert (shown["name"], shown["restricted"]) == ("own", True)

@@ -15,11 +15,20 @@ from ..serializers.certificates import (
     add_certificate,
     find_certificate,
 )
-from ..trust import CLIENT_CERTIFICATE_KEY, is_trusted
+from ..trust import CLIENT_CERTIFICATE_KEY, is_trusted, restricted_projects
 from .base import DestroyMixin, LifecycleMixin, ListMixin, LXDViewSet, RetrieveMixin, UpdateMixin
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, conditional_schema
 from .reads import Shown
+
+
+def changes_anything(serializer):
+    """Whether a validated PUT or PATCH would change the certificate's name, type, restrictions or projects."""
+    instance, data = serializer.instance, serializer.validated_data
+    if any(data[key] != getattr(instance, key) for key in ("name", "type", "restricted") if key in data):
+        return True
+    current = [link.project.name for link in instance.project_links.all()]
+    return "project_links" in data and [project.name for project in data["project_links"]] != current
 
 
 def trust_password_matches(password):
@@ -57,13 +66,20 @@ class CertificateViewSet(
     lookup_field = "fingerprint"
     collection_url = "/1.0/certificates"
     not_found_message = "Certificate not found"
-    # A restricted certificate reads the trust store, as in LXD (only unrestricted ones change it).
+    # A restricted certificate reads the trust store, as in LXD, and may PUT/PATCH its own entry
+    # with what it holds (``perform_update``); only unrestricted ones change the store.
     restricted_read = True
+    restricted_updates_own = True
 
     def check_permissions(self, request):
         # Whom a POST trusts is decided by its password (``create``), as LXD does.
         if self.action != "create":
             super().check_permissions(request)
+
+    def perform_update(self, serializer):
+        if restricted_projects(self.request) is not None and changes_anything(serializer):
+            raise exceptions.PermissionDenied("Only the certificate can be changed")
+        super().perform_update(serializer)
 
     def read_prepared(self, value):
         # A prefix is looked up by LIKE (and refused when ambiguous).
