@@ -120,12 +120,13 @@ def _message(event_type, metadata, project):
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def message_project(message):
-    """The project an event's text names ("" for none)."""
+def message_header(message):
+    """The project an event's text names ("" for none) and when it was sent (None if unreadable)."""
     try:
-        return json.loads(message).get("project", "")
-    except (ValueError, AttributeError):
-        return ""
+        event = json.loads(message)
+        return event.get("project", ""), datetime.datetime.fromisoformat(event["timestamp"])
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return "", None
 
 
 def requestor(request):
@@ -305,13 +306,18 @@ class Listener:
     def __init__(self, types, project=None):
         self.types = frozenset(types)
         self.project = project
+        # A listener hears what is sent after it connects, as LXD's do: the feed it shares may
+        # still hold events sent before (read on its next poll).
+        self.since = timezone.now()
         self._queue = queue.SimpleQueue()
         self.on_message = None
 
     def deliver(self, messages):
-        """Queue those of ``messages`` (``(type, project, text)``) this listener takes."""
+        """Queue those of ``messages`` (``(type, project, time sent, text)``) this listener takes."""
         queued = False
-        for event_type, project, message in messages:
+        for event_type, project, sent, message in messages:
+            if sent is not None and sent < self.since:
+                continue
             if event_type in self.types and (self.project is None or project in ("", self.project)):
                 self._queue.put(message)
                 queued = True
@@ -375,8 +381,8 @@ class _Hub:
                 with self._lock:
                     listeners = list(self._listeners) if feed is self._feed else []
                 if listeners:
-                    # Each message's project, read once for every listener.
-                    messages = [(event_type, message_project(text), text) for event_type, text in messages]
+                    # Each message's project and time, read once for every listener.
+                    messages = [(event_type, *message_header(text), text) for event_type, text in messages]
                 for listener in listeners:
                     listener.deliver(messages)
         finally:

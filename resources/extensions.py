@@ -29,6 +29,13 @@ API_EXTENSIONS = [
     "project_usage",
     # all-projects=true on the instance lists: `lxc list --all-projects`.
     "instance_all_projects",
+    # A project's limits.* (instances, containers, virtual-machines, cpu, memory, processes) and
+    # restricted.* keys, enforced on instance, profile and project writes (resources/project_limits.py).
+    "projects_limits",
+    "projects_limits_instances",
+    "projects_restrictions",
+    "projects_restricted_backups_and_snapshots",
+    "projects_restricted_intercept",
     # /1.0/certificates: PUT/PATCH change a certificate, which may be restricted to projects.
     "certificate_update",
     "certificate_project",

@@ -134,9 +134,10 @@ class Image(models.Model):
     CONTAINER = "container"
     VIRTUAL_MACHINE = "virtual-machine"
 
-    # The fingerprint stays unique across projects while an image's files are named by it alone.
+    # Unique within a project; projects holding the same image share its files, named by the
+    # fingerprint alone.
     project = _project_field("images")
-    fingerprint = models.CharField(max_length=64, unique=True)
+    fingerprint = models.CharField(max_length=64)
     filename = models.CharField(max_length=255, blank=True, default="")
     size = models.BigIntegerField(default=0)
     architecture = models.CharField(max_length=32)
@@ -155,6 +156,7 @@ class Image(models.Model):
 
     class Meta:
         ordering = ["fingerprint"]
+        constraints = [models.UniqueConstraint(fields=["project", "fingerprint"], name="unique_image_fingerprint")]
 
     def __str__(self):
         return self.fingerprint

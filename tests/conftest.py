@@ -9,6 +9,7 @@ import pytest
 
 from resources.models import Profile
 from tests.support.api import api_client
+from tests.support.both_servers import projects  # noqa: F401
 from tests.support.images import make_image, upload_image
 from tests.support.live_server import lxdsite_pg_server, lxdsite_server  # noqa: F401
 from tests.support.lxc import meddling_editor  # noqa: F401

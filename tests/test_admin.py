@@ -20,6 +20,7 @@ from resources.models import (
     InstanceProfile,
     Operation,
     Profile,
+    Project,
     Server,
     Snapshot,
 )
@@ -423,6 +424,35 @@ def test_alias_add_and_change_use_the_apis_rules(admin_client, image):
     assert missing.status_code == 200
     assert "Image not found" in missing.content.decode()
     assert ImageAlias.objects.get(name="alpine").description == "small"
+
+
+@pytest.mark.django_db
+def test_the_admin_adds_edits_and_filters_objects_in_their_project(admin_client, api, profile):
+    features = {"features.profiles": "true", "features.images": "false"}
+    assert api.post("/1.0/projects", {"name": "p2", "config": features}).status_code == 201
+    p2 = Project.objects.get(name="p2")
+    form = {"description": "", "config": "limits.cpu: 4", "devices": ""}
+    # The same name as the default project's p1: a profile of p2, with p2's rules.
+    added = admin_client.post("/admin/resources/profile/add/", {"project": p2.pk, "name": "p1", **form})
+    taken = admin_client.post("/admin/resources/profile/add/", {"project": p2.pk, "name": "p1", **form})
+    mine = Profile.objects.get(project=p2, name="p1")
+    changed = admin_client.post(
+        PROFILE_URL.format(pk=mine.pk), profile_post(form_version(admin_client.get(PROFILE_URL.format(pk=mine.pk))))
+    )
+    listed = admin_client.get(f"/admin/resources/profile/?project__id__exact={p2.pk}")
+    # p2 uses the default project's images: an alias added "in p2" goes there, as the API puts it.
+    Image.objects.create(fingerprint="ab" * 32, architecture="x86_64", filename="one.tar")
+    alias = admin_client.post(
+        "/admin/resources/imagealias/add/", {"project": p2.pk, "name": "edge", "description": "", "target": "abab"}
+    )
+
+    assert (added.status_code, changed.status_code, alias.status_code) == (302, 302, 302)
+    assert taken.status_code == 200
+    assert "The profile already exists" in html.unescape(taken.content.decode())
+    assert Profile.objects.get(project=p2, name="p1").config == {}
+    assert Profile.objects.get(project_id=Project.DEFAULT_ID, name="p1").config == profile.config
+    assert [p.name for p in listed.context["cl"].result_list] == ["default", "p1"]
+    assert ImageAlias.objects.get(name="edge").project_id == Project.DEFAULT_ID
 
 
 @pytest.mark.django_db

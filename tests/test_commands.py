@@ -415,6 +415,79 @@ def test_export_and_import_carry_images_and_aliases_with_their_files(api, profil
 
 
 @pytest.mark.django_db
+def test_export_and_import_carry_every_projects_objects(api, profile, images_dir, tmp_path, upload):
+    features = {"features.profiles": "true", "features.images": "true", "limits.instances": "5"}
+    assert api.post("/1.0/projects", {"name": "p2", "description": "second", "config": features}).status_code == 201
+    # The same names in two projects stay two objects.
+    api.post("/1.0/profiles?project=p2", {"name": "p1", "config": {"limits.cpu": "4"}})
+    fingerprint = upload(unified_image(), url="/1.0/images?project=p2").fingerprint
+    api.post("/1.0/images/aliases?project=p2", {"name": "tiny", "target": fingerprint})
+    for query in ("", "?project=p2"):
+        body = {"name": "c1", "source": {"type": "none"}, "profiles": ["p1"]}
+        api_operation(api.post(f"/1.0/instances{query}", body))
+    api_operation(api.post("/1.0/instances/c1/snapshots?project=p2", {"name": "s1"}))
+    exported, files = tmp_path / "export.yaml", tmp_path / "files"
+    run("export", "--output", str(exported), "--with-files", str(files))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    migrated = manage(fresh, "migrate", "--verbosity", "0")
+    imported = manage(fresh, "import", str(exported), "--with-files", str(files))
+    again = manage(fresh, "export")
+    shown = manage(fresh, "show", "profile", "p1", "--project", "p2")
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert imported.returncode == 0, imported.stderr
+    assert again.stdout == exported.read_text()
+    document = yaml.safe_load(again.stdout)
+    assert [instance["name"] for instance in document["instances"]] == ["c1"]
+    assert document["images"] == document["aliases"] == []
+    [project] = document["projects"]
+    expected_config = {**features, "features.storage.volumes": "true"}
+    assert (project["name"], project["description"], project["config"]) == ("p2", "second", expected_config)
+    assert [p["name"] for p in project["profiles"]] == ["default", "p1"]
+    assert [image["fingerprint"] for image in project["images"]] == [fingerprint]
+    assert [(alias["name"], alias["target"]) for alias in project["aliases"]] == [("tiny", fingerprint)]
+    assert [(i["name"], [s["name"] for s in i["snapshots"]]) for i in project["instances"]] == [("c1", ["s1"])]
+    assert yaml.safe_load(shown.stdout)["config"] == {"limits.cpu": "4"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("project", "message"),
+    [
+        ({"name": "default"}, "The default project's objects belong at the top level of the document"),
+        ({"name": "p2", "colour": "red"}, "Project 'p2': unknown keys: colour"),
+        (
+            {"name": "p2", "profiles": [{"name": "a/b"}]},
+            "Project 'p2': Profile 'a/b': Profile names may not contain slashes",
+        ),
+        ({"name": "bad name"}, "Project 'bad name': Project names may not contain spaces"),
+    ],
+)
+def test_import_refuses_a_bad_project_and_saves_nothing(tmp_path, project, message):
+    document = tmp_path / "bad.yaml"
+    document.write_text(yaml.safe_dump({"profiles": [{"name": "kept-out"}], "projects": [project]}))
+
+    with pytest.raises(CommandError, match=re.escape(f"Nothing imported: {message}")):
+        run("import", str(document))
+    assert not Profile.objects.filter(name="kept-out").exists()
+
+
+@pytest.mark.django_db
+def test_show_names_objects_in_a_project(api, profile):
+    api.post("/1.0/projects", {"name": "p2", "config": {"features.profiles": "false"}})
+
+    # A project without its own profiles shows the default project's.
+    assert yaml.safe_load(run("show", "profile", "p1", "--project", "p2")[0])["name"] == "p1"
+    with pytest.raises(CommandError, match="Project 'nosuch' not found"):
+        run("show", "profile", "p1", "--project", "nosuch")
+    api.post("/1.0/projects", {"name": "p3"})
+    with pytest.raises(CommandError, match="Profile 'p1' not found in project 'p3'"):
+        run("show", "profile", "p1", "--project", "p3")
+
+
+@pytest.mark.django_db
 def test_import_refuses_image_files_that_do_not_match(images_dir, tmp_path, upload):
     fingerprint = upload(unified_image()).fingerprint
     exported, files = tmp_path / "export.yaml", tmp_path / "files"

@@ -78,7 +78,7 @@ def test_every_resource_is_advertised_administered_documented_and_imported(basen
         assert kind.model is model or model in {related.related_model for related in kind.model._meta.related_objects}
     # import_from_lxd copies every stored resource; only what is not stored state is left out.
     if case.lxd_import:
-        assert case.lxd_import in {collection for collection, _, _ in COLLECTIONS}
+        assert case.lxd_import in {collection for collection, *_ in COLLECTIONS}
     else:
         assert not is_watched(model)
 

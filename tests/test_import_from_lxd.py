@@ -37,11 +37,26 @@ def _populate(real_lxd, tmp_path, image):
         ("init", "imp-image", "imp1", "--profile", "default", "--profile", "imp"),
         ("config", "set", "imp1", "limits.memory", "128MB"),
         ("snapshot", "imp1", "s1"),
+        # A project with its own profiles (one named as the default project's) and an instance
+        # named as the default project's, made from the default project's image.
+        ("project", "create", "impp", "-c", "features.images=false", "-c", "limits.instances=3"),
+        ("profile", "device", "add", "default", "root", "disk", "path=/", "pool=default", "--project", "impp"),
+        ("profile", "create", "imp", "--project", "impp"),
+        ("profile", "set", "imp", "user.where=impp", "--project", "impp"),
+        ("init", "imp-image", "imp1", "--profile", "default", "--profile", "imp", "--project", "impp"),
     ):
         status, _, stderr = run_lxc(real_lxd, tmp_path, *args)
         assert status == 0, (args, stderr)
     yield real_lxd
-    for args in (("delete", "--force", "imp1"), ("image", "delete", "imp-image"), ("profile", "delete", "imp")):
+    for args in (
+        ("delete", "--force", "imp1", "--project", "impp"),
+        ("profile", "delete", "imp", "--project", "impp"),
+        ("profile", "device", "remove", "default", "root", "--project", "impp"),
+        ("project", "delete", "impp"),
+        ("delete", "--force", "imp1"),
+        ("image", "delete", "imp-image"),
+        ("profile", "delete", "imp"),
+    ):
         run_lxc(real_lxd, tmp_path, *args)
 
 
@@ -81,6 +96,10 @@ def test_import_copies_everything_and_lxc_shows_the_same(populated_lxd, lxdsite_
         ("config", "show", "imp1"),
         ("config", "show", "imp1", "--expanded"),
         ("list", "imp1", "--format", "csv", "-c", "nsS"),
+        ("project", "show", "impp"),
+        ("profile", "show", "imp", "--project", "impp"),
+        ("config", "show", "imp1", "--expanded", "--project", "impp"),
+        ("list", "--format", "csv", "-c", "nsS", "--project", "impp"),
     ):
         assert comparable(run_lxc(ours, tmp_path, *args)) == comparable(run_lxc(populated_lxd, tmp_path, *args)), args
 
@@ -91,6 +110,9 @@ def test_import_copies_everything_and_lxc_shows_the_same(populated_lxd, lxdsite_
     assert_etags_agree(ImageETagSerializer, mine.pop(image), theirs.pop(image), shown)
     assert mine == theirs
     assert unix_request(ours, "GET", "/1.0/instances")[2]["metadata"].count("/1.0/instances/imp1") == 1
+    assert unix_request(ours, "GET", "/1.0/instances?project=impp")[2]["metadata"] == [
+        "/1.0/instances/imp1?project=impp"
+    ]
     # The server's own record comes along: volatile keys and creation times (to the microsecond).
     for path in ("/1.0/instances/imp1", "/1.0/instances/imp1/snapshots/s1"):
         mine, theirs = (unix_request(socket, "GET", path)[2]["metadata"] for socket in (ours, populated_lxd))

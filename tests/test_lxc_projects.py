@@ -1,11 +1,18 @@
 """``lxc project`` and ``lxc ... --project`` against lxdsite, beside the real LXD daemon: same output."""
 
+import hashlib
+
 import pytest
 
+from tests.support.busybox_image import busybox_image
 from tests.support.live_server import unix_request
 from tests.support.lxc import comparable, run_lxc, storage_pool
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
+
+# `lxc project edit` reads the new YAML from standard input when that is not a terminal.
+EDITED = "description: edited\nconfig:\n  features.profiles: 'true'\n  user.b: '2'\n"
+EDITS = "edit"
 
 PROJECT_COMMANDS = [
     ("project", "list"),
@@ -19,6 +26,10 @@ PROJECT_COMMANDS = [
     ("project", "show", "lp1"),
     ("project", "unset", "lp1", "user.a"),
     ("project", "show", "lp1"),
+    ("project", "edit", "lp1", EDITED),
+    ("project", "show", "lp1"),
+    ("project", "edit", "lp1", "config:\n  limits.memory: lots\n"),
+    ("project", "edit", "lp1", "- not a mapping\n"),
     ("project", "list"),
     ("project", "info", "lp1"),
     ("profile", "create", "pp", "--project", "lp1"),
@@ -46,9 +57,13 @@ PROJECT_COMMANDS = [
 
 
 def _both(real_lxd, lxdsite_server, tmp_path, args):
+    """Run ``args`` with each server; an edit's last argument is the YAML it reads from stdin."""
+    stdin = "\n"
+    if args[1:2] == (EDITS,):
+        *args, stdin = args
     return (
-        comparable(run_lxc(real_lxd, tmp_path / "lxd", *args)),
-        comparable(run_lxc(lxdsite_server.socket_path, tmp_path / "ours", *args)),
+        comparable(run_lxc(real_lxd, tmp_path / "lxd", *args, stdin=stdin)),
+        comparable(run_lxc(lxdsite_server.socket_path, tmp_path / "ours", *args, stdin=stdin)),
     )
 
 
@@ -114,3 +129,51 @@ def _release_pool(real_lxd):
         if status == 202:
             unix_request(real_lxd, "GET", headers["Location"] + "/wait?timeout=30")
     unix_request(real_lxd, "PUT", "/1.0/profiles/default?project=lp1", {})
+
+
+def image_commands(image):
+    """The steps of the image test: the same file in two projects, then used and removed in one."""
+    return [
+        ("project", "create", "lp1", "-c", "features.profiles=true"),
+        ("profile", "device", "add", "default", "root", "disk", "path=/", "pool=default", "--project", "lp1"),
+        ("image", "import", str(image), "--alias", "img"),
+        ("image", "import", str(image), "--alias", "img", "--project", "lp1"),
+        ("image", "import", str(image), "--project", "lp1"),
+        ("image", "list", "--project", "lp1", "--format", "csv", "-c", "lfpdas"),
+        ("image", "alias", "list", "--project", "lp1", "--format", "csv"),
+        ("init", "img", "c1", "--project", "lp1"),
+        ("launch", "img", "c2", "--project", "lp1"),
+        ("list", "--project", "lp1", "--format", "csv", "-c", "ns"),
+        ("delete", "c2", "--project", "lp1"),
+        ("delete", "c2", "--project", "lp1", "--force"),
+        ("delete", "c1", "--project", "lp1"),
+        ("image", "delete", "img", "--project", "lp1"),
+        ("image", "list", "--project", "lp1", "--format", "csv", "-c", "lf"),
+        ("image", "list", "--format", "csv", "-c", "lfpdas"),
+        ("image", "import", str(image), "--project", "nosuch"),
+        ("image", "delete", "img"),
+        ("image", "list", "--format", "csv", "-c", "lf"),
+    ]
+
+
+def test_one_image_in_two_projects_prints_what_lxd_prints_and_launches(real_lxd, lxdsite_server, tmp_path, cleaned):
+    # An image the daemon can start a container of (`lxc launch`).
+    image = tmp_path / "busybox.tar.gz"
+    image.write_bytes(busybox_image())
+    fingerprint = hashlib.sha256(image.read_bytes()).hexdigest()
+    _both(real_lxd, lxdsite_server, tmp_path, ("project", "list"))
+    with storage_pool(real_lxd):
+        try:
+            for args in image_commands(image):
+                theirs, ours = _both(real_lxd, lxdsite_server, tmp_path, args)
+                assert ours == theirs, args
+        finally:
+            unix_request(real_lxd, "PUT", "/1.0/instances/c2/state?project=lp1", {"action": "stop", "force": True})
+            unix_request(real_lxd, "DELETE", "/1.0/instances/c2?project=lp1")
+            _release_pool(real_lxd)
+            for query in ("", "?project=lp1"):
+                status, headers, _ = unix_request(real_lxd, "DELETE", f"/1.0/images/{fingerprint}{query}")
+                if status == 202:
+                    unix_request(real_lxd, "GET", headers["Location"] + "/wait?timeout=30")
+    # The files went with the last project's image.
+    assert not list((lxdsite_server.lxd_dir / "images").glob(f"{fingerprint}*"))

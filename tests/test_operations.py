@@ -277,6 +277,22 @@ def test_the_database_feed_waits_for_an_id_that_commits_late(settings):
     assert feed.gaps == {}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_listener_joining_a_running_feed_hears_nothing_sent_before_it(settings):
+    from resources.events import emit_lifecycle, listen
+
+    # Long enough that the second listener joins before the feed reads the first event.
+    settings.LXDSITE_EVENTS_POLL_INTERVAL = 1
+    with listen(["lifecycle"]) as first:
+        emit_lifecycle("profile-created", "/1.0/profiles/before")
+        with listen(["lifecycle"]) as second:
+            emit_lifecycle("profile-created", "/1.0/profiles/after")
+            heard = [first.get(timeout=5), first.get(timeout=5), second.get(timeout=5), second.get(timeout=0.5)]
+
+    sources = [json.loads(message)["metadata"]["source"] if message else None for message in heard]
+    assert sources == ["/1.0/profiles/before", "/1.0/profiles/after", "/1.0/profiles/after", None]
+
+
 def test_old_events_are_pruned_as_new_ones_arrive(settings, django_capture_on_commit_callbacks):
     from resources.events import DatabaseFeed
 

@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from resources.models import Image, ImageAlias, Instance, Operation, Profile, Project
+from tests.support.image_files import unified_image
 
 pytestmark = pytest.mark.django_db
 
@@ -453,3 +454,24 @@ def test_images_and_aliases_live_in_the_project_the_request_names(api, project):
     assert api.get("/1.0/instances/c1?project=p1").json()["metadata"]["config"]["volatile.base_image"] == "b" * 64
     refused = api.post("/1.0/instances", {"name": "c1", "source": {"type": "image", "alias": "small"}})
     assert (refused.status_code, refused.json()["error"]) == (404, "Image alias not found")
+
+
+def test_projects_hold_the_same_image_each_and_share_its_files(
+    api, upload, images_dir, django_capture_on_commit_callbacks
+):
+    assert api.post("/1.0/projects", {"name": "p2", "config": {"features.images": "true"}}).status_code == 201
+    data = unified_image(marker="shared")
+    fingerprints = [upload(data, url=f"/1.0/images{query}").fingerprint for query in ("", "?project=p2")]
+    again = upload(data, url="/1.0/images?project=p2").operation
+
+    assert fingerprints[0] == fingerprints[1]
+    assert (again["status"], again["err"]) == ("Failure", "Image with same fingerprint already exists")
+    assert set(Image.objects.values_list("project__name", flat=True)) == {"default", "p2"}
+    fingerprint = fingerprints[0]
+    # Deleting one project's image keeps the files the other's still uses.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.delete(f"/1.0/images/{fingerprint}?project=p2").status_code == 202
+    assert b"".join(api.get(f"/1.0/images/{fingerprint}/export").streaming_content) == data
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.delete(f"/1.0/images/{fingerprint}").status_code == 202
+    assert not list(images_dir.glob(f"{fingerprint}*"))

@@ -4,92 +4,53 @@ import time
 
 import pytest
 
+from tests.support.both_servers import ended, same
 from tests.support.events_client import EventsClient
 from tests.support.live_server import unix_request
 from tests.support.lxc import ROOT_DISK, storage_pool
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
 
-NAMES = ("dp1", "dp2", "dp3")
-
-
-def _both(real_lxd, lxdsite_server, method, path, body=None, headers=None):
-    """Send one request to each server: (LXD's answer, lxdsite's answer)."""
-    return unix_request(real_lxd, method, path, body, headers), lxdsite_server.request(method, path, body, headers)
-
-
-def _ended(server_request, answer):
-    """The operation an async answer started, once it ended: (status, err, description)."""
-    status, _, body = answer
-    assert status == 202, body
-    ended = server_request("GET", f"{body['operation']}/wait?timeout=10")[2]["metadata"]
-    return ended["status"], ended["err"], ended["description"]
-
-
-@pytest.fixture
-def projects(real_lxd, lxdsite_server):
-    """The two servers; the projects the test made are deleted from the daemon afterwards."""
-    yield lambda *args: _both(real_lxd, lxdsite_server, *args)
-    for name in NAMES:
-        for url in unix_request(real_lxd, "GET", f"/1.0/instances?project={name}")[2].get("metadata") or []:
-            _ended(lambda *args: unix_request(real_lxd, *args), unix_request(real_lxd, "DELETE", url))
-        listed = unix_request(real_lxd, "GET", f"/1.0/profiles?project={name}")[2].get("metadata") or []
-        for url in listed:
-            if name in url and not url.startswith("/1.0/profiles/default?"):
-                unix_request(real_lxd, "DELETE", url)
-        unix_request(real_lxd, "DELETE", f"/1.0/projects/{name}")
-    unix_request(real_lxd, "DELETE", "/1.0/profiles/shared")
-
-
-def _same(lxd, ours, status):
-    """Both answered ``status`` with the same body, Location, and ETag where LXD sends one
-    (lxdsite also tags lists: docs/compatibility.md)."""
-    assert (lxd[0], ours[0]) == (status, status), (lxd[2], ours[2])
-    assert ours[2] == lxd[2]
-    if lxd[1].get("ETag") is not None:
-        assert ours[1].get("ETag") == lxd[1].get("ETag")
-    assert ours[1].get("Location") == lxd[1].get("Location")
-
 
 def test_a_projects_life_equals_the_daemons(real_lxd, lxdsite_server, projects):
-    _same(*projects("GET", "/1.0/projects?recursion=1"), 200)
-    _same(*projects("GET", "/1.0/projects/default"), 200)
-    _same(*projects("GET", "/1.0/projects/default/state"), 200)
+    same(*projects("GET", "/1.0/projects?recursion=1"), 200)
+    same(*projects("GET", "/1.0/projects/default"), 200)
+    same(*projects("GET", "/1.0/projects/default/state"), 200)
 
     body = {"name": "dp1", "description": "d", "config": {"features.profiles": "true", "user.k": "v"}}
-    _same(*projects("POST", "/1.0/projects", body), 201)
-    _same(*projects("GET", "/1.0/projects/dp1"), 200)
-    _same(*projects("POST", "/1.0/projects", {"name": "dp3", "config": None}), 201)
-    _same(*projects("GET", "/1.0/projects?recursion=1"), 200)
-    _same(*projects("GET", "/1.0/projects"), 200)
+    same(*projects("POST", "/1.0/projects", body), 201)
+    same(*projects("GET", "/1.0/projects/dp1"), 200)
+    same(*projects("POST", "/1.0/projects", {"name": "dp3", "config": None}), 201)
+    same(*projects("GET", "/1.0/projects?recursion=1"), 200)
+    same(*projects("GET", "/1.0/projects"), 200)
 
     # A PUT dropping features.images and setting a limit; the ETag changes as the daemon's does.
     etag = projects("GET", "/1.0/projects/dp1")[0][1]["ETag"]
     config = {"features.profiles": "true", "limits.instances": "5", "limits.memory": "1GiB"}
     put = {"config": config, "description": "x"}
-    _same(*projects("PUT", "/1.0/projects/dp1", put, {"If-Match": etag}), 200)
-    _same(*projects("GET", "/1.0/projects/dp1"), 200)
-    _same(*projects("PATCH", "/1.0/projects/dp1", {"description": "y"}), 200)
-    _same(*projects("GET", "/1.0/projects/dp1"), 200)
-    _same(*projects("GET", "/1.0/projects/dp1/state"), 200)
+    same(*projects("PUT", "/1.0/projects/dp1", put, {"If-Match": etag}), 200)
+    same(*projects("GET", "/1.0/projects/dp1"), 200)
+    same(*projects("PATCH", "/1.0/projects/dp1", {"description": "y"}), 200)
+    same(*projects("GET", "/1.0/projects/dp1"), 200)
+    same(*projects("GET", "/1.0/projects/dp1/state"), 200)
     # Turning features.profiles off removes the project's default profile; on again makes it.
-    _same(*projects("PUT", "/1.0/projects/dp1", {"config": {"features.profiles": "false"}}), 200)
-    _same(*projects("GET", "/1.0/projects/dp1"), 200)
-    _same(*projects("PUT", "/1.0/projects/dp1", {"config": {"features.profiles": "true"}}), 200)
-    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    same(*projects("PUT", "/1.0/projects/dp1", {"config": {"features.profiles": "false"}}), 200)
+    same(*projects("GET", "/1.0/projects/dp1"), 200)
+    same(*projects("PUT", "/1.0/projects/dp1", {"config": {"features.profiles": "true"}}), 200)
+    same(*projects("GET", "/1.0/projects/dp1"), 200)
 
     lxd, ours = projects("POST", "/1.0/projects/dp1", {"name": "dp2"})
     assert (
-        _ended(lxdsite_server.request, ours)
-        == _ended(lambda *args: unix_request(real_lxd, *args), lxd)
+        ended(lxdsite_server.request, ours)
+        == ended(lambda *args: unix_request(real_lxd, *args), lxd)
         == ("Success", "", "Renaming project")
     )
-    _same(*projects("GET", "/1.0/projects/dp2"), 200)
-    _same(*projects("GET", "/1.0/projects/dp1"), 404)
+    same(*projects("GET", "/1.0/projects/dp2"), 200)
+    same(*projects("GET", "/1.0/projects/dp1"), 404)
 
-    _same(*projects("DELETE", "/1.0/projects/dp2"), 200)
-    _same(*projects("DELETE", "/1.0/projects/dp3"), 200)
-    _same(*projects("GET", "/1.0/projects?recursion=1"), 200)
+    same(*projects("DELETE", "/1.0/projects/dp2"), 200)
+    same(*projects("DELETE", "/1.0/projects/dp3"), 200)
+    same(*projects("GET", "/1.0/projects?recursion=1"), 200)
 
 
 REFUSED = [
@@ -135,39 +96,39 @@ def test_failed_renames_end_their_operations_as_the_daemons(real_lxd, lxdsite_se
     projects("POST", "/1.0/projects", {"name": "dp1"})
     lxd, ours = projects("POST", f"/1.0/projects/{source}", {"name": name})
 
-    expected = _ended(lambda *args: unix_request(real_lxd, *args), lxd)
+    expected = ended(lambda *args: unix_request(real_lxd, *args), lxd)
     assert expected[0] == "Failure"
-    assert _ended(lxdsite_server.request, ours) == expected
+    assert ended(lxdsite_server.request, ours) == expected
 
 
 def test_profiles_in_projects_equal_the_daemons(projects):
-    _same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
-    _same(*projects("POST", "/1.0/projects", {"name": "dp2", "config": {"features.profiles": "false"}}), 201)
+    same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
+    same(*projects("POST", "/1.0/projects", {"name": "dp2", "config": {"features.profiles": "false"}}), 201)
     body = {"name": "web", "description": "d", "config": {"limits.cpu": "2"}}
-    _same(*projects("POST", "/1.0/profiles?project=dp1", body), 201)
-    _same(*projects("GET", "/1.0/profiles?project=dp1"), 200)
-    _same(*projects("GET", "/1.0/profiles?project=dp1&recursion=1"), 200)
-    _same(*projects("GET", "/1.0/profiles/web?project=dp1"), 200)
-    _same(*projects("GET", "/1.0/profiles/default?project=dp1"), 200)
-    _same(*projects("GET", "/1.0/profiles/web"), 404)
-    _same(*projects("PUT", "/1.0/profiles/web?project=dp1", {"description": "put"}), 200)
-    _same(*projects("GET", "/1.0/profiles/web?project=dp1"), 200)
-    _same(*projects("POST", "/1.0/profiles/web?project=dp1", {"name": "app"}), 201)
-    _same(*projects("GET", "/1.0/projects/dp1"), 200)
+    same(*projects("POST", "/1.0/profiles?project=dp1", body), 201)
+    same(*projects("GET", "/1.0/profiles?project=dp1"), 200)
+    same(*projects("GET", "/1.0/profiles?project=dp1&recursion=1"), 200)
+    same(*projects("GET", "/1.0/profiles/web?project=dp1"), 200)
+    same(*projects("GET", "/1.0/profiles/default?project=dp1"), 200)
+    same(*projects("GET", "/1.0/profiles/web"), 404)
+    same(*projects("PUT", "/1.0/profiles/web?project=dp1", {"description": "put"}), 200)
+    same(*projects("GET", "/1.0/profiles/web?project=dp1"), 200)
+    same(*projects("POST", "/1.0/profiles/web?project=dp1", {"name": "app"}), 201)
+    same(*projects("GET", "/1.0/projects/dp1"), 200)
     # A project that holds a profile besides its default one is not deleted (LXD: 500).
     lxd, ours = projects("DELETE", "/1.0/projects/dp1")
     assert (lxd[0], ours[0]) == (500, 400)
     assert ours[2]["error"] == lxd[2]["error"] == "Only empty projects can be removed"
-    _same(*projects("DELETE", "/1.0/profiles/app?project=dp1"), 200)
+    same(*projects("DELETE", "/1.0/profiles/app?project=dp1"), 200)
 
     # Without its own profiles, a project uses (and creates into) the default project's.
-    _same(*projects("GET", "/1.0/profiles?project=dp2"), 200)
-    _same(*projects("POST", "/1.0/profiles?project=dp2", {"name": "shared"}), 201)
-    _same(*projects("GET", "/1.0/profiles/shared?project=dp2"), 200)
-    _same(*projects("GET", "/1.0/profiles?project=default"), 200)
-    _same(*projects("DELETE", "/1.0/profiles/shared?project=dp2"), 200)
-    _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
-    _same(*projects("DELETE", "/1.0/projects/dp2"), 200)
+    same(*projects("GET", "/1.0/profiles?project=dp2"), 200)
+    same(*projects("POST", "/1.0/profiles?project=dp2", {"name": "shared"}), 201)
+    same(*projects("GET", "/1.0/profiles/shared?project=dp2"), 200)
+    same(*projects("GET", "/1.0/profiles?project=default"), 200)
+    same(*projects("DELETE", "/1.0/profiles/shared?project=dp2"), 200)
+    same(*projects("DELETE", "/1.0/projects/dp1"), 200)
+    same(*projects("DELETE", "/1.0/projects/dp2"), 200)
 
 
 @pytest.mark.parametrize(
@@ -204,48 +165,48 @@ def test_instances_in_projects_equal_the_daemons(real_lxd, lxdsite_server, proje
     lxd_request = lambda *args: unix_request(real_lxd, *args)  # noqa: E731
     with storage_pool(real_lxd):
         try:
-            _same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
-            _same(*projects("PATCH", "/1.0/profiles/default?project=dp1", {"devices": ROOT_DISK}), 200)
+            same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
+            same(*projects("PATCH", "/1.0/profiles/default?project=dp1", {"devices": ROOT_DISK}), 200)
             lxd, ours = projects("POST", "/1.0/instances?project=dp1", {"name": "c1", "source": {"type": "none"}})
             assert (
-                _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd) == ("Success", "", "Creating instance")
+                ended(lxdsite_server.request, ours) == ended(lxd_request, lxd) == ("Success", "", "Creating instance")
             )
 
-            _same(*projects("GET", "/1.0/instances?project=dp1"), 200)
-            _same(*projects("GET", "/1.0/instances"), 200)
+            same(*projects("GET", "/1.0/instances?project=dp1"), 200)
+            same(*projects("GET", "/1.0/instances"), 200)
             # Every project's instances, each URL naming its project outside the default one.
             lxd, ours = projects("POST", "/1.0/instances", {"name": "c2", "source": {"type": "none"}})
-            assert _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd)
+            assert ended(lxdsite_server.request, ours) == ended(lxd_request, lxd)
             queries = ("all-projects=true", "all-projects=1&project=", "all-projects=true&filter=project%20eq%20dp1")
             for query in queries:
-                _same(*projects("GET", f"/1.0/instances?{query}"), 200)
-                _same(*projects("GET", f"/1.0/containers?{query}"), 200)
+                same(*projects("GET", f"/1.0/instances?{query}"), 200)
+                same(*projects("GET", f"/1.0/containers?{query}"), 200)
             lxd, ours = projects("GET", "/1.0/instances?all-projects=true&recursion=2")
             assert [(i["name"], i["project"]) for i in ours[2]["metadata"]] == [
                 (i["name"], i["project"]) for i in lxd[2]["metadata"]
             ]
             lxd, ours = projects("DELETE", "/1.0/instances/c2")
-            assert _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd)
+            assert ended(lxdsite_server.request, ours) == ended(lxd_request, lxd)
             lxd, ours = projects("GET", "/1.0/instances/c1?project=dp1")
             assert (lxd[0], ours[0]) == (200, 200)
             assert {key: ours[2]["metadata"][key] for key in INSTANCE_FIELDS} == {
                 key: lxd[2]["metadata"][key] for key in INSTANCE_FIELDS
             }
-            _same(*projects("GET", "/1.0/instances/c1"), 404)
-            _same(*projects("GET", "/1.0/profiles/default?project=dp1"), 200)
-            _same(*projects("GET", "/1.0/projects/dp1"), 200)
-            _same(*projects("GET", "/1.0/instances/c1/snapshots?project=dp1"), 200)
+            same(*projects("GET", "/1.0/instances/c1"), 404)
+            same(*projects("GET", "/1.0/profiles/default?project=dp1"), 200)
+            same(*projects("GET", "/1.0/projects/dp1"), 200)
+            same(*projects("GET", "/1.0/instances/c1/snapshots?project=dp1"), 200)
             lxd, ours = projects("DELETE", "/1.0/projects/dp1")
             assert (lxd[0], ours[0]) == (500, 400)
             assert ours[2]["error"] == lxd[2]["error"]
 
             lxd, ours = projects("DELETE", "/1.0/instances/c1?project=dp1")
             assert (
-                _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd) == ("Success", "", "Deleting instance")
+                ended(lxdsite_server.request, ours) == ended(lxd_request, lxd) == ("Success", "", "Deleting instance")
             )
-            _same(*projects("GET", "/1.0/instances?project=dp1"), 200)
-            _same(*projects("PUT", "/1.0/profiles/default?project=dp1", {}), 200)
-            _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
+            same(*projects("GET", "/1.0/instances?project=dp1"), 200)
+            same(*projects("PUT", "/1.0/profiles/default?project=dp1", {}), 200)
+            same(*projects("DELETE", "/1.0/projects/dp1"), 200)
         finally:
             # The pool goes afterwards only once nothing uses it; later tests' output depends on that.
             for url in ("/1.0/instances/c1?project=dp1", "/1.0/instances/c2"):
@@ -293,33 +254,33 @@ def _upload(socket_path, path, data, headers):
 def test_images_and_aliases_in_projects_equal_the_daemons(real_lxd, lxdsite_server, projects):
     from tests.support.image_files import unified_image
 
-    _same(*projects("POST", "/1.0/projects", {"name": "dp1"}), 201)
+    same(*projects("POST", "/1.0/projects", {"name": "dp1"}), 201)
     data, headers = unified_image(marker="in-a-project"), {"X-LXD-filename": "p.tar.gz"}
     theirs = _upload(real_lxd, "/1.0/images?project=dp1", data, headers)
     ours = _upload(lxdsite_server.socket_path, "/1.0/images?project=dp1", data, headers)
     assert (ours[0], ours[1]["status"], ours[1]["metadata"]) == (theirs[0], theirs[1]["status"], theirs[1]["metadata"])
     fingerprint = theirs[1]["metadata"]["fingerprint"]
     try:
-        _same(*projects("GET", "/1.0/images?project=dp1"), 200)
-        _same(*projects("GET", "/1.0/images"), 200)
+        same(*projects("GET", "/1.0/images?project=dp1"), 200)
+        same(*projects("GET", "/1.0/images"), 200)
         lxd, mine = projects("GET", f"/1.0/images/{fingerprint}?project=dp1")
         assert (lxd[0], mine[0]) == (200, 200)
         shown = {key: value for key, value in mine[2]["metadata"].items() if key != "uploaded_at"}
         assert shown == {key: value for key, value in lxd[2]["metadata"].items() if key != "uploaded_at"}
-        _same(*projects("GET", f"/1.0/images/{fingerprint}"), 404)
+        same(*projects("GET", f"/1.0/images/{fingerprint}"), 404)
 
         alias = {"name": "pa", "target": fingerprint, "description": "in dp1"}
-        _same(*projects("POST", "/1.0/images/aliases?project=dp1", alias), 201)
-        _same(*projects("GET", "/1.0/images/aliases?project=dp1"), 200)
-        _same(*projects("GET", "/1.0/images/aliases/pa?project=dp1"), 200)
-        _same(*projects("GET", "/1.0/images/aliases/pa"), 404)
-        _same(*projects("GET", "/1.0/projects/dp1"), 200)
-        _same(*projects("DELETE", "/1.0/images/aliases/pa?project=dp1"), 200)
+        same(*projects("POST", "/1.0/images/aliases?project=dp1", alias), 201)
+        same(*projects("GET", "/1.0/images/aliases?project=dp1"), 200)
+        same(*projects("GET", "/1.0/images/aliases/pa?project=dp1"), 200)
+        same(*projects("GET", "/1.0/images/aliases/pa"), 404)
+        same(*projects("GET", "/1.0/projects/dp1"), 200)
+        same(*projects("DELETE", "/1.0/images/aliases/pa?project=dp1"), 200)
     finally:
         for server_request in (lambda *args: unix_request(real_lxd, *args), lxdsite_server.request):
             server_request("DELETE", f"/1.0/images/{fingerprint}?project=dp1")
-    _same(*projects("GET", "/1.0/images?project=dp1"), 200)
-    _same(*projects("DELETE", "/1.0/projects/dp1"), 200)
+    same(*projects("GET", "/1.0/images?project=dp1"), 200)
+    same(*projects("DELETE", "/1.0/projects/dp1"), 200)
 
 
 @pytest.mark.parametrize(
@@ -379,36 +340,36 @@ def test_events_belong_to_their_objects_project_as_the_daemons(real_lxd, lxdsite
             listeners[query] = [EventsClient(path, f"/1.0/events?type=operation,lifecycle{query}") for path in both]
 
     def done(lxd, ours):
-        assert _ended(lxdsite_server.request, ours) == _ended(lxd_request, lxd)
+        assert ended(lxdsite_server.request, ours) == ended(lxd_request, lxd)
 
     # The pool is made before listening and goes after: its events are the daemon's alone.
     with storage_pool(real_lxd):
         try:
             listen(LISTENED[:3])
-            _same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
-            _same(*projects("POST", "/1.0/projects", {"name": "dp2", "config": {"features.profiles": "false"}}), 201)
+            same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
+            same(*projects("POST", "/1.0/projects", {"name": "dp2", "config": {"features.profiles": "false"}}), 201)
             # lxdsite's workers read their events feed every 0.1 s: a listener opened sooner may
             # still be handed the projects' creation, which the daemon's listener never sees.
             time.sleep(0.5)
             listen(LISTENED[3:])
             # A project's own profiles, and the default project's, which dp2 uses.
-            _same(*projects("POST", "/1.0/profiles?project=dp1", {"name": "web"}), 201)
-            _same(*projects("PATCH", "/1.0/profiles/web?project=dp1", {"description": "d"}), 200)
-            _same(*projects("POST", "/1.0/profiles/web?project=dp1", {"name": "app"}), 201)
-            _same(*projects("DELETE", "/1.0/profiles/app?project=dp1"), 200)
-            _same(*projects("POST", "/1.0/profiles?project=dp2", {"name": "shared"}), 201)
-            _same(*projects("DELETE", "/1.0/profiles/shared?project=dp2"), 200)
+            same(*projects("POST", "/1.0/profiles?project=dp1", {"name": "web"}), 201)
+            same(*projects("PATCH", "/1.0/profiles/web?project=dp1", {"description": "d"}), 200)
+            same(*projects("POST", "/1.0/profiles/web?project=dp1", {"name": "app"}), 201)
+            same(*projects("DELETE", "/1.0/profiles/app?project=dp1"), 200)
+            same(*projects("POST", "/1.0/profiles?project=dp2", {"name": "shared"}), 201)
+            same(*projects("DELETE", "/1.0/profiles/shared?project=dp2"), 200)
             # An instance's life in dp1.
-            _same(*projects("PATCH", "/1.0/profiles/default?project=dp1", {"devices": ROOT_DISK}), 200)
+            same(*projects("PATCH", "/1.0/profiles/default?project=dp1", {"devices": ROOT_DISK}), 200)
             done(*projects("POST", "/1.0/instances?project=dp1", {"name": "c1", "source": {"type": "none"}}))
             done(*projects("POST", "/1.0/instances/c1/snapshots?project=dp1", {"name": "s1"}))
             done(*projects("POST", "/1.0/instances/c1?project=dp1", {"name": "c2"}))
             done(*projects("DELETE", "/1.0/instances/c2?project=dp1"))
-            _same(*projects("PUT", "/1.0/profiles/default?project=dp1", {}), 200)
+            same(*projects("PUT", "/1.0/profiles/default?project=dp1", {}), 200)
             # A project's rename is the server's operation (of no project).
             done(*projects("POST", "/1.0/projects/dp2", {"name": "dp3"}))
-            _same(*projects("PATCH", "/1.0/projects/dp1", {"description": "x"}), 200)
-            _same(*projects("DELETE", "/1.0/projects/dp3"), 200)
+            same(*projects("PATCH", "/1.0/projects/dp1", {"description": "x"}), 200)
+            same(*projects("DELETE", "/1.0/projects/dp3"), 200)
             for query, (theirs, ours) in listeners.items():
                 expected = _events_seen(theirs)
                 assert expected != ([], set()), query

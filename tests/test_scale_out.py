@@ -115,6 +115,28 @@ def test_an_operation_is_read_listed_and_waited_on_from_every_worker(tmp_path):
                 assert (body["metadata"]["id"], body["metadata"]["status"]) == (url.rsplit("/", 1)[1], "Success")
 
 
+@pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
+def test_concurrent_creates_never_pass_a_projects_instance_limit(tmp_path, database):
+    with contextlib.ExitStack() as stack:
+        env = {"DATABASE_URL": stack.enter_context(postgres_database())} if database == "postgresql" else {}
+        server = stack.enter_context(running_server(tmp_path / "lxd", workers=WORKERS, env=env))
+        config = {"features.profiles": "false", "limits.instances": "3"}
+        assert server.request("POST", "/1.0/projects", {"name": "lim", "config": config})[0] == 201
+
+        def create(index):
+            body = {"name": f"c{index}", "source": {"type": "none"}}
+            return server.request("POST", "/1.0/instances?project=lim", body)
+
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            answers = list(pool.map(create, range(CLIENTS)))
+        listed = server.request("GET", "/1.0/instances?project=lim")[2]["metadata"]
+
+    assert sorted(status for status, _, _ in answers) == [202] * 3 + [400] * (CLIENTS - 3)
+    refusals = {body["error"] for status, _, body in answers if status == 400}
+    assert refusals == {'Reached maximum number of instances in project "lim"'}
+    assert len(listed) == 3
+
+
 def start_running_operation(server, database_url):
     """A running, cancellable operation, started as a worker starts one (lxdsite's own code); its URL."""
     script = "from resources.operations import start_operation as s; print(s('Long work', may_cancel=True).id)"

@@ -14,6 +14,7 @@ from rest_framework import exceptions
 
 from ..documents import DocumentError, VersionConflict, dump_yaml, load_yaml, lock_current, stored_version
 from ..exceptions import error_text
+from ..models import Project
 
 CONFLICT_MESSAGE = (
     "This {what} was changed by someone else since you opened it. Nothing was saved; your input "
@@ -91,17 +92,29 @@ class APIValidatedForm(forms.ModelForm):
     serializer_class = None
     create_serializer_class = None
     api_fields = ()
+    # The feature without which a project keeps its objects of this kind in the default project.
+    project_feature = None
     version = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "project" in self.fields:
+            # A new object goes into the default project unless another is chosen, as in the API.
+            self.fields["project"].required = False
+            self.fields["project"].initial = Project.DEFAULT_ID
         if self.instance.pk is not None:
             self.fields["version"].initial = stored_version(self.instance)
             # Show the object as the API shows it (sorted maps, the trust password as `true`).
-            shown = self.serializer_class(self.instance).data
+            shown = self.serializer_class(self.instance, context=self.project_context()).data
             for name in self.api_fields:
                 if name in shown and name in self.fields:
                     self.initial[name] = shown[name]
+
+    def project_context(self, project=None):
+        """The serializer context the API gives an object of its project (a new one: of ``project``)."""
+        if project is None and getattr(self.instance, "project_id", None) is not None:
+            project = self.instance.project
+        return {"project_name": project.name} if project is not None else {}
 
     def api_data(self, cleaned_data):
         """The serializer's body: the form's API fields as cleaned."""
@@ -119,9 +132,14 @@ class APIValidatedForm(forms.ModelForm):
                 raise forms.ValidationError(
                     CONFLICT_MESSAGE.format(what=self._meta.model._meta.verbose_name), code="conflict"
                 ) from exc
-            self.serializer = self.serializer_class(self.instance, data=self.api_data(cleaned_data))
+            context = self.project_context()
+            self.serializer = self.serializer_class(self.instance, data=self.api_data(cleaned_data), context=context)
         else:
-            self.serializer = self.create_serializer_class(data=self.api_data(cleaned_data))
+            if cleaned_data.get("project") is not None and self.project_feature:
+                # As the API does: a project without the feature uses the default project's.
+                cleaned_data["project"] = Project.holding(cleaned_data["project"].name, self.project_feature)
+            context = self.project_context(cleaned_data.get("project"))
+            self.serializer = self.create_serializer_class(data=self.api_data(cleaned_data), context=context)
         try:
             valid = self.serializer.is_valid()
         except exceptions.APIException as exc:  # a 409 or 403 raised by a field rule (a taken name)
@@ -131,10 +149,14 @@ class APIValidatedForm(forms.ModelForm):
             for name, detail in self.serializer.errors.items():
                 self.add_error(name if name in self.fields else None, error_text(exceptions.ValidationError(detail)))
             return cleaned_data
-        # The model form copies onto the instance only what the serializer validated, as it would store it.
+        # The model form copies onto the instance only what the serializer validated, as it would
+        # store it, and the project a new object goes into (the view sets it for the API).
+        project = self.cleaned_data.get("project")
         for name in self._meta.fields:
             cleaned_data.pop(name, None)
         cleaned_data.update(self.serializer.validated_data)
+        if project is not None:
+            cleaned_data["project"] = project
         return cleaned_data
 
 
@@ -210,6 +232,7 @@ class APIValidatedAdmin(admin.ModelAdmin):
             return
         # The serializer creates the row; the admin goes on with ``obj`` (its log entry, its redirect).
         form.serializer.instance = None
-        obj.pk = form.serializer.save().pk
+        project = form.cleaned_data.get("project")
+        obj.pk = form.serializer.save(**({"project": project} if project is not None else {})).pk
         obj.refresh_from_db()
         obj._state.adding = False

@@ -15,11 +15,12 @@ class ImageAliasForm(APIValidatedForm):
     serializer_class = ImageAliasSerializer
     create_serializer_class = ImageAliasCreateSerializer
     api_fields = ["name", "description", "target"]
+    project_feature = "features.images"
     target = forms.CharField(help_text="The image's fingerprint, or a unique prefix of it.")
 
     class Meta:
         model = ImageAlias
-        fields = ["name", "description"]
+        fields = ["project", "name", "description"]
         widgets = {"description": forms.TextInput(attrs={"class": "vLargeTextField"})}
 
 
@@ -28,16 +29,17 @@ class ImageAliasAdmin(APIValidatedAdmin):
     """Image aliases: renamed through the API (``lxc image alias rename``), edited here."""
 
     form = ImageAliasForm
-    list_display = ["name", "target_prefix", "image_type", "description"]
-    list_filter = ["image__type"]
+    list_display = ["name", "project", "target_prefix", "image_type", "description"]
+    list_filter = ["project", "image__type"]
     search_fields = ["name", "description", "^image__fingerprint"]
     list_select_related = ["image"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["name"] if obj is not None else []
+        return ["project", "name"] if obj is not None else []
 
     def get_fields(self, request, obj=None):
-        return ["name", *(name for name in super().get_fields(request, obj) if name != "name")]
+        fields = super().get_fields(request, obj)
+        return ["project", "name", *(name for name in fields if name not in ("project", "name"))]
 
     @admin.display(description="target", ordering="image__fingerprint")
     def target_prefix(self, alias):

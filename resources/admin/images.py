@@ -2,10 +2,9 @@
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
-from ..images import IMAGE_PREFETCH, remove_files
+from ..images import IMAGE_PREFETCH, remove_unused_files
 from ..models import Image
 from ..serializers import ImageSerializer
 from .base import APIValidatedAdmin, APIValidatedForm, YAMLField
@@ -57,6 +56,7 @@ class ImageAdmin(APIValidatedAdmin):
     form = ImageForm
     list_display = [
         "fingerprint_prefix",
+        "project",
         "alias_names",
         "architecture",
         "type",
@@ -65,9 +65,9 @@ class ImageAdmin(APIValidatedAdmin):
         "profile_names",
         "uploaded_at",
     ]
-    list_filter = ["type", "architecture", "public", "auto_update", "cached"]
+    list_filter = ["project", "type", "architecture", "public", "auto_update", "cached"]
     search_fields = ["^fingerprint", "aliases__name", "filename", "properties"]
-    readonly_fields = ["fingerprint", "filename", "file_size", "architecture", "type", "split", "cached"]
+    readonly_fields = ["fingerprint", "project", "filename", "file_size", "architecture", "type", "split", "cached"]
     fields = [*readonly_fields, "public", "auto_update", "properties", "profile_names", "expires_at", "version"]
 
     def get_queryset(self, request):
@@ -94,6 +94,6 @@ class ImageAdmin(APIValidatedAdmin):
 
     def delete_objects(self, images):
         # As the API deletes an image: the row, then its files once the deletion is committed.
-        paths = [path for image in images for path in image.files()]
+        images = list(images)
         super().delete_objects(images)
-        transaction.on_commit(lambda: remove_files(paths))
+        remove_unused_files(images)

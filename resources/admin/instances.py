@@ -63,10 +63,19 @@ class InstanceAdmin(APIValidatedAdmin):
 
     form = InstanceForm
     inlines = [SnapshotInline]
-    list_display = ["name", "status", "type", "architecture", "profile_list_display", "ephemeral", "created_at"]
-    list_filter = ["status", "type", "architecture", "ephemeral"]
+    list_display = [
+        "name",
+        "project",
+        "status",
+        "type",
+        "architecture",
+        "profile_list_display",
+        "ephemeral",
+        "created_at",
+    ]
+    list_filter = ["project", "status", "type", "architecture", "ephemeral"]
     search_fields = ["name", "description", "config", "devices", "profiles__name"]
-    readonly_fields = ["name", "status", "type", "stateful", "created_at", "last_used_at"]
+    readonly_fields = ["name", "project", "status", "type", "stateful", "created_at", "last_used_at"]
     fields = [
         *readonly_fields,
         "architecture",

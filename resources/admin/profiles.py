@@ -17,12 +17,13 @@ class ProfileForm(APIValidatedForm):
     serializer_class = ProfileSerializer
     create_serializer_class = ProfileCreateSerializer
     api_fields = ["name", "description", "config", "devices"]
+    project_feature = "features.profiles"
     config = YAMLField(strings=True, help_text="YAML mapping of config keys to string values.")
     devices = YAMLField(strings=True, help_text="YAML mapping of device names to their options.")
 
     class Meta:
         model = Profile
-        fields = ["name", "description", "config", "devices"]
+        fields = ["project", "name", "description", "config", "devices"]
         widgets = {"description": forms.TextInput(attrs={"class": "vLargeTextField"})}
 
 
@@ -67,8 +68,8 @@ class ProfileAdmin(APIValidatedAdmin):
     """LXD profiles: renamed through the API (``lxc profile rename``), edited here."""
 
     form = ProfileForm
-    list_display = ["name", "description", "config_count", "devices_count", "used_by_count"]
-    list_filter = [HasConfigFilter, HasDevicesFilter]
+    list_display = ["name", "project", "description", "config_count", "devices_count", "used_by_count"]
+    list_filter = ["project", HasConfigFilter, HasDevicesFilter]
     search_fields = ["name", "description", "config", "devices"]
 
     def get_queryset(self, request):
@@ -76,12 +77,13 @@ class ProfileAdmin(APIValidatedAdmin):
         return super().get_queryset(request).prefetch_related("instance_links__instance")
 
     def get_readonly_fields(self, request, obj=None):
-        return ["name"] if obj is not None else []
+        # A profile is renamed through the API and never moves between projects.
+        return ["project", "name"] if obj is not None else []
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
-        # The read-only name comes first, where the add form has its input.
-        return ["name", *(name for name in fields if name != "name")]
+        # The project and the read-only name come first, where the add form has its inputs.
+        return ["project", "name", *(name for name in fields if name not in ("project", "name"))]
 
     @admin.display(description="config keys")
     def config_count(self, profile):

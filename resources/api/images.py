@@ -1,6 +1,5 @@
 """``/1.0/images``: images uploaded as files, found by fingerprint or a unique prefix of it."""
 
-from django.db import transaction
 from rest_framework import exceptions
 from rest_framework.decorators import action
 
@@ -69,14 +68,13 @@ class ImageViewSet(
             raise exceptions.NotFound("Fetch project database object: Project not found")
         operation = images.import_image(request, self.project())
         if operation.status == Operation.SUCCESS:
-            image = Image.objects.get(fingerprint=operation.metadata["fingerprint"])
+            image = Image.objects.get(project=self.project(), fingerprint=operation.metadata["fingerprint"])
             self.emit_lifecycle("created", image, {"type": image.type})
         return AsyncResponse(operation)
 
     def perform_destroy(self, instance):
-        paths = instance.files()
         super().perform_destroy(instance)
-        transaction.on_commit(lambda: images.remove_files(paths))
+        images.remove_unused_files([instance])
 
     @action(detail=True, methods=["get"])
     def export(self, request, *args, **kwargs):

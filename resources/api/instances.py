@@ -10,15 +10,18 @@ from ..instance_states import started_config
 from ..instances import INSTANCE_FILTER_FIELDS, expand_devices
 from ..models import Image, ImageAlias, Instance, Profile, Project
 from ..operations import AsyncResponse, finished_operation
+from ..project_limits import check_instance_create
 from ..serializers import (
     InstanceCreateSerializer,
     InstanceETagSerializer,
     InstanceFullSerializer,
     InstanceRenameSerializer,
     InstanceSerializer,
+    fails_in_operation,
     find_image,
     set_instance_profiles,
 )
+from ..serializers.fields import judged_by_project
 from .async_writes import OperationMixin, instance_resources, instance_url
 from .base import InProjectMixin, ListMixin, LXDViewSet, RetrieveMixin, recursion_level
 from .cached_reads import CachedReadMixin
@@ -72,6 +75,7 @@ class InstanceViewSet(
         relations = super().shown_relations()
         return relations if self.full() else [relation for relation in relations if relation is not SNAPSHOTS]
 
+    @atomic_write
     def create(self, request, *args, **kwargs):
         self.project()
         data = self.request_data()
@@ -80,6 +84,9 @@ class InstanceViewSet(
         # The operation names the instance it creates: the generated name when the request has none.
         requested = data.get("name") if isinstance(data, dict) else ""
         name = serializer.validated_data["name"] if serializer.is_valid() else requested
+        if not serializer.errors or fails_in_operation(serializer.errors):
+            member = serializer.requested_member(name if isinstance(name, str) else "")
+            judged_by_project(check_instance_create, self.project(), member)
         resources = instance_resources(name if isinstance(name, str) else "")
 
         def created():

@@ -3,12 +3,14 @@
 from rest_framework import exceptions
 
 from ..models import Instance, Snapshot
+from ..project_limits import check_snapshot_create
 from ..serializers import (
     SnapshotCreateSerializer,
     SnapshotETagSerializer,
     SnapshotRenameSerializer,
     SnapshotSerializer,
 )
+from ..serializers.fields import judged_by_project
 from .async_writes import OperationMixin, instance_resources, instance_url
 from .base import InProjectMixin, ListMixin, LXDViewSet, RetrieveMixin, escaped
 from .cached_reads import CachedReadMixin
@@ -62,6 +64,7 @@ class SnapshotViewSet(
     @atomic_write
     def create(self, request, *args, **kwargs):
         instance = self.parent()
+        judged_by_project(check_snapshot_create, instance.project)
         context = {**self.get_serializer_context(), "instance": instance}
         serializer = self.get_serializer(data=self.request_data(), context=context)
 

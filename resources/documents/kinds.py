@@ -42,28 +42,37 @@ class Kind:
     singleton: bool = False
     # How the API finds an object from the name in its URL (default: by ``name``).
     find: Callable | None = None
+    # The feature without which a project uses the default project's objects of this kind.
+    feature: str | None = None
 
-    def get(self, name=None):
-        """The object named ``name`` (the singleton ignores it); DocumentError if there is none."""
+    @property
+    def in_projects(self):
+        """Whether objects of this kind live in a project (and are named within it)."""
+        return self.model is not Project and any(field.name == "project" for field in self.model._meta.fields)
+
+    def get(self, name=None, project=None):
+        """The object named ``name`` in ``project`` (default: the default project; the singleton
+        ignores both); DocumentError if there is none."""
         if self.singleton:
             return self.model.objects.get(pk=Server.SINGLETON_ID)
+        project = project or Project.objects.get(pk=Project.DEFAULT_ID)
+        if self.feature:
+            project = Project.holding(project.name, self.feature)
+        objects = self.model.objects.filter(project=project) if self.in_projects else self.model.objects
         if self.find is not None:
             try:
-                return self.find(name)
+                return self.find(name, objects)
             except exceptions.APIException as exc:
                 raise DocumentError(f"{self.name.capitalize()} {name!r}: {error_text(exc)}") from exc
-        objects = self.model.objects
-        if self.model is not Project and any(field.name == "project" for field in self.model._meta.fields):
-            # The commands name objects of the default project (``?project=`` is the API's).
-            objects = objects.filter(project_id=Project.DEFAULT_ID)
         try:
             return objects.get(name=name)
         except self.model.DoesNotExist:
-            raise DocumentError(f"{self.name.capitalize()} {name!r} not found") from None
+            where = "" if project.pk == Project.DEFAULT_ID or not self.in_projects else f" in project {project.name!r}"
+            raise DocumentError(f"{self.name.capitalize()} {name!r} not found{where}") from None
 
     def document(self, instance):
         """The object as ``show`` prints it and ``edit`` opens it (the API's representation)."""
-        data = self.serializer_class(instance).data
+        data = self.serializer_class(instance, context=_project_context(instance)).data
         return {key: data[key] for key in self.shown}
 
     @property
@@ -76,29 +85,38 @@ class Kind:
     def shown(self):
         return ("config",) if self.singleton else tuple(self.serializer_class.Meta.fields)
 
-    def write(self, instance, data):
-        """Write a document onto ``instance`` through the API's serializer (a PUT); DocumentError if refused."""
+    def write(self, instance, data, project=None):
+        """Write a document onto ``instance`` through the API's serializer (a PUT), or create it in
+        ``project`` (default: the default project); DocumentError if refused."""
         if not isinstance(data, dict):
             raise DocumentError("The document must be a YAML mapping")
         body = {key: data[key] for key in self.writable if key in data}
         if instance is None:
-            serializer = self.create_serializer_class(data={"name": data.get("name", ""), **body})
-        else:
-            serializer = self.serializer_class(instance, data=body)
-        return save_serializer(serializer)
+            project = project or Project.objects.get(pk=Project.DEFAULT_ID)
+            context = {"project_name": project.name}
+            serializer = self.create_serializer_class(data={"name": data.get("name", ""), **body}, context=context)
+            return save_serializer(serializer, **({"project": project} if self.in_projects else {}))
+        return save_serializer(self.serializer_class(instance, data=body, context=_project_context(instance)))
 
 
-def save_serializer(serializer):
-    """Validate and save as the API does; DocumentError with the API's message if refused."""
+def _project_context(instance):
+    """The serializer context the API gives an object of a project: the project's name."""
+    project = getattr(instance, "project", None)
+    return {"project_name": project.name} if isinstance(project, Project) else {}
+
+
+def save_serializer(serializer, **extra):
+    """Validate and save as the API does (``extra`` as the view adds it); DocumentError with the
+    API's message if refused."""
     try:
         serializer.is_valid(raise_exception=True)
-        return serializer.save()
+        return serializer.save(**extra)
     except exceptions.APIException as exc:
         raise DocumentError(error_text(exc)) from exc
 
 
 KINDS = {
-    "profile": Kind("profile", Profile, ProfileSerializer, ProfileCreateSerializer, True),
+    "profile": Kind("profile", Profile, ProfileSerializer, ProfileCreateSerializer, True, feature="features.profiles"),
     "server": Kind("server", Server, ServerSerializer, None, False, singleton=True),
     # Images are made by uploads (the API), never by a document; a fingerprint prefix finds one.
     "image": Kind(
@@ -108,6 +126,7 @@ KINDS = {
         None,
         False,
         find=find_image,
+        feature="features.images",
     ),
     # Instances are created through the API (an operation); a document changes what a PUT does.
     "instance": Kind(
@@ -117,7 +136,9 @@ KINDS = {
         None,
         False,
     ),
-    "alias": Kind("alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True),
+    "alias": Kind(
+        "alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True, feature="features.images"
+    ),
     "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
     # Certificates are added by the API or `trust add` (a PEM); a document changes what a PUT does.
     "certificate": Kind("certificate", Certificate, CertificateSerializer, None, False, find=find_certificate),

@@ -39,7 +39,10 @@ from .kinds import (
     save_serializer,
 )
 
-SECTIONS = ("server", "profiles", "images", "aliases", "instances", "certificates")
+# What a project holds, in the order an import creates it; the default project's at the top
+# level, every other project's under ``projects``.
+CONTENTS = ("profiles", "images", "aliases", "instances")
+SECTIONS = ("server", *CONTENTS, "projects", "certificates")
 
 
 def export_document(files_dir=None):
@@ -49,41 +52,56 @@ def export_document(files_dir=None):
     Instances carry their snapshots and what the server keeps (volatile keys, status, times).
     """
     server = Server.objects.get(pk=Server.SINGLETON_ID)
+    projects = Project.objects.order_by("name")
+    default = next(project for project in projects if project.pk == Project.DEFAULT_ID)
+    return {
+        "server": {"config": dict(sorted(server.config.items()))},
+        **_project_contents(default, files_dir),
+        "projects": [
+            {
+                "name": project.name,
+                "description": project.description,
+                "config": project.config,
+                **_project_contents(project, files_dir),
+            }
+            for project in projects
+            if project.pk != Project.DEFAULT_ID
+        ],
+        "certificates": [
+            {key: data[key] for key in ("name", "type", "restricted", "projects", "certificate")}
+            for data in CertificateSerializer(
+                Certificate.objects.prefetch_related("project_links__project"), many=True
+            ).data
+        ],
+    }
+
+
+def _project_contents(project, files_dir):
+    """The profiles, images, aliases and instances that live in ``project``."""
     profiles = [
         {"name": p.name, "description": p.description, "config": p.config, "devices": p.devices}
-        for p in Profile.objects.filter(project_id=Project.DEFAULT_ID).order_by("name")
+        for p in Profile.objects.filter(project=project).order_by("name")
     ]
     images = []
-    for image in Image.objects.order_by("fingerprint").prefetch_related("profile_links__profile"):
-        data = dict(ImageSerializer(image).data)
+    context = {"project_name": project.name}
+    stored = Image.objects.filter(project=project).order_by("fingerprint")
+    for image in stored.prefetch_related("profile_links__profile"):
+        data = dict(ImageSerializer(image, context=context).data)
         del data["aliases"]  # exported with the aliases, which name their target
         images.append({**data, "split": image.split})
         if files_dir is not None:
             _copy_files(image.files(), files_dir)
     aliases = [
         {"name": alias.name, "description": alias.description, "target": alias.image.fingerprint}
-        for alias in ImageAlias.objects.order_by("name").select_related("image")
+        for alias in ImageAlias.objects.filter(project=project).order_by("name").select_related("image")
     ]
     instances = [
         instance_document(instance)
-        for instance in Instance.objects.filter(project_id=Project.DEFAULT_ID)
+        for instance in Instance.objects.filter(project=project)
         .order_by("name")
         .prefetch_related("profile_links__profile", "snapshots")
     ]
-    certificates = [
-        {key: data[key] for key in ("name", "type", "restricted", "projects", "certificate")}
-        for data in CertificateSerializer(
-            Certificate.objects.prefetch_related("project_links__project"), many=True
-        ).data
-    ]
-    return {
-        "server": {"config": dict(sorted(server.config.items()))},
-        "profiles": profiles,
-        "images": images,
-        "aliases": aliases,
-        "instances": instances,
-        "certificates": certificates,
-    }
+    return {"profiles": profiles, "images": images, "aliases": aliases, "instances": instances}
 
 
 def _copy_files(paths, directory):
@@ -111,16 +129,38 @@ def import_document(document, files_dir=None):
     with transaction.atomic():
         if "server" in document:
             _import_server(document["server"] or {})
-        for item in _items(document, "profiles"):
-            _import_named(KINDS["profile"], Profile, item)
-        for item in _items(document, "images"):
-            _import_image(item, files_dir)
-        for item in _items(document, "aliases"):
-            _import_named(KINDS["alias"], ImageAlias, item)
-        for item in _items(document, "instances"):
-            _import_instance(item)
+        _import_contents(document, Project.objects.get(pk=Project.DEFAULT_ID), files_dir)
+        for item in _items(document, "projects"):
+            _import_project(item, files_dir)
+        # After the projects: a restricted certificate names its projects.
         for item in _items(document, "certificates"):
             _import_certificate(item)
+
+
+def _import_project(item, files_dir):
+    """A project (created or replaced through its serializers), then what it holds."""
+    unknown = set(item) - {"name", "description", "config", *CONTENTS}
+    name = item.get("name", "")
+    if unknown:
+        raise DocumentError(f"Project {name!r}: unknown keys: {', '.join(sorted(map(str, unknown)))}")
+    if name == Project.DEFAULT_NAME:
+        raise DocumentError("The default project's objects belong at the top level of the document")
+    project = _import_named(KINDS["project"], Project, {key: item[key] for key in item if key not in CONTENTS})
+    try:
+        _import_contents(item, project, files_dir)
+    except DocumentError as exc:
+        raise DocumentError(f"Project {name!r}: {exc}") from exc
+
+
+def _import_contents(document, project, files_dir):
+    for item in _items(document, "profiles"):
+        _import_named(KINDS["profile"], Profile, item, project)
+    for item in _items(document, "images"):
+        _import_image(item, files_dir, project)
+    for item in _items(document, "aliases"):
+        _import_named(KINDS["alias"], ImageAlias, item, project)
+    for item in _items(document, "instances"):
+        _import_instance(item, project)
 
 
 def _items(document, section):
@@ -131,14 +171,17 @@ def _items(document, section):
     return items
 
 
-def _import_named(kind, model, item):
-    """Create or replace (PUT) the object named in ``item`` through its serializers."""
+def _import_named(kind, model, item, project=None):
+    """Create or replace (PUT) the object named in ``item`` through its serializers (in ``project``,
+    for what lives in one); the object written."""
     name = item.get("name", "")
     if not isinstance(name, str):
         raise DocumentError(f"{kind.name.capitalize()} name {name!r} is not a string")
-    instance = model.objects.select_for_update().filter(project_id=Project.DEFAULT_ID, name=name).first()
+    stored = model.objects.select_for_update().filter(name=name)
+    if kind.in_projects:
+        stored = stored.filter(project=project)
     try:
-        kind.write(instance, item)
+        return kind.write(stored.first(), item, project)
     except DocumentError as exc:
         raise DocumentError(f"{kind.name.capitalize()} {name!r}: {exc}") from exc
 
@@ -167,12 +210,13 @@ def _import_certificate(item):
         raise DocumentError(f"Certificate {body.get('name', '')!r}: {error_text(exc)}") from exc
 
 
-def _import_instance(item):
+def _import_instance(item, project):
     """Create (POST) or replace (PUT) an instance through the API's serializers, then its record and snapshots."""
     name = item.get("name", "")
     if not isinstance(name, str):
         raise DocumentError(f"Instance name {name!r} is not a string")
-    instance = Instance.objects.select_for_update().filter(project_id=Project.DEFAULT_ID, name=name).first()
+    instance = Instance.objects.select_for_update().filter(project=project, name=name).first()
+    context = {"project_name": project.name}
     body = {key: item[key] for key in KINDS["instance"].writable if key in item}
     # No type: a new instance is a container, as the API creates one; a stored one keeps its own.
     instance_type = item.get("type", instance.type if instance else Image.CONTAINER)
@@ -180,11 +224,12 @@ def _import_instance(item):
         if instance_type not in (Image.CONTAINER, Image.VIRTUAL_MACHINE):
             raise DocumentError(f"Invalid instance type {instance_type!r}")
         if instance is None:
-            instance = save_serializer(InstanceCreateSerializer(data={"name": name, "type": instance_type, **body}))
+            data = {"name": name, "type": instance_type, **body}
+            instance = save_serializer(InstanceCreateSerializer(data=data, context=context))
         elif instance.type != instance_type:
             raise DocumentError(f"It is a {instance.type}, not a {instance_type}; delete it first to replace it")
         else:
-            instance = save_serializer(InstanceSerializer(instance, data=body))
+            instance = save_serializer(InstanceSerializer(instance, data=body, context=context))
         store_instance_record(instance, item)
     except DocumentError as exc:
         raise DocumentError(f"Instance {name!r}: {exc}") from exc
@@ -206,21 +251,21 @@ def _import_server(data):
         raise DocumentError(f"Server: {exc}") from exc
 
 
-def _import_image(item, files_dir):
+def _import_image(item, files_dir, project):
     """An image: its row from its files (checked as an upload is), then its settings through the serializer."""
     fingerprint = item.get("fingerprint")
     if not isinstance(fingerprint, str) or not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
         raise DocumentError(f"Image fingerprint {fingerprint!r} is not a SHA-256 in hex")
-    image = Image.objects.select_for_update().filter(fingerprint=fingerprint).first()
+    image = Image.objects.select_for_update().filter(project=project, fingerprint=fingerprint).first()
     try:
         if image is None:
-            image = _image_from_files(item, fingerprint, Path(files_dir or settings.LXDSITE_IMAGES_DIR))
+            image = _image_from_files(item, fingerprint, Path(files_dir or settings.LXDSITE_IMAGES_DIR), project)
         KINDS["image"].write(image, item)
     except (DocumentError, images.ImageError) as exc:
         raise DocumentError(f"Image {fingerprint[:12]}: {exc}") from exc
 
 
-def _image_from_files(item, fingerprint, source):
+def _image_from_files(item, fingerprint, source, project):
     """Store an image found as files in ``source``: the fingerprint and metadata come from the files."""
     split = item.get("split") is True
     paths = [source / fingerprint, source / f"{fingerprint}.rootfs"][: 2 if split else 1]
@@ -240,6 +285,7 @@ def _image_from_files(item, fingerprint, source):
     if instance_type not in (Image.CONTAINER, Image.VIRTUAL_MACHINE):
         raise DocumentError("Invalid instance type")
     image = Image.objects.create(
+        project=project,
         fingerprint=fingerprint,
         filename=images.upload_filename(str(item.get("filename") or "")),
         size=sum(path.stat().st_size for path in paths),

@@ -13,7 +13,7 @@ directory clean, ``queries`` reads and filters image rows; ``errors`` holds ``Im
 
 from .errors import ImageError
 from .exports import export_response
-from .files import recover_uploads, remove_files
+from .files import recover_uploads, remove_unused_files
 from .importing import import_image, upload_filename
 from .metadata import parse_metadata
 from .queries import IMAGE_FILTER_FIELDS, IMAGE_PREFETCH
@@ -27,7 +27,7 @@ __all__ = [
     "import_image",
     "parse_metadata",
     "recover_uploads",
-    "remove_files",
+    "remove_unused_files",
     "scan_tarball",
     "upload_filename",
 ]

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 
 from ..models import Image
 
@@ -52,7 +53,15 @@ def recover_uploads(pid=None):
             path.unlink(missing_ok=True)
 
 
-def remove_files(paths):
-    """Remove an image's files (after its row is deleted)."""
-    for path in paths:
-        Path(path).unlink(missing_ok=True)
+def remove_unused_files(deleted):
+    """Once the deletion of the images ``deleted`` commits, remove the files no other project's
+    image of the same fingerprint still uses (files are named by the fingerprint alone)."""
+    paths = {image.fingerprint: image.files() for image in deleted}
+
+    def remove():
+        still_used = Image.objects.filter(fingerprint__in=paths).values_list("fingerprint", flat=True)
+        for fingerprint in set(paths) - set(still_used):
+            for path in paths[fingerprint]:
+                Path(path).unlink(missing_ok=True)
+
+    transaction.on_commit(remove)

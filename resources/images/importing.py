@@ -105,7 +105,7 @@ def _store(image, aliases, upload, operation_metadata):
     duplicate = ImageError("Image with same fingerprint already exists", metadata=operation_metadata)
     try:
         with transaction.atomic():
-            if Image.objects.filter(fingerprint=image.fingerprint).exists():
+            if Image.objects.filter(project=image.project, fingerprint=image.fingerprint).exists():
                 raise duplicate
             image.save()
             profiles = Profile.objects.filter(project=Project.holding(image.project.name, "features.profiles"))

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from ..go import GO_ZERO_TIME, go_quote, go_time
 from ..prepared import PlannedRepresentationMixin
+from ..project_limits import LimitError
 
 # The length of the name columns: PostgreSQL refuses a longer name (LXD's SQLite has no limit),
 # and a Linux file name, which lxc sends as an upload's file name, is never longer.
@@ -17,6 +18,14 @@ MAX_NAME_LENGTH = 255
 def lxd_error(message):
     """A validation error whose text is LXD's own, shown without a field prefix."""
     return serializers.ValidationError(message, code="lxd")
+
+
+def judged_by_project(check, *args):
+    """Run one of ``project_limits``' checks; its refusal is answered at once with LXD's text."""
+    try:
+        check(*args)
+    except LimitError as exc:
+        raise lxd_error(str(exc)) from exc
 
 
 def _type_name(value):

@@ -17,6 +17,7 @@ from ..instances import (
     without_volatile,
 )
 from ..models import Instance, Profile, Project
+from ..project_limits import Member, check_instance_update
 from .fields import (
     BoolField,
     ConfigField,
@@ -24,6 +25,7 @@ from .fields import (
     LXDModelSerializer,
     StringField,
     TimeField,
+    judged_by_project,
     lxd_error,
     lxd_operation_error,
 )
@@ -162,6 +164,14 @@ class InstanceSerializer(LXDModelSerializer):
 
     def update(self, instance, validated_data):
         profiles = validated_data.pop("profiles", None)
+        changed = Member(
+            instance.name,
+            instance.type,
+            validated_data.get("config", instance.config),
+            validated_data.get("devices", instance.devices),
+            [p.name for p in (instance.profile_list() if profiles is None else profiles)],
+        )
+        judged_by_project(check_instance_update, instance.project, changed)
         instance = super().update(instance, validated_data)
         if profiles is not None:
             set_instance_profiles(instance, profiles)
@@ -244,16 +254,33 @@ class InstanceCreateSerializer(InstanceSerializer):
             validated_data.setdefault("architecture", image.architecture)
         validated_data["config"] = {**config, **initial_volatile(image)}
         validated_data["project"] = Project.objects.get(name=self.project_name())
-        instance = Instance.objects.create(**validated_data)
         if profiles is None:
-            # LXD: no profiles in the request means the image's, or "default".
-            profiles = (
-                [link.profile for link in image.profile_links.select_related("profile")]
-                if image is not None
-                else resolve_profiles([Profile.DEFAULT_NAME], self.project_name())
-            )
+            profiles = resolve_profiles(self._default_profile_names(), self.project_name())
+        instance = Instance.objects.create(**validated_data)
         set_instance_profiles(instance, profiles)
         return instance
+
+    def _default_profile_names(self):
+        """LXD: no profiles in the request means the image's, or "default"."""
+        image = self.context.get("image")
+        if image is None:
+            return [Profile.DEFAULT_NAME]
+        return [link.profile.name for link in image.profile_links.select_related("profile")]
+
+    def requested_member(self, name):
+        """The instance as the request asks for it: LXD judges a create by its project's limits
+        and restrictions before it validates the rest (what is not a string map counts as empty)."""
+        data = self.initial_data if isinstance(self.initial_data, dict) else {}
+        config = data.get("config") if isinstance(data.get("config"), dict) else {}
+        devices = data.get("devices") if isinstance(data.get("devices"), dict) else {}
+        profiles = data.get("profiles")
+        return Member(
+            name,
+            data.get("type") or "container",
+            {key: value for key, value in config.items() if isinstance(value, str)},
+            {key: device for key, device in devices.items() if isinstance(device, dict)},
+            [str(p) for p in profiles] if isinstance(profiles, list) else self._default_profile_names(),
+        )
 
     def validate_profiles(self, value):
         if self.initial_data.get("profiles") is None:

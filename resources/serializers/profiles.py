@@ -8,12 +8,14 @@ from ..exceptions import Conflict
 from ..go import go_quote
 from ..models import Profile, Project
 from ..prepared import shown_rows
+from ..project_limits import check_profile_update
 from .fields import (
     MAX_NAME_LENGTH,
     ConfigField,
     DevicesField,
     LXDModelSerializer,
     StringField,
+    judged_by_project,
     lxd_error,
     merge_config,
 )
@@ -59,6 +61,11 @@ class ProfileSerializer(LXDModelSerializer):
             # PUT is a full replace: what the body leaves out is reset, as LXD does.
             validated = {"config": {}, "description": "", "devices": {}, **validated}
         return validated
+
+    def update(self, instance, validated_data):
+        config = validated_data.get("config", instance.config)
+        judged_by_project(check_profile_update, instance, config, validated_data.get("devices", instance.devices))
+        return super().update(instance, validated_data)
 
 
 def validate_profile_name(name):

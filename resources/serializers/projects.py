@@ -9,7 +9,16 @@ from ..exceptions import Conflict
 from ..go import go_quote
 from ..models import Image, Instance, Profile, Project
 from ..prepared import shown_rows
-from .fields import ConfigField, LXDModelSerializer, StringField, lxd_error, lxd_operation_error, merge_config
+from ..project_limits import check_project_update, usage
+from .fields import (
+    ConfigField,
+    LXDModelSerializer,
+    StringField,
+    judged_by_project,
+    lxd_error,
+    lxd_operation_error,
+    merge_config,
+)
 
 
 class ProjectSerializer(LXDModelSerializer):
@@ -55,6 +64,7 @@ class ProjectSerializer(LXDModelSerializer):
     def validate(self, attrs):
         if self.instance is not None and "config" in attrs:
             check_features_change(self.instance, attrs["config"])
+            judged_by_project(check_project_update, self.instance, attrs["config"])
         return attrs
 
     def update(self, instance, validated_data):
@@ -203,15 +213,18 @@ def check_project_deletable(project):
 def project_state(project):
     """``/1.0/projects/NAME/state``: each limit LXD reports (-1: none) and its usage."""
     instances = list(Instance.objects.filter(project=project).only("type"))
-    counts = {
-        "containers": sum(instance.type == "container" for instance in instances),
-        "instances": len(instances),
-        "virtual-machines": sum(instance.type == "virtual-machine" for instance in instances),
-    }
+    used = {key.removeprefix("limits."): total for key, total in usage(project).items()}
+    used.update(
+        {
+            "containers": sum(instance.type == "container" for instance in instances),
+            "instances": len(instances),
+            "virtual-machines": sum(instance.type == "virtual-machine" for instance in instances),
+        }
+    )
     resources = {}
     for name in ("containers", "cpu", "disk", "instances", "memory", "networks", "processes", "virtual-machines"):
         limit = project.config.get(f"limits.{name}", "")
         if limit and name in ("memory", "disk"):
             limit = parse_byte_size(limit)
-        resources[name] = {"Limit": int(limit) if limit != "" else -1, "Usage": counts.get(name, 0)}
+        resources[name] = {"Limit": int(limit) if limit != "" else -1, "Usage": used.get(name, 0)}
     return {"resources": resources}

@@ -27,8 +27,10 @@ logger = logging.getLogger(__name__)
 BUFFERED_BODY = 1024 * 1024
 # Seconds a client may leave a body it is sending without a byte.
 BODY_TIMEOUT = 60
-# After an answer, at most this much of an unread request body is read past to keep the connection.
-DRAIN_LIMIT = 64 * 1024
+# After an answer, what the application left of the request body is read past for at most this
+# long (then the connection can carry another request): closing at once would reset it under a
+# client still sending, which would then never read the answer (an upload refused at once).
+LINGER_SECONDS = 30
 
 
 class ClientGone(ConnectionError):
@@ -187,9 +189,13 @@ class Connection(asyncio.Protocol):
             return io.BytesIO(body)
         return wsgi_bridge.StreamedInput(self.site.loop, lambda: self.receive_chunk(request), BODY_TIMEOUT + 5)
 
+    @staticmethod
+    def _expects_continue(request):
+        return request.has_body and request.header(b"expect").lower() == b"100-continue"
+
     def _send_continue(self, request):
         """RFC 9110 section 10.1.1: answer ``Expect: 100-continue`` once the body is wanted."""
-        if not self._continued and request.has_body and request.header(b"expect").lower() == b"100-continue":
+        if not self._continued and self._expects_continue(request):
             self._continued = True
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -276,16 +282,18 @@ class Connection(asyncio.Protocol):
         if self._body_done:
             self._new_cycle()
             return True
-        drained = 0
-        while drained <= DRAIN_LIMIT:
+        if self._expects_continue(request) and not self._continued:
+            # The client waits for our word before it sends the body: the answer was that word.
+            return False
+        deadline = time.monotonic() + LINGER_SECONDS
+        while time.monotonic() < deadline:
             try:
                 chunk = await self.receive_chunk(request)
-            except (ClientGone, TimeoutError):
+            except ClientGone:
                 return False
             if chunk is None:
                 self._new_cycle()
                 return True
-            drained += len(chunk)
         return False
 
     def refuse(self, status, message):

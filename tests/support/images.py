@@ -37,8 +37,10 @@ class Upload(NamedTuple):
         return self.operation["metadata"]["fingerprint"]
 
 
-def upload_image(client, capture_on_commit, data, content_type="application/octet-stream", **headers):
-    """POST an image file to /1.0/images as lxc does and run what waits for the commit; an ``Upload``.
+def upload_image(
+    client, capture_on_commit, data, content_type="application/octet-stream", url="/1.0/images", **headers
+):
+    """POST an image file to ``url`` as lxc does and run what waits for the commit; an ``Upload``.
 
     ``data`` is the file, or (metadata, rootfs) for a split image, sent as multipart as lxc sends it.
     ``capture_on_commit`` is pytest-django's ``django_capture_on_commit_callbacks``.
@@ -46,6 +48,6 @@ def upload_image(client, capture_on_commit, data, content_type="application/octe
     if isinstance(data, tuple):
         content_type, data = multipart([("metadata", "meta.tar.gz", data[0]), ("rootfs", "rootfs.tar", data[1])])
     with capture_on_commit(execute=True):
-        response = client.generic("POST", "/1.0/images", data, content_type=content_type, **headers)
+        response = client.generic("POST", url, data, content_type=content_type, **headers)
     operation = client.get(response.headers["Location"]).json()["metadata"] if response.status_code == 202 else None
     return Upload(response, operation)

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 
 from resources.documents import KINDS, DocumentError, VersionConflict, dump_yaml, get_kind, load_yaml, save_edited
 from resources.documents import stored_version as version_of
-from resources.management.base import DocumentCommand
+from resources.management.base import DocumentCommand, named_project
 
 HEADER = (
     "### This is a YAML representation of the {kind}.\n"
@@ -39,13 +39,14 @@ class Command(DocumentCommand):
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=sorted(KINDS), help="What to edit.")
         parser.add_argument("name", nargs="?", default=None, help="The object's name (not for the server).")
+        parser.add_argument("--project", default=None, help="The project the object lives in (default: default).")
 
-    def handle(self, *args, kind, name, **options):
+    def handle(self, *args, kind, name, project, **options):
         try:
             kind = get_kind(kind)
             if not kind.singleton and not name:
                 raise DocumentError(f"edit {kind.name} needs a NAME")
-            instance = kind.get(name)
+            instance = kind.get(name, named_project(project))
         except DocumentError as exc:
             raise CommandError(str(exc)) from exc
         with tempfile.TemporaryDirectory(prefix="lxdsite-edit-") as directory:

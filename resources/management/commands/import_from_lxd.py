@@ -118,19 +118,32 @@ def _url(*parts):
     return "/1.0/" + "/".join(quote(part, safe="") for part in parts)
 
 
-# The collections copied, in order (images before their aliases), each with its importer; a
-# routed resource not here is carried by one of them (snapshots by their instance) or is not
-# stored state (operations): tests/resource_cases.py says which.
+# The collections copied, in order (images before their aliases), each with its importer and
+# the feature without which a project shows the default project's; a routed resource not here
+# is carried by one of them (snapshots by their instance) or is not stored state (operations):
+# tests/resource_cases.py says which. Projects come first: the other objects live in them.
+PROJECTS = ("/1.0/projects", "import_project", "projects", None)
+# The "feature" of what the server keeps once, outside projects (its trust store).
+SERVER_WIDE = "server"
 COLLECTIONS = [
-    # Projects first: the objects of later collections live in them.
-    ("/1.0/projects", "import_project", "projects"),
-    ("/1.0/profiles", "import_profile", "profiles"),
-    ("/1.0/images", "import_image", "images"),
-    ("/1.0/images/aliases", "import_alias", "aliases"),
-    ("/1.0/instances", "import_instance", "instances"),
-    # After projects: a restricted certificate names its projects.
-    ("/1.0/certificates", "import_certificate", "certificates"),
+    PROJECTS,
+    ("/1.0/profiles", "import_profile", "profiles", "features.profiles"),
+    ("/1.0/images", "import_image", "images", "features.images"),
+    ("/1.0/images/aliases", "import_alias", "aliases", "features.images"),
+    ("/1.0/instances", "import_instance", "instances", None),
+    # The trust store is the server's: copied once (after projects: a restricted certificate names its projects).
+    ("/1.0/certificates", "import_certificate", "certificates", SERVER_WIDE),
 ]
+
+
+def _owns(project, feature):
+    """Whether ``project`` (LXD's JSON) keeps its own objects of ``feature`` (the default project always;
+    what is ``SERVER_WIDE`` is read once, with the default project)."""
+    if feature == SERVER_WIDE:
+        return project["name"] == Project.DEFAULT_NAME
+    if project["name"] == Project.DEFAULT_NAME or feature is None:
+        return True
+    return str(project["config"].get(feature, "")).lower() in ("true", "1", "yes", "on")
 
 
 class Command(BaseCommand):
@@ -145,53 +158,63 @@ class Command(BaseCommand):
         lxd, site = LXD(socket), LXDSite()
         config = {key: value for key, value in lxd.get("/1.0").get("config", {}).items() if value is not True}
         site.write("PATCH", "/1.0", {"config": config})
-        found = {collection: lxd.get(f"{collection}?recursion=1") for collection, _, _ in COLLECTIONS}
-        steps = sum(len(objects) for objects in found.values())
+        projects = lxd.get("/1.0/projects?recursion=1")
+        # (collection, project's query, importer, objects), in the order they are written.
+        found = [(PROJECTS, "", projects)]
+        for collection in COLLECTIONS[1:]:
+            for project in projects:
+                if _owns(project, collection[3]):
+                    query = Project.url_query(project["name"])
+                    separator = "&" if query else "?"
+                    found.append((collection, query, lxd.get(f"{collection[0]}{query}{separator}recursion=1")))
+        steps = sum(len(objects) for _, _, objects in found)
         with tqdm(total=steps, desc="Importing from LXD", unit="object", disable=None) as progress:
-            for collection, method, _ in COLLECTIONS:
-                for item in found[collection]:
-                    getattr(self, method)(lxd, site, item)
+            for (_, method, _, _), query, objects in found:
+                for item in objects:
+                    getattr(self, method)(lxd, site, item, query)
                     progress.update()
-        counts = ", ".join(f"{len(found[collection])} {noun}" for collection, _, noun in COLLECTIONS)
-        self.stdout.write(f"Imported {counts}")
+        counts = {noun: 0 for _, _, noun, _ in COLLECTIONS}
+        for (_, _, noun, _), _, objects in found:
+            counts[noun] += len(objects)
+        self.stdout.write("Imported " + ", ".join(f"{count} {noun}" for noun, count in counts.items()))
 
-    def import_project(self, lxd, site, project):
+    def import_project(self, lxd, site, project, query):
         body = {key: project[key] for key in KINDS["project"].writable}
         if site.request("GET", _url("projects", project["name"]))[0] == 404:
             site.write("POST", "/1.0/projects", {"name": project["name"], **body})
         else:
             site.write("PUT", _url("projects", project["name"]), body)
 
-    def import_profile(self, lxd, site, profile):
+    def import_profile(self, lxd, site, profile, query):
         body = {key: profile[key] for key in KINDS["profile"].writable}
-        if site.request("GET", _url("profiles", profile["name"]))[0] == 404:
-            site.write("POST", "/1.0/profiles", {"name": profile["name"], **body})
+        if site.request("GET", _url("profiles", profile["name"]) + query)[0] == 404:
+            site.write("POST", "/1.0/profiles" + query, {"name": profile["name"], **body})
         else:
-            site.write("PUT", _url("profiles", profile["name"]), body)
+            site.write("PUT", _url("profiles", profile["name"]) + query, body)
 
-    def import_image(self, lxd, site, image):
+    def import_image(self, lxd, site, image, query):
         fingerprint = image["fingerprint"]
-        if site.request("GET", _url("images", fingerprint))[0] == 404:
+        if site.request("GET", _url("images", fingerprint) + query)[0] == 404:
             # The exported file, streamed into lxdsite's own upload path: the same fingerprint.
-            with lxd.open(_url("images", fingerprint, "export")) as export:
+            with lxd.open(_url("images", fingerprint, "export") + query) as export:
                 headers = {"X-LXD-filename": image.get("filename", "")}
                 content_type, length = export.getheader("Content-Type", ""), export.getheader("Content-Length")
                 if length is None:
                     raise CommandError(f"LXD sent image {fingerprint} without a Content-Length")
-                status, answer = site.request("POST", "/1.0/images", export, content_type, headers, int(length))
+                status, answer = site.request("POST", "/1.0/images" + query, export, content_type, headers, int(length))
             if status != 202 or answer["metadata"]["status"] != "Success":
                 raise CommandError(f"lxdsite refused image {fingerprint}: {answer['metadata'].get('err')}")
         body = {key: image[key] for key in KINDS["image"].writable}
-        site.write("PUT", _url("images", fingerprint), body)
+        site.write("PUT", _url("images", fingerprint) + query, body)
 
-    def import_alias(self, lxd, site, alias):
+    def import_alias(self, lxd, site, alias, query):
         body = {key: alias[key] for key in KINDS["alias"].writable}
-        if site.request("GET", _url("images", "aliases", alias["name"]))[0] == 404:
-            site.write("POST", "/1.0/images/aliases", {"name": alias["name"], **body})
+        if site.request("GET", _url("images", "aliases", alias["name"]) + query)[0] == 404:
+            site.write("POST", "/1.0/images/aliases" + query, {"name": alias["name"], **body})
         else:
-            site.write("PUT", _url("images", "aliases", alias["name"]), body)
+            site.write("PUT", _url("images", "aliases", alias["name"]) + query, body)
 
-    def import_certificate(self, lxd, site, certificate):
+    def import_certificate(self, lxd, site, certificate, query):
         """The trust store: the same certificates trust the same clients (their fingerprints are kept)."""
         body = {key: certificate[key] for key in ("name", "type", "restricted", "projects")}
         if site.request("GET", _url("certificates", certificate["fingerprint"]))[0] == 404:
@@ -200,16 +223,16 @@ class Command(BaseCommand):
         else:
             site.write("PUT", _url("certificates", certificate["fingerprint"]), body)
 
-    def import_instance(self, lxd, site, instance):
+    def import_instance(self, lxd, site, instance, query):
         name = instance["name"]
         body = {key: instance[key] for key in KINDS["instance"].writable}
-        if site.request("GET", _url("instances", name))[0] == 404:
-            site.write(
-                "POST", "/1.0/instances", {"name": name, "type": instance["type"], "source": {"type": "none"}, **body}
-            )
+        if site.request("GET", _url("instances", name) + query)[0] == 404:
+            created = {"name": name, "type": instance["type"], "source": {"type": "none"}, **body}
+            site.write("POST", "/1.0/instances" + query, created)
         else:
-            site.write("PUT", _url("instances", name), body)
-        snapshots = lxd.get(_url("instances", name, "snapshots") + "?recursion=1")
+            site.write("PUT", _url("instances", name) + query, body)
+        separator = "&" if query else "?"
+        snapshots = lxd.get(_url("instances", name, "snapshots") + query + separator + "recursion=1")
         record = {
             **instance,
             # lxdsite records Running, Stopped and Frozen; LXD's other states (Error, ...) as Stopped.
@@ -219,7 +242,8 @@ class Command(BaseCommand):
         }
         with transaction.atomic():
             # Server-managed state the API does not take from clients: the same code `import` uses.
-            stored = Instance.objects.select_for_update().get(project_id=Project.DEFAULT_ID, name=name)
+            project = instance.get("project") or Project.DEFAULT_NAME
+            stored = Instance.objects.select_for_update().get(project__name=project, name=name)
             try:
                 store_instance_record(stored, record)
             except DocumentError as exc:
