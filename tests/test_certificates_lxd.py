@@ -337,3 +337,27 @@ def test_lxc_config_trust_with_a_certificate_file_prints_what_it_prints_against_
 
     for step, (lxd_result, site_result) in enumerate(zip(from_lxd, from_site, strict=True)):
         assert (step, site_result) == (step, lxd_result)
+
+
+def test_import_from_lxd_copies_the_trust_store(real_lxd, lxdsite_server):
+    from tests.test_import_from_lxd import _import
+
+    der = _der()
+    url = f"/1.0/certificates/{fingerprint_of_der(der)}"
+    body = {"type": "client", "name": "copied", "restricted": True, "projects": ["default"]}
+    assert unix_request(real_lxd, "POST", "/1.0/certificates", {**body, "certificate": _b64(der)})[0] == 201
+    try:
+        first = _import(lxdsite_server, real_lxd)
+        again = _import(lxdsite_server, real_lxd)
+        answers = (unix_request(real_lxd, "GET", url), lxdsite_server.request("GET", url))
+    finally:
+        unix_request(real_lxd, "DELETE", url)
+
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 0, again.stderr
+    assert "1 certificates" in first.stdout
+    _same(answers)
+
+
+def _b64(der):
+    return base64.b64encode(der).decode()
