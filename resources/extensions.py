@@ -36,6 +36,18 @@ API_EXTENSIONS = [
     "projects_restrictions",
     "projects_restricted_backups_and_snapshots",
     "projects_restricted_intercept",
+    # /1.0/networks: managed networks (recorded, no interface made) and the host's interfaces;
+    # lxc refuses every `lxc network` command without it.
+    "network",
+    # /1.0/networks/NAME/state and /leases (`lxc network info`, `lxc network list-leases`).
+    "network_state",
+    "network_leases",
+    # NICs name a managed network (`network=`), checked against it; `lxc launch/init -n` sends that.
+    "instance_nic_network",
+    # /1.0/network-acls: ACLs with LXD's rule checks (recorded, never applied); `lxc network acl`.
+    "network_acl",
+    # /1.0/network-zones (zones recorded, no DNS served); networks' dns.zone.* name them.
+    "network_dns",
     # /1.0/certificates: PUT/PATCH change a certificate, which may be restricted to projects.
     "certificate_update",
     "certificate_project",

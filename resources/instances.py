@@ -6,6 +6,7 @@ here the same way, so clients see what they would see on LXD.
 """
 
 import json
+import random
 import re
 import secrets
 import uuid
@@ -64,6 +65,31 @@ def expand_devices(profiles, devices):
         expanded.update(profile.devices)
     expanded.update(devices)
     return {name: dict(sorted(options.items())) for name, options in sorted(expanded.items())}
+
+
+# NIC types whose MAC comes from the host's device, not from LXD (driver_lxc.go FillNetworkDevice).
+_OWN_MAC_NICTYPES = ("physical", "ipvlan", "sriov")
+
+
+def nic_volatile(expanded, config, nictype_of):
+    """The ``volatile.NAME.hwaddr`` and ``volatile.NAME.name`` keys LXD fills in for the NICs of
+    ``expanded`` devices that lack them (FillNetworkDevice): a random MAC in LXD's 00:16:3e range,
+    and the first free ``ethN``. ``nictype_of(device)`` is a NIC's type (from its network)."""
+    filled = {}
+    taken = {device["name"] for device in expanded.values() if device.get("name")}
+    taken |= {value for key, value in config.items() if is_volatile(key) and key.endswith(".name")}
+    generator = random.SystemRandom()
+    for name, device in sorted(expanded.items()):
+        if device.get("type") != "nic":
+            continue
+        hwaddr_key, name_key = f"volatile.{name}.hwaddr", f"volatile.{name}.name"
+        if nictype_of(device) not in _OWN_MAC_NICTYPES and not device.get("hwaddr") and not config.get(hwaddr_key):
+            filled[hwaddr_key] = "00:16:3e:" + ":".join(f"{generator.randrange(256):02x}" for _ in range(3))
+        if not device.get("name") and not config.get(name_key):
+            interface = next(f"eth{i}" for i in range(len(taken) + 1) if f"eth{i}" not in taken)
+            taken.add(interface)
+            filled[name_key] = interface
+    return filled
 
 
 def hostname_error(name):

@@ -415,6 +415,76 @@ class ChangeToken(models.Model):
 
 
 @watched
+class Network(models.Model):
+    """A managed LXD network (``/1.0/networks``): its type and config, recorded; no interface is made."""
+
+    BRIDGE = "bridge"
+    # LXD's status of a network on a standalone server, and its one location.
+    CREATED = "Created"
+
+    project = _project_field("networks")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    type = models.CharField(max_length=32, default=BRIDGE)
+    config = models.JSONField(default=dict, blank=True)
+
+    objects = InProjectQuerySet.as_manager()
+
+    class Meta:
+        # LXD lists networks in the order they were made.
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_network_name")]
+
+    def __str__(self):
+        return self.name
+
+
+@watched
+class NetworkACL(models.Model):
+    """An LXD network ACL (``/1.0/network-acls``): rules recorded, never applied to traffic."""
+
+    project = _project_field("network_acls")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    # Lists of rules, each as LXD shows it (api.NetworkACLRule, normalised).
+    ingress = models.JSONField(default=list, blank=True)
+    egress = models.JSONField(default=list, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+
+    objects = InProjectQuerySet.as_manager()
+
+    class Meta:
+        # LXD lists ACLs in the order they were made.
+        ordering = ["id"]
+        verbose_name = "network ACL"
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_network_acl_name")]
+
+    def __str__(self):
+        return self.name
+
+
+@watched
+class NetworkZone(models.Model):
+    """An LXD network zone (``/1.0/network-zones``): a DNS zone recorded, never served."""
+
+    project = _project_field("network_zones")
+    # Zone names are unique across projects, as in LXD.
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True, default="")
+    config = models.JSONField(default=dict, blank=True)
+
+    objects = InProjectQuerySet.as_manager()
+
+    class Meta:
+        # LXD lists zones in the order they were made.
+        ordering = ["id"]
+        verbose_name = "network zone"
+
+    def __str__(self):
+        return self.name
+
+
+@watched
 class Certificate(models.Model):
     """A certificate in LXD's trust store (``/1.0/certificates``): a TLS client presenting it is
     trusted (``client``; only within its ``projects`` when ``restricted``) or may read metrics."""

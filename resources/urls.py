@@ -8,6 +8,9 @@ from .api.certificates import CertificateViewSet
 from .api.image_aliases import ImageAliasViewSet
 from .api.images import ImageViewSet
 from .api.instances import ContainerViewSet, InstanceViewSet
+from .api.network_acls import NetworkACLViewSet
+from .api.network_zones import NetworkZoneViewSet
+from .api.networks import NetworkViewSet
 from .api.operations import OperationViewSet
 from .api.profiles import ProfileViewSet
 from .api.projects import ProjectViewSet
@@ -58,6 +61,9 @@ router = LXDRouter()
 router.register("1.0/profiles", ProfileViewSet, basename="profile")
 router.register("1.0/certificates", CertificateViewSet, basename="certificate")
 router.register("1.0/projects", ProjectViewSet, basename="project")
+router.register("1.0/networks", NetworkViewSet, basename="network")
+router.register("1.0/network-acls", NetworkACLViewSet, basename="network-acl")
+router.register("1.0/network-zones", NetworkZoneViewSet, basename="network-zone")
 # Before the images: /1.0/images/aliases would otherwise be read as an image fingerprint.
 router.register("1.0/images/aliases", ImageAliasViewSet, basename="image-alias")
 router.register("1.0/images", ImageViewSet, basename="image")

@@ -5,7 +5,20 @@ Each router basename needs a case; a resource registered without one fails the s
 
 from dataclasses import dataclass, field
 
-from resources.models import Image, ImageAlias, Instance, InstanceProfile, Operation, Profile, Project, Snapshot
+from resources.host_interfaces import interface_names
+from resources.models import (
+    Image,
+    ImageAlias,
+    Instance,
+    InstanceProfile,
+    Network,
+    NetworkACL,
+    NetworkZone,
+    Operation,
+    Profile,
+    Project,
+    Snapshot,
+)
 
 FINGERPRINT = "a" * 64
 
@@ -68,6 +81,22 @@ def _snapshot(index, public=False):
     instance = Instance.objects.filter(name="c1").first() or Instance.objects.get(name=_instance(0))
     Snapshot.objects.create(instance=instance, name=f"s{index + 1}", config={"user.a": "1"})
     return f"s{index + 1}"
+
+
+def _network(index, public=False):
+    Network.objects.create(name=f"n{index + 1}", description="first", config={"ipv4.address": "none"})
+    return f"n{index + 1}"
+
+
+def _network_acl(index, public=False):
+    rule = {"action": "allow", "state": "enabled"}
+    NetworkACL.objects.create(name=f"acl{index + 1}", description="first", ingress=[rule])
+    return f"acl{index + 1}"
+
+
+def _network_zone(index, public=False):
+    NetworkZone.objects.create(name=f"z{index + 1}.example.com", description="first", config={"user.a": "1"})
+    return f"z{index + 1}.example.com"
 
 
 def _operation(index, public=False):
@@ -135,6 +164,37 @@ CASES = {
         column="description",
         document_kind="alias",
         lxd_import="/1.0/images/aliases",
+    ),
+    "network": ResourceCase(
+        _network,
+        put={"config": {"ipv4.address": "none", "user.a": "2"}, "description": "put"},
+        patch={"description": "patched"},
+        rename={"name": "n2"},
+        column="description",
+        extensions=("network",),
+        document_kind="network",
+        lxd_import="/1.0/networks",
+        # The host's interfaces are listed as unmanaged networks.
+        standing=len(interface_names()),
+    ),
+    "network-acl": ResourceCase(
+        _network_acl,
+        put={"ingress": [{"action": "drop", "state": "logged"}], "config": {"user.a": "2"}, "description": "put"},
+        patch={"description": "patched"},
+        rename={"name": "acl2"},
+        column="description",
+        extensions=("network_acl",),
+        document_kind="network-acl",
+        lxd_import="/1.0/network-acls",
+    ),
+    "network-zone": ResourceCase(
+        _network_zone,
+        put={"config": {"network.nat": "false"}, "description": "put"},
+        patch={"description": "patched"},
+        column="description",
+        extensions=("network_dns",),
+        document_kind="network-zone",
+        lxd_import="/1.0/network-zones",
     ),
     "operation": ResourceCase(_operation, extensions=("operation_description",)),
     "instance": INSTANCE,

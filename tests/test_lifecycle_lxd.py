@@ -468,3 +468,47 @@ def test_writes_through_container_urls_are_reported_as_lxd_reports_them(clean):
             )
         else:
             assert my_events == their_events, (method, path)
+
+
+def test_exec_console_and_logs_answer_as_lxd_does_until_a_process_is_needed(clean):
+    def on_each(*args):
+        return [comparable(lxc(clean, socket_path, *args)) for socket_path in clean.both]
+
+    def requested(method, path):
+        answers = [unix_request(socket_path, method, path)[::2] for socket_path in clean.both]
+        return [(status, body if isinstance(body, dict) else None) for status, body in answers]
+
+    for socket_path in clean.both:
+        create(socket_path, "p1")
+    # Stopped: every step as LXD answers it.
+    for args in (("exec", "p1", "--", "true"), ("info", "p1", "--show-log"), ("console", "p1")):
+        theirs, mine = on_each(*args)
+        assert mine == theirs, args
+    for method, path in (
+        ("GET", "/1.0/instances/p1/logs"),
+        ("GET", "/1.0/containers/p1/logs"),
+        ("GET", "/1.0/instances/p1/logs/nosuch.log"),
+        ("DELETE", "/1.0/instances/p1/logs/lxc.log"),
+        ("GET", "/1.0/instances/nosuch/logs"),
+        ("POST", "/1.0/instances/p1/console"),
+    ):
+        theirs, mine = requested(method, path)
+        assert mine == theirs, (method, path)
+    # LXD leaks its own paths where a log was never written; lxdsite names the file alone.
+    assert unix_request(clean.ours, "GET", "/1.0/instances/p1/console")[::2] == (
+        404,
+        {
+            **unix_request(clean.ours, "GET", "/1.0/instances/nosuch")[2],
+            "error": "console.log: no such file or directory",
+        },
+    )
+
+    # Running: LXD runs the command; lxdsite, which runs none, says so.
+    for socket_path in clean.both:
+        bring_to(socket_path, "p1", "Running")
+    status, stdout, stderr = lxc(clean, clean.ours, "exec", "p1", "--", "true")
+    assert (status, stdout) == (1, "")
+    assert "lxdsite runs no processes: exec is not available" in stderr
+    # The log is there, empty (LXD's shows what the container's processes wrote, and their usage).
+    status, stdout, _ = lxc(clean, clean.ours, "info", "p1", "--show-log")
+    assert (status, stdout.rstrip().rsplit("\n", 1)[-1]) == (0, "Log:")

@@ -18,8 +18,9 @@ from django.conf import settings
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.utils import timezone
 
-from resources.models import Operation, Server
+from resources.models import Instance, Operation, Server
 from resources.response_cache import RESPONSES
 from resources.serializers.certificates import parse_certificate_pem
 from resources.server_identity import generate_certificate
@@ -52,9 +53,21 @@ CREATE_BODIES = {
     "container": {"name": "new", "source": {"type": "none"}},
     "snapshot": {"name": "new"},
     "container-snapshot": {"name": "new"},
+    "network": {"name": "new", "config": {"ipv4.address": "none", "ipv6.address": "none"}},
+    "network-acl": {"name": "new"},
+    "network-zone": {"name": "new.example.com"},
     "certificate": {"type": "client", "certificate": NEW_CERTIFICATE},
 }
-ACTION_BODIES = {"state": {"action": "start"}, "refresh": {}, "bulk_update": {"state": {"action": "start"}}}
+ACTION_BODIES = {
+    "state": {"action": "start"},
+    "refresh": {},
+    "bulk_update": {"state": {"action": "start"}},
+    "exec": {"command": ["true"]},
+    "console": {},
+}
+# Routes a trusted request never succeeds on: lxdsite runs no process (exec, attaching a
+# console) and keeps no log that may be deleted. The permission check still comes first.
+ALWAYS_REFUSED = {("post", "exec"), ("post", "console"), ("delete", "log")}
 
 
 def _expected_verb(basename, method, detail):
@@ -95,11 +108,15 @@ def _request(basename, method, action, template):
     if basename == "operation" and method == "delete":
         # Only a running operation that may be cancelled can be.
         Operation.objects.filter(pk=lookup).update(status=Operation.RUNNING, may_cancel=True)
+    if action in ("console", "log"):
+        # A console log exists once the instance has started.
+        Instance.objects.filter(name=lookup).update(last_used_at=timezone.now())
     if action == "export":
         # The case's image is a row; an export sends its file.
         settings.LXDSITE_IMAGES_DIR.mkdir(parents=True, exist_ok=True)
         (settings.LXDSITE_IMAGES_DIR / lookup).write_bytes(unified_image())
-    url = "/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: case.url_kwargs[m.group(1)], template).format(lookup=lookup)
+    kwargs = {**case.url_kwargs, "file": "lxc.log"}
+    url = "/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: kwargs[m.group(1)], template).format(lookup=lookup)
     if action == "create" and basename == "image":
         return method, url, unified_image(), "application/octet-stream"
     body = {
@@ -135,10 +152,10 @@ def _trusted_answer(request):
     return answer
 
 
-def _check(model, verb, request, untrusted_read):
+def _check(model, verb, request, untrusted_read, always_refused=False):
     needed = _permission(model, verb)
     trusted = _trusted_answer(request)
-    assert trusted.status_code < 400, trusted.content
+    assert (trusted.status_code >= 400) == always_refused, trusted.content
     anonymous = _send(api_client("tcp"), *request) if untrusted_read and request[0] == "get" else None
     before = _stored()
 
@@ -173,7 +190,8 @@ def test_a_staff_session_needs_the_model_permission_of_each_route(route, images_
     basename, viewset, detail, method, action, template = ROUTES[route]
     request = _request(basename, method, action, template)
     untrusted_read = getattr(viewset, "untrusted_read", False)
-    _check(viewset.queryset.model, _expected_verb(basename, method, detail), request, untrusted_read)
+    refused = (method, action) in ALWAYS_REFUSED
+    _check(viewset.queryset.model, _expected_verb(basename, method, detail), request, untrusted_read, refused)
 
 
 @pytest.mark.parametrize("method", SERVER_METHODS)

@@ -143,3 +143,20 @@ def test_images_instances_and_snapshots(client):
     image.delete_alias("tiny")
     image.delete(wait=True)
     assert client.images.all() == []
+
+
+def test_network_lifecycle(client):
+    none = {"ipv4.address": "none", "ipv6.address": "none"}
+    created = client.networks.create("pbr0", description="via pylxd", type="bridge", config=none)
+    created.config["user.note"] = "x"
+    created.save()
+
+    fetched = client.networks.get("pbr0")
+    assert (fetched.managed, fetched.type, fetched.config) == (True, "bridge", {**none, "user.note": "x"})
+    assert fetched.state().mtu == 1500
+    fetched.rename("pbr1")
+    assert "pbr1" in [network.name for network in client.networks.all()]
+    with pytest.raises(LXDAPIException, match="Network not found"):
+        client.networks.get("pbr0")
+    client.networks.get("pbr1").delete()
+    assert not client.networks.exists("pbr1")

@@ -18,6 +18,9 @@ from .certificates import CertificateAdmin
 from .image_aliases import ImageAliasAdmin
 from .images import ImageAdmin
 from .instances import InstanceAdmin
+from .network_acls import NetworkACLAdmin
+from .network_zones import NetworkZoneAdmin
+from .networks import NetworkAdmin
 from .operations import OperationAdmin
 from .profiles import ProfileAdmin
 from .projects import ProjectAdmin
@@ -35,6 +38,9 @@ __all__ = [
     "ImageAdmin",
     "ImageAliasAdmin",
     "InstanceAdmin",
+    "NetworkACLAdmin",
+    "NetworkAdmin",
+    "NetworkZoneAdmin",
     "OperationAdmin",
     "ProfileAdmin",
     "ProjectAdmin",

@@ -26,6 +26,7 @@ from .async_writes import OperationMixin, instance_resources, instance_url
 from .base import InProjectMixin, ListMixin, LXDViewSet, RetrieveMixin, recursion_level
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
+from .instance_processes import InstanceProcessesMixin
 from .instance_state import InstanceStateMixin, deletion_events
 from .reads import InProject, Shown
 
@@ -39,6 +40,7 @@ SNAPSHOTS = Shown("snapshots")
 class InstanceViewSet(
     InProjectMixin,
     InstanceStateMixin,
+    InstanceProcessesMixin,
     CachedReadMixin,
     ConditionalUpdateMixin,
     OperationMixin,

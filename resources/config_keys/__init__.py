@@ -25,7 +25,7 @@ An area still to come gets a module of its own beside these: ``storage`` (storag
 volumes), ``network`` (networks, ACLs, forwards).
 """
 
-from .devices import validate_devices
+from .devices import NetworkLookup, validate_devices
 from .errors import ConfigError
 from .go_parse import go_atoi
 from .instance import INSTANCE_KEYS_ANY, INSTANCE_KEYS_CONTAINER, validate_instance_config, validate_profile_config
@@ -39,6 +39,7 @@ __all__ = [
     "SERVER_CLUSTER_KEYS",
     "SERVER_NODE_KEYS",
     "ConfigError",
+    "NetworkLookup",
     "clean_server_config",
     "go_atoi",
     "validate_devices",

@@ -1,5 +1,6 @@
 """Devices (lxd/device): the checks LXD runs on a profile's or an instance's devices."""
 
+import ipaddress
 import re
 from collections.abc import Callable
 from typing import NamedTuple
@@ -87,11 +88,21 @@ _CEPH = "ceph.cluster_name/ceph.user_name"
 _PROPAGATIONS = ("", "private", "shared", "slave", "unbindable", "rshared", "rslave", "runbindable", "rprivate")
 
 
+class NetworkLookup(NamedTuple):
+    """The managed networks a NIC's ``network`` (or ``parent``) may name: those of ``project``
+    (the network project of the device's project), found by ``find(name)`` as ``(type, config)``
+    or None."""
+
+    project: str
+    find: Callable[[str], tuple[str, dict[str, str]] | None]
+
+
 class _Context(NamedTuple):
     """What a device check may look at besides the device: LXD's instance.ConfigReader."""
 
     instance_type: str  # "any" for profiles, else "container" or "virtual-machine".
     devices: dict[str, dict[str, str]]
+    networks: NetworkLookup | None = None
 
 
 def _validate_disk(device: dict[str, str], ctx: _Context) -> None:
@@ -397,15 +408,130 @@ def _check_routed(device: dict[str, str]) -> None:
         raise ConfigError("The vlan setting can only be used when combined with a parent interface")
 
 
-def _validate_nic(device: dict[str, str], ctx: _Context) -> None:
-    """LXD's nic*.validateConfig for NICs given by nictype.
+# LXD: nictype.NICType, the NIC type of a network's NICs.
+NETWORK_NICTYPES = {"bridge": "bridged", "macvlan": "macvlan", "sriov": "sriov", "ovn": "ovn"}
+# LXD: nic_bridged/nic_macvlan/nic_sriov validateConfig: what a NIC naming a network may not set,
+# and what it takes from the network.
+_BANNED_WITH_NETWORK = {
+    "bridged": ["nictype", "parent", "mtu", "maas.subnet.ipv4", "maas.subnet.ipv6"],
+    "macvlan": ["nictype", "parent", "mtu", "vlan", "maas.subnet.ipv4", "maas.subnet.ipv6", "gvrp"],
+    "sriov": ["nictype", "parent", "mtu", "vlan", "maas.subnet.ipv4", "maas.subnet.ipv6"],
+}
+_INHERITED = {
+    "bridged": ["maas.subnet.ipv4", "maas.subnet.ipv6"],
+    "macvlan": ["mtu", "vlan", "maas.subnet.ipv4", "maas.subnet.ipv6", "gvrp"],
+    "sriov": ["mtu", "vlan", "maas.subnet.ipv4", "maas.subnet.ipv6"],
+}
 
-    A NIC naming a "network" takes its nictype from that network, which only LXD's database
-    knows; we take such NICs as given (LXD refuses them when the network does not exist).
+
+def _dhcp_subnet(config: dict[str, str], family: str):
+    """LXD's bridge DHCPv4Subnet/DHCPv6Subnet: the bridge's subnet unless its DHCP is off."""
+    if config.get(f"{family}.dhcp", "").lower() in ("false", "0", "no", "off"):
+        return None
+    try:
+        return ipaddress.ip_interface(config.get(f"{family}.address", "")).network
+    except ValueError:
+        return None
+
+
+def _check_with_managed_bridge(device: dict[str, str], name: str, config: dict[str, str]) -> None:
+    """LXD's checkWithManagedNetwork (nic_bridged.go): static addresses against the bridge's subnets."""
+    for family in ("ipv4", "ipv6"):
+        address = device.get(f"{family}.address", "")
+        if not address:
+            continue
+        subnet = _dhcp_subnet(config, family)
+        filtering = _is_true(device.get(f"security.{family}_filtering", ""))
+        if family == "ipv4" and subnet is None and not filtering:
+            raise ConfigError(
+                f'Cannot specify "ipv4.address" when DHCP is disabled (unless using security.ipv4_filtering) '
+                f"on network {go_quote(name)}"
+            )
+        stateful = _is_true(config.get("ipv6.dhcp.stateful", ""))
+        if family == "ipv6" and (subnet is None or not stateful) and not filtering:
+            raise ConfigError(
+                'Cannot specify "ipv6.address" when DHCP or "ipv6.dhcp.stateful" are disabled '
+                f"(unless using security.ipv6_filtering) on network {go_quote(name)}"
+            )
+        if subnet is not None and address != "none":
+            ip = _parse_ip(address)
+            if ip is None or ip.version != subnet.version or ip not in subnet:
+                raise ConfigError(f"Device IP address {go_quote(address)} not within network {go_quote(name)} subnet")
+        parent = config.get(f"{family}.address", "")
+        if parent in ("", "none"):
+            return
+        if address == "none" and not filtering:
+            raise ConfigError(f"Cannot have {family}.address as none unless using security.{family}_filtering")
+        if _parse_ip(address) == ipaddress.ip_interface(parent).ip:
+            parent_name = device.get("parent", "")
+            raise ConfigError(
+                f"IP address {go_quote(address)} is assigned to parent managed network device {go_quote(parent_name)}"
+            )
+    if config.get("bridge.driver", "") in ("", "native") and device.get("vlan") == "0":
+        raise ConfigError("VLAN ID 0 is not allowed for native Linux bridges")
+
+
+def _check_unmanaged_parent(device: dict[str, str]) -> None:
+    """LXD's rules for static addresses on a NIC bridged to an unmanaged bridge."""
+    for family, version in (("ipv4", "IPv4"), ("ipv6", "IPv6")):
+        if _is_true(device.get(f"security.{family}_filtering", "")):
+            if not device.get(f"{family}.address"):
+                needs = f"a manually specified {family}.address when using an unmanaged parent bridge"
+                raise ConfigError(f"{version} filtering requires {needs}")
+        elif device.get(f"{family}.address") and not device.get(f"maas.subnet.{family}"):
+            raise ConfigError(f"Cannot use manually specified {family}.address when using unmanaged parent bridge")
+
+
+def _nic_with_network(device: dict[str, str], networks: NetworkLookup) -> tuple[str, dict[str, str]] | None:
+    """A NIC naming a managed network: its nictype and its config as the network completes it
+    (None for OVN NICs, whose rules need OVN)."""
+    name = device["network"]
+    found = networks.find(name)
+    if found is None:
+        message = f"Failed to load network {go_quote(name)} for project {go_quote(networks.project)}: Network not found"
+        raise ConfigError(f"Failed loading device: {message}")
+    network_type, config = found
+    if network_type not in NETWORK_NICTYPES:
+        raise ConfigError(f"Failed loading device: Unrecognised NIC network type for network {go_quote(name)}")
+    nictype = NETWORK_NICTYPES[network_type]
+    if nictype == "ovn":
+        return None
+    for key in _BANNED_WITH_NETWORK[nictype]:
+        if device.get(key):
+            raise ConfigError(f'Cannot use {go_quote(key)} property in conjunction with "network" property')
+    completed = dict(device)
+    if nictype == "bridged":
+        _check_with_managed_bridge(device, name, config)
+        completed["parent"] = name
+        if config.get("bridge.mtu"):
+            completed["mtu"] = config["bridge.mtu"]
+    else:
+        completed["parent"] = config.get("parent", "")
+    for key in _INHERITED[nictype]:
+        if key in config:
+            completed[key] = config[key]
+    return nictype, completed
+
+
+def _validate_nic(device: dict[str, str], ctx: _Context) -> None:
+    """LXD's nic*.validateConfig for NICs given by nictype, or by a managed network.
+
+    Without a ``NetworkLookup`` a NIC naming a network is taken as given.
     """
-    if device.get("network"):
-        return
-    nictype = device.get("nictype", "")
+    by_network = bool(device.get("network"))
+    if by_network:
+        resolved = None if ctx.networks is None else _nic_with_network(device, ctx.networks)
+        if resolved is None:
+            return
+        nictype, device = resolved
+    else:
+        nictype = device.get("nictype", "")
+    if nictype == "bridged" and ctx.networks is not None and not by_network:
+        managed = ctx.networks.find(device.get("parent", "")) if device.get("parent") else None
+        if managed is not None and managed[0] == "bridge":
+            _check_with_managed_bridge(device, device["parent"], managed[1])
+        elif managed is None:
+            _check_unmanaged_parent(device)
     if nictype == "ovn":
         raise ConfigError('Error loading network config for "": Network not found')
     if nictype not in _NIC_TYPES:
@@ -418,6 +544,8 @@ def _validate_nic(device: dict[str, str], ctx: _Context) -> None:
     if nictype == "bridged" and filtering and (device.get("vlan") or device.get("vlan.tagged")):
         raise ConfigError("IP filtering cannot be used with VLAN filtering")
     required_fields, optional_fields = _NIC_TYPES[nictype]
+    # A NIC naming a network needs that, not a parent (the network gave it one).
+    required_fields = ["network"] if by_network else required_fields
     _check_rules(device, {**_nic_rules(required_fields, optional_fields), **_nic_extra_rules(device, nictype)})
     if nictype == "routed":
         _check_routed(device)
@@ -543,14 +671,17 @@ def _validate_device(name: str, device: dict[str, str], ctx: _Context) -> None:
         DEVICE_TYPES[device["type"]](device, ctx)
     except ConfigError as exc:
         message = str(exc)
-        raise ConfigError(
-            loading + _UNSUPPORTED if message == f"Failed loading device: {_UNSUPPORTED}" else message
-        ) from None
+        # Errors of loading the device (its type, its network) name the device.
+        failed = "Failed loading device: "
+        raise ConfigError(loading + message.removeprefix(failed) if message.startswith(failed) else message) from None
 
 
-def validate_devices(devices: dict[str, dict[str, str]], *, profile: bool) -> None:
-    """Raise ConfigError with LXD's text for the first invalid device (a profile's or an instance's)."""
-    ctx = _Context("any" if profile else "container", devices)
+def validate_devices(
+    devices: dict[str, dict[str, str]], *, profile: bool, networks: NetworkLookup | None = None
+) -> None:
+    """Raise ConfigError with LXD's text for the first invalid device (a profile's or an instance's);
+    ``networks`` finds the managed networks NICs name."""
+    ctx = _Context("any" if profile else "container", devices, networks)
     for name in sorted(devices):
         # LXD: instance/drivers/load.go validDevices.
         if _go_len(name) > 64:

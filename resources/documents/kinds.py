@@ -7,12 +7,29 @@ from django.db import transaction
 from rest_framework import exceptions
 
 from ..exceptions import error_text
-from ..models import Certificate, Image, ImageAlias, Instance, Profile, Project, Server
+from ..models import (
+    Certificate,
+    Image,
+    ImageAlias,
+    Instance,
+    Network,
+    NetworkACL,
+    NetworkZone,
+    Profile,
+    Project,
+    Server,
+)
 from ..serializers import (
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
     ImageSerializer,
     InstanceSerializer,
+    NetworkACLCreateSerializer,
+    NetworkACLSerializer,
+    NetworkCreateSerializer,
+    NetworkSerializer,
+    NetworkZoneCreateSerializer,
+    NetworkZoneSerializer,
     ProfileCreateSerializer,
     ProfileSerializer,
     ProjectCreateSerializer,
@@ -140,6 +157,10 @@ KINDS = {
         "alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True, feature="features.images"
     ),
     "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
+    "network": Kind("network", Network, NetworkSerializer, NetworkCreateSerializer, True),
+    # Rules are lists of objects: not strings only.
+    "network-zone": Kind("network-zone", NetworkZone, NetworkZoneSerializer, NetworkZoneCreateSerializer, True),
+    "network-acl": Kind("network-acl", NetworkACL, NetworkACLSerializer, NetworkACLCreateSerializer, False),
     # Certificates are added by the API or `trust add` (a PEM); a document changes what a PUT does.
     "certificate": Kind("certificate", Certificate, CertificateSerializer, None, False, find=find_certificate),
 }

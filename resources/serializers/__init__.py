@@ -22,6 +22,14 @@ from .instances import (
     InstanceRenameSerializer,
     InstanceSerializer,
 )
+from .network_acls import (
+    NetworkACLCreateSerializer,
+    NetworkACLETagSerializer,
+    NetworkACLRenameSerializer,
+    NetworkACLSerializer,
+)
+from .network_zones import NetworkZoneCreateSerializer, NetworkZoneETagSerializer, NetworkZoneSerializer
+from .networks import NetworkCreateSerializer, NetworkETagSerializer, NetworkRenameSerializer, NetworkSerializer
 from .operations import OperationSerializer
 from .profiles import (
     ProfileCreateSerializer,
@@ -57,6 +65,17 @@ __all__ = [
     "InstanceFullSerializer",
     "InstanceRenameSerializer",
     "InstanceSerializer",
+    "NetworkACLCreateSerializer",
+    "NetworkACLETagSerializer",
+    "NetworkACLRenameSerializer",
+    "NetworkACLSerializer",
+    "NetworkCreateSerializer",
+    "NetworkETagSerializer",
+    "NetworkRenameSerializer",
+    "NetworkSerializer",
+    "NetworkZoneCreateSerializer",
+    "NetworkZoneETagSerializer",
+    "NetworkZoneSerializer",
     "OperationSerializer",
     "ProfileCreateSerializer",
     "ProfileETagSerializer",

@@ -17,6 +17,7 @@ from ..instances import (
     without_volatile,
 )
 from ..models import Instance, Profile, Project
+from ..network_usage import Usage, address_conflict
 from ..project_limits import Member, check_instance_update
 from .fields import (
     BoolField,
@@ -35,6 +36,7 @@ from .instance_parts import (
     resolve_profiles,
     set_instance_profiles,
 )
+from .networks import fill_nic_volatile, network_lookup
 from .snapshots import (
     SnapshotSerializer,
 )
@@ -140,13 +142,39 @@ class InstanceSerializer(LXDModelSerializer):
     def validate_devices(self, value):
         devices = {**self.instance.devices, **value} if self.partial and self.instance else value
         try:
-            config_keys.validate_devices(devices, profile=False)
+            config_keys.validate_devices(devices, profile=False, networks=network_lookup(self.project_name()))
         except config_keys.ConfigError as exc:
             raise lxd_operation_error(self.devices_error_prefix + str(exc)) from exc
         return devices
 
     def validate_profiles(self, value):
         return {"profiles": resolve_profiles(value, self.project_name())}
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is not None:
+            self.check_nic_conflicts(attrs)
+        return attrs
+
+    def check_nic_conflicts(self, attrs):
+        """LXD's checks of each NIC an update adds or changes against the other NICs on its
+        bridge (its deviceLoad with the instance: the instance's DNS name, MAC, addresses)."""
+        before = expand_devices(self.instance.profile_list(), self.instance.devices)
+        after = expand_devices(
+            attrs.get("profiles", self.instance.profile_list()), attrs.get("devices", self.instance.devices)
+        )
+        changed = [
+            name for name in sorted(after) if after[name] != before.get(name) and after[name].get("type") == "nic"
+        ]
+        if not changed:
+            return
+        find, usage = network_lookup(self.project_name()).find, Usage.read()
+        for name in changed:
+            config = self.instance.config
+            message = address_conflict(self.instance.name, self.project_name(), after, config, name, find, usage)
+            if message is not None:
+                verb = "update" if name in before else "add"
+                raise lxd_operation_error(f"Failed {verb} validation for device {go_quote(name)}: {message}")
 
     # How LXD words a refused update (instancePut); a create words it its own way.
     config_error_prefix = "Invalid config: "
@@ -172,9 +200,11 @@ class InstanceSerializer(LXDModelSerializer):
             [p.name for p in (instance.profile_list() if profiles is None else profiles)],
         )
         judged_by_project(check_instance_update, instance.project, changed)
+        before = set(expand_devices(instance.profile_list(), instance.devices))
         instance = super().update(instance, validated_data)
         if profiles is not None:
             set_instance_profiles(instance, profiles)
+        fill_nic_volatile(instance, self.project_name(), removed=before)
         return instance
 
 
@@ -209,7 +239,9 @@ class InstanceCreateSerializer(InstanceSerializer):
     name = StringField(default="")
     type = StringField(required=False)
     profiles = ProfileNamesField(source="*", required=False, allow_null=True)
-    config_error_prefix = devices_error_prefix = "Failed creating instance record: "
+    config_error_prefix = "Failed creating instance record: "
+    # LXD 5.0.2 validates the devices while it initialises the new instance.
+    devices_error_prefix = "Failed creating instance record: Failed initialising instance: Invalid devices: "
 
     class Meta(InstanceSerializer.Meta):
         read_only_fields = ["stateful", "status"]
@@ -258,6 +290,7 @@ class InstanceCreateSerializer(InstanceSerializer):
             profiles = resolve_profiles(self._default_profile_names(), self.project_name())
         instance = Instance.objects.create(**validated_data)
         set_instance_profiles(instance, profiles)
+        fill_nic_volatile(instance, self.project_name())
         return instance
 
     def _default_profile_names(self):

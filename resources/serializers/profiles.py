@@ -19,6 +19,7 @@ from .fields import (
     lxd_error,
     merge_config,
 )
+from .networks import network_lookup
 
 
 class ProfileSerializer(LXDModelSerializer):
@@ -50,7 +51,8 @@ class ProfileSerializer(LXDModelSerializer):
     def validate_devices(self, value):
         devices = {**self.instance.devices, **value} if self.partial and self.instance else value
         try:
-            config_keys.validate_devices(devices, profile=True)
+            networks = network_lookup(self.context.get("project_name", Project.DEFAULT_NAME))
+            config_keys.validate_devices(devices, profile=True, networks=networks)
         except config_keys.ConfigError as exc:
             raise lxd_error(str(exc)) from exc
         return devices

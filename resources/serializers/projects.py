@@ -7,7 +7,7 @@ from ..config_keys.validators import parse_byte_size
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import go_quote
-from ..models import Image, Instance, Profile, Project
+from ..models import Image, Instance, Network, NetworkACL, NetworkZone, Profile, Project
 from ..prepared import shown_rows
 from ..project_limits import check_project_update, usage
 from .fields import (
@@ -88,6 +88,8 @@ def project_is_empty(project):
     Rows are named by the foreign key: a read may have attached the relations as shown rows.
     """
     if Instance.objects.filter(project=project).exists() or Image.objects.filter(project=project).exists():
+        return False
+    if any(model.objects.filter(project=project).exists() for model in (Network, NetworkACL, NetworkZone)):
         return False
     return not Profile.objects.filter(project=project).exclude(name=Profile.DEFAULT_NAME).exists()
 

@@ -10,8 +10,8 @@ devices there); accepted profiles are deleted again. Server cases are PUT /1.0 {
 from the default config, restored before and after each case; for
 accepted ones the config GET /1.0 then shows is kept as "lxd_config".
 
-Each case may carry "lxdsite_http" where lxdsite deliberately differs: it accepts storage pools,
-networks and storage volumes it does not model. LXD's 500 answers (listener start-up failures)
+Each case may carry "lxdsite_http" where lxdsite deliberately differs: it accepts storage pools
+and storage volumes it does not model. LXD's 500 answers (listener start-up failures)
 are 400 in lxdsite, which the tests derive themselves.
 """
 
@@ -274,10 +274,6 @@ SERVER_CASES = [
 
 # What lxdsite does differently, by design, keyed by the case's JSON.
 LXDSITE_ACCEPTS = {
-    json.dumps({"eth0": {"type": "nic", "network": "lxdbr0"}}): "no network lxdbr0; lxdsite has no networks",
-    json.dumps({"eth0": {"type": "nic", "nictype": "bridged", "parent": "br0", "ipv4.address": "10.0.0.5"}}): (
-        "LXD refuses ipv4.address on a parent that is not a managed network; lxdsite cannot tell"
-    ),
     json.dumps({"storage.backups_volume": "nopool/vol"}): "no pool nopool; lxdsite does not model storage",
 }
 

@@ -136,19 +136,20 @@ def _wait_until_answering(server, timeout):
 
 
 @contextlib.contextmanager
-def running_server(lxd_dir, *, workers=2, bind=None, env=None, timeout=START_TIMEOUT, args=()):
+def running_server(lxd_dir, *, workers=2, bind=None, env=None, timeout=START_TIMEOUT, args=(), wrapper=()):
     """Run `LXD_DIR=lxd_dir manage.py serve` until the block ends; yield a `LiveServer`.
 
     `bind` is one "HOST:PORT" or a list of them. `env` is laid over this process's
     environment, from which DATABASE_URL is dropped so that the default is the SQLite
     database under `lxd_dir`; pass DATABASE_URL in `env` to use another database. `args`
-    are more `serve` options (`--tls-cert`, ...).
+    are more `serve` options (`--tls-cert`, ...). `wrapper` is a command that execs the
+    server (``own-netns``: the network namespace the real daemon runs in).
     """
     lxd_dir = Path(lxd_dir)
     bind = [bind] if isinstance(bind, str) else list(bind or [])
     process_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     process_env.update(env or {}, LXD_DIR=str(lxd_dir), PYTHONUNBUFFERED="1")
-    command = [sys.executable, "manage.py", "serve", "--workers", str(workers)]
+    command = [*wrapper, sys.executable, "manage.py", "serve", "--workers", str(workers)]
     for address in bind:
         command += ["--bind", address]
     command += list(args)

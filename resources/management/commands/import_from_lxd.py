@@ -127,6 +127,11 @@ PROJECTS = ("/1.0/projects", "import_project", "projects", None)
 SERVER_WIDE = "server"
 COLLECTIONS = [
     PROJECTS,
+    # Networks before profiles and instances (their NICs name them); zones before networks (a
+    # network's dns.zone.* names them).
+    ("/1.0/network-acls", "import_network_acl", "network ACLs", "features.networks"),
+    ("/1.0/network-zones", "import_network_zone", "network zones", "features.networks"),
+    ("/1.0/networks", "import_network", "networks", "features.networks"),
     ("/1.0/profiles", "import_profile", "profiles", "features.profiles"),
     ("/1.0/images", "import_image", "images", "features.images"),
     ("/1.0/images/aliases", "import_alias", "aliases", "features.images"),
@@ -184,6 +189,31 @@ class Command(BaseCommand):
             site.write("POST", "/1.0/projects", {"name": project["name"], **body})
         else:
             site.write("PUT", _url("projects", project["name"]), body)
+
+    def import_network_acl(self, lxd, site, acl, query):
+        """An ACL, in LXD's order (that of creation: a rule names ACLs made before it)."""
+        body = {key: acl[key] for key in KINDS["network-acl"].writable}
+        if site.request("GET", _url("network-acls", acl["name"]) + query)[0] == 404:
+            site.write("POST", "/1.0/network-acls" + query, {"name": acl["name"], **body})
+        else:
+            site.write("PUT", _url("network-acls", acl["name"]) + query, body)
+
+    def import_network_zone(self, lxd, site, zone, query):
+        body = {key: zone[key] for key in KINDS["network-zone"].writable}
+        if site.request("GET", _url("network-zones", zone["name"]) + query)[0] == 404:
+            site.write("POST", "/1.0/network-zones" + query, {"name": zone["name"], **body})
+        else:
+            site.write("PUT", _url("network-zones", zone["name"]) + query, body)
+
+    def import_network(self, lxd, site, network, query):
+        """A managed network with its config as LXD filled it in; the host's interfaces are not copied."""
+        if not network.get("managed"):
+            return
+        body = {key: network[key] for key in KINDS["network"].writable}
+        if site.request("GET", _url("networks", network["name"]) + query)[0] == 404:
+            site.write("POST", "/1.0/networks" + query, {"name": network["name"], "type": network["type"], **body})
+        else:
+            site.write("PUT", _url("networks", network["name"]) + query, body)
 
     def import_profile(self, lxd, site, profile, query):
         body = {key: profile[key] for key in KINDS["profile"].writable}
