@@ -15,6 +15,8 @@ API_EXTENSIONS = [
     "images_expiry",
     "image_types",
     "operation_description",
+    # /1.0/instances/NAME/metadata and /metadata/templates (`lxc config metadata|template`).
+    "container_edit_metadata",
     # /1.0/instances (lxc uses /1.0/containers without it), filter= on lists, and
     # recursion=2 with state and snapshots, which `lxc list` asks for.
     "instances",

@@ -340,6 +340,9 @@ class Instance(models.Model):
     profiles = models.ManyToManyField(Profile, through="InstanceProfile", related_name="instances", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The image metadata LXD keeps in the instance's metadata.yaml (``/metadata``): None for an
+    # instance made without an image, which has no such file.
+    metadata = models.JSONField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["name"]
@@ -351,6 +354,21 @@ class Instance(models.Model):
     def profile_list(self):
         """The attached profiles in the order LXD applies them."""
         return [link.profile for link in self.profile_links.all()]
+
+
+class InstanceTemplate(models.Model):
+    """A file of an instance's ``templates`` directory (``/metadata/templates?path=NAME``)."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="templates")
+    name = models.CharField(max_length=255)
+    content = models.BinaryField(default=b"")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["instance", "name"], name="unique_instance_template")]
+
+    def __str__(self):
+        return f"{self.instance} {self.name}"
 
 
 @watched

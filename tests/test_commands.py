@@ -345,6 +345,28 @@ def test_export_and_import_carry_instances_and_snapshots(instances, tmp_path):
 
 
 @pytest.mark.django_db
+def test_export_and_import_carry_instance_metadata_and_templates(instances, api, tmp_path):
+    metadata = {"architecture": "x86_64", "creation_date": 7, "properties": {"os": "tiny"}}
+    assert api.put("/1.0/instances/c1/metadata", metadata).status_code == 200
+    template = b"\x00binary {{ name }}\xff"
+    api.generic("POST", "/1.0/instances/c1/metadata/templates?path=h.tpl", template, "application/octet-stream")
+    exported = tmp_path / "export.yaml"
+    run("export", "--output", str(exported))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    manage(fresh, "migrate", "--verbosity", "0")
+    imported = manage(fresh, "import", str(exported))
+    again = manage(fresh, "export")
+
+    assert imported.returncode == 0, imported.stderr
+    assert again.stdout == exported.read_text()
+    c1 = next(item for item in yaml.safe_load(again.stdout)["instances"] if item["name"] == "c1")
+    assert c1["metadata"]["properties"] == {"os": "tiny"}
+    assert base64.b64decode(c1["templates"]["h.tpl"]) == template
+
+
+@pytest.mark.django_db
 def test_import_puts_instances_back_as_exported(api, instances, tmp_path):
     exported = tmp_path / "export.yaml"
     run("export", "--output", str(exported))

@@ -20,7 +20,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
-from resources.models import Instance, Operation, Server
+from resources.models import Instance, InstanceTemplate, Operation, Server
 from resources.response_cache import RESPONSES
 from resources.serializers.certificates import parse_certificate_pem
 from resources.server_identity import generate_certificate
@@ -64,6 +64,8 @@ ACTION_BODIES = {
     "bulk_update": {"state": {"action": "start"}},
     "exec": {"command": ["true"]},
     "console": {},
+    "metadata": {"properties": {"os": "x"}},
+    "templates": {},
 }
 # Routes a trusted request never succeeds on: lxdsite runs no process (exec, attaching a
 # console) and keeps no log that may be deleted. The permission check still comes first.
@@ -111,6 +113,10 @@ def _request(basename, method, action, template):
     if action in ("console", "log"):
         # A console log exists once the instance has started.
         Instance.objects.filter(name=lookup).update(last_used_at=timezone.now())
+    if action == "templates":
+        # A template file to read or delete; a write names it too.
+        InstanceTemplate.objects.create(instance=Instance.objects.get(name=lookup), name="t.tpl", content=b"x")
+        template += "?path=t.tpl"
     if action == "export":
         # The case's image is a row; an export sends its file.
         settings.LXDSITE_IMAGES_DIR.mkdir(parents=True, exist_ok=True)

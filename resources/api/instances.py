@@ -26,6 +26,7 @@ from .async_writes import OperationMixin, instance_resources, instance_url
 from .base import InProjectMixin, ListMixin, LXDViewSet, RetrieveMixin, recursion_level
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
+from .instance_metadata import InstanceMetadataMixin
 from .instance_processes import InstanceProcessesMixin
 from .instance_state import InstanceStateMixin, deletion_events
 from .reads import InProject, Shown
@@ -41,6 +42,7 @@ class InstanceViewSet(
     InProjectMixin,
     InstanceStateMixin,
     InstanceProcessesMixin,
+    InstanceMetadataMixin,
     CachedReadMixin,
     ConditionalUpdateMixin,
     OperationMixin,

@@ -4,11 +4,15 @@
 JSON, with its snapshots, to store_instance_record(): one copy of what the server keeps.
 """
 
+import base64
+import json
+
 from rest_framework import serializers
 
-from ..go import GO_ZERO_TIME
+from .. import instance_metadata
+from ..go import GO_ZERO_TIME, go_json
 from ..instances import is_volatile, without_volatile
-from ..models import Instance, Snapshot
+from ..models import Instance, InstanceTemplate, Snapshot
 from ..serializers import (
     BoolField,
     ConfigField,
@@ -56,13 +60,41 @@ SNAPSHOT_FIELDS = (
 
 
 def instance_document(instance):
-    """An instance's stored fields and its snapshots (oldest first), as the API shows them."""
+    """An instance's stored fields and its snapshots (oldest first), as the API shows them; its
+    image metadata and template files (base64) where it has them."""
     data = InstanceSerializer(instance).data
     snapshots = [SnapshotSerializer(snapshot).data for snapshot in instance.snapshots.all()]
-    return {
+    document = {
         **{key: data[key] for key in INSTANCE_FIELDS},
         "snapshots": [{key: snapshot[key] for key in SNAPSHOT_FIELDS} for snapshot in snapshots],
     }
+    if instance.metadata is not None:
+        document["metadata"] = json.loads(go_json(instance_metadata.shown(instance.metadata)))
+    templates = {template.name: base64.b64encode(template.content).decode() for template in instance.templates.all()}
+    if templates:
+        document["templates"] = templates
+    return document
+
+
+def _store_metadata(instance, data):
+    """The metadata (as a PUT writes it) and template files an exported instance carries."""
+    if "metadata" in data:
+        serializer = instance_metadata.MetadataSerializer(data=data["metadata"])
+        if not isinstance(data["metadata"], dict) or not serializer.is_valid():
+            raise DocumentError(f"'metadata' is not an instance's metadata: {serializer.errors or data['metadata']!r}")
+        instance.metadata = instance_metadata.written(None, serializer.validated_data, partial=False)
+        instance.save(update_fields=["metadata"])
+    templates = data.get("templates") or {}
+    if not isinstance(templates, dict):
+        raise DocumentError("'templates' must map file names to their base64 content")
+    for name, content in templates.items():
+        if not isinstance(name, str) or not instance_metadata.is_template_name(name):
+            raise DocumentError(f"Invalid template filename {name!r}")
+        try:
+            raw = base64.b64decode(content, validate=True)
+        except (TypeError, ValueError):
+            raise DocumentError(f"Template {name!r} is not base64") from None
+        InstanceTemplate.objects.update_or_create(instance=instance, name=name, defaults={"content": raw})
 
 
 def _known_time(value):
@@ -132,6 +164,7 @@ def store_instance_record(instance, data):
     serializers. DocumentError with the API's message on a refusal (a duplicate snapshot name).
     """
     save_serializer(InstanceRecordSerializer(instance, data=data, partial=True))
+    _store_metadata(instance, data)
     snapshots = data.get("snapshots") or []
     if not isinstance(snapshots, list) or not all(isinstance(item, dict) for item in snapshots):
         raise DocumentError("'snapshots' must be a list of mappings")

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from .. import config_keys
+from .. import config_keys, instance_metadata
 from ..architectures import ARCHITECTURE_IDS
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
@@ -288,6 +288,7 @@ class InstanceCreateSerializer(InstanceSerializer):
         validated_data["project"] = Project.objects.get(name=self.project_name())
         if profiles is None:
             profiles = resolve_profiles(self._default_profile_names(), self.project_name())
+        validated_data["metadata"] = instance_metadata.from_image(image) if image is not None else None
         instance = Instance.objects.create(**validated_data)
         set_instance_profiles(instance, profiles)
         fill_nic_volatile(instance, self.project_name())
