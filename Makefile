@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 LXD_DIR ?= $(CURDIR)/var
-BIND ?= 127.0.0.1:8443
+HTTPS ?= 127.0.0.1:8443
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/lxdsite
 
 .PHONY: run test deps venv lint bench
@@ -34,7 +34,7 @@ deps: venv
 	@pg_isready -h 127.0.0.1 -p 5432
 
 run: venv
-	LXD_DIR=$(LXD_DIR) $(PY) manage.py serve --bind $(BIND)
+	LXD_DIR=$(LXD_DIR) $(PY) manage.py serve --https $(HTTPS)
 
 # The whole suite on SQLite (live servers run SQLite and PostgreSQL themselves), then the
 # in-process tests again on PostgreSQL (pytest-django creates and drops test_lxdsite).

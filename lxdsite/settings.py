@@ -152,6 +152,7 @@ rename to write only over the version you read (else 412), or as `If-None-Match`
         {"name": "profiles", "description": "Profiles: configuration and devices instances take."},
         {"name": "projects", "description": "Projects: separate sets of instances, profiles and images (`?project=`)."},
         {"name": "operations", "description": "Background operations: what an async answer follows."},
+        {"name": "certificates", "description": "The trust store: the TLS client certificates the server trusts."},
         {"name": "events", "description": "The event stream (a WebSocket)."},
     ],
     # /1.0/events is a WebSocket served by a plain Django view: documented by a hook.
@@ -192,6 +193,10 @@ LXDSITE_REQUIRE_IF_MATCH = os.environ.get("LXDSITE_REQUIRE_IF_MATCH") == "1"
 
 # Image files, as LXD keeps them: LXD_DIR/images/<fingerprint> (and <fingerprint>.rootfs for split images).
 LXDSITE_IMAGES_DIR = Path(os.environ.get("LXDSITE_IMAGES_DIR") or LXD_DIR / "images").resolve()
+# The certificate the HTTPS listeners present (``serve --tls-cert``); None: LXD_DIR/server.crt.
+LXDSITE_TLS_CERT = None
+# The addresses the HTTPS listeners serve (``serve --https``), which certificate add tokens name.
+LXDSITE_HTTPS_ADDRESSES = []
 
 # Finished operations disappear this many seconds after they end (LXD: 5).
 LXDSITE_OPERATION_EXPIRY = float(os.environ.get("LXDSITE_OPERATION_EXPIRY") or 5)

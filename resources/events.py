@@ -41,7 +41,14 @@ from .exceptions import error_envelope
 from .go import go_quote, go_time
 from .serializers import OperationSerializer
 from .serving.wsgi_bridge import WEBSOCKET_KEY
-from .trust import LISTENER_KEY, PEER_UID_KEY, BearerTokenAuthentication
+from .trust import (
+    LISTENER_KEY,
+    PEER_UID_KEY,
+    BearerTokenAuthentication,
+    allowed_projects,
+    client_fingerprint,
+    trusted_certificate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +139,9 @@ def requestor(request):
     address = meta.get("REMOTE_ADDR", "")
     if meta.get("REMOTE_PORT"):
         address = f"{address}:{meta['REMOTE_PORT']}"
+    if trusted_certificate(request) is not None:
+        # LXD names a TLS client by its certificate's fingerprint.
+        return {"username": client_fingerprint(request), "protocol": "tls", "address": address}
     auth = getattr(request, "auth", None)
     if auth is not None:
         return {"username": auth.name, "protocol": "token", "address": address}
@@ -407,13 +417,28 @@ def _error(code, message):
 
 
 def _trust_of(request):
-    """Who may listen: the unix socket (for good), or TCP with an API token (while it exists).
+    """Who may listen: the unix socket (for good), or TCP with a trusted client certificate (a
+    restricted one to a project of its own) or an API token (while it exists).
 
-    Returns (trusted, still_trusted): the second, when not None, reads whether the token
-    still exists, for the stream to ask again later.
+    Returns (trusted, still_trusted): the second, when not None, reads whether the certificate
+    or token still exists, for the stream to ask again later.
     """
     if request.META.get(LISTENER_KEY) == "unix":
         return True, None
+    certificate = trusted_certificate(request)
+    if certificate is not None:
+        if certificate.restricted and (
+            _listened_name(request) not in allowed_projects(certificate) or "all-projects" in request.GET
+        ):
+            return False, None
+        certificate_id, restricted = certificate.pk, certificate.restricted
+
+        def still_trusted_certificate():
+            from .models import Certificate
+
+            return Certificate.objects.filter(pk=certificate_id, restricted=restricted).exists()
+
+        return True, still_trusted_certificate
     authenticated = BearerTokenAuthentication().authenticate(request)
     if authenticated is None:
         return False, None
@@ -425,6 +450,11 @@ def _trust_of(request):
         return APIToken.objects.filter(pk=token_id).exists()
 
     return True, still_trusted
+
+
+def _listened_name(request):
+    """The project name a listener's query names (``default`` when none)."""
+    return next(iter(request.GET.getlist("project")), "") or "default"
 
 
 def _listened_project(request):

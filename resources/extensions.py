@@ -54,4 +54,9 @@ API_EXTENSIONS = [
     "network_dns",
     # /1.0/networks/NAME/forwards on bridges (recorded, never applied): `lxc network forward`.
     "network_forward",
+    # /1.0/certificates: PUT/PATCH change a certificate, which may be restricted to projects.
+    "certificate_update",
+    "certificate_project",
+    # POST /1.0/certificates with token=true: certificate add tokens (`lxc config trust add`).
+    "certificate_token",
 ]

@@ -522,3 +522,43 @@ class NetworkForward(models.Model):
 
     def __str__(self):
         return f"{self.network} {self.listen_address}"
+
+
+class Certificate(models.Model):
+    """A certificate in LXD's trust store (``/1.0/certificates``): a TLS client presenting it is
+    trusted (``client``; only within its ``projects`` when ``restricted``) or may read metrics."""
+
+    CLIENT = "client"
+    METRICS = "metrics"
+    TYPES = (CLIENT, METRICS)
+
+    # SHA-256 of the certificate's DER bytes, as LXD names certificates.
+    fingerprint = models.CharField(max_length=64, unique=True)
+    type = models.CharField(max_length=16, choices=[(kind, kind) for kind in TYPES], default=CLIENT)
+    name = models.CharField(max_length=255, blank=True, default="")
+    # PEM, as LXD stores and shows it.
+    certificate = models.TextField()
+    restricted = models.BooleanField(default=False)
+    projects = models.ManyToManyField(Project, through="CertificateProject", related_name="certificates", blank=True)
+
+    class Meta:
+        ordering = ["fingerprint"]
+
+    def __str__(self):
+        return f"{self.name} ({self.fingerprint[:12]})"
+
+
+@watched
+class CertificateProject(models.Model):
+    """A project a restricted certificate may use, in the order the certificate lists them."""
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="project_links")
+    # LXD drops the project from its certificates when the project is deleted.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="certificate_links")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["certificate", "project"], name="unique_certificate_project")]
+
+    def __str__(self):
+        return f"{self.certificate} {self.project}"

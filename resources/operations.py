@@ -37,12 +37,25 @@ class AsyncResponse(Response):
         super().__init__(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 
-def start_operation(description, *, resources=None, may_cancel=False, project_id=Project.DEFAULT_ID):
+def start_operation(
+    description,
+    *,
+    resources=None,
+    may_cancel=False,
+    project_id=Project.DEFAULT_ID,
+    operation_class="task",
+    metadata=None,
+):
     """A new ``Running`` operation of project ``project_id`` (None: the server's own, listed in
     every project, as LXD lists them); finished operations past their expiry are deleted on the way."""
     Operation.objects.expired().delete()
     operation = Operation.objects.create(
-        description=description, resources=resources, may_cancel=may_cancel, project_id=project_id
+        description=description,
+        resources=resources,
+        may_cancel=may_cancel,
+        project_id=project_id,
+        operation_class=operation_class,
+        metadata=metadata,
     )
     events.emit_operation(operation)
     return operation

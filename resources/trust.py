@@ -3,9 +3,11 @@
 LXD trusts whoever can open its unix socket and gives everyone else a public view. lxdsite
 does the same: ``manage.py serve`` marks each request with the kind of listener that
 accepted it (``LISTENER_KEY`` in the WSGI environ, set from the socket itself, never from
-anything the client sends). Over TCP a request is trusted only with a valid API token
-(``Authorization: Bearer ...``) or a Django staff session, which may do what its Django model
-permissions allow (``required_permission``).
+anything the client sends). Over TCP a request is trusted, as by LXD, when the TLS client
+certificate it came with is in the trust store (``Certificate``, read on every request: a removed
+one is refused at once; a restricted one only within its projects); and, as lxdsite's own
+extras, with a valid API token (``Authorization: Bearer ...``) or a Django staff session, which
+may do what its Django model permissions allow (``required_permission``).
 """
 
 import hashlib
@@ -81,16 +83,79 @@ def required_permission(request, view):
     return f"{opts.app_label}.{get_permission_codename(permission_verb(request, view), opts)}"
 
 
+# Where a request keeps the trust-store row of its client certificate once read (None: not trusted).
+TRUSTED_CERTIFICATE_KEY = "lxdsite.trusted_certificate"
+
+
+def client_fingerprint(request):
+    """LXD's fingerprint of the TLS client certificate the request came with, or None."""
+    der = request.META.get(CLIENT_CERTIFICATE_KEY)
+    return hashlib.sha256(der).hexdigest() if der else None
+
+
+def trusted_certificate(request):
+    """The ``client`` certificate of the trust store the request's TLS client presented, or None
+    (read once per request; ``metrics`` certificates trust nothing the API serves)."""
+    from .models import Certificate
+
+    meta = request.META
+    if TRUSTED_CERTIFICATE_KEY not in meta:
+        fingerprint = client_fingerprint(request)
+        trusted = Certificate.objects.filter(fingerprint=fingerprint, type=Certificate.CLIENT)
+        meta[TRUSTED_CERTIFICATE_KEY] = trusted.first() if fingerprint else None
+    return meta[TRUSTED_CERTIFICATE_KEY]
+
+
+def allowed_projects(certificate):
+    """The names of the projects a restricted certificate may use (read once per request)."""
+    if "_allowed_projects" not in certificate.__dict__:
+        names = certificate.project_links.values_list("project__name", flat=True)
+        certificate._allowed_projects = frozenset(names)
+    return certificate._allowed_projects
+
+
+def restricted_projects(request):
+    """The projects a restricted certificate confines the request to, or None when it is not one."""
+    if request.META.get(LISTENER_KEY) == "unix":
+        return None
+    certificate = trusted_certificate(request)
+    return allowed_projects(certificate) if certificate is not None and certificate.restricted else None
+
+
+def restricted_allows(request, certificate):
+    """Whether a restricted certificate may make the request, as LXD 5.0.2 decides: on a project's
+    objects, in its projects only (LXD's allowProjectPermission); a view that offers
+    ``restricted_read`` may be read (a project named in its URL must be one of them); nothing else."""
+    from .api.reads import InProject, requested_project
+
+    view = (getattr(request, "parser_context", None) or {}).get("view")
+    if isinstance(getattr(view, "scope", None), InProject):
+        return requested_project(request) in allowed_projects(certificate)
+    if request.method in ("PUT", "PATCH") and getattr(view, "restricted_updates_own", False):
+        # Its own trust-store entry, which it may not change in substance (the view's rule).
+        named = view.kwargs.get(view.lookup_field) or ""
+        return bool(named) and certificate.fingerprint.startswith(named)
+    if request.method not in permissions.SAFE_METHODS or not getattr(view, "restricted_read", False):
+        return False
+    if getattr(view, "restricted_names_project", False) and view.kwargs.get(view.lookup_field) is not None:
+        return view.kwargs[view.lookup_field] in allowed_projects(certificate)
+    return True
+
+
 def is_trusted(request):
     """Whether the request may see and do all it asks, as a client of LXD's unix socket.
 
-    Over TCP: a read-write token, a read-only one for reads, or an active staff user holding
-    the request's ``required_permission`` (superusers hold every one).
+    Over TCP: a trusted client certificate (a restricted one within its projects), a read-write
+    token, a read-only one for reads, or an active staff user holding the request's
+    ``required_permission`` (superusers hold every one).
     """
     from .models import APIToken
 
     if request.META.get(LISTENER_KEY) == "unix":
         return True
+    certificate = trusted_certificate(request)
+    if certificate is not None:
+        return not certificate.restricted or restricted_allows(request, certificate)
     if isinstance(request.auth, APIToken):
         return request.method in permissions.SAFE_METHODS or not request.auth.read_only
     user = getattr(request, "user", None)

@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DynamicRoute, Route, SimpleRouter
 
 from . import events
+from .api.certificates import CertificateViewSet
 from .api.image_aliases import ImageAliasViewSet
 from .api.images import ImageViewSet
 from .api.instances import ContainerViewSet, InstanceViewSet
@@ -59,6 +60,7 @@ class LXDRouter(SimpleRouter):
 
 router = LXDRouter()
 router.register("1.0/profiles", ProfileViewSet, basename="profile")
+router.register("1.0/certificates", CertificateViewSet, basename="certificate")
 router.register("1.0/projects", ProjectViewSet, basename="project")
 router.register(r"1.0/networks/(?P<network_name>[^/]+)/forwards", NetworkForwardViewSet, basename="network-forward")
 router.register("1.0/networks", NetworkViewSet, basename="network")

@@ -226,3 +226,22 @@ CASES = {
 }
 # Changes to these columns by the ORM or SQL must show; values the serializer shows as given.
 CHANGED_VALUES = {"expires_at": ["2032-01-01T00:00:00Z", "2033-01-01T00:00:00Z", "2034-01-01T00:00:00Z"]}
+
+
+def _certificate(index, public=False):
+    from resources.serializers.certificates import add_certificate, parse_certificate_pem
+    from resources.server_identity import generate_certificate
+
+    pem, _ = generate_certificate(client=True)
+    return add_certificate(parse_certificate_pem(pem), name=f"cert{index + 1}", type="client").fingerprint
+
+
+CASES["certificate"] = ResourceCase(
+    _certificate,
+    put={"name": "put", "type": "client", "restricted": True, "projects": ["default"]},
+    patch={"name": "patched"},
+    column="name",
+    extensions=("certificate_update", "certificate_project"),
+    lxd_import="/1.0/certificates",
+    document_kind="certificate",
+)

@@ -16,6 +16,8 @@ from django.core.management import CommandError, call_command
 from resources.documents import DocumentError, load_yaml
 from resources.management.commands import edit
 from resources.models import Image, ImageAlias, Instance, InstanceProfile, Profile, Server
+from resources.serializers.certificates import parse_certificate_pem
+from resources.server_identity import generate_certificate
 from tests.support.image_files import split_image, unified_image
 from tests.support.images import make_image
 from tests.support.live_server import REPO_ROOT
@@ -244,6 +246,9 @@ def test_export_then_import_into_an_empty_database_gives_the_same_document(api, 
     api.patch("/1.0", {"config": {"core.trust_password": "secret", "images.auto_update_interval": "12"}})
     api.put("/1.0/profiles/default", {"description": "changed default", "config": {"limits.cpu": "2"}})
     api.post("/1.0/profiles", {"name": "quoted: 'yes' & \"no\"", "description": "123", "config": {"user.n": "007"}})
+    certificate = base64.b64encode(parse_certificate_pem(generate_certificate(client=True)[0])).decode()
+    trusted = {"type": "client", "name": "ops", "restricted": True, "projects": ["default"]}
+    assert api.post("/1.0/certificates", {**trusted, "certificate": certificate}).status_code == 201
     exported = tmp_path / "export.yaml"
     run("export", "--output", str(exported))
     fresh = tmp_path / "fresh"
@@ -260,6 +265,7 @@ def test_export_then_import_into_an_empty_database_gives_the_same_document(api, 
     document = yaml.safe_load(again.stdout)
     assert [p["name"] for p in document["profiles"]] == ["default", "p1", "quoted: 'yes' & \"no\""]
     assert document["server"]["config"]["core.trust_password"].startswith("pbkdf2_sha256$")
+    assert [{key: c[key] for key in trusted} for c in document["certificates"]] == [trusted]
 
 
 def api_operation(response):

@@ -9,6 +9,7 @@ the trusted unix socket gets. Reads need ``view_<model>``, a POST on a collectio
 operation changes it. The data is ``tests/resource_cases.py``.
 """
 
+import base64
 import re
 
 import pytest
@@ -21,6 +22,8 @@ from django.utils import timezone
 
 from resources.models import Instance, InstanceTemplate, Operation, Server
 from resources.response_cache import RESPONSES
+from resources.serializers.certificates import parse_certificate_pem
+from resources.server_identity import generate_certificate
 from resources.urls import router
 from tests.resource_cases import CASES, FINGERPRINT
 from tests.support.api import api_client
@@ -40,6 +43,7 @@ def _routes():
 ROUTES = {f"{route[0]} {route[3]} {route[4]}": route for route in _routes()}
 SERVER_METHODS = ["get", "put", "patch"]
 
+NEW_CERTIFICATE = base64.b64encode(parse_certificate_pem(generate_certificate(client=True)[0])).decode()
 # What each action sends: bodies that a trusted client's request succeeds with.
 CREATE_BODIES = {
     "profile": {"name": "new"},
@@ -53,6 +57,7 @@ CREATE_BODIES = {
     "network-acl": {"name": "new"},
     "network-zone": {"name": "new.example.com"},
     "network-forward": {"listen_address": "192.0.2.50"},
+    "certificate": {"type": "client", "certificate": NEW_CERTIFICATE},
 }
 ACTION_BODIES = {
     "state": {"action": "start"},

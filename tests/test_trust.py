@@ -196,8 +196,8 @@ def test_pylxd_over_tcp_with_a_token(tmp_path):
 def test_tls_on_tcp_and_plain_http_on_the_unix_socket(tmp_path):
     cert, key = self_signed(tmp_path, "server")
     port = free_port()
-    args = ["--tls-cert", str(cert), "--tls-key", str(key)]
-    with running_server(tmp_path / "lxd", bind=f"127.0.0.1:{port}", args=args) as server:
+    args = ["--https", f"127.0.0.1:{port}", "--tls-cert", str(cert), "--tls-key", str(key)]
+    with running_server(tmp_path / "lxd", args=args) as server:
         over_unix = server.request("GET", "/1.0/profiles")
         untrusted = requests.get(f"https://127.0.0.1:{port}/1.0", verify=str(cert), timeout=10)
         # As lxc does: a self-signed client certificate the server has never seen.

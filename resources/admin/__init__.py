@@ -14,6 +14,7 @@ when imported here (Django's autodiscovery imports this package; a new resource 
 from django.contrib import admin
 
 from .base import APIValidatedAdmin, APIValidatedForm, DeleteRefused, YAMLField, delete_selected
+from .certificates import CertificateAdmin
 from .image_aliases import ImageAliasAdmin
 from .images import ImageAdmin
 from .instances import InstanceAdmin
@@ -32,6 +33,7 @@ __all__ = [
     "APITokenAdmin",
     "APIValidatedAdmin",
     "APIValidatedForm",
+    "CertificateAdmin",
     "DeleteRefused",
     "ImageAdmin",
     "ImageAliasAdmin",

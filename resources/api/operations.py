@@ -44,6 +44,8 @@ class OperationViewSet(RetrieveMixin, LXDViewSet):
     # Cancelling changes an operation's status, and the row stays listed until it expires.
     permission_verbs = {"destroy": "change"}
     not_found_message = "Operation not found"
+    # A restricted certificate reads operations (LXD lets any trusted client), never cancels one.
+    restricted_read = True
     # How often /wait looks at the row again: the work may run in another worker process.
     wait_poll_interval = 0.05
 

@@ -18,7 +18,7 @@ from ..serializers import (
 from .async_writes import OperationMixin
 from .base import LXDModelViewSet
 from .conditional import atomic_write, conditional_schema
-from .reads import Shown
+from .reads import OwnProjects, Shown
 
 RENAMING = "Renaming project"
 
@@ -35,6 +35,10 @@ class ProjectViewSet(OperationMixin, LXDModelViewSet):
     # used_by: the instances, profiles and images that live in the project.
     shown = (Shown("instances"), Shown("profiles"), Shown("images"))
     prepared_reads = True
+    # A restricted certificate reads its own projects (lxc remote add looks them up).
+    scope = OwnProjects()
+    restricted_read = True
+    restricted_names_project = True
     lifecycle_name = "project"
     collection_url = "/1.0/projects"
     not_found_message = "Project not found"

@@ -12,7 +12,7 @@ from rest_framework import exceptions
 from ..go import go_quote
 from ..models import Project
 from ..prepared import SHOWN, PreparedQuery, prefetch_reverse, set_prefetched
-from ..trust import is_trusted
+from ..trust import is_trusted, restricted_projects
 
 TRUSTED = "trusted"
 UNTRUSTED = "untrusted"
@@ -64,6 +64,20 @@ class PublicToUntrusted(Scope):
 
     def rows(self, queryset, key):
         return queryset if key == TRUSTED else queryset.filter(**{self.public_field: True})
+
+
+class OwnProjects(Scope):
+    """Projects as a client sees them: a restricted certificate its own (LXD lists those), every
+    other client as ``Scope`` decides."""
+
+    def key(self, request):
+        names = restricted_projects(request)
+        return super().key(request) if names is None else ("restricted", tuple(sorted(names)))
+
+    def rows(self, queryset, key):
+        if isinstance(key, tuple):
+            return queryset.filter(name__in=key[1])
+        return super().rows(queryset, key)
 
 
 def requested_project(request):

@@ -8,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from ..envelope import SyncResponse
 from ..models import Server
 from ..serializers import ServerETagSerializer, ServerSerializer, untrusted_server_info
-from ..trust import is_trusted
+from ..trust import is_trusted, restricted_projects
 from .base import LifecycleMixin, LXDViewSet, RetrieveMixin, UpdateMixin
 from .conditional import ConditionalUpdateMixin, conditional_schema
 from .reads import Everyone
@@ -26,11 +26,16 @@ class ServerViewSet(ConditionalUpdateMixin, LifecycleMixin, RetrieveMixin, Updat
     # Untrusted clients read it too, and see its API facts only (object_response).
     scope = Everyone()
     untrusted_read = True
+    # A restricted certificate reads it as a trusted client (``trust.restricted_allows``).
+    restricted_read = True
 
     def object_url(self, instance):
         return "/1.0"
 
     def object_response(self, instance):
+        if restricted_projects(self.request) is not None:
+            # LXD shows a restricted certificate the server but not its config (null).
+            return SyncResponse({**self.get_serializer(instance).data, "config": None})
         if is_trusted(self.request):
             return super().object_response(instance)
         # LXD shows untrusted clients its API facts only: no config, no environment, no ETag.

@@ -7,7 +7,18 @@ from django.db import transaction
 from rest_framework import exceptions
 
 from ..exceptions import error_text
-from ..models import Image, ImageAlias, Instance, Network, NetworkACL, NetworkZone, Profile, Project, Server
+from ..models import (
+    Certificate,
+    Image,
+    ImageAlias,
+    Instance,
+    Network,
+    NetworkACL,
+    NetworkZone,
+    Profile,
+    Project,
+    Server,
+)
 from ..serializers import (
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
@@ -26,6 +37,7 @@ from ..serializers import (
     ServerSerializer,
     find_image,
 )
+from ..serializers.certificates import CertificateSerializer, find_certificate
 from .errors import (
     DocumentError,
 )
@@ -153,6 +165,8 @@ KINDS = {
     # Rules are lists of objects: not strings only.
     "network-zone": Kind("network-zone", NetworkZone, NetworkZoneSerializer, NetworkZoneCreateSerializer, True),
     "network-acl": Kind("network-acl", NetworkACL, NetworkACLSerializer, NetworkACLCreateSerializer, False),
+    # Certificates are added by the API or `trust add` (a PEM); a document changes what a PUT does.
+    "certificate": Kind("certificate", Certificate, CertificateSerializer, None, False, find=find_certificate),
 }
 
 

@@ -1,5 +1,6 @@
 """``export`` and ``import``: every object in one document, with image files beside it."""
 
+import base64
 import datetime
 import hashlib
 import re
@@ -8,9 +9,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from rest_framework import exceptions
 
 from .. import images
+from ..exceptions import error_text
 from ..models import (
+    Certificate,
     Image,
     ImageAlias,
     Instance,
@@ -28,7 +32,14 @@ from ..serializers import (
     InstanceCreateSerializer,
     InstanceSerializer,
 )
+from ..serializers.certificates import (
+    CertificateCreateSerializer,
+    CertificateSerializer,
+    add_certificate,
+    parse_certificate_pem,
+)
 from ..serializers.network_forwards import NetworkForwardCreateSerializer, NetworkForwardSerializer
+from ..server_identity import fingerprint_of_der
 from .errors import (
     DocumentError,
 )
@@ -62,7 +73,7 @@ NETWORK_SECTIONS = {
     "networks": (Network, ("name", "description", "type", "config"), "network"),
 }
 FORWARD_FIELDS = ("listen_address", "description", "config", "ports")
-SECTIONS = ("server", *CONTENTS, "projects")
+SECTIONS = ("server", *CONTENTS, "projects", "certificates")
 
 
 def export_document(files_dir=None):
@@ -86,6 +97,12 @@ def export_document(files_dir=None):
             }
             for project in projects
             if project.pk != Project.DEFAULT_ID
+        ],
+        "certificates": [
+            {key: data[key] for key in ("name", "type", "restricted", "projects", "certificate")}
+            for data in CertificateSerializer(
+                Certificate.objects.prefetch_related("project_links__project"), many=True
+            ).data
         ],
     }
 
@@ -157,6 +174,9 @@ def import_document(document, files_dir=None):
         _import_contents(document, Project.objects.get(pk=Project.DEFAULT_ID), files_dir)
         for item in _items(document, "projects"):
             _import_project(item, files_dir)
+        # After the projects: a restricted certificate names its projects.
+        for item in _items(document, "certificates"):
+            _import_certificate(item)
 
 
 def _import_project(item, files_dir):
@@ -230,6 +250,30 @@ def _import_forward(item, project):
         save_serializer(serializer)
     except DocumentError as exc:
         raise DocumentError(f"Forward {address!r}: {exc}") from exc
+
+
+def _import_certificate(item):
+    """Trust the certificate (its PEM) as the item says, or replace (PUT) what an existing one says."""
+    try:
+        der = parse_certificate_pem(str(item.get("certificate", "")))
+    except ValueError as exc:
+        raise DocumentError(f"Certificate {item.get('name', '')!r}: {exc}") from None
+    existing = Certificate.objects.select_for_update().filter(fingerprint=fingerprint_of_der(der)).first()
+    if existing is not None:
+        KINDS["certificate"].write(existing, item)
+        return
+    body = {key: item[key] for key in ("name", "type", "restricted", "projects") if key in item}
+    serializer = CertificateCreateSerializer(data={**body, "certificate": base64.b64encode(der).decode()})
+    try:
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data["type"] not in Certificate.TYPES:
+            raise DocumentError(f"Certificate {data['name']!r}: Invalid certificate type")
+        add_certificate(
+            der, name=data["name"], type=data["type"], restricted=data["restricted"], projects=data["projects"]
+        )
+    except exceptions.APIException as exc:
+        raise DocumentError(f"Certificate {body.get('name', '')!r}: {error_text(exc)}") from exc
 
 
 def _import_instance(item, project):

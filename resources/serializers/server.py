@@ -11,6 +11,7 @@ from .. import config_keys
 from ..etags import ETagSerializer
 from ..extensions import API_EXTENSIONS
 from ..models import Server
+from ..server_identity import https_addresses, served_certificate
 from .fields import (
     GoField,
     LXDModelSerializer,
@@ -72,7 +73,11 @@ class ServerSerializer(LXDModelSerializer):
             **super().to_representation(instance),
             **untrusted_server_info(),
             "auth": "trusted",
-            "environment": server_environment(),
+            "environment": {
+                **server_environment(),
+                "addresses": https_addresses(instance.config),
+                **served_identity(),
+            },
         }
 
 
@@ -86,6 +91,12 @@ def untrusted_server_info():
         "public": False,
         "auth_methods": ["tls"],
     }
+
+
+def served_identity():
+    """The certificate the HTTPS listeners present, as ``environment`` shows it."""
+    certificate, fingerprint = served_certificate()
+    return {"certificate": certificate, "certificate_fingerprint": fingerprint}
 
 
 @functools.cache

@@ -7,9 +7,11 @@ import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
+from gunicorn.util import parse_address
 from gunicorn.workers.base import Worker
 
 from .connection import Connection, Site
+from .https_address import ConfiguredHTTPS
 from .tls import TLSProtocol, server_context
 
 
@@ -55,18 +57,25 @@ class LXDWorker(Worker):
     async def _serve(self, executor):
         access_log = self.log.access_log if self.cfg.accesslog else None
         site = Site(self.loop, executor, self.wsgi, keepalive=self.cfg.keepalive, access_log=access_log)
+        https = {parse_address(address) for address in getattr(self.app, "https", ())}
         tls_files = getattr(self.app, "tls_files", None)
         tls = server_context(*tls_files) if tls_files else None
         servers = []
         for listener in self.sockets:
-            # TLS, when configured, is for TCP: lxc speaks plain HTTP on the unix socket.
-            if tls is not None and listener.sock.family != socket.AF_UNIX:
+            # The --https listeners speak TLS; the unix socket and --bind ones plain HTTP.
+            if listener.sock.family != socket.AF_UNIX and listener.cfg_addr in https:
                 factory = lambda: TLSProtocol(tls, Connection(site, tls=True))  # noqa: E731
             else:
                 factory = lambda: Connection(site)  # noqa: E731
             servers.append(await self.loop.create_server(factory, sock=listener.sock))
+        # core.https_address: followed once a second, as `lxc config set` changes it.
+        configured = ConfiguredHTTPS(
+            self.loop, lambda: TLSProtocol(tls, Connection(site, tls=True)), getattr(self.app, "https", ())
+        )
         while self.alive:
             self.notify()
+            if tls is not None:
+                configured.poll(executor)
             if self.ppid != os.getppid():
                 self.log.info("Parent changed, shutting down: %s", self)
                 break
@@ -78,4 +87,5 @@ class LXDWorker(Worker):
                 pass
         for server in servers:
             server.close()
+        await configured.close()
         await site.stop(self.cfg.graceful_timeout if self.graceful else 0)

@@ -7,6 +7,7 @@ server-managed parts (volatile keys, status, times, snapshots) are stored by the
 `manage.py import` uses. A second run leaves equal objects equal (snapshots are written again).
 """
 
+import base64
 import http.client
 import io
 import json
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from resources.documents import KINDS, DocumentError, store_instance_record
 from resources.models import Instance, Project
+from resources.serializers.certificates import parse_certificate_pem
 from resources.trust import LISTENER_KEY
 
 CHUNK = 1024 * 1024
@@ -121,6 +123,8 @@ def _url(*parts):
 # is carried by one of them (snapshots by their instance) or is not stored state (operations):
 # tests/resource_cases.py says which. Projects come first: the other objects live in them.
 PROJECTS = ("/1.0/projects", "import_project", "projects", None)
+# The "feature" of what the server keeps once, outside projects (its trust store).
+SERVER_WIDE = "server"
 COLLECTIONS = [
     PROJECTS,
     # Networks before profiles and instances (their NICs name them); zones before networks (a
@@ -132,11 +136,16 @@ COLLECTIONS = [
     ("/1.0/images", "import_image", "images", "features.images"),
     ("/1.0/images/aliases", "import_alias", "aliases", "features.images"),
     ("/1.0/instances", "import_instance", "instances", None),
+    # The trust store is the server's: copied once (after projects: a restricted certificate names its projects).
+    ("/1.0/certificates", "import_certificate", "certificates", SERVER_WIDE),
 ]
 
 
 def _owns(project, feature):
-    """Whether ``project`` (LXD's JSON) keeps its own objects of ``feature`` (the default project always)."""
+    """Whether ``project`` (LXD's JSON) keeps its own objects of ``feature`` (the default project always;
+    what is ``SERVER_WIDE`` is read once, with the default project)."""
+    if feature == SERVER_WIDE:
+        return project["name"] == Project.DEFAULT_NAME
     if project["name"] == Project.DEFAULT_NAME or feature is None:
         return True
     return str(project["config"].get(feature, "")).lower() in ("true", "1", "yes", "on")
@@ -248,6 +257,15 @@ class Command(BaseCommand):
             site.write("POST", "/1.0/images/aliases" + query, {"name": alias["name"], **body})
         else:
             site.write("PUT", _url("images", "aliases", alias["name"]) + query, body)
+
+    def import_certificate(self, lxd, site, certificate, query):
+        """The trust store: the same certificates trust the same clients (their fingerprints are kept)."""
+        body = {key: certificate[key] for key in ("name", "type", "restricted", "projects")}
+        if site.request("GET", _url("certificates", certificate["fingerprint"]))[0] == 404:
+            der = parse_certificate_pem(certificate["certificate"])
+            site.write("POST", "/1.0/certificates", {**body, "certificate": base64.b64encode(der).decode()})
+        else:
+            site.write("PUT", _url("certificates", certificate["fingerprint"]), body)
 
     def import_instance(self, lxd, site, instance, query):
         name = instance["name"]

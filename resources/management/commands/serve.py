@@ -1,14 +1,18 @@
 """Start lxdsite the way LXD starts: `LXD_DIR=DIR python manage.py serve`.
 
-The API listens on `DIR/unix.socket` (mode 0660, as LXD's socket) and, with `--bind`,
-on TCP as well (over TLS with `--tls-cert`). Gunicorn's arbiter runs in this process through
-its custom-application API and keeps the workers (`resources/serving/`) alive.
+The API listens on `DIR/unix.socket` (mode 0660, as LXD's socket); with `--https`, on TCP over
+TLS with the server's identity (`DIR/server.crt`, made on first start as LXD makes it, or
+`--tls-cert`/`--tls-key`), where clients are trusted by their certificates as LXD trusts them;
+with `--bind`, on TCP in plain HTTP (for a reverse proxy, the admin, API tokens). Gunicorn's
+arbiter runs in this process through its custom-application API and keeps the workers
+(`resources/serving/`) alive.
 """
 
 import gc
 import os
 import socket
 import stat
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -19,6 +23,7 @@ from gunicorn.sock import UnixSocket
 
 from lxdsite.secret_key import stored_secret_key
 from resources.images import recover_uploads
+from resources.server_identity import ensure_server_certificate
 
 # LXD creates its unix socket srw-rw----: the owner and its group may talk to the API.
 SOCKET_MODE = 0o660
@@ -94,12 +99,14 @@ def keep_state_private(lxd_dir):
 class LXDApplication(BaseApplication):
     """Gunicorn application serving lxdsite's WSGI app with the given settings.
 
-    ``tls_files`` (certificate, key) put the TCP listeners under TLS; the workers read them.
+    ``tls_files`` (certificate, key) is the identity the ``https`` listeners (HOST:PORT as given
+    to gunicorn) present; the workers read them.
     """
 
-    def __init__(self, options, tls_files=None):
+    def __init__(self, options, tls_files=None, https=()):
         self.options = options
         self.tls_files = tls_files
+        self.https = tuple(https)
         super().__init__()
 
     def load_config(self):
@@ -123,21 +130,30 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="HOST:PORT",
-            help="Also listen on this TCP address (repeatable).",
+            help="Also listen on this TCP address in plain HTTP (repeatable).",
+        )
+        parser.add_argument(
+            "--https",
+            action="append",
+            default=[],
+            metavar="HOST:PORT",
+            help="Also listen on this TCP address over TLS, as LXD's core.https_address (repeatable).",
         )
         parser.add_argument("--workers", type=int, default=2, help="Worker processes (default 2).")
         parser.add_argument("--threads", type=int, default=4, help="Threads per worker (default 4).")
         parser.add_argument("--access-log", action="store_true", help="Log every request to stdout.")
         parser.add_argument(
-            "--tls-cert", metavar="PEM", help="Serve the --bind addresses over TLS with this certificate."
+            "--tls-cert", metavar="PEM", help="Serve --https with this certificate, not LXD_DIR/server.crt."
         )
         parser.add_argument("--tls-key", metavar="PEM", help="The private key of --tls-cert.")
 
-    def handle(self, *args, bind, workers, threads, access_log, tls_cert, tls_key, **options):
+    def handle(self, *args, bind, https, workers, threads, access_log, tls_cert, tls_key, **options):
         if bool(tls_cert) != bool(tls_key):
             raise CommandError("--tls-cert and --tls-key go together")
-        if tls_cert and not bind:
-            raise CommandError("--tls-cert needs a --bind address to serve")
+        if tls_cert and not https:
+            raise CommandError("--tls-cert needs an --https address to serve")
+        if set(bind) & set(https):
+            raise CommandError("An address is either --bind (plain HTTP) or --https, not both")
         lxd_dir = settings.LXD_DIR
         if not lxd_dir.is_dir():
             lxd_dir.mkdir(parents=True)
@@ -156,9 +172,15 @@ class Command(BaseCommand):
         socket_path = lxd_dir / "unix.socket"
         remove_stale_socket(socket_path)
 
+        # The identity is LXD's, made on the first start whether or not it is served yet.
+        tls_files = (tls_cert, tls_key) if tls_cert else tuple(map(str, ensure_server_certificate(lxd_dir)))
+        # The workers fork from here: GET /1.0 shows the certificate they present.
+        settings.LXDSITE_TLS_CERT = str(Path(tls_files[0]).resolve())
+        # The addresses certificate add tokens name (LXD: its core.https_address).
+        settings.LXDSITE_HTTPS_ADDRESSES = list(https)
         options = {"workers": workers, "threads": threads, "access_log": access_log, "name": f"lxdsite {lxd_dir}"}
-        tls_files = (tls_cert, tls_key) if tls_cert else None
-        LXDApplication(gunicorn_options([f"unix:{socket_path}", *bind], **options), tls_files).run()
+        listeners = [f"unix:{socket_path}", *https, *bind]
+        LXDApplication(gunicorn_options(listeners, **options), tls_files, https).run()
 
 
 def gunicorn_options(bind, *, workers, threads, access_log, name):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('resources', '0013_instance_metadata'),
+        ('resources', '0014_certificates'),
     ]
 
     operations = [
