@@ -524,6 +524,7 @@ class NetworkForward(models.Model):
         return f"{self.network} {self.listen_address}"
 
 
+@watched
 class Certificate(models.Model):
     """A certificate in LXD's trust store (``/1.0/certificates``): a TLS client presenting it is
     trusted (``client``; only within its ``projects`` when ``restricted``) or may read metrics."""
