@@ -29,4 +29,8 @@ API_EXTENSIONS = [
     "project_usage",
     # all-projects=true on the instance lists: `lxc list --all-projects`.
     "instance_all_projects",
+    # /1.0/storage-pools (lxc storage ... and `lxc init -s POOL` refuse to run without it),
+    # and /1.0/storage-pools/NAME/resources (`lxc storage info`).
+    "storage",
+    "resources",
 ]

@@ -5,7 +5,17 @@ Each router basename needs a case; a resource registered without one fails the s
 
 from dataclasses import dataclass, field
 
-from resources.models import Image, ImageAlias, Instance, InstanceProfile, Operation, Profile, Project, Snapshot
+from resources.models import (
+    Image,
+    ImageAlias,
+    Instance,
+    InstanceProfile,
+    Operation,
+    Profile,
+    Project,
+    Snapshot,
+    StoragePool,
+)
 
 FINGERPRINT = "a" * 64
 
@@ -68,6 +78,11 @@ def _snapshot(index, public=False):
     instance = Instance.objects.filter(name="c1").first() or Instance.objects.get(name=_instance(0))
     Snapshot.objects.create(instance=instance, name=f"s{index + 1}", config={"user.a": "1"})
     return f"s{index + 1}"
+
+
+def _storage_pool(index, public=False):
+    StoragePool.objects.create(name=f"pool{index + 1}", driver="dir", description="first", config={"source": "/x"})
+    return f"pool{index + 1}"
 
 
 def _operation(index, public=False):
@@ -135,6 +150,14 @@ CASES = {
         column="description",
         document_kind="alias",
         lxd_import="/1.0/images/aliases",
+    ),
+    "storage-pool": ResourceCase(
+        _storage_pool,
+        put={"config": {"source": "/x", "rsync.bwlimit": "10MB"}, "description": "put"},
+        patch={"description": "patched"},
+        column="description",
+        extensions=("storage", "resources"),
+        lxd_import="/1.0/storage-pools",
     ),
     "operation": ResourceCase(_operation, extensions=("operation_description",)),
     "instance": INSTANCE,

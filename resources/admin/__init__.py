@@ -21,6 +21,7 @@ from .operations import OperationAdmin
 from .profiles import ProfileAdmin
 from .projects import ProjectAdmin
 from .server import ServerAdmin
+from .storage_pools import StoragePoolAdmin
 from .tokens import APITokenAdmin
 
 admin.site.site_header = admin.site.site_title = "lxdsite administration"
@@ -37,6 +38,7 @@ __all__ = [
     "ProfileAdmin",
     "ProjectAdmin",
     "ServerAdmin",
+    "StoragePoolAdmin",
     "YAMLField",
     "delete_selected",
 ]

@@ -1,6 +1,6 @@
 """``manage.py import_from_lxd --socket PATH``: copy a running LXD's objects into lxdsite.
 
-Server config, profiles, images (their files included) and aliases, then instances with
+Server config, storage pools, profiles, images (their files included) and aliases, then instances with
 their snapshots. Everything but the server-managed parts goes through lxdsite's own API,
 called in-process, so it passes the same validation as any client's request; the
 server-managed parts (volatile keys, status, times, snapshots) are stored by the same code as
@@ -120,7 +120,9 @@ def _url(*parts):
 # routed resource not here is carried by one of them (snapshots by their instance) or is not
 # stored state (operations): tests/resource_cases.py says which.
 COLLECTIONS = [
-    # Projects first: the objects of later collections live in them.
+    # Storage pools first: the root disks of profiles and instances name them.
+    ("/1.0/storage-pools", "import_storage_pool", "storage pools"),
+    # Projects next: the objects of later collections live in them.
     ("/1.0/projects", "import_project", "projects"),
     ("/1.0/profiles", "import_profile", "profiles"),
     ("/1.0/images", "import_image", "images"),
@@ -157,6 +159,17 @@ class Command(BaseCommand):
             site.write("POST", "/1.0/projects", {"name": project["name"], **body})
         else:
             site.write("PUT", _url("projects", project["name"]), body)
+
+    def import_storage_pool(self, lxd, site, pool):
+        body = {"description": pool["description"], "config": pool["config"]}
+        status, current = site.request("GET", _url("storage-pools", pool["name"]))
+        if status == 404:
+            site.write("POST", "/1.0/storage-pools", {"name": pool["name"], "driver": pool["driver"], **body})
+        else:
+            # A pool's source is fixed once made (LXD's rule): the one lxdsite recorded stays.
+            source = current["metadata"]["config"].get("source", "")
+            config = {**pool["config"], "source": source}
+            site.write("PUT", _url("storage-pools", pool["name"]), {**body, "config": config})
 
     def import_profile(self, lxd, site, profile):
         body = {key: profile[key] for key in KINDS["profile"].writable}
