@@ -18,8 +18,9 @@ def _error(response, code):
 
 @pytest.fixture
 def lxd_dir(settings, tmp_path):
-    settings.LXD_DIR = tmp_path
-    return tmp_path
+    settings.LXD_DIR = tmp_path / "lxd"
+    settings.LXD_DIR.mkdir()
+    return settings.LXD_DIR
 
 
 @pytest.fixture
@@ -223,3 +224,32 @@ def test_resources_of_a_dir_pool_are_its_file_systems(api, pool):
 
 def test_untrusted_clients_see_no_pools(tcp_api, pool):
     assert tcp_api.get("/1.0/storage-pools").status_code == 403
+
+
+def test_the_server_environment_names_the_drivers_in_use(api, lxd_dir):
+    """lxc prints its first-run hint while ``environment.storage`` is empty, as LXD's is without pools."""
+    environment = api.get("/1.0").json()["metadata"]["environment"]
+    assert (environment["storage"], environment["storage_version"]) == ("", "")
+    assert {"Name": "dir", "Version": "1", "Remote": False} in environment["storage_supported_drivers"]
+
+    api.post("/1.0/storage-pools", {"name": "a", "driver": "dir"})
+    api.post("/1.0/storage-pools", {"name": "b", "driver": "zfs"})
+    environment = api.get("/1.0").json()["metadata"]["environment"]
+    assert (environment["storage"], environment["storage_version"]) == ("dir | zfs", "1 | ")
+
+
+def test_a_dir_source_the_client_names_is_an_empty_directory_outside_lxd_dir(api, lxd_dir, tmp_path):
+    full = tmp_path / "full"
+    (full / "x").mkdir(parents=True)
+    inside = lxd_dir / "inside"
+    inside.mkdir()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    def create(source):
+        return api.post("/1.0/storage-pools", {"name": "p", "driver": "dir", "config": {"source": str(source)}})
+
+    assert _error(create(tmp_path / "nope"), 400) == f"Source path '{tmp_path}/nope' doesn't exist"
+    assert _error(create(full), 400) == f"Source path '{full}' isn't empty"
+    assert _error(create(inside), 400) == f"Source path '{inside}' is within the LXD directory"
+    assert create(empty).status_code == 201

@@ -133,12 +133,26 @@ def _loop_size(lxd_dir: Path) -> str:
     return f"{min(max(gib, 5), 30)}GiB"
 
 
+def _check_dir_source(source: Path, lxd_dir: Path, own: str) -> None:
+    """LXD's dir Create on a source the client names: an empty directory outside LXD_DIR."""
+    if not source.exists():
+        raise ConfigError(f"Source path '{source}' doesn't exist")
+    clean = os.path.normpath(source)
+    if clean.startswith(str(lxd_dir)) and clean != own:
+        raise ConfigError(f"Source path '{clean}' is within the LXD directory")
+    if source.is_dir() and any(source.iterdir()):
+        raise ConfigError(f"Source path '{source}' isn't empty")
+
+
 def pool_defaults(driver: str, name: str, config: dict[str, str], lxd_dir: Path) -> dict[str, str]:
     """The config LXD's driver Create fills in (recorded, nothing is made on disk)."""
     filled = dict(config)
     source = filled.get("source", "")
     if driver == "dir":
-        filled["source"] = source or str(lxd_dir / "storage-pools" / name)
+        own = str(lxd_dir / "storage-pools" / name)
+        if source:
+            _check_dir_source(Path(source), lxd_dir, own)
+        filled["source"] = source or own
         return filled
     filled["volatile.initial_source"] = source
     loop = str(lxd_dir / "disks" / f"{name}.img")
