@@ -81,7 +81,9 @@ def _snapshot(index, public=False):
 
 
 def _storage_pool(index, public=False):
-    StoragePool.objects.create(name=f"pool{index + 1}", driver="dir", description="first", config={"source": "/x"})
+    # btrfs: its /resources are the recorded size (a dir pool's follow a live file system).
+    config = {"source": "/x", "size": "5GiB"}
+    StoragePool.objects.create(name=f"pool{index + 1}", driver="btrfs", description="first", config=config)
     return f"pool{index + 1}"
 
 
@@ -153,10 +155,11 @@ CASES = {
     ),
     "storage-pool": ResourceCase(
         _storage_pool,
-        put={"config": {"source": "/x", "rsync.bwlimit": "10MB"}, "description": "put"},
+        put={"config": {"source": "/x", "size": "6GiB"}, "description": "put"},
         patch={"description": "patched"},
         column="description",
         extensions=("storage", "resources"),
+        document_kind="storage-pool",
         lxd_import="/1.0/storage-pools",
     ),
     "operation": ResourceCase(_operation, extensions=("operation_description",)),

@@ -48,6 +48,7 @@ CREATE_BODIES = {
     "container": {"name": "new", "source": {"type": "none"}},
     "snapshot": {"name": "new"},
     "container-snapshot": {"name": "new"},
+    "storage-pool": {"name": "new", "driver": "dir"},
 }
 ACTION_BODIES = {"state": {"action": "start"}, "refresh": {}, "bulk_update": {"state": {"action": "start"}}}
 

@@ -8,7 +8,6 @@ from rest_framework.decorators import action
 
 from ..config_keys.validators import parse_byte_size
 from ..envelope import SyncResponse
-from ..exceptions import NotImplementedMethod
 from ..models import Instance, InstanceProfile, Profile, Project, Snapshot, StoragePool
 from ..serializers.storage_pools import (
     StoragePoolCreateSerializer,
@@ -26,7 +25,7 @@ from .base import (
     UpdateMixin,
 )
 from .cached_reads import CachedReadMixin
-from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
+from .conditional import ConditionalUpdateMixin, conditional_schema
 
 
 def pool_resources(pool):
@@ -57,7 +56,8 @@ class StoragePoolViewSet(
     DestroyMixin,
     LXDViewSet,
 ):
-    """``/1.0/storage-pools``: storage pools (global, as in LXD: no project has its own)."""
+    """``/1.0/storage-pools``: storage pools (global, as in LXD: no project has its own). No
+    rename: LXD 5.0.2 answers a POST on a pool 501, as every unrouted method."""
 
     queryset = StoragePool.objects.all()
     serializer_class = StoragePoolSerializer
@@ -76,11 +76,6 @@ class StoragePoolViewSet(
     def perform_destroy(self, instance):
         check_pool_deletable(instance)
         super().perform_destroy(instance)
-
-    @atomic_write
-    def rename(self, request, *args, **kwargs):
-        """LXD 5.0.2 cannot rename a pool: 501."""
-        raise NotImplementedMethod()
 
     @action(detail=True, methods=["get"])
     def resources(self, request, *args, **kwargs):

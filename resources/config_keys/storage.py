@@ -150,7 +150,9 @@ def pool_defaults(driver: str, name: str, config: dict[str, str], lxd_dir: Path)
     source = filled.get("source", "")
     if driver == "dir":
         own = str(lxd_dir / "storage-pools" / name)
-        if source:
+        # A pool's own place in an LXD directory (this one's, or another LXD's as an import
+        # carries it) is recorded as it is: no directory is made or read there.
+        if source and not source.endswith(f"/storage-pools/{name}"):
             _check_dir_source(Path(source), lxd_dir, own)
         filled["source"] = source or own
         return filled

@@ -7,7 +7,7 @@ from django.db import transaction
 from rest_framework import exceptions
 
 from ..exceptions import error_text
-from ..models import Image, ImageAlias, Instance, Profile, Project, Server
+from ..models import Image, ImageAlias, Instance, Profile, Project, Server, StoragePool
 from ..serializers import (
     ImageAliasCreateSerializer,
     ImageAliasSerializer,
@@ -20,6 +20,7 @@ from ..serializers import (
     ServerSerializer,
     find_image,
 )
+from ..serializers.storage_pools import StoragePoolSerializer
 from .errors import (
     DocumentError,
 )
@@ -118,6 +119,8 @@ KINDS = {
     ),
     "alias": Kind("alias", ImageAlias, ImageAliasSerializer, ImageAliasCreateSerializer, True),
     "project": Kind("project", Project, ProjectSerializer, ProjectCreateSerializer, True),
+    # Pools are made with their driver (the API's POST, or import); a document changes what a PUT does.
+    "storage-pool": Kind("storage-pool", StoragePool, StoragePoolSerializer, None, True),
 }
 
 

@@ -10,13 +10,14 @@ from django.conf import settings
 from django.db import transaction
 
 from .. import images
-from ..models import Image, ImageAlias, Instance, Profile, Project, Server
+from ..models import Image, ImageAlias, Instance, Profile, Project, Server, StoragePool
 from ..serializers import (
     HIDDEN_SERVER_KEYS,
     ImageSerializer,
     InstanceCreateSerializer,
     InstanceSerializer,
 )
+from ..serializers.storage_pools import StoragePoolCreateSerializer, StoragePoolSerializer
 from .errors import (
     DocumentError,
 )
@@ -29,7 +30,7 @@ from .kinds import (
     save_serializer,
 )
 
-SECTIONS = ("server", "profiles", "images", "aliases", "instances")
+SECTIONS = ("server", "storage_pools", "profiles", "images", "aliases", "instances")
 
 
 def export_document(files_dir=None):
@@ -39,6 +40,10 @@ def export_document(files_dir=None):
     Instances carry their snapshots and what the server keeps (volatile keys, status, times).
     """
     server = Server.objects.get(pk=Server.SINGLETON_ID)
+    pools = [
+        {"name": pool.name, "driver": pool.driver, "description": pool.description, "config": pool.config}
+        for pool in StoragePool.objects.order_by("name")
+    ]
     profiles = [
         {"name": p.name, "description": p.description, "config": p.config, "devices": p.devices}
         for p in Profile.objects.filter(project_id=Project.DEFAULT_ID).order_by("name")
@@ -62,6 +67,7 @@ def export_document(files_dir=None):
     ]
     return {
         "server": {"config": dict(sorted(server.config.items()))},
+        "storage_pools": pools,
         "profiles": profiles,
         "images": images,
         "aliases": aliases,
@@ -94,6 +100,9 @@ def import_document(document, files_dir=None):
     with transaction.atomic():
         if "server" in document:
             _import_server(document["server"] or {})
+        # Pools before profiles and instances: their root disks name them.
+        for item in _items(document, "storage_pools"):
+            _import_pool(item)
         for item in _items(document, "profiles"):
             _import_named(KINDS["profile"], Profile, item)
         for item in _items(document, "images"):
@@ -122,6 +131,24 @@ def _import_named(kind, model, item):
         kind.write(instance, item)
     except DocumentError as exc:
         raise DocumentError(f"{kind.name.capitalize()} {name!r}: {exc}") from exc
+
+
+def _import_pool(item):
+    """Create (POST, with its driver) or replace (PUT) a storage pool through the API's serializers."""
+    name = item.get("name", "")
+    if not isinstance(name, str):
+        raise DocumentError(f"Storage pool name {name!r} is not a string")
+    pool = StoragePool.objects.select_for_update().filter(name=name).first()
+    body = {key: item[key] for key in KINDS["storage-pool"].writable if key in item}
+    try:
+        if pool is None:
+            save_serializer(StoragePoolCreateSerializer(data={"name": name, "driver": item.get("driver", ""), **body}))
+        elif item.get("driver", pool.driver) != pool.driver:
+            raise DocumentError(f"Its driver is {pool.driver}, not {item['driver']}; delete it first to replace it")
+        else:
+            save_serializer(StoragePoolSerializer(pool, data=body))
+    except DocumentError as exc:
+        raise DocumentError(f"Storage pool {name!r}: {exc}") from exc
 
 
 def _import_instance(item):

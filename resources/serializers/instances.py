@@ -17,6 +17,7 @@ from ..instances import (
     without_volatile,
 )
 from ..models import Instance, Profile, Project
+from ..storage_usage import new_instance_root_error, root_pool_change_error
 from .fields import (
     BoolField,
     ConfigField,
@@ -160,6 +161,19 @@ class InstanceSerializer(LXDModelSerializer):
             validated = {**defaults, **validated}
         return validated
 
+    def validate(self, attrs):
+        if self.instance is not None and ("devices" in attrs or "profiles" in attrs):
+            current = self.instance.profile_list()
+            error = root_pool_change_error(
+                current,
+                self.instance.devices,
+                attrs.get("profiles", current),
+                attrs.get("devices", self.instance.devices),
+            )
+            if error:
+                raise lxd_operation_error(error)
+        return attrs
+
     def update(self, instance, validated_data):
         profiles = validated_data.pop("profiles", None)
         instance = super().update(instance, validated_data)
@@ -245,15 +259,24 @@ class InstanceCreateSerializer(InstanceSerializer):
         validated_data["config"] = {**config, **initial_volatile(image)}
         validated_data["project"] = Project.objects.get(name=self.project_name())
         instance = Instance.objects.create(**validated_data)
-        if profiles is None:
-            # LXD: no profiles in the request means the image's, or "default".
-            profiles = (
-                [link.profile for link in image.profile_links.select_related("profile")]
-                if image is not None
-                else resolve_profiles([Profile.DEFAULT_NAME], self.project_name())
-            )
-        set_instance_profiles(instance, profiles)
+        set_instance_profiles(instance, self.chosen_profiles(profiles))
         return instance
+
+    def chosen_profiles(self, profiles):
+        """The profiles the request names; none (null) means the image's, or "default", as in LXD."""
+        if profiles is not None:
+            return profiles
+        image = self.context.get("image")
+        if image is not None:
+            return [link.profile for link in image.profile_links.select_related("profile")]
+        return resolve_profiles([Profile.DEFAULT_NAME], self.project_name())
+
+    def validate(self, attrs):
+        # The root disk resolves to an existing pool (LXD checks it as it initialises the instance).
+        error = new_instance_root_error(self.chosen_profiles(attrs.get("profiles")), attrs.get("devices", {}))
+        if error:
+            raise lxd_operation_error(error)
+        return attrs
 
     def validate_profiles(self, value):
         if self.initial_data.get("profiles") is None:

@@ -8,6 +8,7 @@ from ..exceptions import Conflict
 from ..go import go_quote
 from ..models import Profile, Project
 from ..prepared import shown_rows
+from ..storage_usage import profile_root_change_error
 from .fields import (
     MAX_NAME_LENGTH,
     ConfigField,
@@ -59,6 +60,14 @@ class ProfileSerializer(LXDModelSerializer):
             # PUT is a full replace: what the body leaves out is reset, as LXD does.
             validated = {"config": {}, "description": "", "devices": {}, **validated}
         return validated
+
+    def validate(self, attrs):
+        if self.instance is not None and "devices" in attrs:
+            error = profile_root_change_error(self.instance, attrs["devices"])
+            if error:
+                # LXD answers 500 with this text; the client's change is refused: 400.
+                raise lxd_error(error)
+        return attrs
 
 
 def validate_profile_name(name):
