@@ -105,6 +105,8 @@ def test_upgrading_a_database_with_instances_gives_them_a_default_pool(settings,
     executor = MigrationExecutor(connection)
     executor.migrate([("resources", "0008_projects")])
     old = executor.loader.project_state([("resources", "0008_projects")]).apps
+    # The default profile as migration 0002 makes it (a flush by an earlier test may have taken it).
+    old.get_model("resources", "Profile").objects.get_or_create(project_id=1, name="default")
     profile = old.get_model("resources", "Profile").objects.create(
         name="web", devices={"data": {"type": "disk", "path": "/srv", "pool": "fast", "source": "v"}}
     )
