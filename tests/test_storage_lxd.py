@@ -6,6 +6,7 @@ import re
 import pytest
 
 from resources.etags import compute_etag
+from tests.support.image_files import unified_image
 from tests.support.live_server import unix_request
 from tests.support.lxc import comparable, run_lxc
 
@@ -163,3 +164,38 @@ def test_the_first_run_hint_shows_while_no_pool_exists(both, tmp_path):
         unix_request(socket_path, "POST", "/1.0/storage-pools", {"name": "sp3", "driver": "dir"})
         assert "lxd init" not in run_lxc(socket_path, fresh[1], "storage", "list")[2]
         unix_request(socket_path, "DELETE", "/1.0/storage-pools/sp3")
+
+
+# Instances and pools through lxc: the root disk must resolve to an existing pool.
+INSTANCE_SEQUENCE = [
+    ("init", "tiny", "c1"),
+    ("storage", "create", "sp1", "dir"),
+    ("init", "tiny", "c1", "-s", "nosuch"),
+    ("init", "tiny", "c1", "-s", "sp1"),
+    ("storage", "show", "sp1"),
+    ("storage", "list", "--format", "csv"),
+    ("storage", "delete", "sp1"),
+    ("storage", "create", "sp2", "dir"),
+    ("config", "device", "set", "c1", "root", "pool=sp2"),
+    ("config", "device", "set", "c1", "root", "size=1GB"),
+    ("config", "show", "c1", "--expanded"),
+    ("delete", "c1"),
+    ("storage", "delete", "sp1"),
+    ("storage", "delete", "sp2"),
+]
+
+
+def test_instances_need_an_existing_pool_as_on_the_daemon(both, tmp_path):
+    real, ours = both
+    image = tmp_path / "tiny.tar.gz"
+    image.write_bytes(unified_image(marker="storage-instances"))
+    try:
+        for socket_path in both:
+            assert run_lxc(socket_path, tmp_path, "image", "import", str(image), "--alias", "tiny")[0] == 0
+        for args in INSTANCE_SEQUENCE:
+            theirs = _normalised(real, run_lxc(real, tmp_path, *args))
+            mine = _normalised(ours, run_lxc(ours, tmp_path, *args))
+            assert mine == theirs, args
+    finally:
+        run_lxc(real, tmp_path, "delete", "--force", "c1")
+        run_lxc(real, tmp_path, "image", "delete", "tiny")
