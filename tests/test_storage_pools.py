@@ -4,6 +4,7 @@ source, lxd/storage/drivers/driver_*.go, as the daemon here lacks their tools)."
 
 import pytest
 
+from resources.documents import KINDS, DocumentError, export_document, import_document
 from resources.etags import compute_etag, lxd_etag_of
 from resources.models import Instance, InstanceProfile, Profile, Snapshot, StoragePool
 from resources.serializers.storage_pools import StoragePoolETagSerializer
@@ -253,3 +254,25 @@ def test_a_dir_source_the_client_names_is_an_empty_directory_outside_lxd_dir(api
     assert _error(create(full), 400) == f"Source path '{full}' isn't empty"
     assert _error(create(inside), 400) == f"Source path '{inside}' is within the LXD directory"
     assert create(empty).status_code == 201
+
+
+def test_export_and_import_carry_pools_before_what_names_them(api, lxd_dir):
+    api.post("/1.0/storage-pools", {"name": "default", "driver": "dir", "description": "d"})
+    api.post("/1.0/storage-pools", {"name": "z", "driver": "zfs", "config": {"user.a": "1"}})
+    exported = export_document()
+    assert [(pool["name"], pool["driver"]) for pool in exported["storage_pools"]] == [("default", "dir"), ("z", "zfs")]
+    before = api.get("/1.0/storage-pools?recursion=1").json()["metadata"]
+    StoragePool.objects.all().delete()
+
+    import_document(exported)
+
+    assert api.get("/1.0/storage-pools?recursion=1").json()["metadata"] == before
+    exported["storage_pools"][1]["driver"] = "lvm"
+    with pytest.raises(DocumentError, match="Storage pool 'z': Its driver is zfs, not lvm"):
+        import_document(exported)
+
+
+def test_show_prints_a_pool(api, pool):
+    assert KINDS["storage-pool"].document(pool) == {
+        **api.get("/1.0/storage-pools/default").json()["metadata"],
+    }

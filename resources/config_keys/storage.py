@@ -156,7 +156,8 @@ def pool_defaults(driver: str, name: str, config: dict[str, str], lxd_dir: Path)
             _check_dir_source(Path(source), lxd_dir, own)
         filled["source"] = source or own
         return filled
-    filled["volatile.initial_source"] = source
+    # What the client named as source; a record carried by an import keeps its own.
+    filled.setdefault("volatile.initial_source", source)
     loop = str(lxd_dir / "disks" / f"{name}.img")
     if driver in ("btrfs", "zfs"):
         if source in ("", loop):
