@@ -50,7 +50,7 @@ def parse_args(argv=None):
         help="A server to measure: a unix socket path or an http(s):// URL. A NAME starting with "
         "'lxdsite' is lxdsite (10,000-object lists, 304 expected), 'bare' the bare stack, anything "
         "else LXD. Nothing is started when given. The run leaves its bench-* profiles, instances and "
-        "image there, and on LXD a storage pool 'default' (if it had none) and a root disk in the "
+        "image there, and a storage pool 'default' (if it had none) and a root disk in the "
         "default profile.",
     )
     parser.add_argument("--start", default=DEFAULT_START, help=f"Servers to start (default {DEFAULT_START}).")

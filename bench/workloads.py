@@ -81,13 +81,13 @@ def upload_image(target, body, headers=None):
 def prepare(target, clients):
     """Give ``target`` what every workload needs; its Fixtures.
 
-    On LXD a ``default`` dir storage pool, which instances need, unless it has a pool; on both
-    the root disk in the default profile (so that GET of ``default`` reads the same object),
+    A ``default`` dir storage pool, which instances need, unless it has a pool (on lxdsite as on
+    LXD); on both the root disk in the default profile (so that GET of ``default`` reads the same object),
     the tiny image ``bench-tiny``, the instance ``bench-get``, a profile per client and one
     whose ETag has gone stale.
     """
     fixtures = Fixtures()
-    if target.kind == "lxd" and not check(send(target, "GET", "/1.0/storage-pools"), 200)[2]["metadata"]:
+    if not check(send(target, "GET", "/1.0/storage-pools"), 200)[2]["metadata"]:
         check(send(target, "POST", "/1.0/storage-pools", {"name": "default", "driver": "dir"}), 201)
     default = check(send(target, "GET", "/1.0/profiles/default"), 200)[2]["metadata"]
     if "root" not in default["devices"]:

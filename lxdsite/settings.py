@@ -151,6 +151,7 @@ rename to write only over the version you read (else 412), or as `If-None-Match`
         {"name": "network-zones", "description": "Network zones: DNS zones networks name (recorded, not served)."},
         {"name": "profiles", "description": "Profiles: configuration and devices instances take."},
         {"name": "projects", "description": "Projects: separate sets of instances, profiles and images (`?project=`)."},
+        {"name": "storage-pools", "description": "Storage pools and their volumes (recorded: no disks behind them)."},
         {"name": "operations", "description": "Background operations: what an async answer follows."},
         {"name": "certificates", "description": "The trust store: the TLS client certificates the server trusts."},
         {"name": "events", "description": "The event stream (a WebSocket)."},

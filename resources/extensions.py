@@ -59,4 +59,8 @@ API_EXTENSIONS = [
     "certificate_project",
     # POST /1.0/certificates with token=true: certificate add tokens (`lxc config trust add`).
     "certificate_token",
+    # /1.0/storage-pools (lxc storage ... and `lxc init -s POOL` refuse to run without it),
+    # and /1.0/storage-pools/NAME/resources (`lxc storage info`).
+    "storage",
+    "resources",
 ]

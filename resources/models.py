@@ -413,6 +413,25 @@ class Snapshot(models.Model):
         return f"{self.instance}/{self.name}"
 
 
+@watched
+class StoragePool(models.Model):
+    """An LXD storage pool: its driver and config are recorded; no disk is made or measured."""
+
+    CREATED = "Created"
+
+    name = models.CharField(max_length=255, unique=True)
+    driver = models.CharField(max_length=16)
+    description = models.TextField(blank=True, default="")
+    config = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, default=CREATED)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
 class ChangeToken(models.Model):
     """One row whose ``token`` changes whenever a row an API answer shows changes.
 

@@ -17,6 +17,7 @@ from .api.profiles import ProfileViewSet
 from .api.projects import ProjectViewSet
 from .api.server import ServerViewSet, api_root
 from .api.snapshots import ContainerSnapshotViewSet, SnapshotViewSet
+from .api.storage_pools import StoragePoolViewSet
 from .models import Server
 
 
@@ -77,6 +78,7 @@ router.register(
 )
 router.register("1.0/instances", InstanceViewSet, basename="instance")
 router.register("1.0/containers", ContainerViewSet, basename="container")
+router.register("1.0/storage-pools", StoragePoolViewSet, basename="storage-pool")
 
 urlpatterns = [
     path("", api_root, name="root"),

@@ -14,6 +14,7 @@ from tests.support.images import make_image, upload_image
 from tests.support.live_server import lxdsite_pg_server, lxdsite_server  # noqa: F401
 from tests.support.lxc import meddling_editor  # noqa: F401
 from tests.support.real_lxd import real_lxd  # noqa: F401
+from tests.support.storage import make_default_pool
 
 
 @pytest.fixture
@@ -37,6 +38,12 @@ def profile(db):
         config={"limits.cpu": "1", "user.note": "a<b>&c"},
         devices={"data": {"type": "disk", "path": "/mnt", "source": "/tmp"}},
     )
+
+
+@pytest.fixture
+def default_pool(db):
+    """The pool instances are made in (``make_default_pool``)."""
+    return make_default_pool()
 
 
 @pytest.fixture

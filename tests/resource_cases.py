@@ -19,6 +19,7 @@ from resources.models import (
     Profile,
     Project,
     Snapshot,
+    StoragePool,
 )
 
 FINGERPRINT = "a" * 64
@@ -109,6 +110,13 @@ def _network_forward(index, public=False):
         network=network, listen_address=f"192.0.2.{index + 1}", description="first", ports=[port]
     )
     return f"192.0.2.{index + 1}"
+
+
+def _storage_pool(index, public=False):
+    # btrfs: its /resources are the recorded size (a dir pool's follow a live file system).
+    config = {"source": "/x", "size": "5GiB"}
+    StoragePool.objects.create(name=f"pool{index + 1}", driver="btrfs", description="first", config=config)
+    return f"pool{index + 1}"
 
 
 def _operation(index, public=False):
@@ -217,6 +225,15 @@ CASES = {
         extensions=("network_forward",),
         # Carried by its network (import_from_lxd copies a bridge's forwards with it).
         lxd_import="/1.0/networks",
+    ),
+    "storage-pool": ResourceCase(
+        _storage_pool,
+        put={"config": {"source": "/x", "size": "6GiB"}, "description": "put"},
+        patch={"description": "patched"},
+        column="description",
+        extensions=("storage", "resources"),
+        document_kind="storage-pool",
+        lxd_import="/1.0/storage-pools",
     ),
     "operation": ResourceCase(_operation, extensions=("operation_description",)),
     "instance": INSTANCE,

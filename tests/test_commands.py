@@ -22,6 +22,9 @@ from tests.support.image_files import split_image, unified_image
 from tests.support.images import make_image
 from tests.support.live_server import REPO_ROOT
 
+# Instances live in a pool: their root disks resolve to one (tests/test_storage_instances.py).
+pytestmark = pytest.mark.usefixtures("default_pool")
+
 EDITOR_SCRIPT = """
 import pathlib, shutil, sys
 steps = pathlib.Path(sys.argv[1])

@@ -242,6 +242,7 @@ def _instance_rows():
 @pytest.mark.parametrize("kind", ["profile", "instance"])
 @pytest.mark.parametrize(("method", "body"), FUZZED_WRITES, ids=[m for m, _ in FUZZED_WRITES])
 @pytest.mark.django_db
+@pytest.mark.usefixtures("default_pool")
 def test_random_precondition_headers_never_write_past_a_mismatch(api, kind, method, body):
     """Never a 500; a non-empty If-Match that does not match (or an If-None-Match that does)
     is a 412 and the database is unchanged; a matching one is not refused."""

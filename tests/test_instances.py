@@ -7,6 +7,9 @@ import pytest
 from resources.models import Event, Instance, Operation, Profile, Snapshot
 from tests.support.images import make_image
 
+# Instances live in a pool: their root disks resolve to one (tests/test_storage_instances.py).
+pytestmark = pytest.mark.usefixtures("default_pool")
+
 
 @pytest.fixture
 def tiny(db):
@@ -315,8 +318,8 @@ def test_instance_writes_are_lxds_lifecycle_events(api, django_capture_on_commit
         _operation(api.delete("/1.0/instances/c2"))
 
     assert _lifecycle_actions() == [
-        # LXD names the storage pool too; this instance has no root disk.
-        ("instance-created", "/1.0/instances/c1", {"type": "container"}),
+        # LXD names the storage pool of its root disk.
+        ("instance-created", "/1.0/instances/c1", {"storage-pool": "default", "type": "container"}),
         ("instance-updated", "/1.0/instances/c1", None),
         ("instance-started", "/1.0/instances/c1", None),
         # A stop without force is a clean shutdown; LXD names a snapshot with its instance.

@@ -6,9 +6,11 @@ import threading
 
 import pytest
 
-from resources.models import Event, Image, ImageAlias, Instance, Operation, Snapshot
+from resources.models import Event, Image, ImageAlias, Instance, Operation, Profile, Snapshot
+from tests.support.storage import serve_default_pool
 
-pytestmark = pytest.mark.django_db
+# Instances live in a pool: their root disks resolve to one (tests/test_storage_instances.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_pool")]
 
 NEVER_USED = "1970-01-01T00:00:00Z"
 
@@ -34,6 +36,8 @@ def _last_event_id():
 def busybox(db):
     """An x86_64 image row under the alias ``busybox`` (no file needed)."""
     image = Image.objects.create(fingerprint="cd" * 32, architecture="x86_64")
+    # An uploaded image takes the default profile (its root disk): instances made from it too.
+    image.profile_links.create(profile=Profile.objects.get(name="default", project_id=1))
     ImageAlias.objects.create(name="busybox", image=image)
     return image
 
@@ -370,6 +374,7 @@ def test_a_snapshot_expiry_no_calendar_has_is_lxds_400(api, expires_at, part):
 @pytest.mark.postgres
 def test_names_too_long_for_a_snapshot_are_400_on_postgresql(lxdsite_pg_server):
     server = lxdsite_pg_server
+    serve_default_pool(server.socket_path)
     server.request("POST", "/1.0/instances", {"name": "c1", "source": {"type": "none"}})
     server.request("POST", "/1.0/instances/c1/snapshots", {"name": "s1"})
 
@@ -384,6 +389,7 @@ def test_names_too_long_for_a_snapshot_are_400_on_postgresql(lxdsite_pg_server):
 @pytest.mark.postgres
 def test_deleting_an_instance_while_it_is_snapshotted_answers_each_and_leaves_no_orphan(lxdsite_pg_server):
     server = lxdsite_pg_server
+    serve_default_pool(server.socket_path)
     answers = []
     for round_ in range(15):
         name = f"r{round_}"

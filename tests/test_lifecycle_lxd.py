@@ -16,7 +16,7 @@ import pytest
 from tests.support.busybox_image import busybox_image
 from tests.support.events_client import EventsClient
 from tests.support.live_server import running_server, unix_request
-from tests.support.lxc import ROOT_DISK, comparable, run_lxc, storage_pool
+from tests.support.lxc import comparable, run_lxc, storage_pool
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
 
@@ -43,8 +43,11 @@ def servers(real_lxd, tmp_path_factory):
     conf = tmp_path_factory.mktemp("lxc")
     image = conf / "busybox.tar.gz"
     image.write_bytes(busybox_image())
-    with storage_pool(real_lxd), running_server(tmp_path_factory.mktemp("lxdsite") / "lxd") as ours:
-        unix_request(ours.socket_path, "PATCH", "/1.0/profiles/default", {"devices": ROOT_DISK})
+    with (
+        storage_pool(real_lxd),
+        running_server(tmp_path_factory.mktemp("lxdsite") / "lxd") as ours,
+        storage_pool(ours.socket_path),
+    ):
         pair = Servers(real_lxd, ours.socket_path, conf)
         try:
             for socket_path in pair.both:

@@ -3,19 +3,18 @@
 import pytest
 
 from tests.support.image_files import unified_image
-from tests.support.live_server import unix_request
-from tests.support.lxc import ROOT_DISK, comparable, run_lxc, storage_pool
+from tests.support.lxc import comparable, run_lxc, storage_pool
+from tests.support.storage import serve_default_pool
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
 
 
 @pytest.fixture
 def servers(real_lxd, lxdsite_server, tmp_path):
-    """Both servers with a storage pool on LXD, a root disk in the default profile and the image ``tiny``."""
+    """Both servers with a storage pool, a root disk in the default profile and the image ``tiny``."""
     image = tmp_path / "tiny.tar.gz"
     image.write_bytes(unified_image(marker="lxc-instances"))
-    with storage_pool(real_lxd):
-        unix_request(lxdsite_server.socket_path, "PATCH", "/1.0/profiles/default", {"devices": ROOT_DISK})
+    with storage_pool(real_lxd), storage_pool(lxdsite_server.socket_path):
         for socket_path in (real_lxd, lxdsite_server.socket_path):
             run_lxc(socket_path, tmp_path, "image", "import", str(image), "--alias", "tiny")
         yield real_lxd, lxdsite_server.socket_path
@@ -66,6 +65,7 @@ def test_lxc_config_edit_reports_lxds_412_and_keeps_the_other_change(
     meddling_editor,
     monkeypatch,
 ):
+    serve_default_pool(lxdsite_server.socket_path)
     lxdsite_server.request("POST", "/1.0/instances", {"name": "c1", "source": {"type": "none"}})
     monkeypatch.setenv("MEDDLE_PATH", "/1.0/instances/c1")
     monkeypatch.setenv("MEDDLE_BODY", '{"config":{"user.note":"changed behind lxc"}}')

@@ -87,9 +87,9 @@ def test_project_commands_print_what_lxd_prints(real_lxd, lxdsite_server, tmp_pa
 
 
 def test_instances_in_a_project_print_what_lxd_prints(real_lxd, lxdsite_server, tmp_path, cleaned):
-    # lxc's first run prints a hint for a server without a storage pool (lxdsite has none): run it before.
+    # lxc's first run prints a hint for a server without a storage pool: run it before.
     _both(real_lxd, lxdsite_server, tmp_path, ("project", "list"))
-    with storage_pool(real_lxd):
+    with storage_pool(real_lxd), storage_pool(lxdsite_server.socket_path):
         try:
             for args in INSTANCE_COMMANDS:
                 theirs, ours = _both(real_lxd, lxdsite_server, tmp_path, args)

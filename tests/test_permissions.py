@@ -58,6 +58,7 @@ CREATE_BODIES = {
     "network-zone": {"name": "new.example.com"},
     "network-forward": {"listen_address": "192.0.2.50"},
     "certificate": {"type": "client", "certificate": NEW_CERTIFICATE},
+    "storage-pool": {"name": "new", "driver": "dir"},
 }
 ACTION_BODIES = {
     "state": {"action": "start"},

@@ -9,14 +9,18 @@ from django.db.migrations.executor import MigrationExecutor
 
 from resources.models import Image, ImageAlias, Instance, Operation, Profile, Project
 from tests.support.image_files import unified_image
+from tests.support.lxc import ROOT_DISK
 
-pytestmark = pytest.mark.django_db
+# Instances live in a pool: their root disks resolve to one (tests/test_storage_instances.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_pool")]
 
 
 @pytest.fixture
 def project(api):
     """A project with its own profiles (and so its own ``default`` profile)."""
     assert api.post("/1.0/projects", {"name": "p1", "config": {"features.profiles": "true"}}).status_code == 201
+    # Its instances' root disk, on the default pool (as `lxc profile device add` gives it in LXD).
+    Profile.objects.filter(project__name="p1", name="default").update(devices=ROOT_DISK)
     return Project.objects.get(name="p1")
 
 

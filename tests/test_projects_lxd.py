@@ -163,7 +163,7 @@ INSTANCE_FIELDS = ("name", "project", "profiles", "devices", "expanded_devices",
 
 def test_instances_in_projects_equal_the_daemons(real_lxd, lxdsite_server, projects):
     lxd_request = lambda *args: unix_request(real_lxd, *args)  # noqa: E731
-    with storage_pool(real_lxd):
+    with storage_pool(real_lxd), storage_pool(lxdsite_server.socket_path):
         try:
             same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)
             same(*projects("PATCH", "/1.0/profiles/default?project=dp1", {"devices": ROOT_DISK}), 200)
@@ -342,8 +342,8 @@ def test_events_belong_to_their_objects_project_as_the_daemons(real_lxd, lxdsite
     def done(lxd, ours):
         assert ended(lxdsite_server.request, ours) == ended(lxd_request, lxd)
 
-    # The pool is made before listening and goes after: its events are the daemon's alone.
-    with storage_pool(real_lxd):
+    # The pools are made before listening and go after: their events are not listened to.
+    with storage_pool(real_lxd), storage_pool(lxdsite_server.socket_path):
         try:
             listen(LISTENED[:3])
             same(*projects("POST", "/1.0/projects", {"name": "dp1", "config": {"features.profiles": "true"}}), 201)

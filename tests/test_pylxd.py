@@ -8,6 +8,7 @@ import pytest
 from pylxd.exceptions import Conflict, LXDAPIException, NotFound
 
 from tests.support.image_files import unified_image
+from tests.support.lxc import ROOT_DISK
 
 pytestmark = pytest.mark.live
 
@@ -117,6 +118,12 @@ def test_images_on_postgresql(lxdsite_pg_server):
 
 
 def test_images_instances_and_snapshots(client):
+    # The pool instances live in, made as a pylxd user makes it (a fresh server has none).
+    client.storage_pools.create({"name": "default", "driver": "dir"})
+    assert [pool.name for pool in client.storage_pools.all()] == ["default"]
+    default = client.profiles.get("default")
+    default.devices = ROOT_DISK
+    default.save()
     image = client.images.create(unified_image(marker="pylxd-instances"), wait=True)
     image.add_alias("tiny", "added by pylxd")
     assert client.images.get_by_alias("tiny").fingerprint == image.fingerprint

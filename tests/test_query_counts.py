@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from resources.models import Profile
 from tests.support.api import api_client
 from tests.support.images import make_image
+from tests.support.storage import make_default_pool
 
 # pytest-django sets up the test database only for runs that hold a django_db test.
 pytestmark = pytest.mark.django_db
@@ -55,9 +56,10 @@ def add_objects(api, start, stop):
     device and a snapshot, and ``c0`` has one snapshot more per object. Every instance and
     snapshot write leaves an operation. Project ``qc`` holds profile ``q<i>`` beside its default.
     """
-    default = Profile.objects.in_default_project().get(name="default")
     if start == 0:
         assert api.post("/1.0/projects", {"name": "qc"}).status_code == 201
+        make_default_pool()
+    default = Profile.objects.in_default_project().get(name="default")
     for i in range(start, stop):
         assert api.post("/1.0/profiles?project=qc", {"name": f"q{i}", "config": {"user.n": str(i)}}).status_code == 201
         profile = Profile.objects.create(

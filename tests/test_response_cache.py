@@ -21,6 +21,8 @@ from resources.response_cache import RESPONSES, ResponseCache
 from resources.trust import LISTENER_KEY
 from tests.support.images import make_image
 from tests.support.live_server import postgres_database, running_server
+from tests.support.lxc import ROOT_DISK
+from tests.support.storage import serve_default_pool
 from tests.support.workers import spread_requests, worker_pids
 
 READS = [
@@ -169,9 +171,9 @@ def test_every_worker_shows_every_write_whoever_made_it(tmp_path, database):
     with served(tmp_path, database) as (server, run_sql):
         pids = worker_pids(server, 2)
         assert server.request("POST", "/1.0/profiles", {"name": "web", "config": {"limits.cpu": "1"}})[0] == 201
-        created = server.request(
-            "POST", "/1.0/instances", {"name": "c1", "profiles": ["web"], "source": {"type": "none"}}
-        )
+        serve_default_pool(server.socket_path)
+        body = {"name": "c1", "profiles": ["web"], "devices": ROOT_DISK, "source": {"type": "none"}}
+        created = server.request("POST", "/1.0/instances", body)
         assert created[0] == 202
         server.request("GET", created[2]["operation"] + "/wait")
         reads = [("GET", "/1.0/profiles/web"), ("GET", "/1.0/instances?recursion=1")]

@@ -25,6 +25,7 @@ import pytest
 
 from tests.support.events_client import EventsClient
 from tests.support.live_server import POSTGRES_ADMIN_URL, REDIS_URL, REPO_ROOT, postgres_database, running_server
+from tests.support.storage import serve_default_pool
 from tests.support.workers import (
     connect,
     increment,
@@ -94,6 +95,7 @@ def test_if_match_loses_no_update_at_16_clients_on_4_workers(tmp_path, database)
 def test_an_operation_is_read_listed_and_waited_on_from_every_worker(tmp_path):
     # Ended operations normally vanish after 5 s; this test may take longer to reach every worker.
     with pg_server(tmp_path, env={"LXDSITE_OPERATION_EXPIRY": "600"}) as (server, _, pids):
+        serve_default_pool(server.socket_path)
         creator, status, _, body = tracked_request(
             server, "POST", "/1.0/instances", {"name": "c1", "source": {"type": "none"}}
         )
@@ -203,6 +205,8 @@ def test_a_listener_on_each_worker_hears_writes_served_by_the_others(tmp_path, f
     # Names of this test's own: other servers may publish on the same Redis at the same time.
     prefix = f"s{uuid.uuid4().hex[:8]}-"
     with pg_server(tmp_path, env=env) as (server, _, pids):
+        # The pool the instances live in, made before listening (its event has another name).
+        serve_default_pool(server.socket_path)
         listeners = {}
         try:
             for pid in pids:

@@ -13,6 +13,7 @@ import pytest
 from django.db import ProgrammingError, connection
 
 from resources.models import Instance, InstanceProfile
+from tests.support.storage import serve_default_pool
 
 DAMAGED_TIME = "2026-13-40 00:00:00"
 SERVER_ERROR = {
@@ -46,6 +47,7 @@ def _damage_in_process(name):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("default_pool")
 def test_a_500_is_logged_with_its_traceback_and_request_line(api, caplog):
     assert api.post("/1.0/instances", {"name": "c1", "source": {"type": "none"}}).status_code == 202
     error = _damage_in_process("c1")
@@ -66,6 +68,7 @@ def test_a_500_is_logged_with_its_traceback_and_request_line(api, caplog):
 
 @pytest.mark.live
 def test_serve_writes_a_500s_traceback_and_request_line_to_stderr(lxdsite_server):
+    serve_default_pool(lxdsite_server.socket_path)
     status, _, _ = lxdsite_server.request("POST", "/1.0/instances", {"name": "c1", "source": {"type": "none"}})
     assert status == 202
     assert "Traceback" not in lxdsite_server.log()

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from resources.models import APIToken, Profile
 from tests.support.certificates import self_signed
 from tests.support.live_server import free_port, manage, running_server
+from tests.support.lxc import ROOT_DISK
 
 UNTRUSTED_SERVER = {
     "auth": "untrusted",
@@ -185,7 +186,10 @@ def test_pylxd_over_tcp_with_a_token(tmp_path):
 
             assert client.profiles.get("tcp-profile").description == "over tcp"
             assert client.host_info["auth"] == "trusted"
-            instance = client.instances.create({"name": "c1", "source": {"type": "none"}}, wait=True)
+            client.storage_pools.create({"name": "default", "driver": "dir"})
+            instance = client.instances.create(
+                {"name": "c1", "source": {"type": "none"}, "devices": ROOT_DISK}, wait=True
+            )
             instance.snapshots.create("s1", wait=True)
             assert [snapshot.name for snapshot in client.instances.get("c1").snapshots.all()] == ["s1"]
             instance.delete(wait=True)

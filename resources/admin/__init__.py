@@ -25,6 +25,7 @@ from .operations import OperationAdmin
 from .profiles import ProfileAdmin
 from .projects import ProjectAdmin
 from .server import ServerAdmin
+from .storage_pools import StoragePoolAdmin
 from .tokens import APITokenAdmin
 
 admin.site.site_header = admin.site.site_title = "lxdsite administration"
@@ -45,6 +46,7 @@ __all__ = [
     "ProfileAdmin",
     "ProjectAdmin",
     "ServerAdmin",
+    "StoragePoolAdmin",
     "YAMLField",
     "delete_selected",
 ]

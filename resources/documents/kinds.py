@@ -18,6 +18,7 @@ from ..models import (
     Profile,
     Project,
     Server,
+    StoragePool,
 )
 from ..serializers import (
     ImageAliasCreateSerializer,
@@ -38,6 +39,7 @@ from ..serializers import (
     find_image,
 )
 from ..serializers.certificates import CertificateSerializer, find_certificate
+from ..serializers.storage_pools import StoragePoolSerializer
 from .errors import (
     DocumentError,
 )
@@ -167,6 +169,8 @@ KINDS = {
     "network-acl": Kind("network-acl", NetworkACL, NetworkACLSerializer, NetworkACLCreateSerializer, False),
     # Certificates are added by the API or `trust add` (a PEM); a document changes what a PUT does.
     "certificate": Kind("certificate", Certificate, CertificateSerializer, None, False, find=find_certificate),
+    # Pools are made with their driver (the API's POST, or import); a document changes what a PUT does.
+    "storage-pool": Kind("storage-pool", StoragePool, StoragePoolSerializer, None, True),
 }
 
 

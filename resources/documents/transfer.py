@@ -25,6 +25,7 @@ from ..models import (
     Profile,
     Project,
     Server,
+    StoragePool,
 )
 from ..serializers import (
     HIDDEN_SERVER_KEYS,
@@ -39,6 +40,7 @@ from ..serializers.certificates import (
     parse_certificate_pem,
 )
 from ..serializers.network_forwards import NetworkForwardCreateSerializer, NetworkForwardSerializer
+from ..serializers.storage_pools import StoragePoolCreateSerializer, StoragePoolSerializer
 from ..server_identity import fingerprint_of_der
 from .errors import (
     DocumentError,
@@ -73,7 +75,8 @@ NETWORK_SECTIONS = {
     "networks": (Network, ("name", "description", "type", "config"), "network"),
 }
 FORWARD_FIELDS = ("listen_address", "description", "config", "ports")
-SECTIONS = ("server", *CONTENTS, "projects", "certificates")
+# Storage pools are the server's, made before what names them (root disks).
+SECTIONS = ("server", "storage_pools", *CONTENTS, "projects", "certificates")
 
 
 def export_document(files_dir=None):
@@ -85,8 +88,13 @@ def export_document(files_dir=None):
     server = Server.objects.get(pk=Server.SINGLETON_ID)
     projects = Project.objects.order_by("name")
     default = next(project for project in projects if project.pk == Project.DEFAULT_ID)
+    pools = [
+        {"name": pool.name, "driver": pool.driver, "description": pool.description, "config": pool.config}
+        for pool in StoragePool.objects.order_by("name")
+    ]
     return {
         "server": {"config": dict(sorted(server.config.items()))},
+        "storage_pools": pools,
         **_project_contents(default, files_dir),
         "projects": [
             {
@@ -171,6 +179,8 @@ def import_document(document, files_dir=None):
     with transaction.atomic():
         if "server" in document:
             _import_server(document["server"] or {})
+        for item in _items(document, "storage_pools"):
+            _import_pool(item)
         _import_contents(document, Project.objects.get(pk=Project.DEFAULT_ID), files_dir)
         for item in _items(document, "projects"):
             _import_project(item, files_dir)
@@ -231,6 +241,24 @@ def _import_named(kind, model, item, project=None):
         return kind.write(stored.first(), item, project)
     except DocumentError as exc:
         raise DocumentError(f"{kind.name.capitalize()} {name!r}: {exc}") from exc
+
+
+def _import_pool(item):
+    """Create (POST, with its driver) or replace (PUT) a storage pool through the API's serializers."""
+    name = item.get("name", "")
+    if not isinstance(name, str):
+        raise DocumentError(f"Storage pool name {name!r} is not a string")
+    pool = StoragePool.objects.select_for_update().filter(name=name).first()
+    body = {key: item[key] for key in KINDS["storage-pool"].writable if key in item}
+    try:
+        if pool is None:
+            save_serializer(StoragePoolCreateSerializer(data={"name": name, "driver": item.get("driver", ""), **body}))
+        elif item.get("driver", pool.driver) != pool.driver:
+            raise DocumentError(f"Its driver is {pool.driver}, not {item['driver']}; delete it first to replace it")
+        else:
+            save_serializer(StoragePoolSerializer(pool, data=body))
+    except DocumentError as exc:
+        raise DocumentError(f"Storage pool {name!r}: {exc}") from exc
 
 
 def _import_forward(item, project):

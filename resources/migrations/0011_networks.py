@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('resources', '0009_image_fingerprint_per_project'),
+        ('resources', '0010_storage'),
     ]
 
     operations = [

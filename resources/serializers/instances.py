@@ -19,6 +19,7 @@ from ..instances import (
 from ..models import Instance, Profile, Project
 from ..network_usage import Usage, address_conflict
 from ..project_limits import Member, check_instance_update
+from ..storage_usage import new_instance_root_error, root_pool_change_error
 from .fields import (
     BoolField,
     ConfigField,
@@ -153,6 +154,7 @@ class InstanceSerializer(LXDModelSerializer):
     def validate(self, attrs):
         attrs = super().validate(attrs)
         if self.instance is not None:
+            self.check_root_pool(attrs)
             self.check_nic_conflicts(attrs)
         return attrs
 
@@ -189,6 +191,19 @@ class InstanceSerializer(LXDModelSerializer):
                 validated["config"] = self.validate_config({})
             validated = {**defaults, **validated}
         return validated
+
+    def check_root_pool(self, attrs):
+        """An update may not move the instance's root disk to another pool (LXD's text)."""
+        if "devices" in attrs or "profiles" in attrs:
+            current = self.instance.profile_list()
+            error = root_pool_change_error(
+                current,
+                self.instance.devices,
+                attrs.get("profiles", current),
+                attrs.get("devices", self.instance.devices),
+            )
+            if error:
+                raise lxd_operation_error(error)
 
     def update(self, instance, validated_data):
         profiles = validated_data.pop("profiles", None)
@@ -290,8 +305,7 @@ class InstanceCreateSerializer(InstanceSerializer):
             volatile = {**initial_volatile(None), **instance_copies.copied_volatile(copied)}
         validated_data["config"] = {**config, **volatile}
         validated_data["project"] = Project.objects.get(name=self.project_name())
-        if profiles is None:
-            profiles = resolve_profiles(self._default_profile_names(), self.project_name())
+        profiles = self.chosen_profiles(profiles)
         validated_data["metadata"] = instance_metadata.from_image(image) if image is not None else None
         instance = Instance.objects.create(**validated_data)
         set_instance_profiles(instance, profiles)
@@ -321,6 +335,19 @@ class InstanceCreateSerializer(InstanceSerializer):
             {key: device for key, device in devices.items() if isinstance(device, dict)},
             [str(p) for p in profiles] if isinstance(profiles, list) else self._default_profile_names(),
         )
+
+    def chosen_profiles(self, profiles):
+        """The profiles the request names; none (null) means the image's, or "default", as in LXD."""
+        if profiles is not None:
+            return profiles
+        return resolve_profiles(self._default_profile_names(), self.project_name())
+
+    def validate(self, attrs):
+        # The root disk resolves to an existing pool (LXD checks it as it initialises the instance).
+        error = new_instance_root_error(self.chosen_profiles(attrs.get("profiles")), attrs.get("devices", {}))
+        if error:
+            raise lxd_operation_error(error)
+        return attrs
 
     def validate_profiles(self, value):
         if self.initial_data.get("profiles") is None:

@@ -9,6 +9,7 @@ from ..go import go_quote
 from ..models import Profile, Project
 from ..prepared import shown_rows
 from ..project_limits import check_profile_update
+from ..storage_usage import profile_root_change_error
 from .fields import (
     MAX_NAME_LENGTH,
     ConfigField,
@@ -68,6 +69,14 @@ class ProfileSerializer(LXDModelSerializer):
         config = validated_data.get("config", instance.config)
         judged_by_project(check_profile_update, instance, config, validated_data.get("devices", instance.devices))
         return super().update(instance, validated_data)
+
+    def validate(self, attrs):
+        if self.instance is not None and "devices" in attrs:
+            error = profile_root_change_error(self.instance, attrs["devices"])
+            if error:
+                # LXD answers 500 with this text; the client's change is refused: 400.
+                raise lxd_error(error)
+        return attrs
 
 
 def validate_profile_name(name):

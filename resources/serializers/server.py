@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from .. import config_keys
 from ..etags import ETagSerializer
 from ..extensions import API_EXTENSIONS
-from ..models import Server
+from ..models import Server, StoragePool
 from ..server_identity import https_addresses, served_certificate
 from .fields import (
     GoField,
@@ -77,8 +77,29 @@ class ServerSerializer(LXDModelSerializer):
                 **server_environment(),
                 "addresses": https_addresses(instance.config),
                 **served_identity(),
+                **storage_environment(),
             },
         }
+
+
+# The drivers lxdsite records pools of (LXD lists those its host has the tools for), and the
+# version LXD's dir driver reports; the others' versions are their tools', absent here.
+STORAGE_DRIVERS = [("btrfs", "", False), ("ceph", "", True), ("cephfs", "", True), ("dir", "1", False)]
+STORAGE_DRIVERS += [("lvm", "", False), ("zfs", "", False)]
+
+
+def storage_environment():
+    """``storage``, ``storage_version``: the drivers of the pools that exist (``lxc`` prints its
+    first-run hint while there are none), and the drivers pools may be made with."""
+    used = sorted(set(StoragePool.objects.values_list("driver", flat=True)))
+    versions = {name: version for name, version, _ in STORAGE_DRIVERS}
+    return {
+        "storage": " | ".join(used),
+        "storage_version": " | ".join(versions.get(name, "") for name in used),
+        "storage_supported_drivers": [
+            {"Name": name, "Version": version, "Remote": remote} for name, version, remote in STORAGE_DRIVERS
+        ],
+    }
 
 
 def untrusted_server_info():

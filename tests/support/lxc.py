@@ -43,10 +43,11 @@ def comparable(result):
 
 @contextlib.contextmanager
 def storage_pool(real_lxd):
-    """A ``default`` dir pool and a root disk in the default profile on the daemon the session shares.
+    """A ``default`` dir pool and a root disk in the default profile on the server at ``real_lxd``
+    (the daemon the session shares, or a live lxdsite: the same set-up on both).
 
-    Both go again afterwards: lxc prints its first-run hint only for a daemon without a pool
-    (lxdsite has none), so a pool left behind would change what other tests compare.
+    Both go again afterwards: lxc prints its first-run hint only for a server without a pool,
+    so a pool left behind on the shared daemon would change what other tests compare.
     """
     assert unix_request(real_lxd, "POST", "/1.0/storage-pools", {"name": "default", "driver": "dir"})[0] == 201
     unix_request(real_lxd, "PATCH", "/1.0/profiles/default", {"devices": ROOT_DISK})

@@ -1,6 +1,6 @@
 """``manage.py import_from_lxd --socket PATH``: copy a running LXD's objects into lxdsite.
 
-Server config, profiles, images (their files included) and aliases, then instances with
+Server config, storage pools, profiles, images (their files included) and aliases, then instances with
 their snapshots. Everything but the server-managed parts goes through lxdsite's own API,
 called in-process, so it passes the same validation as any client's request; the
 server-managed parts (volatile keys, status, times, snapshots) are stored by the same code as
@@ -126,6 +126,8 @@ PROJECTS = ("/1.0/projects", "import_project", "projects", None)
 # The "feature" of what the server keeps once, outside projects (its trust store).
 SERVER_WIDE = "server"
 COLLECTIONS = [
+    # Storage pools first: the root disks of profiles and instances name them.
+    ("/1.0/storage-pools", "import_storage_pool", "storage pools", SERVER_WIDE),
     PROJECTS,
     # Networks before profiles and instances (their NICs name them); zones before networks (a
     # network's dns.zone.* names them).
@@ -165,8 +167,11 @@ class Command(BaseCommand):
         site.write("PATCH", "/1.0", {"config": config})
         projects = lxd.get("/1.0/projects?recursion=1")
         # (collection, project's query, importer, objects), in the order they are written.
-        found = [(PROJECTS, "", projects)]
-        for collection in COLLECTIONS[1:]:
+        found = []
+        for collection in COLLECTIONS:
+            if collection is PROJECTS:
+                found.append((PROJECTS, "", projects))
+                continue
             for project in projects:
                 if _owns(project, collection[3]):
                     query = Project.url_query(project["name"])
@@ -189,6 +194,17 @@ class Command(BaseCommand):
             site.write("POST", "/1.0/projects", {"name": project["name"], **body})
         else:
             site.write("PUT", _url("projects", project["name"]), body)
+
+    def import_storage_pool(self, lxd, site, pool, query):
+        body = {"description": pool["description"], "config": pool["config"]}
+        status, current = site.request("GET", _url("storage-pools", pool["name"]))
+        if status == 404:
+            site.write("POST", "/1.0/storage-pools", {"name": pool["name"], "driver": pool["driver"], **body})
+        else:
+            # A pool's source is fixed once made (LXD's rule): the one lxdsite recorded stays.
+            source = current["metadata"]["config"].get("source", "")
+            config = {**pool["config"], "source": source}
+            site.write("PUT", _url("storage-pools", pool["name"]), {**body, "config": config})
 
     def import_network_acl(self, lxd, site, acl, query):
         """An ACL, in LXD's order (that of creation: a rule names ACLs made before it)."""
