@@ -21,6 +21,7 @@ from resources.server_identity import generate_certificate
 from tests.support.image_files import split_image, unified_image
 from tests.support.images import make_image
 from tests.support.live_server import REPO_ROOT
+from tests.support.lxc import ROOT_DISK
 
 # Instances live in a pool: their root disks resolve to one (tests/test_storage_instances.py).
 pytestmark = pytest.mark.usefixtures("default_pool")
@@ -440,7 +441,7 @@ def test_export_and_import_carry_images_and_aliases_with_their_files(api, profil
 
 
 @pytest.mark.django_db
-def test_export_and_import_carry_every_projects_objects(api, profile, images_dir, tmp_path, upload):
+def test_export_and_import_carry_every_projects_objects(api, default_pool, profile, images_dir, tmp_path, upload):
     features = {"features.profiles": "true", "features.images": "true", "limits.instances": "5"}
     assert api.post("/1.0/projects", {"name": "p2", "description": "second", "config": features}).status_code == 201
     # The same names in two projects stay two objects.
@@ -448,7 +449,7 @@ def test_export_and_import_carry_every_projects_objects(api, profile, images_dir
     fingerprint = upload(unified_image(), url="/1.0/images?project=p2").fingerprint
     api.post("/1.0/images/aliases?project=p2", {"name": "tiny", "target": fingerprint})
     for query in ("", "?project=p2"):
-        body = {"name": "c1", "source": {"type": "none"}, "profiles": ["p1"]}
+        body = {"name": "c1", "source": {"type": "none"}, "profiles": ["p1"], "devices": ROOT_DISK}
         api_operation(api.post(f"/1.0/instances{query}", body))
     api_operation(api.post("/1.0/instances/c1/snapshots?project=p2", {"name": "s1"}))
     exported, files = tmp_path / "export.yaml", tmp_path / "files"
@@ -475,6 +476,7 @@ def test_export_and_import_carry_every_projects_objects(api, profile, images_dir
     assert [(alias["name"], alias["target"]) for alias in project["aliases"]] == [("tiny", fingerprint)]
     assert [(i["name"], [s["name"] for s in i["snapshots"]]) for i in project["instances"]] == [("c1", ["s1"])]
     assert yaml.safe_load(shown.stdout)["config"] == {"limits.cpu": "4"}
+    assert [pool["name"] for pool in document["storage_pools"]] == ["default"]
 
 
 @pytest.mark.django_db

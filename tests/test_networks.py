@@ -421,7 +421,7 @@ def test_a_network_names_acls_and_zones_that_exist(api, bridge, config, message)
 
 
 @pytest.mark.django_db
-def test_nics_get_lxds_volatile_mac_and_interface_name(api, bridge):
+def test_nics_get_lxds_volatile_mac_and_interface_name(api, bridge, default_pool):
     devices = {"eth0": {"type": "nic", "network": "br0", "name": "eth0"}, "e2": {"type": "nic", "network": "br0"}}
     body = {"name": "c1", "source": {"type": "none"}, "devices": devices}
 
