@@ -274,9 +274,12 @@ def _restricted_steps(conf, socket_path, lxd_dir, pid=None):
 
 
 def _cleanup_project(socket_path, name):
+    """Delete the project and what it holds (its instances' deletion awaited)."""
     for url in unix_request(socket_path, "GET", f"/1.0/instances?project={name}")[2].get("metadata") or []:
-        unix_request(socket_path, "DELETE", url)
-    unix_request(socket_path, "DELETE", "/1.0/profiles/made")
+        status, headers, _ = unix_request(socket_path, "DELETE", url)
+        if status == 202:
+            unix_request(socket_path, "GET", headers["Location"] + "/wait?timeout=30")
+    unix_request(socket_path, "DELETE", f"/1.0/profiles/made?project={name}")
     unix_request(socket_path, "DELETE", f"/1.0/projects/{name}")
 
 
@@ -284,13 +287,18 @@ def test_a_restricted_client_is_confined_as_lxd_confines_it(real_lxd, tmp_path):
     pid, _ = _daemon_listening(real_lxd)
     try:
         with storage_pool(real_lxd):
-            from_lxd = _restricted_steps(tmp_path / "lxd-client", real_lxd, real_lxd.parent, pid)
+            try:
+                from_lxd = _restricted_steps(tmp_path / "lxd-client", real_lxd, real_lxd.parent, pid)
+            finally:
+                # Before the pool goes: what the project holds uses it.
+                _cleanup_project(real_lxd, "mine")
     finally:
         _daemon_closed(real_lxd)
-        _cleanup_project(real_lxd, "mine")
     port = free_port()
-    with running_server(tmp_path / "site", args=["--https", f"127.0.0.1:{port}"]) as server:
+    site = running_server(tmp_path / "site", args=["--https", f"127.0.0.1:{port}"])
+    with site as server, storage_pool(server.socket_path):
         from_site = _restricted_steps(tmp_path / "site-client", server.socket_path, server.lxd_dir)
+        _cleanup_project(server.socket_path, "mine")
 
     for step, (lxd_result, site_result) in enumerate(zip(from_lxd, from_site, strict=True)):
         assert (step, site_result) == (step, lxd_result)

@@ -122,6 +122,7 @@ def test_concurrent_creates_never_pass_a_projects_instance_limit(tmp_path, datab
     with contextlib.ExitStack() as stack:
         env = {"DATABASE_URL": stack.enter_context(postgres_database())} if database == "postgresql" else {}
         server = stack.enter_context(running_server(tmp_path / "lxd", workers=WORKERS, env=env))
+        serve_default_pool(server.socket_path)
         config = {"features.profiles": "false", "limits.instances": "3"}
         assert server.request("POST", "/1.0/projects", {"name": "lim", "config": config})[0] == 201
 
