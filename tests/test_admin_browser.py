@@ -198,6 +198,11 @@ def try_it_out(browser, tag, operation_id, fields, body=None):
     wait = WebDriverWait(browser, 30)
     # Swagger UI's element ids escape the dots of the operation id with a backslash.
     element_id = f"operations-{tag}-{operation_id}".replace(".", "\\.")
+    # The sections open collapsed: open the operation's own.
+    if not browser.find_elements(By.XPATH, f"//*[@id='{element_id}']"):
+        section = wait.until(expected_conditions.element_to_be_clickable((By.ID, f"operations-tag-{tag}")))
+        browser.execute_script("arguments[0].scrollIntoView()", section)
+        section.click()
     operation = wait.until(expected_conditions.presence_of_element_located((By.XPATH, f"//*[@id='{element_id}']")))
     browser.execute_script("arguments[0].scrollIntoView()", operation)
     operation.find_element(By.CSS_SELECTOR, ".opblock-summary-control").click()
