@@ -162,15 +162,17 @@ def test_one_image_in_two_projects_prints_what_lxd_prints_and_launches(real_lxd,
     image.write_bytes(busybox_image())
     fingerprint = hashlib.sha256(image.read_bytes()).hexdigest()
     _both(real_lxd, lxdsite_server, tmp_path, ("project", "list"))
-    with storage_pool(real_lxd):
+    with storage_pool(real_lxd), storage_pool(lxdsite_server.socket_path):
         try:
             for args in image_commands(image):
                 theirs, ours = _both(real_lxd, lxdsite_server, tmp_path, args)
                 assert ours == theirs, args
         finally:
-            unix_request(real_lxd, "PUT", "/1.0/instances/c2/state?project=lp1", {"action": "stop", "force": True})
-            unix_request(real_lxd, "DELETE", "/1.0/instances/c2?project=lp1")
-            _release_pool(real_lxd)
+            for socket_path in (real_lxd, lxdsite_server.socket_path):
+                stop = {"action": "stop", "force": True}
+                unix_request(socket_path, "PUT", "/1.0/instances/c2/state?project=lp1", stop)
+                unix_request(socket_path, "DELETE", "/1.0/instances/c2?project=lp1")
+                _release_pool(socket_path)
             for query in ("", "?project=lp1"):
                 status, headers, _ = unix_request(real_lxd, "DELETE", f"/1.0/images/{fingerprint}{query}")
                 if status == 202:

@@ -17,7 +17,7 @@ FEATURES = {"features.profiles": "true", "features.images": "true", "features.st
 def limited(real_lxd, lxdsite_server, projects):
     """Project dp1 with its own default profile (a root disk on the daemon's pool), and a function
     that creates an instance in it on both servers and checks both operations succeeded."""
-    with storage_pool(real_lxd):
+    with storage_pool(real_lxd), storage_pool(lxdsite_server.socket_path):
         same(*projects("POST", "/1.0/projects", {"name": PROJECT, "config": FEATURES}), 201)
         same(*projects("PATCH", f"/1.0/profiles/default?project={PROJECT}", {"devices": ROOT_DISK}), 200)
 
@@ -31,10 +31,12 @@ def limited(real_lxd, lxdsite_server, projects):
         try:
             yield create
         finally:
-            # The pool goes afterwards only once nothing uses it.
-            for url in unix_request(real_lxd, "GET", f"/1.0/instances?project={PROJECT}")[2]["metadata"]:
-                ended(lambda *args: unix_request(real_lxd, *args), unix_request(real_lxd, "DELETE", url))
-            unix_request(real_lxd, "PUT", f"/1.0/profiles/default?project={PROJECT}", {})
+            # The pools go afterwards only once nothing uses them.
+            for socket_path in (real_lxd, lxdsite_server.socket_path):
+                request = lambda *args, socket_path=socket_path: unix_request(socket_path, *args)  # noqa: E731
+                for url in request("GET", f"/1.0/instances?project={PROJECT}")[2]["metadata"]:
+                    ended(request, request("DELETE", url))
+                request("PUT", f"/1.0/profiles/default?project={PROJECT}", {})
 
 
 def _project_config(**config):
