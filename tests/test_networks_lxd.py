@@ -13,7 +13,7 @@ import re
 import pytest
 
 from tests.support.live_server import running_server, unix_request
-from tests.support.lxc import ROOT_DISK, comparable, run_lxc, storage_pool
+from tests.support.lxc import comparable, run_lxc, storage_pool
 from tests.support.real_lxd import OWN_NETNS
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
@@ -233,10 +233,9 @@ def test_lxc_init_and_network_attach_print_what_they_print_against_lxd(real_lxd,
         assert ours == lxd, args
         return ours
 
-    # lxc's first-run hint depends on the daemon's storage pools (lxdsite has none): spent here.
+    # lxc's first-run hint depends on the servers' storage pools (none yet): spent here.
     same("network", "list")
-    lxdsite_netns.request("PATCH", "/1.0/profiles/default", {"devices": ROOT_DISK})
-    with storage_pool(real_lxd):
+    with storage_pool(real_lxd), storage_pool(lxdsite_netns.socket_path):
         try:
             same("network", "create", "dbr0", "ipv4.address=none", "ipv6.address=none")
             same("init", "--empty", "dc1", "-n", "nope")

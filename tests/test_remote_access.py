@@ -16,6 +16,7 @@ import pytest
 from resources.server_identity import generate_certificate
 from tests.support.image_files import unified_image
 from tests.support.live_server import free_port, running_server
+from tests.support.storage import serve_default_pool
 
 pytestmark = pytest.mark.live
 
@@ -201,7 +202,8 @@ def test_core_https_address_opens_and_closes_the_listener_without_a_restart(tmp_
 
 
 def test_lxc_imports_launches_and_edits_over_https(https_server, tmp_path):
-    _, url = https_server
+    server, url = https_server
+    serve_default_pool(server.socket_path)
     conf = tmp_path / "client"
     image = tmp_path / "image.tar.gz"
     image.write_bytes(unified_image())
@@ -212,7 +214,9 @@ def test_lxc_imports_launches_and_edits_over_https(https_server, tmp_path):
     listed = lxc(conf, "list", "site:", "--format", "csv", "-c", "ns")
     edited = subprocess.run(
         ["lxc", "profile", "edit", "site:default"],
-        input='config:\n  limits.cpu: "3"\ndescription: edited over https\ndevices: {}\n',
+        # The instance's root disk stays (the storage rules refuse a change that drops it).
+        input='config:\n  limits.cpu: "3"\ndescription: edited over https\ndevices:\n'
+        "  root:\n    path: /\n    pool: default\n    type: disk\n",
         env={"PATH": os.environ["PATH"], "HOME": str(conf / "home"), "LXD_CONF": str(conf / "lxc")},
         capture_output=True,
         text=True,
