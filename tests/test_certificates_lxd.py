@@ -279,8 +279,15 @@ def _cleanup_project(socket_path, name):
         status, headers, _ = unix_request(socket_path, "DELETE", url)
         if status == 202:
             unix_request(socket_path, "GET", headers["Location"] + "/wait?timeout=30")
-    unix_request(socket_path, "DELETE", f"/1.0/profiles/made?project={name}")
-    unix_request(socket_path, "DELETE", f"/1.0/projects/{name}")
+    for url in unix_request(socket_path, "GET", f"/1.0/profiles?project={name}")[2].get("metadata") or []:
+        if not url.startswith("/1.0/profiles/default?"):
+            unix_request(socket_path, "DELETE", url)
+    # The certificates restricted to it, which would keep it (and its root disk's pool) in use.
+    for certificate in unix_request(socket_path, "GET", "/1.0/certificates?recursion=1")[2].get("metadata") or []:
+        if name in (certificate.get("projects") or []):
+            unix_request(socket_path, "DELETE", f"/1.0/certificates/{certificate['fingerprint']}")
+    deleted = unix_request(socket_path, "DELETE", f"/1.0/projects/{name}")
+    assert deleted[0] == 200, deleted[2].get("error")
 
 
 def test_a_restricted_client_is_confined_as_lxd_confines_it(real_lxd, tmp_path):
