@@ -235,22 +235,37 @@ def test_requests_sent_together_on_one_connection_are_answered_in_order(lxdsite_
     assert answer.rindex(b'"description":"piped"') > answer.rindex(b"HTTP/1.1 200 OK")
 
 
-def test_an_upload_refused_before_its_body_is_read_gets_its_answer(lxdsite_server):
-    """The answer comes before the body is read; the rest of the body is read past, so the client
-    can finish sending, read the answer and use the connection again (not a reset mid-upload)."""
+def _refused_upload(socket_path, connection, then=b""):
+    """Everything the server answered to an 8 MiB upload into a missing project, sent whole
+    (then ``then``) before the answer is read: a reset mid-upload raises BrokenPipeError."""
     body = os.urandom(8 * 1024 * 1024)
     with socket.socket(socket.AF_UNIX) as client:
         client.settimeout(30)
-        client.connect(str(lxdsite_server.socket_path))
+        client.connect(str(socket_path))
         client.sendall(
-            b"POST /1.0/images?project=nosuch HTTP/1.1\r\nHost: lxd\r\n"
-            b"Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            b"POST /1.0/images?project=nosuch HTTP/1.1\r\nHost: lxd\r\nConnection: %s\r\n"
+            b"Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n%s" % (connection, len(body), body)
         )
-        client.sendall(b"GET /1.0 HTTP/1.1\r\nHost: lxd\r\nConnection: close\r\n\r\n")
+        client.sendall(then)
         answer = b""
         while chunk := client.recv(65536):
             answer += chunk
     refused, _, rest = answer.partition(b"\r\n\r\n")
     assert refused.startswith(b"HTTP/1.1 404 ")
     assert b"Fetch project database object: Project not found" in rest
+    return rest
+
+
+def test_an_upload_refused_before_its_body_is_read_gets_its_answer(lxdsite_server):
+    """The answer comes before the body is read; the rest of the body is read past, so the client
+    can finish sending, read the answer and use the connection again (not a reset mid-upload)."""
+    rest = _refused_upload(
+        lxdsite_server.socket_path, b"keep-alive", b"GET /1.0 HTTP/1.1\r\nHost: lxd\r\nConnection: close\r\n\r\n"
+    )
     assert b"HTTP/1.1 200 OK\r\n" in rest
+
+
+def test_an_upload_refused_on_a_closing_connection_gets_its_answer(lxdsite_server):
+    """lxc sends ``Connection: close`` on the unix socket: the body is read past before closing too."""
+    for _ in range(5):
+        _refused_upload(lxdsite_server.socket_path, b"close")

@@ -239,7 +239,10 @@ class Connection(asyncio.Protocol):
             return False
         keep = await self._send(request, answer)
         self.site.log_access(self, environ, answer, time.monotonic() - started)
-        return keep and await self._end_cycle(request)
+        # Read past the rest of the body even when the connection closes next (lxc asks for that
+        # on the unix socket): closing under a client still sending resets it before it reads.
+        read_past = await self._end_cycle(request)
+        return keep and read_past
 
     async def _send(self, request, answer):
         """Write ``answer``: at once when complete, else chunk by chunk as the client reads.
