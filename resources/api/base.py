@@ -375,7 +375,7 @@ class InProjectMixin:
         super().perform_create(serializer)
 
 
-class LXDModelViewSet(
+class LXDCrudViewSet(
     CachedReadMixin,
     ConditionalUpdateMixin,
     LifecycleMixin,
@@ -384,8 +384,12 @@ class LXDModelViewSet(
     CreateMixin,
     UpdateMixin,
     DestroyMixin,
-    RenameMixin,
     LXDViewSet,
 ):
-    """A resource with LXD's synchronous CRUD and rename, ETags, lifecycle events and kept answers
-    (as DRF's ModelViewSet)."""
+    """A resource with LXD's synchronous CRUD, ETags, lifecycle events and kept answers, which
+    LXD does not rename (a POST on one answers 501, as every unrouted method)."""
+
+
+class LXDModelViewSet(LXDCrudViewSet, RenameMixin):
+    """A resource with LXD's synchronous CRUD and rename (as DRF's ModelViewSet). RenameMixin
+    comes last so that LifecycleMixin's perform_rename wraps its own."""

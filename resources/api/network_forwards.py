@@ -11,34 +11,16 @@ from ..serializers.network_forwards import (
 )
 from ..serializers.networks import NOT_FOUND as NETWORK_NOT_FOUND
 from .base import (
-    CreateMixin,
-    DestroyMixin,
     InProjectMixin,
-    LifecycleMixin,
-    ListMixin,
-    LXDViewSet,
-    RetrieveMixin,
-    UpdateMixin,
+    LXDCrudViewSet,
     escaped,
 )
-from .cached_reads import CachedReadMixin
-from .conditional import ConditionalUpdateMixin, conditional_schema
+from .conditional import conditional_schema
 from .reads import InProject
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
-class NetworkForwardViewSet(
-    InProjectMixin,
-    CachedReadMixin,
-    ConditionalUpdateMixin,
-    LifecycleMixin,
-    ListMixin,
-    RetrieveMixin,
-    CreateMixin,
-    UpdateMixin,
-    DestroyMixin,
-    LXDViewSet,
-):
+class NetworkForwardViewSet(InProjectMixin, LXDCrudViewSet):
     """``/1.0/networks/NAME/forwards``: the forwards of a managed bridge of the project ``?project=``
     names (the default project's where it lacks ``features.networks``), by listen address."""
 

@@ -11,34 +11,13 @@ from ..serializers.network_zones import (
     NetworkZoneETagSerializer,
     NetworkZoneSerializer,
 )
-from .base import (
-    CreateMixin,
-    DestroyMixin,
-    InProjectMixin,
-    LifecycleMixin,
-    ListMixin,
-    LXDViewSet,
-    RetrieveMixin,
-    UpdateMixin,
-)
-from .cached_reads import CachedReadMixin
-from .conditional import ConditionalUpdateMixin, conditional_schema
+from .base import InProjectMixin, LXDCrudViewSet
+from .conditional import conditional_schema
 from .reads import InProject
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
-class NetworkZoneViewSet(
-    InProjectMixin,
-    CachedReadMixin,
-    ConditionalUpdateMixin,
-    LifecycleMixin,
-    ListMixin,
-    RetrieveMixin,
-    CreateMixin,
-    UpdateMixin,
-    DestroyMixin,
-    LXDViewSet,
-):
+class NetworkZoneViewSet(InProjectMixin, LXDCrudViewSet):
     """``/1.0/network-zones``: the zones of the project ``?project=`` names (the default
     project's where it lacks ``features.networks``); LXD 5.0.2 renames no zone."""
 

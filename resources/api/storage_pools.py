@@ -15,17 +15,8 @@ from ..serializers.storage_pools import (
     StoragePoolSerializer,
     check_pool_deletable,
 )
-from .base import (
-    CreateMixin,
-    DestroyMixin,
-    LifecycleMixin,
-    ListMixin,
-    LXDViewSet,
-    RetrieveMixin,
-    UpdateMixin,
-)
-from .cached_reads import CachedReadMixin
-from .conditional import ConditionalUpdateMixin, conditional_schema
+from .base import LXDCrudViewSet
+from .conditional import conditional_schema
 
 
 def pool_resources(pool):
@@ -45,17 +36,7 @@ def pool_resources(pool):
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
-class StoragePoolViewSet(
-    CachedReadMixin,
-    ConditionalUpdateMixin,
-    LifecycleMixin,
-    ListMixin,
-    RetrieveMixin,
-    CreateMixin,
-    UpdateMixin,
-    DestroyMixin,
-    LXDViewSet,
-):
+class StoragePoolViewSet(LXDCrudViewSet):
     """``/1.0/storage-pools``: storage pools (global, as in LXD: no project has its own). No
     rename: LXD 5.0.2 answers a POST on a pool 501, as every unrouted method."""
 
