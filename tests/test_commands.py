@@ -245,6 +245,24 @@ def manage(lxd_dir, *args, stdin=None):
     )
 
 
+def round_trip(tmp_path, with_files=False):
+    """Export this database, import the document into a fresh SQLite database under
+    ``tmp_path / "fresh"`` (new processes, as an operator would) and export that again: the
+    second export, which must equal the first, as a document."""
+    exported, fresh = tmp_path / "export.yaml", tmp_path / "fresh"
+    files = ["--with-files", str(tmp_path / "files")] if with_files else []
+    run("export", "--output", str(exported), *files)
+    fresh.mkdir()
+    migrated = manage(fresh, "migrate", "--verbosity", "0")
+    assert migrated.returncode == 0, migrated.stderr
+    imported = manage(fresh, "import", str(exported), *files)
+    assert imported.returncode == 0, imported.stderr
+    again = manage(fresh, "export", *(["--with-files", str(tmp_path / "again")] if with_files else []))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == exported.read_text()
+    return yaml.safe_load(again.stdout)
+
+
 @pytest.mark.django_db
 def test_export_then_import_into_an_empty_database_gives_the_same_document(api, profile, tmp_path):
     api.patch("/1.0", {"config": {"core.trust_password": "secret", "images.auto_update_interval": "12"}})
@@ -253,20 +271,7 @@ def test_export_then_import_into_an_empty_database_gives_the_same_document(api, 
     certificate = base64.b64encode(parse_certificate_pem(generate_certificate(client=True)[0])).decode()
     trusted = {"type": "client", "name": "ops", "restricted": True, "projects": ["default"]}
     assert api.post("/1.0/certificates", {**trusted, "certificate": certificate}).status_code == 201
-    exported = tmp_path / "export.yaml"
-    run("export", "--output", str(exported))
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-
-    migrated = manage(fresh, "migrate", "--verbosity", "0")
-    imported = manage(fresh, "import", str(exported))
-    again = manage(fresh, "export")
-
-    assert migrated.returncode == 0, migrated.stderr
-    assert imported.returncode == 0, imported.stderr
-    assert again.returncode == 0, again.stderr
-    assert again.stdout == exported.read_text()
-    document = yaml.safe_load(again.stdout)
+    document = round_trip(tmp_path)
     assert [p["name"] for p in document["profiles"]] == ["default", "p1", "quoted: 'yes' & \"no\""]
     assert document["server"]["config"]["core.trust_password"].startswith("pbkdf2_sha256$")
     assert [{key: c[key] for key in trusted} for c in document["certificates"]] == [trusted]
@@ -316,20 +321,8 @@ def instances(api, profile):
 
 @pytest.mark.django_db
 def test_export_and_import_carry_instances_and_snapshots(instances, tmp_path):
-    exported = tmp_path / "export.yaml"
-    run("export", "--output", str(exported))
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-
-    migrated = manage(fresh, "migrate", "--verbosity", "0")
-    imported = manage(fresh, "import", str(exported))
-    again = manage(fresh, "export")
-
-    assert migrated.returncode == 0, migrated.stderr
-    assert imported.returncode == 0, imported.stderr
-    assert again.returncode == 0, again.stderr
-    assert again.stdout == exported.read_text()
-    c1, v1 = yaml.safe_load(again.stdout)["instances"]
+    document = round_trip(tmp_path)
+    c1, v1 = document["instances"]
     stored = instances.get(name="c1")
     assert (c1["status"], c1["profiles"], c1["ephemeral"], c1["description"]) == (
         "Running",
@@ -354,18 +347,8 @@ def test_export_and_import_carry_instance_metadata_and_templates(instances, api,
     assert api.put("/1.0/instances/c1/metadata", metadata).status_code == 200
     template = b"\x00binary {{ name }}\xff"
     api.generic("POST", "/1.0/instances/c1/metadata/templates?path=h.tpl", template, "application/octet-stream")
-    exported = tmp_path / "export.yaml"
-    run("export", "--output", str(exported))
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-
-    manage(fresh, "migrate", "--verbosity", "0")
-    imported = manage(fresh, "import", str(exported))
-    again = manage(fresh, "export")
-
-    assert imported.returncode == 0, imported.stderr
-    assert again.stdout == exported.read_text()
-    c1 = next(item for item in yaml.safe_load(again.stdout)["instances"] if item["name"] == "c1")
+    document = round_trip(tmp_path)
+    c1 = next(item for item in document["instances"] if item["name"] == "c1")
     assert c1["metadata"]["properties"] == {"os": "tiny"}
     assert base64.b64decode(c1["templates"]["h.tpl"]) == template
 
@@ -416,20 +399,8 @@ def test_export_and_import_carry_images_and_aliases_with_their_files(api, profil
     )
     api.post("/1.0/images/aliases", {"name": "tiny", "description": "unified", "target": unified})
     api.post("/1.0/images/aliases", {"name": "split", "target": split})
-    exported, files = tmp_path / "export.yaml", tmp_path / "files"
-    run("export", "--output", str(exported), "--with-files", str(files))
+    document = round_trip(tmp_path, with_files=True)
     fresh = tmp_path / "fresh"
-    fresh.mkdir()
-
-    migrated = manage(fresh, "migrate", "--verbosity", "0")
-    imported = manage(fresh, "import", str(exported), "--with-files", str(files))
-    again = manage(fresh, "export", "--with-files", str(tmp_path / "again"))
-
-    assert migrated.returncode == 0, migrated.stderr
-    assert imported.returncode == 0, imported.stderr
-    assert again.returncode == 0, again.stderr
-    assert again.stdout == exported.read_text()
-    document = yaml.safe_load(again.stdout)
     assert {image["fingerprint"]: image["profiles"] for image in document["images"]} == {
         unified: ["p1", "default"],
         split: ["default"],
@@ -452,20 +423,8 @@ def test_export_and_import_carry_every_projects_objects(api, default_pool, profi
         body = {"name": "c1", "source": {"type": "none"}, "profiles": ["p1"], "devices": ROOT_DISK}
         api_operation(api.post(f"/1.0/instances{query}", body))
     api_operation(api.post("/1.0/instances/c1/snapshots?project=p2", {"name": "s1"}))
-    exported, files = tmp_path / "export.yaml", tmp_path / "files"
-    run("export", "--output", str(exported), "--with-files", str(files))
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-
-    migrated = manage(fresh, "migrate", "--verbosity", "0")
-    imported = manage(fresh, "import", str(exported), "--with-files", str(files))
-    again = manage(fresh, "export")
-    shown = manage(fresh, "show", "profile", "p1", "--project", "p2")
-
-    assert migrated.returncode == 0, migrated.stderr
-    assert imported.returncode == 0, imported.stderr
-    assert again.stdout == exported.read_text()
-    document = yaml.safe_load(again.stdout)
+    document = round_trip(tmp_path, with_files=True)
+    shown = manage(tmp_path / "fresh", "show", "profile", "p1", "--project", "p2")
     assert [instance["name"] for instance in document["instances"]] == ["c1"]
     assert document["images"] == document["aliases"] == []
     [project] = document["projects"]
@@ -759,18 +718,7 @@ def test_export_and_import_carry_networks_acls_and_zones_before_the_nics_naming_
     port = {"protocol": "tcp", "listen_port": "80", "target_address": "10.0.0.5"}
     api.post("/1.0/networks", {"name": "br1", "config": {"ipv4.address": "10.0.0.1/24", "ipv6.address": "none"}})
     assert api.post("/1.0/networks/br1/forwards", {"listen_address": "192.0.2.1", "ports": [port]}).status_code == 201
-    exported = tmp_path / "export.yaml"
-    run("export", "--output", str(exported))
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-
-    assert manage(fresh, "migrate", "--verbosity", "0").returncode == 0
-    imported = manage(fresh, "import", str(exported))
-    again = manage(fresh, "export")
-
-    assert imported.returncode == 0, imported.stderr
-    assert again.stdout == exported.read_text()
-    document = yaml.safe_load(again.stdout)
+    document = round_trip(tmp_path)
     assert [(n["name"], n["type"]) for n in document["networks"]] == [
         ("br0", "bridge"),
         ("mv0", "macvlan"),
@@ -789,17 +737,7 @@ def test_export_and_import_carry_a_projects_networks(api, tmp_path):
         api.post("/1.0/networks?project=own", {"name": "ovn0", "config": {"network": "x", **none}}).status_code == 201
     )
     assert api.post("/1.0/network-acls?project=own", {"name": "a1"}).status_code == 201
-    exported = tmp_path / "export.yaml"
-    run("export", "--output", str(exported))
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-
-    assert manage(fresh, "migrate", "--verbosity", "0").returncode == 0
-    imported = manage(fresh, "import", str(exported))
-    again = manage(fresh, "export")
-
-    assert imported.returncode == 0, imported.stderr
-    assert again.stdout == exported.read_text()
-    (own,) = yaml.safe_load(again.stdout)["projects"]
+    document = round_trip(tmp_path)
+    (own,) = document["projects"]
     assert [(n["name"], n["type"]) for n in own["networks"]] == [("ovn0", "ovn")]
     assert [a["name"] for a in own["network_acls"]] == ["a1"]
