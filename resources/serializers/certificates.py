@@ -42,6 +42,9 @@ class CertificateSerializer(LXDModelSerializer):
     """A certificate as LXD shows it. PUT replaces name, restricted and projects (its type cannot
     change, its certificate is the one it was added with); PATCH merges them."""
 
+    # PUT is a full replace, as LXD decodes it into an empty CertificatePut.
+    put_defaults = {"name": "", "type": "", "restricted": False, "project_links": []}
+
     name = StringField(required=False)
     type = StringField(required=False)
     restricted = BoolField(required=False)
@@ -51,13 +54,6 @@ class CertificateSerializer(LXDModelSerializer):
         model = Certificate
         fields = ["name", "type", "restricted", "projects", "certificate", "fingerprint"]
         read_only_fields = ["certificate", "fingerprint"]
-
-    def to_internal_value(self, data):
-        validated = super().to_internal_value(data)
-        if not self.partial:
-            # PUT is a full replace, as LXD decodes it into an empty CertificatePut.
-            validated = {"name": "", "type": "", "restricted": False, "project_links": [], **validated}
-        return validated
 
     def validate(self, attrs):
         if self.instance is not None and attrs.get("type", self.instance.type) != self.instance.type:

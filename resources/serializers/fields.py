@@ -1,5 +1,6 @@
 """The building blocks of every serializer: Go-typed fields, LXD's error texts, the model base."""
 
+import copy
 import datetime
 
 from drf_spectacular.types import OpenApiTypes
@@ -76,6 +77,14 @@ class LXDModelSerializer(PlannedRepresentationMixin, serializers.ModelSerializer
     serializer, and DRF's deep copy re-runs every field's ``__init__`` (about a tenth of a
     profile GET).
     """
+
+    # What a PUT, a full replace as in LXD, resets when its body leaves it out.
+    put_defaults = {}
+
+    def to_internal_value(self, data):
+        validated = super().to_internal_value(data)
+        # Copied: a default map must not be shared between requests that fill it in.
+        return validated if self.partial else {**copy.deepcopy(self.put_defaults), **validated}
 
     def get_fields(self):
         cls = type(self)

@@ -39,6 +39,8 @@ def _project_acl_names(project_name):
 class NetworkACLSerializer(LXDModelSerializer):
     """An ACL as LXD shows it; PUT replaces everything, PATCH merges config and keeps what it leaves out."""
 
+    put_defaults = {"description": "", "egress": [], "ingress": [], "config": {}}
+
     description = StringField(required=False)
     egress = RulesField(required=False)
     ingress = RulesField(required=False)
@@ -58,8 +60,6 @@ class NetworkACLSerializer(LXDModelSerializer):
 
     def validate(self, attrs):
         current = self.instance
-        if not self.partial:
-            attrs = {"description": "", "egress": [], "ingress": [], "config": {}, **attrs}
         config = merge_config(current.config if current else {}, attrs.get("config", {}), partial=self.partial)
         ingress = attrs.get("ingress", current.ingress if current else [])
         egress = attrs.get("egress", current.egress if current else [])

@@ -43,6 +43,8 @@ def _failed(verb, exc):
 class NetworkForwardSerializer(LXDModelSerializer):
     """A forward as LXD shows it; PUT replaces, PATCH merges config and keeps ports it leaves out."""
 
+    put_defaults = {"description": "", "config": {}, "ports": []}
+
     description = StringField(required=False)
     config = ConfigField(required=False)
     ports = PortsField(required=False)
@@ -66,8 +68,6 @@ class NetworkForwardSerializer(LXDModelSerializer):
         return self.instance.listen_address
 
     def validate(self, attrs):
-        if not self.partial:
-            attrs = {"description": "", "config": {}, "ports": [], **attrs}
         current = self.instance
         config = merge_config(current.config if current else {}, attrs.get("config", {}), partial=self.partial)
         if config.get("target_address"):

@@ -14,6 +14,8 @@ NOT_FOUND = "Network zone not found"
 class NetworkZoneSerializer(LXDModelSerializer):
     """A zone as LXD shows it; PUT replaces config and description, PATCH merges config."""
 
+    put_defaults = {"description": "", "config": {}}
+
     description = StringField(required=False)
     config = ConfigField(required=False)
     used_by = serializers.SerializerMethodField()
@@ -27,8 +29,6 @@ class NetworkZoneSerializer(LXDModelSerializer):
         return getattr(zone, "used_by", [])
 
     def validate(self, attrs):
-        if not self.partial:
-            attrs = {"description": "", "config": {}, **attrs}
         current = self.instance.config if self.instance else {}
         config = merge_config(current, attrs.get("config", {}), partial=self.partial)
         try:

@@ -27,6 +27,8 @@ class NetworkSerializer(LXDModelSerializer):
     Host interfaces are shown through unsaved rows (``managed`` false), as LXD shows them.
     """
 
+    put_defaults = {"config": {}, "description": ""}
+
     config = ConfigField(required=False)
     description = StringField(required=False)
     managed = serializers.SerializerMethodField()
@@ -67,11 +69,9 @@ class NetworkSerializer(LXDModelSerializer):
 
     def to_internal_value(self, data):
         validated = super().to_internal_value(data)
-        if not self.partial:
-            # PUT is a full replace: what the body leaves out is reset, as LXD does.
-            validated = {"config": {}, "description": "", **validated}
-            if "config" not in data:
-                validated["config"] = self.validate_config({})
+        if not self.partial and "config" not in data:
+            # The keys LXD fills in on a config the PUT leaves out.
+            validated["config"] = self.validate_config({})
         return validated
 
 

@@ -26,6 +26,8 @@ from .networks import network_lookup
 class ProfileSerializer(LXDModelSerializer):
     """A profile as LXD shows it; PUT replaces config, description and devices, PATCH merges."""
 
+    put_defaults = {"config": {}, "description": "", "devices": {}}
+
     config = ConfigField(required=False)
     description = StringField(required=False)
     devices = DevicesField(required=False)
@@ -57,13 +59,6 @@ class ProfileSerializer(LXDModelSerializer):
         except config_keys.ConfigError as exc:
             raise lxd_error(str(exc)) from exc
         return devices
-
-    def to_internal_value(self, data):
-        validated = super().to_internal_value(data)
-        if not self.partial:
-            # PUT is a full replace: what the body leaves out is reset, as LXD does.
-            validated = {"config": {}, "description": "", "devices": {}, **validated}
-        return validated
 
     def update(self, instance, validated_data):
         config = validated_data.get("config", instance.config)

@@ -24,6 +24,8 @@ _FIXED_KEYS = {
 class StoragePoolSerializer(LXDModelSerializer):
     """A pool as LXD shows it; PUT replaces config and description, PATCH merges them."""
 
+    put_defaults = {"config": {}, "description": ""}
+
     config = ConfigField(required=False)
     description = StringField(required=False)
     used_by = serializers.SerializerMethodField()
@@ -56,13 +58,6 @@ class StoragePoolSerializer(LXDModelSerializer):
         except config_keys.ConfigError as exc:
             raise lxd_error(str(exc)) from exc
         return config
-
-    def to_internal_value(self, data):
-        validated = super().to_internal_value(data)
-        if not self.partial:
-            # PUT is a full replace: what the body leaves out is reset, as LXD does.
-            validated = {"config": {}, "description": "", **validated}
-        return validated
 
     def validate(self, attrs):
         if self.instance is not None and "config" in attrs:
