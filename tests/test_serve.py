@@ -246,7 +246,8 @@ def _refused_upload(socket_path, connection, then=b""):
             b"POST /1.0/images?project=nosuch HTTP/1.1\r\nHost: lxd\r\nConnection: %s\r\n"
             b"Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n%s" % (connection, len(body), body)
         )
-        client.sendall(then)
+        if then:
+            client.sendall(then)
         answer = b""
         while chunk := client.recv(65536):
             answer += chunk
