@@ -17,6 +17,10 @@ API_EXTENSIONS = [
     "operation_description",
     # Instance creates with source.type copy (`lxc copy`), with instance_only (`--instance-only`).
     "container_only_migration",
+    # POST /1.0/instances/NAME with migration and a pool or project: `lxc move -s POOL` and
+    # `lxc move --target-project P` move the instance on the server (resources/instance_moves.py).
+    "instance_pool_move",
+    "instance_project_move",
     # /1.0/instances/NAME/metadata and /metadata/templates (`lxc config metadata|template`).
     "container_edit_metadata",
     # /1.0/instances (lxc uses /1.0/containers without it), filter= on lists, and

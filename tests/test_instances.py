@@ -361,3 +361,30 @@ def test_backups_are_an_empty_list_and_cannot_be_made(api, c1, prefix):
     refused = api.post(f"{prefix}/c1/backups", {"name": "b1"})
     assert (refused.status_code, refused.json()["error"]) == (501, "not implemented")
     assert "container_backup" in api.get("/1.0").json()["metadata"]["api_extensions"]
+
+
+@pytest.mark.django_db
+def test_a_move_into_a_full_project_fails_its_operation_and_changes_nothing(api, c1):
+    """The target project's limits are judged as for a create there; the instance stays as it was."""
+    api.post("/1.0/projects", {"name": "full", "config": {"features.profiles": "false", "limits.instances": "0"}})
+    before = api.get("/1.0/instances/c1").json()["metadata"]
+
+    moved = _operation(api.post("/1.0/instances/c1", {"name": "c1", "migration": True, "project": "full"}))
+
+    assert (moved.status, moved.err) == (
+        "Failure",
+        'Failed creating instance record: Reached maximum number of instances in project "full"',
+    )
+    assert api.get("/1.0/instances/c1").json()["metadata"] == before
+    assert api.get("/1.0/instances?project=full").json()["metadata"] == []
+
+
+@pytest.mark.django_db
+def test_a_move_to_another_pool_keeps_the_instance_and_names_the_pool_in_its_root_disk(api, c1):
+    assert api.post("/1.0/storage-pools", {"name": "fast", "driver": "dir"}).status_code == 201
+    api_answer = api.post("/1.0/instances/c1", {"name": "c1", "migration": True, "pool": "fast"})
+
+    assert _operation(api_answer).status == "Success"
+    metadata = api.get("/1.0/instances/c1").json()["metadata"]
+    assert metadata["devices"]["root"] == {"path": "/", "pool": "fast", "type": "disk"}
+    assert api.get("/1.0/storage-pools/fast").json()["metadata"]["used_by"] == ["/1.0/instances/c1"]

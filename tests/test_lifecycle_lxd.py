@@ -16,7 +16,7 @@ import pytest
 from tests.support.busybox_image import busybox_image
 from tests.support.events_client import EventsClient
 from tests.support.live_server import running_server, unix_request
-from tests.support.lxc import comparable, run_lxc, storage_pool
+from tests.support.lxc import ROOT_DISK, comparable, run_lxc, storage_pool
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
 
@@ -607,3 +607,105 @@ def test_lxc_copy_prints_what_lxd_prints(clean):
     ):
         theirs, mine = (unix_request(socket_path, method, path, body)[::2] for socket_path in clean.both)
         assert mine == theirs, (method, path)
+
+
+# `lxc move` on one server: across pools (-s) and projects (--target-project), with a new name
+# or not, refused where LXD refuses (a running instance: live needs CRIU, stateless needs a stop).
+MOVES = [
+    ("config", "set", "m1", "user.a", "1"),
+    ("snapshot", "m1", "s1"),
+    ("move", "m1", "-s", "pool2"),
+    ("config", "show", "m1"),
+    ("config", "show", "m1/s1"),
+    ("move", "m1", "m2", "-s", "default"),
+    ("move", "m2", "--target-project", "mv"),
+    ("config", "show", "m2", "--project", "mv"),
+    ("info", "m2", "--project", "mv"),
+    ("list", "--project", "mv", "--format", "csv", "-c", "ns"),
+    ("move", "m2", "--project", "mv", "--target-project", "mv"),
+    ("move", "m2", "--project", "mv", "--target-project", "nosuch"),
+    ("move", "m2", "--project", "mv", "-s", "nosuch"),
+    ("move", "m2", "--project", "mv", "--target-project", "mvp"),
+    ("config", "show", "m2", "--project", "mvp"),
+    ("start", "m2", "--project", "mvp"),
+    ("move", "m2", "--project", "mvp", "--target-project", "default"),
+    ("move", "m2", "--project", "mvp", "--target-project", "default", "--stateless"),
+    ("move", "m2", "--project", "mvp", "-s", "pool2", "--stateless"),
+    ("stop", "m2", "--project", "mvp", "--force"),
+    ("move", "m2", "--project", "mvp", "--target-project", "default", "--instance-only"),
+    ("info", "m2"),
+    ("move", "m3", "--target-project", "mvp"),
+    ("list", "--format", "csv", "-c", "ns"),
+]
+
+
+@contextlib.contextmanager
+def move_targets(servers):
+    """On both servers: a second pool, a project sharing the default profiles (``mv``) and one
+    with its own (``mvp``), and a profile only the default project has; all go afterwards."""
+    setup = [
+        ("POST", "/1.0/storage-pools", {"name": "pool2", "driver": "dir"}),
+        ("POST", "/1.0/projects", {"name": "mv", "config": {"features.images": "false", "features.profiles": "false"}}),
+        ("POST", "/1.0/projects", {"name": "mvp", "config": {"features.images": "false"}}),
+        ("PATCH", "/1.0/profiles/default?project=mvp", {"devices": ROOT_DISK}),
+        ("POST", "/1.0/profiles", {"name": "pp", "config": {"user.p": "1"}}),
+    ]
+    try:
+        for socket_path in servers.both:
+            for method, path, body in setup:
+                assert unix_request(socket_path, method, path, body)[0] in (200, 201), (socket_path, path)
+        yield
+    finally:
+        for socket_path in servers.both:
+            for project in ("mv", "mvp", "default"):
+                listed = unix_request(socket_path, "GET", f"/1.0/instances?project={project}")[2]["metadata"] or []
+                for url in listed:
+                    name = url.split("?")[0].rsplit("/", 1)[1]
+                    query = f"?project={project}"
+                    request(
+                        socket_path, "PUT", f"/1.0/instances/{name}/state{query}", {"action": "stop", "force": True}
+                    )
+                    request(socket_path, "DELETE", f"/1.0/instances/{name}{query}")
+            unix_request(socket_path, "DELETE", "/1.0/profiles/pp")
+            unix_request(socket_path, "DELETE", "/1.0/profiles/pp?project=mvp")
+            for project in ("mv", "mvp"):
+                unix_request(socket_path, "DELETE", f"/1.0/projects/{project}")
+            unix_request(socket_path, "DELETE", "/1.0/storage-pools/pool2")
+        assert unix_request(servers.lxd, "GET", "/1.0/projects")[2]["metadata"] == ["/1.0/projects/default"]
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def cloud_init_id(socket_path, name, project="default"):
+    return unix_request(socket_path, "GET", f"/1.0/instances/{name}?project={project}")[2]["metadata"]["config"].get(
+        "volatile.cloud-init.instance-id"
+    )
+
+
+def test_lxc_move_across_pools_and_projects_prints_what_lxd_prints(clean):
+    with move_targets(clean):
+        kept = {}
+        for socket_path in clean.both:
+            create(socket_path, "m1")
+            create(socket_path, "m3", profiles=["default", "pp"])
+            kept[socket_path] = cloud_init_id(socket_path, "m3")
+        answers = []
+        for socket_path in clean.both:
+            listener = EventsClient(socket_path, "/1.0/events?type=lifecycle&all-projects=true")
+            try:
+                printed = [comparable(lxc(clean, socket_path, *args)) for args in MOVES]
+                answers.append((printed, [_UUID.sub("<uuid>", repr(event)) for event in settled(drain(listener))]))
+            finally:
+                listener.close()
+        (their_output, their_events), (my_output, my_events) = answers
+        for args, theirs, mine in zip(MOVES, their_output, my_output, strict=True):
+            assert mine == theirs, args
+        assert my_events == their_events
+        # A pool move draws a new cloud-init instance ID; a project move keeps it.
+        for socket_path in clean.both:
+            assert lxc(clean, socket_path, "profile", "create", "pp", "--project", "mvp")[0] == 0
+            assert lxc(clean, socket_path, "move", "m3", "--target-project", "mvp")[0] == 0
+            assert cloud_init_id(socket_path, "m3", "mvp") == kept[socket_path]
+            assert lxc(clean, socket_path, "move", "m3", "--project", "mvp", "-s", "pool2")[0] == 0
+            assert cloud_init_id(socket_path, "m3", "mvp") != kept[socket_path]

@@ -4,6 +4,7 @@ refuses; lxdsite 400 with the same text."""
 
 import pytest
 
+from tests.support.both_servers import refused_alike, same, same_refusal
 from tests.support.live_server import unix_request
 from tests.support.lxc import comparable, run_lxc
 
@@ -26,27 +27,12 @@ def both(real_lxd, lxdsite_server):
     assert unix_request(real_lxd, "GET", "/1.0/network-acls")[2]["metadata"] == []
 
 
-def _same(answers, status):
-    lxd, ours = answers
-    assert (lxd[0], ours[0]) == (status, status), (lxd[2], ours[2])
-    assert ours[2] == lxd[2]
-    if lxd[1].get("ETag") is not None:
-        assert ours[1].get("ETag") == lxd[1].get("ETag")
-    assert ours[1].get("Location") == lxd[1].get("Location")
-
-
-def _same_error(answers, status, lxd_status=None):
-    lxd, ours = answers
-    assert (lxd[0], ours[0]) == (lxd_status or status, status), (lxd[2], ours[2])
-    assert ours[2]["error"] == lxd[2]["error"]
-
-
 RULE = {"action": "allow", "source": " 10.0.0.0/8 , @internal", "protocol": "tcp", "destination_port": "22, 80-90"}
 
 
 def test_an_acls_life_equals_the_daemons(both):
-    _same(both("GET", "/1.0/network-acls"), 200)
-    _same(both("POST", "/1.0/network-acls", {"name": "dacl1"}), 201)
+    same(*both("GET", "/1.0/network-acls"), 200)
+    same(*both("POST", "/1.0/network-acls", {"name": "dacl1"}), 201)
     body = {
         "name": "dacl2",
         "description": "d",
@@ -54,44 +40,44 @@ def test_an_acls_life_equals_the_daemons(both):
         "egress": [{"action": "drop", "state": "logged", "destination": "dacl1,10.1.0.1-10.1.0.9"}],
         "config": {"user.x": "1"},
     }
-    _same(both("POST", "/1.0/network-acls", body), 201)
-    _same(both("GET", "/1.0/network-acls/dacl1"), 200)
-    _same(both("GET", "/1.0/network-acls/dacl2"), 200)
-    _same(both("GET", "/1.0/network-acls?recursion=1"), 200)
-    _same(both("GET", "/1.0/network-acls"), 200)
+    same(*both("POST", "/1.0/network-acls", body), 201)
+    same(*both("GET", "/1.0/network-acls/dacl1"), 200)
+    same(*both("GET", "/1.0/network-acls/dacl2"), 200)
+    same(*both("GET", "/1.0/network-acls?recursion=1"), 200)
+    same(*both("GET", "/1.0/network-acls"), 200)
 
     etag = both("GET", "/1.0/network-acls/dacl2")[0][1]["ETag"]
     put = {
         "description": "x",
         "ingress": [{"action": "allow", "state": "enabled", "protocol": "icmp4", "icmp_type": "8"}],
     }
-    _same(both("PUT", "/1.0/network-acls/dacl2", put, {"If-Match": etag}), 200)
-    _same(both("GET", "/1.0/network-acls/dacl2"), 200)
-    _same(both("PATCH", "/1.0/network-acls/dacl2", {**put, "config": {"user.y": "2"}}), 200)
-    _same(both("GET", "/1.0/network-acls/dacl2"), 200)
+    same(*both("PUT", "/1.0/network-acls/dacl2", put, {"If-Match": etag}), 200)
+    same(*both("GET", "/1.0/network-acls/dacl2"), 200)
+    same(*both("PATCH", "/1.0/network-acls/dacl2", {**put, "config": {"user.y": "2"}}), 200)
+    same(*both("GET", "/1.0/network-acls/dacl2"), 200)
 
     # Used by a network and another ACL's rule: not deleted nor renamed.
-    _same(
-        both(
+    same(
+        *both(
             "PUT", "/1.0/network-acls/dacl2", {"ingress": [{"action": "allow", "state": "enabled", "source": "dacl1"}]}
         ),
         200,
     )
     network = {"name": "daclbr", "config": {"ipv4.address": "none", "ipv6.address": "none", "security.acls": "dacl1"}}
-    _same(both("POST", "/1.0/networks", network), 201)
+    same(*both("POST", "/1.0/networks", network), 201)
     # LXD 5.0.2's bridged NICs take no ACLs (only OVN NICs do).
     nic = {"type": "nic", "network": "daclbr", "security.acls": "dacl1"}
-    _same_error(both("POST", "/1.0/profiles", {"name": "daclp", "devices": {"eth0": nic}}), 400)
-    _same(both("GET", "/1.0/network-acls/dacl1"), 200)
-    _same_error(both("DELETE", "/1.0/network-acls/dacl1"), 400, lxd_status=500)
-    _same_error(both("POST", "/1.0/network-acls/dacl1", {"name": "dacl3"}), 400, lxd_status=500)
-    _same(both("DELETE", "/1.0/networks/daclbr"), 200)
+    same_refusal(*both("POST", "/1.0/profiles", {"name": "daclp", "devices": {"eth0": nic}}), 400)
+    same(*both("GET", "/1.0/network-acls/dacl1"), 200)
+    refused_alike(*both("DELETE", "/1.0/network-acls/dacl1"))
+    refused_alike(*both("POST", "/1.0/network-acls/dacl1", {"name": "dacl3"}))
+    same(*both("DELETE", "/1.0/networks/daclbr"), 200)
 
-    _same(both("POST", "/1.0/network-acls/dacl2", {"name": "dacl3"}), 201)
-    _same(both("GET", "/1.0/network-acls/dacl3"), 200)
-    _same(both("DELETE", "/1.0/network-acls/dacl3"), 200)
-    _same(both("DELETE", "/1.0/network-acls/dacl1"), 200)
-    _same(both("GET", "/1.0/network-acls?recursion=1"), 200)
+    same(*both("POST", "/1.0/network-acls/dacl2", {"name": "dacl3"}), 201)
+    same(*both("GET", "/1.0/network-acls/dacl3"), 200)
+    same(*both("DELETE", "/1.0/network-acls/dacl3"), 200)
+    same(*both("DELETE", "/1.0/network-acls/dacl1"), 200)
+    same(*both("GET", "/1.0/network-acls?recursion=1"), 200)
 
 
 REFUSED_RULES = [
@@ -116,21 +102,21 @@ REFUSED_RULES = [
 
 
 def test_refusals_equal_the_daemons(both):
-    _same(both("POST", "/1.0/network-acls", {"name": "dacl1"}), 201)
+    same(*both("POST", "/1.0/network-acls", {"name": "dacl1"}), 201)
     for rule in REFUSED_RULES:
-        _same_error(both("POST", "/1.0/network-acls", {"name": "dacl2", "ingress": [rule]}), 400, lxd_status=500)
-        _same_error(both("POST", "/1.0/network-acls", {"name": "dacl2", "egress": [rule]}), 400, lxd_status=500)
+        refused_alike(*both("POST", "/1.0/network-acls", {"name": "dacl2", "ingress": [rule]}))
+        refused_alike(*both("POST", "/1.0/network-acls", {"name": "dacl2", "egress": [rule]}))
     twice = [{"action": "allow", "state": "enabled"}, {"action": " allow", "state": "enabled "}]
-    _same_error(both("POST", "/1.0/network-acls", {"name": "dacl2", "ingress": twice}), 400, lxd_status=500)
+    refused_alike(*both("POST", "/1.0/network-acls", {"name": "dacl2", "ingress": twice}))
     for name in ["", "@x", "a_b", "1a", "-a", "a-", "x" * 64]:
-        _same_error(both("POST", "/1.0/network-acls", {"name": name}), 400, lxd_status=500)
-    _same_error(both("POST", "/1.0/network-acls", {"name": "dacl2", "config": {"foo": "1"}}), 400, lxd_status=500)
-    _same_error(both("POST", "/1.0/network-acls", {"name": "dacl1"}), 400)
-    _same_error(both("PUT", "/1.0/network-acls/dacl1", {"ingress": [{"action": "x", "state": "enabled"}]}), 400, 500)
-    _same_error(both("POST", "/1.0/network-acls/dacl1", {"name": ""}), 400, lxd_status=500)
+        refused_alike(*both("POST", "/1.0/network-acls", {"name": name}))
+    refused_alike(*both("POST", "/1.0/network-acls", {"name": "dacl2", "config": {"foo": "1"}}))
+    same_refusal(*both("POST", "/1.0/network-acls", {"name": "dacl1"}), 400)
+    refused_alike(*both("PUT", "/1.0/network-acls/dacl1", {"ingress": [{"action": "x", "state": "enabled"}]}))
+    refused_alike(*both("POST", "/1.0/network-acls/dacl1", {"name": ""}))
     for method in ("GET", "PUT", "DELETE", "POST"):
-        _same_error(both(method, "/1.0/network-acls/nope", {"name": "x"}), 404)
-    _same(both("GET", "/1.0/network-acls/dacl1"), 200)
+        same_refusal(*both(method, "/1.0/network-acls/nope", {"name": "x"}), 404)
+    same(*both("GET", "/1.0/network-acls/dacl1"), 200)
 
 
 def test_lxc_network_acl_commands_print_what_they_print_against_lxd(real_lxd, lxdsite_server, both, tmp_path):

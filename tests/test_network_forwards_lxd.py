@@ -5,6 +5,7 @@ its namespace, and nothing is sent. LXD answers 500 for forwards it refuses; lxd
 
 import pytest
 
+from tests.support.both_servers import refused_alike, same, same_refusal
 from tests.support.live_server import running_server, unix_request
 from tests.support.lxc import comparable, run_lxc
 from tests.support.real_lxd import OWN_NETNS
@@ -38,15 +39,6 @@ def both(real_lxd, tmp_path):
                 unix_request(real_lxd, "DELETE", f"/1.0/networks/{name}")
 
 
-def _same(answers, status):
-    lxd, ours = answers
-    assert (lxd[0], ours[0]) == (status, status), (lxd[2], ours[2])
-    assert ours[2] == lxd[2]
-    if lxd[1].get("ETag") is not None:
-        assert ours[1].get("ETag") == lxd[1].get("ETag")
-    assert ours[1].get("Location") == lxd[1].get("Location")
-
-
 def _same_listed(answers):
     """Both list the same forwards: LXD 5.0.2 walks a Go map for ``recursion=1``, in random order."""
     lxd, ours = answers
@@ -55,30 +47,24 @@ def _same_listed(answers):
     assert sorted(ours[2]["metadata"], key=key) == sorted(lxd[2]["metadata"], key=key)
 
 
-def _same_error(answers, status, lxd_status=None):
-    lxd, ours = answers
-    assert (lxd[0], ours[0]) == (lxd_status or status, status), (lxd[2], ours[2])
-    assert ours[2]["error"] == lxd[2]["error"]
-
-
 def test_a_forwards_life_equals_the_daemons(both):
     send, _ = both
-    _same(send("GET", FORWARDS), 200)
+    same(*send("GET", FORWARDS), 200)
     body = {"listen_address": "192.0.2.1", "description": " d ", "config": {"target_address": "10.213.9.4"}}
-    _same(send("POST", FORWARDS, body), 201)
-    _same(send("POST", FORWARDS, {"listen_address": "192.0.2.2", "ports": [PORT]}), 201)
-    _same(send("GET", f"{FORWARDS}/192.0.2.1"), 200)
-    _same(send("GET", f"{FORWARDS}/192.0.2.2"), 200)
-    _same(send("GET", FORWARDS), 200)
+    same(*send("POST", FORWARDS, body), 201)
+    same(*send("POST", FORWARDS, {"listen_address": "192.0.2.2", "ports": [PORT]}), 201)
+    same(*send("GET", f"{FORWARDS}/192.0.2.1"), 200)
+    same(*send("GET", f"{FORWARDS}/192.0.2.2"), 200)
+    same(*send("GET", FORWARDS), 200)
     _same_listed(send("GET", f"{FORWARDS}?recursion=1"))
     etag = send("GET", f"{FORWARDS}/192.0.2.1")[0][1]["ETag"]
     put = {"description": "x", "config": {"user.a": "1"}, "ports": [{**PORT, "listen_port": "22"}]}
-    _same(send("PUT", f"{FORWARDS}/192.0.2.1", put, {"If-Match": etag}), 200)
-    _same(send("GET", f"{FORWARDS}/192.0.2.1"), 200)
-    _same(send("PATCH", f"{FORWARDS}/192.0.2.1", {"description": "x", "config": {"target_address": "10.213.9.7"}}), 200)
-    _same(send("GET", f"{FORWARDS}/192.0.2.1"), 200)
-    _same(send("DELETE", f"{FORWARDS}/192.0.2.1"), 200)
-    _same(send("DELETE", f"{FORWARDS}/192.0.2.2"), 200)
+    same(*send("PUT", f"{FORWARDS}/192.0.2.1", put, {"If-Match": etag}), 200)
+    same(*send("GET", f"{FORWARDS}/192.0.2.1"), 200)
+    same(*send("PATCH", f"{FORWARDS}/192.0.2.1", {"description": "x", "config": {"target_address": "10.213.9.7"}}), 200)
+    same(*send("GET", f"{FORWARDS}/192.0.2.1"), 200)
+    same(*send("DELETE", f"{FORWARDS}/192.0.2.1"), 200)
+    same(*send("DELETE", f"{FORWARDS}/192.0.2.2"), 200)
     _same_listed(send("GET", f"{FORWARDS}?recursion=1"))
 
 
@@ -108,15 +94,15 @@ REFUSED = [
 
 def test_refusals_equal_the_daemons(both):
     send, _ = both
-    _same(send("POST", FORWARDS, {"listen_address": "192.0.2.1"}), 201)
+    same(*send("POST", FORWARDS, {"listen_address": "192.0.2.1"}), 201)
     for body in REFUSED:
-        _same_error(send("POST", FORWARDS, body), 400, lxd_status=500)
-    _same_error(send("POST", FORWARDS, {"listen_address": "192.0.2.1"}), 409)
-    _same_error(send("PUT", f"{FORWARDS}/192.0.2.1", {"ports": [{**PORT, "protocol": "x"}]}), 400, lxd_status=500)
+        refused_alike(*send("POST", FORWARDS, body))
+    same_refusal(*send("POST", FORWARDS, {"listen_address": "192.0.2.1"}), 409)
+    refused_alike(*send("PUT", f"{FORWARDS}/192.0.2.1", {"ports": [{**PORT, "protocol": "x"}]}))
     for method in ("GET", "PUT", "DELETE"):
-        _same_error(send(method, f"{FORWARDS}/192.0.2.9", {}), 404)
-    _same_error(send("GET", "/1.0/networks/nope/forwards"), 404)
-    _same(send("GET", f"{FORWARDS}/192.0.2.1"), 200)
+        same_refusal(*send(method, f"{FORWARDS}/192.0.2.9", {}), 404)
+    same_refusal(*send("GET", "/1.0/networks/nope/forwards"), 404)
+    same(*send("GET", f"{FORWARDS}/192.0.2.1"), 200)
 
 
 def test_lxc_network_forward_commands_print_what_they_print_against_lxd(real_lxd, both, tmp_path):

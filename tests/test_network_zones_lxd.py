@@ -4,6 +4,7 @@ refuses and for a zone in use; lxdsite 400 with the same text."""
 
 import pytest
 
+from tests.support.both_servers import refused_alike, same, same_refusal
 from tests.support.live_server import unix_request
 from tests.support.lxc import comparable, run_lxc
 
@@ -25,49 +26,34 @@ def both(real_lxd, lxdsite_server):
     assert unix_request(real_lxd, "GET", "/1.0/network-zones")[2]["metadata"] == []
 
 
-def _same(answers, status):
-    lxd, ours = answers
-    assert (lxd[0], ours[0]) == (status, status), (lxd[2], ours[2])
-    assert ours[2] == lxd[2]
-    if lxd[1].get("ETag") is not None:
-        assert ours[1].get("ETag") == lxd[1].get("ETag")
-    assert ours[1].get("Location") == lxd[1].get("Location")
-
-
-def _same_error(answers, status, lxd_status=None):
-    lxd, ours = answers
-    assert (lxd[0], ours[0]) == (lxd_status or status, status), (lxd[2], ours[2])
-    assert ours[2]["error"] == lxd[2]["error"]
-
-
 def test_a_zones_life_equals_the_daemons(both):
-    _same(both("GET", "/1.0/network-zones"), 200)
+    same(*both("GET", "/1.0/network-zones"), 200)
     body = {"name": "dz1.example.com", "description": "d", "config": {"peers.ns.address": "127.0.0.2"}}
-    _same(both("POST", "/1.0/network-zones", body), 201)
-    _same(both("POST", "/1.0/network-zones", {"name": "dz2.example.com"}), 201)
-    _same(both("GET", "/1.0/network-zones/dz1.example.com"), 200)
-    _same(both("GET", "/1.0/network-zones?recursion=1"), 200)
-    _same(both("GET", "/1.0/network-zones"), 200)
+    same(*both("POST", "/1.0/network-zones", body), 201)
+    same(*both("POST", "/1.0/network-zones", {"name": "dz2.example.com"}), 201)
+    same(*both("GET", "/1.0/network-zones/dz1.example.com"), 200)
+    same(*both("GET", "/1.0/network-zones?recursion=1"), 200)
+    same(*both("GET", "/1.0/network-zones"), 200)
     etag = both("GET", "/1.0/network-zones/dz1.example.com")[0][1]["ETag"]
     put = {"description": "x", "config": {"dns.nameservers": "ns1.example.com", "network.nat": "false"}}
-    _same(both("PUT", "/1.0/network-zones/dz1.example.com", put, {"If-Match": etag}), 200)
-    _same(both("GET", "/1.0/network-zones/dz1.example.com"), 200)
-    _same(both("PATCH", "/1.0/network-zones/dz1.example.com", {"description": "x", "config": {"user.a": "1"}}), 200)
-    _same(both("GET", "/1.0/network-zones/dz1.example.com"), 200)
+    same(*both("PUT", "/1.0/network-zones/dz1.example.com", put, {"If-Match": etag}), 200)
+    same(*both("GET", "/1.0/network-zones/dz1.example.com"), 200)
+    same(*both("PATCH", "/1.0/network-zones/dz1.example.com", {"description": "x", "config": {"user.a": "1"}}), 200)
+    same(*both("GET", "/1.0/network-zones/dz1.example.com"), 200)
 
     network = {"name": "dzbr", "config": {**NONE, "dns.zone.forward": "dz1.example.com"}}
-    _same(both("POST", "/1.0/networks", network), 201)
-    _same(both("GET", "/1.0/network-zones/dz1.example.com"), 200)
-    _same_error(both("DELETE", "/1.0/network-zones/dz1.example.com"), 400, lxd_status=500)
-    _same_error(both("PATCH", "/1.0/networks/dzbr", {"config": {"dns.zone.reverse.ipv4": "nope"}}), 400)
-    _same(both("DELETE", "/1.0/networks/dzbr"), 200)
-    _same(both("DELETE", "/1.0/network-zones/dz1.example.com"), 200)
-    _same(both("GET", "/1.0/network-zones?recursion=1"), 200)
+    same(*both("POST", "/1.0/networks", network), 201)
+    same(*both("GET", "/1.0/network-zones/dz1.example.com"), 200)
+    refused_alike(*both("DELETE", "/1.0/network-zones/dz1.example.com"))
+    same_refusal(*both("PATCH", "/1.0/networks/dzbr", {"config": {"dns.zone.reverse.ipv4": "nope"}}), 400)
+    same(*both("DELETE", "/1.0/networks/dzbr"), 200)
+    same(*both("DELETE", "/1.0/network-zones/dz1.example.com"), 200)
+    same(*both("GET", "/1.0/network-zones?recursion=1"), 200)
 
 
 def test_refusals_equal_the_daemons(both):
-    _same(both("POST", "/1.0/network-zones", {"name": "dz1.example.com"}), 201)
-    _same_error(both("POST", "/1.0/network-zones", {"name": "dz1.example.com"}), 400)
+    same(*both("POST", "/1.0/network-zones", {"name": "dz1.example.com"}), 201)
+    same_refusal(*both("POST", "/1.0/network-zones", {"name": "dz1.example.com"}), 400)
     for body in [
         {"name": ""},
         {"name": "/x"},
@@ -76,11 +62,11 @@ def test_refusals_equal_the_daemons(both):
         {"name": "dz2.example.com", "config": {"network.nat": "x"}},
         {"name": "dz2.example.com", "config": {"foo": "x"}},
     ]:
-        _same_error(both("POST", "/1.0/network-zones", body), 400, lxd_status=500)
-    _same_error(both("PUT", "/1.0/network-zones/dz1.example.com", {"config": {"foo": "1"}}), 400, lxd_status=500)
+        refused_alike(*both("POST", "/1.0/network-zones", body))
+    refused_alike(*both("PUT", "/1.0/network-zones/dz1.example.com", {"config": {"foo": "1"}}))
     for method in ("GET", "PUT", "DELETE"):
-        _same_error(both(method, "/1.0/network-zones/nope", {}), 404)
-    _same_error(both("POST", "/1.0/network-zones/dz1.example.com", {"name": "x"}), 501)
+        same_refusal(*both(method, "/1.0/network-zones/nope", {}), 404)
+    same_refusal(*both("POST", "/1.0/network-zones/dz1.example.com", {"name": "x"}), 501)
 
 
 def test_lxc_network_zone_commands_print_what_they_print_against_lxd(real_lxd, lxdsite_server, both, tmp_path):

@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from tests.support.both_servers import refused_alike, same, same_refusal
 from tests.support.live_server import running_server, unix_request
 from tests.support.lxc import comparable, run_lxc, storage_pool
 from tests.support.real_lxd import OWN_NETNS
@@ -59,56 +60,43 @@ def _normalised(body):
     return body
 
 
-def _same(answers, status):
-    """Both answered ``status`` with the same body, ETag (where LXD sends one) and Location."""
-    lxd, ours = answers
-    assert (lxd[0], ours[0]) == (status, status), (lxd[2], ours[2])
-    assert _normalised(ours[2]) == _normalised(lxd[2])
-    if lxd[1].get("ETag") is not None:
-        assert ours[1].get("ETag") == lxd[1].get("ETag")
-    assert ours[1].get("Location") == lxd[1].get("Location")
-
-
-def _same_error(answers, status, lxd_status=None):
-    """Both refused with the same text; lxdsite with ``status`` where LXD answers 500."""
-    lxd, ours = answers
-    assert (lxd[0], ours[0]) == (lxd_status or status, status), (lxd[2], ours[2])
-    assert ours[2]["error"] == lxd[2]["error"]
+def _same(lxd, ours, status):
+    same(lxd, ours, status, normalised=_normalised)
 
 
 def test_a_networks_life_equals_the_daemons(both):
-    _same(both("GET", "/1.0/networks?recursion=1"), 200)
-    _same(both("GET", "/1.0/networks/lo"), 200)
-    _same(both("GET", "/1.0/networks/lo/state"), 200)
+    _same(*both("GET", "/1.0/networks?recursion=1"), 200)
+    _same(*both("GET", "/1.0/networks/lo"), 200)
+    _same(*both("GET", "/1.0/networks/lo/state"), 200)
 
-    _same(both("POST", "/1.0/networks", {"name": "dbr0", "description": "d", "config": NONE}), 201)
-    _same(both("POST", "/1.0/networks", {"name": "dbr1", "type": "bridge", "config": FIXED}), 201)
-    _same(both("GET", "/1.0/networks/dbr0"), 200)
-    _same(both("GET", "/1.0/networks/dbr1"), 200)
-    _same(both("GET", "/1.0/networks"), 200)
-    _same(both("GET", "/1.0/networks?recursion=1"), 200)
-    _same(both("GET", "/1.0/networks/dbr1/state"), 200)
-    _same(both("GET", "/1.0/networks/dbr1/leases"), 200)
-    _same(both("GET", "/1.0/networks/dbr0/leases"), 200)
+    _same(*both("POST", "/1.0/networks", {"name": "dbr0", "description": "d", "config": NONE}), 201)
+    _same(*both("POST", "/1.0/networks", {"name": "dbr1", "type": "bridge", "config": FIXED}), 201)
+    _same(*both("GET", "/1.0/networks/dbr0"), 200)
+    _same(*both("GET", "/1.0/networks/dbr1"), 200)
+    _same(*both("GET", "/1.0/networks"), 200)
+    _same(*both("GET", "/1.0/networks?recursion=1"), 200)
+    _same(*both("GET", "/1.0/networks/dbr1/state"), 200)
+    _same(*both("GET", "/1.0/networks/dbr1/leases"), 200)
+    _same(*both("GET", "/1.0/networks/dbr0/leases"), 200)
 
     etag = both("GET", "/1.0/networks/dbr0")[0][1]["ETag"]
     put = {"config": {**NONE, "user.k": "v", "ipv4.dhcp": "false"}, "description": "x"}
-    _same(both("PUT", "/1.0/networks/dbr0", put, {"If-Match": etag}), 200)
-    _same(both("GET", "/1.0/networks/dbr0"), 200)
-    _same(both("PATCH", "/1.0/networks/dbr0", {"config": {"user.j": "w"}, "description": "x"}), 200)
-    _same(both("GET", "/1.0/networks/dbr0"), 200)
-    _same(both("PUT", "/1.0/networks/dbr0", {"config": NONE}), 200)
-    _same(both("GET", "/1.0/networks/dbr0"), 200)
+    _same(*both("PUT", "/1.0/networks/dbr0", put, {"If-Match": etag}), 200)
+    _same(*both("GET", "/1.0/networks/dbr0"), 200)
+    _same(*both("PATCH", "/1.0/networks/dbr0", {"config": {"user.j": "w"}, "description": "x"}), 200)
+    _same(*both("GET", "/1.0/networks/dbr0"), 200)
+    _same(*both("PUT", "/1.0/networks/dbr0", {"config": NONE}), 200)
+    _same(*both("GET", "/1.0/networks/dbr0"), 200)
 
-    _same(both("POST", "/1.0/networks/dbr0", {"name": "dbr2"}), 201)
-    _same(both("GET", "/1.0/networks/dbr2"), 200)
-    _same(both("DELETE", "/1.0/networks/dbr2"), 200)
-    _same(both("DELETE", "/1.0/networks/dbr1"), 200)
-    _same(both("GET", "/1.0/networks?recursion=1"), 200)
+    _same(*both("POST", "/1.0/networks/dbr0", {"name": "dbr2"}), 201)
+    _same(*both("GET", "/1.0/networks/dbr2"), 200)
+    _same(*both("DELETE", "/1.0/networks/dbr2"), 200)
+    _same(*both("DELETE", "/1.0/networks/dbr1"), 200)
+    _same(*both("GET", "/1.0/networks?recursion=1"), 200)
 
 
 def test_refusals_equal_the_daemons(both):
-    _same(both("POST", "/1.0/networks", {"name": "dbr0", "config": NONE}), 201)
+    _same(*both("POST", "/1.0/networks", {"name": "dbr0", "config": NONE}), 201)
     # LXD answers 500 for config it refuses on create and for a taken interface name: 400 here.
     bad_values = [
         {"name": "dbr1", "config": {**NONE, "ipv4.nat": "maybe"}},
@@ -123,7 +111,7 @@ def test_refusals_equal_the_daemons(both):
         {"name": "dbr1", "config": {**NONE, "dns.zone.forward": "example.com"}},
     ]
     for body in bad_values:
-        _same_error(both("POST", "/1.0/networks", body), 400, lxd_status=500)
+        refused_alike(*both("POST", "/1.0/networks", body))
     for body in [
         {"config": {}},
         {"name": "dbr0", "config": NONE},
@@ -131,11 +119,11 @@ def test_refusals_equal_the_daemons(both):
         {"name": "d/x"},
         {"name": "x", "type": "y"},
     ]:
-        _same_error(both("POST", "/1.0/networks", body), 400)
-    _same_error(both("PUT", "/1.0/networks/dbr0", {"config": {"ipv4.address": "bad"}}), 400)
-    _same_error(both("PUT", "/1.0/networks/dbr0", {"config": {"ipv4.routes": "10.0.0.1/24"}}), 400)
-    _same_error(both("POST", "/1.0/networks/dbr0", {"name": ""}), 400)
-    _same_error(both("POST", "/1.0/networks/dbr0", {"name": "dbr0"}), 409)
+        same_refusal(*both("POST", "/1.0/networks", body), 400)
+    same_refusal(*both("PUT", "/1.0/networks/dbr0", {"config": {"ipv4.address": "bad"}}), 400)
+    same_refusal(*both("PUT", "/1.0/networks/dbr0", {"config": {"ipv4.routes": "10.0.0.1/24"}}), 400)
+    same_refusal(*both("POST", "/1.0/networks/dbr0", {"name": ""}), 400)
+    same_refusal(*both("POST", "/1.0/networks/dbr0", {"name": "dbr0"}), 409)
     for method, path in [
         ("GET", "/1.0/networks/nope"),
         ("PUT", "/1.0/networks/nope"),
@@ -147,10 +135,10 @@ def test_refusals_equal_the_daemons(both):
         ("PUT", "/1.0/networks/lo"),
         ("GET", "/1.0/networks?project=nope"),
     ]:
-        _same_error(both(method, path, {"name": "x", "config": {}}), 404)
+        same_refusal(*both(method, path, {"name": "x", "config": {}}), 404)
     stale = '"0000000000000000000000000000000000000000000000000000000000000000"'
-    _same_error(both("PUT", "/1.0/networks/dbr0", {"config": NONE}, {"If-Match": stale}), 412)
-    _same(both("GET", "/1.0/networks/dbr0"), 200)
+    same_refusal(*both("PUT", "/1.0/networks/dbr0", {"config": NONE}, {"If-Match": stale}), 412)
+    _same(*both("GET", "/1.0/networks/dbr0"), 200)
 
 
 def _lxc_both(real_lxd, lxdsite_netns, tmp_path, *args, **kwargs):
@@ -160,44 +148,46 @@ def _lxc_both(real_lxd, lxdsite_netns, tmp_path, *args, **kwargs):
 
 
 def test_lxc_network_commands_print_what_they_print_against_lxd(real_lxd, lxdsite_netns, both, tmp_path):
-    def same(*args, **kwargs):
+    def printed_alike(*args, **kwargs):
         lxd, ours = _lxc_both(real_lxd, lxdsite_netns, tmp_path, *args, **kwargs)
         lxd = (lxd[0], _BRIDGE_ID.sub("<id>", _MAC.sub("<mac>", lxd[1])), lxd[2])
         ours = (ours[0], _BRIDGE_ID.sub("<id>", _MAC.sub("<mac>", ours[1])), ours[2])
         assert ours == lxd
         return ours
 
-    same("network", "list")
-    assert same("network", "create", "dbr0", "ipv4.address=none", "ipv6.address=none")[0] == 0
-    same("network", "create", "dbr1", "ipv4.address=10.213.7.1/24", "ipv6.address=none", "--description", "fixed")
-    same("network", "list")
-    same("network", "list", "--format", "yaml")
-    same("network", "show", "dbr1")
-    same("network", "set", "dbr0", "user.a", "1")
-    same("network", "set", "dbr0", "ipv4.dhcp=false", "user.b=2")
-    same("network", "get", "dbr0", "user.a")
-    same("network", "unset", "dbr0", "user.a")
-    same("network", "show", "dbr0")
-    same("network", "set", "dbr0", "ipv4.nat", "maybe")
-    same("network", "edit", "dbr0", stdin="config:\n  ipv4.address: none\n  ipv6.address: none\ndescription: e\n")
-    same("network", "show", "dbr0")
-    same("network", "info", "dbr1")
+    printed_alike("network", "list")
+    assert printed_alike("network", "create", "dbr0", "ipv4.address=none", "ipv6.address=none")[0] == 0
+    fixed = ("ipv4.address=10.213.7.1/24", "ipv6.address=none")
+    printed_alike("network", "create", "dbr1", *fixed, "--description", "fixed")
+    printed_alike("network", "list")
+    printed_alike("network", "list", "--format", "yaml")
+    printed_alike("network", "show", "dbr1")
+    printed_alike("network", "set", "dbr0", "user.a", "1")
+    printed_alike("network", "set", "dbr0", "ipv4.dhcp=false", "user.b=2")
+    printed_alike("network", "get", "dbr0", "user.a")
+    printed_alike("network", "unset", "dbr0", "user.a")
+    printed_alike("network", "show", "dbr0")
+    printed_alike("network", "set", "dbr0", "ipv4.nat", "maybe")
+    edited = "config:\n  ipv4.address: none\n  ipv6.address: none\ndescription: e\n"
+    printed_alike("network", "edit", "dbr0", stdin=edited)
+    printed_alike("network", "show", "dbr0")
+    printed_alike("network", "info", "dbr1")
     lxd, ours = _lxc_both(real_lxd, lxdsite_netns, tmp_path, "network", "info", "lo")
     # The daemon's namespace carries the HTTPS tests' traffic on lo; lxdsite's carries none.
     assert (ours[0], _USAGE.sub(r"\1<n>", ours[1]), ours[2]) == (lxd[0], _USAGE.sub(r"\1<n>", lxd[1]), lxd[2])
-    same("network", "list-leases", "dbr1")
-    same("network", "rename", "dbr0", "dbr2")
-    same("network", "rename", "dbr2", "dbr1")
-    same("network", "show", "nope")
-    same("network", "delete", "dbr2")
-    same("network", "delete", "dbr1")
-    same("network", "delete", "dbr1")
-    same("network", "list")
+    printed_alike("network", "list-leases", "dbr1")
+    printed_alike("network", "rename", "dbr0", "dbr2")
+    printed_alike("network", "rename", "dbr2", "dbr1")
+    printed_alike("network", "show", "nope")
+    printed_alike("network", "delete", "dbr2")
+    printed_alike("network", "delete", "dbr1")
+    printed_alike("network", "delete", "dbr1")
+    printed_alike("network", "list")
 
 
 def test_nics_naming_networks_are_judged_as_the_daemon_judges_them(both):
-    _same(both("POST", "/1.0/networks", {"name": "dbr0", "config": NONE}), 201)
-    _same(both("POST", "/1.0/networks", {"name": "dbr1", "config": FIXED}), 201)
+    _same(*both("POST", "/1.0/networks", {"name": "dbr0", "config": NONE}), 201)
+    _same(*both("POST", "/1.0/networks", {"name": "dbr1", "config": FIXED}), 201)
     refused = [
         {"type": "nic", "network": "nope", "name": "eth0"},
         {"type": "nic", "network": "dbr0", "nictype": "bridged"},
@@ -212,24 +202,24 @@ def test_nics_naming_networks_are_judged_as_the_daemon_judges_them(both):
         {"type": "nic", "nictype": "bridged", "parent": "br9", "ipv4.address": "10.0.0.5"},
     ]
     for device in refused:
-        _same_error(both("POST", "/1.0/profiles", {"name": "dbr9", "devices": {"eth0": device}}), 400)
+        same_refusal(*both("POST", "/1.0/profiles", {"name": "dbr9", "devices": {"eth0": device}}), 400)
     taken = {
         "eth0": {"type": "nic", "network": "dbr0", "name": "eth0"},
         "eth1": {"type": "nic", "network": "dbr1", "ipv4.address": "10.213.7.9"},
     }
     try:
-        _same(both("POST", "/1.0/profiles", {"name": "dbr9", "devices": taken}), 201)
-        _same(both("GET", "/1.0/networks/dbr1"), 200)
-        _same(both("GET", "/1.0/networks?recursion=1"), 200)
-        _same_error(both("DELETE", "/1.0/networks/dbr1"), 400)
-        _same_error(both("POST", "/1.0/networks/dbr1", {"name": "dbr2"}), 400)
+        _same(*both("POST", "/1.0/profiles", {"name": "dbr9", "devices": taken}), 201)
+        _same(*both("GET", "/1.0/networks/dbr1"), 200)
+        _same(*both("GET", "/1.0/networks?recursion=1"), 200)
+        same_refusal(*both("DELETE", "/1.0/networks/dbr1"), 400)
+        same_refusal(*both("POST", "/1.0/networks/dbr1", {"name": "dbr2"}), 400)
     finally:
         both("DELETE", "/1.0/profiles/dbr9")
-    _same(both("DELETE", "/1.0/networks/dbr1"), 200)
+    _same(*both("DELETE", "/1.0/networks/dbr1"), 200)
 
 
 def test_lxc_init_and_network_attach_print_what_they_print_against_lxd(real_lxd, lxdsite_netns, both, tmp_path):
-    def same(*args):
+    def _same(*args):
         lxd, ours = _lxc_both(real_lxd, lxdsite_netns, tmp_path, *args)
         # The MACs both servers draw for NICs (volatile.NAME.hwaddr).
         lxd, ours = ((status, _MAC.sub("<mac>", out), err) for status, out, err in (lxd, ours))

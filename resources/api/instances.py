@@ -1,5 +1,7 @@
 """``/1.0/instances`` and ``/1.0/containers``: containers and VMs as records; writes are async, as in LXD."""
 
+import uuid
+
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.decorators import action
@@ -7,6 +9,7 @@ from rest_framework.decorators import action
 from .. import events
 from ..envelope import SyncResponse
 from ..instance_copies import copy_request, copy_source
+from ..instance_moves import InstanceMoveSerializer, MoveRefused, is_move, move_instance
 from ..instance_states import started_config
 from ..instances import INSTANCE_FILTER_FIELDS, expand_devices
 from ..models import Image, ImageAlias, Instance, Profile, Project
@@ -208,6 +211,8 @@ class InstanceViewSet(
 
     @atomic_write
     def rename(self, request, *args, **kwargs):
+        if is_move(self.request_data()):
+            return self._move(self.get_object())
         instance = self.get_object()
         old_name = instance.name
         project = self.project_name()
@@ -226,6 +231,39 @@ class InstanceViewSet(
             return ("instance-renamed", instance_url(serializer.instance.name, project=project), {"old_name": old_name})
 
         return self.operation_response("Renaming instance", resources, serializer, lifecycle=renamed)
+
+    def _move(self, instance):
+        """``lxc move c1 -s POOL`` / ``--target-project P``: done in place (resources/instance_moves.py)."""
+        move = InstanceMoveSerializer(data=self.request_data())
+        move.is_valid(raise_exception=True)
+        resources = instance_resources(instance.name)
+        # LXD copies the instance (under a temporary name where a pool move keeps the name),
+        # then deletes the original: the events of both, and of a rename back.
+        old_name = instance.name
+        deleted = deletion_events(instance, self.project_name())
+        try:
+            move_instance(instance, move.validated_data)
+        except MoveRefused as exc:
+            err = str(exc)
+            return AsyncResponse(
+                finished_operation(
+                    "Migrating instance", err=err, resources=resources, project_id=self.operation_project_id()
+                )
+            )
+        project = instance.project.name
+        renamed = bool(move.validated_data["pool"]) and instance.name == old_name
+        copy = f"lxd-move-of-{uuid.uuid4()}" if renamed else instance.name
+        lifecycle = [
+            ("instance-created", instance_url(copy, project=project), created_context(instance)),
+            *(
+                ("instance-snapshot-created", instance_url(copy, snapshot.name, project))
+                for snapshot in instance.snapshots.order_by("id")
+            ),
+            *deleted,
+        ]
+        if renamed:
+            lifecycle.append(("instance-renamed", instance_url(instance.name, project=project), {"old_name": copy}))
+        return self.operation_response("Migrating instance", resources, save=lambda: None, lifecycle=lifecycle)
 
     @action(detail=True, methods=["get"])
     def backups(self, request, *args, **kwargs):
