@@ -120,33 +120,33 @@ def test_refusals_equal_the_daemons(both):
 
 
 def test_lxc_network_acl_commands_print_what_they_print_against_lxd(real_lxd, lxdsite_server, both, tmp_path):
-    def same(*args, **kwargs):
+    def alike(*args, **kwargs):
         lxd = comparable(run_lxc(real_lxd, tmp_path / "lxd", *args, **kwargs))
         ours = comparable(run_lxc(lxdsite_server.socket_path, tmp_path / "site", *args, **kwargs))
         assert ours == lxd, args
 
-    same("network", "acl", "list")
-    same("network", "acl", "create", "dacl1")
-    same("network", "acl", "create", "dacl2", "user.a=1")
-    same(
+    alike("network", "acl", "list")
+    alike("network", "acl", "create", "dacl1")
+    alike("network", "acl", "create", "dacl2", "user.a=1")
+    alike(
         "network", "acl", "rule", "add", "dacl2", "ingress", "action=allow", "source=10.0.0.0/8,dacl1", "state=enabled"
     )
-    same("network", "acl", "rule", "add", "dacl2", "egress", "action=drop", "destination=@external", "protocol=udp")
-    same("network", "acl", "rule", "add", "dacl2", "egress", "action=x")
-    same("network", "acl", "show", "dacl2")
-    same("network", "acl", "list")
-    same("network", "acl", "list", "--format", "yaml")
-    same("network", "acl", "set", "dacl2", "user.k", "v")
-    same("network", "acl", "get", "dacl2", "user.k")
-    same("network", "acl", "unset", "dacl2", "user.k")
-    same("network", "acl", "set", "dacl2", "foo", "v")
-    same("network", "acl", "edit", "dacl1", stdin="description: e\negress:\n- action: reject\n  state: enabled\n")
-    same("network", "acl", "show", "dacl1")
-    same("network", "acl", "rename", "dacl2", "dacl1")
-    same("network", "acl", "delete", "dacl1")
-    same("network", "acl", "rule", "remove", "dacl2", "ingress", "action=allow")
-    same("network", "acl", "rename", "dacl2", "dacl3")
-    same("network", "acl", "delete", "dacl3")
-    same("network", "acl", "delete", "dacl1")
-    same("network", "acl", "show", "nope")
-    same("network", "acl", "list")
+    alike("network", "acl", "rule", "add", "dacl2", "egress", "action=drop", "destination=@external", "protocol=udp")
+    alike("network", "acl", "rule", "add", "dacl2", "egress", "action=x")
+    alike("network", "acl", "show", "dacl2")
+    alike("network", "acl", "list")
+    alike("network", "acl", "list", "--format", "yaml")
+    alike("network", "acl", "set", "dacl2", "user.k", "v")
+    alike("network", "acl", "get", "dacl2", "user.k")
+    alike("network", "acl", "unset", "dacl2", "user.k")
+    alike("network", "acl", "set", "dacl2", "foo", "v")
+    alike("network", "acl", "edit", "dacl1", stdin="description: e\negress:\n- action: reject\n  state: enabled\n")
+    alike("network", "acl", "show", "dacl1")
+    alike("network", "acl", "rename", "dacl2", "dacl1")
+    alike("network", "acl", "delete", "dacl1")
+    alike("network", "acl", "rule", "remove", "dacl2", "ingress", "action=allow")
+    alike("network", "acl", "rename", "dacl2", "dacl3")
+    alike("network", "acl", "delete", "dacl3")
+    alike("network", "acl", "delete", "dacl1")
+    alike("network", "acl", "show", "nope")
+    alike("network", "acl", "list")

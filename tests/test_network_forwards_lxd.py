@@ -108,24 +108,24 @@ def test_refusals_equal_the_daemons(both):
 def test_lxc_network_forward_commands_print_what_they_print_against_lxd(real_lxd, both, tmp_path):
     _, site = both
 
-    def same(*args, **kwargs):
+    def alike(*args, **kwargs):
         lxd = comparable(run_lxc(real_lxd, tmp_path / "lxd", *args, **kwargs))
         ours = comparable(run_lxc(site.socket_path, tmp_path / "site", *args, **kwargs))
         assert ours == lxd, args
 
-    same("network", "forward", "list", "dfbr")
-    same("network", "forward", "create", "dfbr", "192.0.2.1", "target_address=10.213.9.4")
-    same("network", "forward", "port", "add", "dfbr", "192.0.2.1", "tcp", "80,443", "10.213.9.5")
-    same("network", "forward", "port", "add", "dfbr", "192.0.2.1", "udp", "53", "10.213.9.6", "5353")
-    same("network", "forward", "port", "add", "dfbr", "192.0.2.1", "tcp", "80", "10.213.9.6")
-    same("network", "forward", "show", "dfbr", "192.0.2.1")
-    same("network", "forward", "list", "dfbr")
-    same("network", "forward", "set", "dfbr", "192.0.2.1", "user.k", "v")
-    same("network", "forward", "get", "dfbr", "192.0.2.1", "user.k")
-    same("network", "forward", "unset", "dfbr", "192.0.2.1", "user.k")
-    same("network", "forward", "port", "remove", "dfbr", "192.0.2.1", "tcp")
-    same("network", "forward", "edit", "dfbr", "192.0.2.1", stdin="description: e\nconfig: {}\nports: []\n")
-    same("network", "forward", "show", "dfbr", "192.0.2.1")
-    same("network", "forward", "delete", "dfbr", "192.0.2.1")
-    same("network", "forward", "show", "dfbr", "192.0.2.1")
-    same("network", "forward", "list", "dfbr")
+    alike("network", "forward", "list", "dfbr")
+    alike("network", "forward", "create", "dfbr", "192.0.2.1", "target_address=10.213.9.4")
+    alike("network", "forward", "port", "add", "dfbr", "192.0.2.1", "tcp", "80,443", "10.213.9.5")
+    alike("network", "forward", "port", "add", "dfbr", "192.0.2.1", "udp", "53", "10.213.9.6", "5353")
+    alike("network", "forward", "port", "add", "dfbr", "192.0.2.1", "tcp", "80", "10.213.9.6")
+    alike("network", "forward", "show", "dfbr", "192.0.2.1")
+    alike("network", "forward", "list", "dfbr")
+    alike("network", "forward", "set", "dfbr", "192.0.2.1", "user.k", "v")
+    alike("network", "forward", "get", "dfbr", "192.0.2.1", "user.k")
+    alike("network", "forward", "unset", "dfbr", "192.0.2.1", "user.k")
+    alike("network", "forward", "port", "remove", "dfbr", "192.0.2.1", "tcp")
+    alike("network", "forward", "edit", "dfbr", "192.0.2.1", stdin="description: e\nconfig: {}\nports: []\n")
+    alike("network", "forward", "show", "dfbr", "192.0.2.1")
+    alike("network", "forward", "delete", "dfbr", "192.0.2.1")
+    alike("network", "forward", "show", "dfbr", "192.0.2.1")
+    alike("network", "forward", "list", "dfbr")

@@ -70,21 +70,21 @@ def test_refusals_equal_the_daemons(both):
 
 
 def test_lxc_network_zone_commands_print_what_they_print_against_lxd(real_lxd, lxdsite_server, both, tmp_path):
-    def same(*args, **kwargs):
+    def alike(*args, **kwargs):
         lxd = comparable(run_lxc(real_lxd, tmp_path / "lxd", *args, **kwargs))
         ours = comparable(run_lxc(lxdsite_server.socket_path, tmp_path / "site", *args, **kwargs))
         assert ours == lxd, args
 
-    same("network", "zone", "list")
-    same("network", "zone", "create", "dz1.example.com", "peers.ns.address=127.0.0.2")
-    same("network", "zone", "create", "dz1.example.com")
-    same("network", "zone", "show", "dz1.example.com")
-    same("network", "zone", "set", "dz1.example.com", "user.k", "v")
-    same("network", "zone", "get", "dz1.example.com", "user.k")
-    same("network", "zone", "unset", "dz1.example.com", "user.k")
-    same("network", "zone", "set", "dz1.example.com", "foo", "v")
-    same("network", "zone", "edit", "dz1.example.com", stdin="description: e\nconfig:\n  network.nat: 'true'\n")
-    same("network", "zone", "list")
-    same("network", "zone", "delete", "dz1.example.com")
-    same("network", "zone", "show", "nope")
-    same("network", "zone", "list")
+    alike("network", "zone", "list")
+    alike("network", "zone", "create", "dz1.example.com", "peers.ns.address=127.0.0.2")
+    alike("network", "zone", "create", "dz1.example.com")
+    alike("network", "zone", "show", "dz1.example.com")
+    alike("network", "zone", "set", "dz1.example.com", "user.k", "v")
+    alike("network", "zone", "get", "dz1.example.com", "user.k")
+    alike("network", "zone", "unset", "dz1.example.com", "user.k")
+    alike("network", "zone", "set", "dz1.example.com", "foo", "v")
+    alike("network", "zone", "edit", "dz1.example.com", stdin="description: e\nconfig:\n  network.nat: 'true'\n")
+    alike("network", "zone", "list")
+    alike("network", "zone", "delete", "dz1.example.com")
+    alike("network", "zone", "show", "nope")
+    alike("network", "zone", "list")

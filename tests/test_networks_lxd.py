@@ -148,41 +148,41 @@ def _lxc_both(real_lxd, lxdsite_netns, tmp_path, *args, **kwargs):
 
 
 def test_lxc_network_commands_print_what_they_print_against_lxd(real_lxd, lxdsite_netns, both, tmp_path):
-    def printed_alike(*args, **kwargs):
+    def alike(*args, **kwargs):
         lxd, ours = _lxc_both(real_lxd, lxdsite_netns, tmp_path, *args, **kwargs)
         lxd = (lxd[0], _BRIDGE_ID.sub("<id>", _MAC.sub("<mac>", lxd[1])), lxd[2])
         ours = (ours[0], _BRIDGE_ID.sub("<id>", _MAC.sub("<mac>", ours[1])), ours[2])
         assert ours == lxd
         return ours
 
-    printed_alike("network", "list")
-    assert printed_alike("network", "create", "dbr0", "ipv4.address=none", "ipv6.address=none")[0] == 0
+    alike("network", "list")
+    assert alike("network", "create", "dbr0", "ipv4.address=none", "ipv6.address=none")[0] == 0
     fixed = ("ipv4.address=10.213.7.1/24", "ipv6.address=none")
-    printed_alike("network", "create", "dbr1", *fixed, "--description", "fixed")
-    printed_alike("network", "list")
-    printed_alike("network", "list", "--format", "yaml")
-    printed_alike("network", "show", "dbr1")
-    printed_alike("network", "set", "dbr0", "user.a", "1")
-    printed_alike("network", "set", "dbr0", "ipv4.dhcp=false", "user.b=2")
-    printed_alike("network", "get", "dbr0", "user.a")
-    printed_alike("network", "unset", "dbr0", "user.a")
-    printed_alike("network", "show", "dbr0")
-    printed_alike("network", "set", "dbr0", "ipv4.nat", "maybe")
+    alike("network", "create", "dbr1", *fixed, "--description", "fixed")
+    alike("network", "list")
+    alike("network", "list", "--format", "yaml")
+    alike("network", "show", "dbr1")
+    alike("network", "set", "dbr0", "user.a", "1")
+    alike("network", "set", "dbr0", "ipv4.dhcp=false", "user.b=2")
+    alike("network", "get", "dbr0", "user.a")
+    alike("network", "unset", "dbr0", "user.a")
+    alike("network", "show", "dbr0")
+    alike("network", "set", "dbr0", "ipv4.nat", "maybe")
     edited = "config:\n  ipv4.address: none\n  ipv6.address: none\ndescription: e\n"
-    printed_alike("network", "edit", "dbr0", stdin=edited)
-    printed_alike("network", "show", "dbr0")
-    printed_alike("network", "info", "dbr1")
+    alike("network", "edit", "dbr0", stdin=edited)
+    alike("network", "show", "dbr0")
+    alike("network", "info", "dbr1")
     lxd, ours = _lxc_both(real_lxd, lxdsite_netns, tmp_path, "network", "info", "lo")
     # The daemon's namespace carries the HTTPS tests' traffic on lo; lxdsite's carries none.
     assert (ours[0], _USAGE.sub(r"\1<n>", ours[1]), ours[2]) == (lxd[0], _USAGE.sub(r"\1<n>", lxd[1]), lxd[2])
-    printed_alike("network", "list-leases", "dbr1")
-    printed_alike("network", "rename", "dbr0", "dbr2")
-    printed_alike("network", "rename", "dbr2", "dbr1")
-    printed_alike("network", "show", "nope")
-    printed_alike("network", "delete", "dbr2")
-    printed_alike("network", "delete", "dbr1")
-    printed_alike("network", "delete", "dbr1")
-    printed_alike("network", "list")
+    alike("network", "list-leases", "dbr1")
+    alike("network", "rename", "dbr0", "dbr2")
+    alike("network", "rename", "dbr2", "dbr1")
+    alike("network", "show", "nope")
+    alike("network", "delete", "dbr2")
+    alike("network", "delete", "dbr1")
+    alike("network", "delete", "dbr1")
+    alike("network", "list")
 
 
 def test_nics_naming_networks_are_judged_as_the_daemon_judges_them(both):
@@ -219,7 +219,7 @@ def test_nics_naming_networks_are_judged_as_the_daemon_judges_them(both):
 
 
 def test_lxc_init_and_network_attach_print_what_they_print_against_lxd(real_lxd, lxdsite_netns, both, tmp_path):
-    def _same(*args):
+    def alike(*args):
         lxd, ours = _lxc_both(real_lxd, lxdsite_netns, tmp_path, *args)
         # The MACs both servers draw for NICs (volatile.NAME.hwaddr).
         lxd, ours = ((status, _MAC.sub("<mac>", out), err) for status, out, err in (lxd, ours))
@@ -227,39 +227,39 @@ def test_lxc_init_and_network_attach_print_what_they_print_against_lxd(real_lxd,
         return ours
 
     # lxc's first-run hint depends on the servers' storage pools (none yet): spent here.
-    same("network", "list")
+    alike("network", "list")
     with storage_pool(real_lxd), storage_pool(lxdsite_netns.socket_path):
         try:
-            same("network", "create", "dbr0", "ipv4.address=none", "ipv6.address=none")
-            same("init", "--empty", "dc1", "-n", "nope")
-            same("init", "--empty", "dc1", "-n", "dbr0")
-            same("config", "device", "show", "dc1")
-            same("config", "show", "dc1")
-            same("network", "show", "dbr0")
-            same("network", "delete", "dbr0")
-            same("network", "rename", "dbr0", "dbr2")
-            same("profile", "create", "dbr9")
-            same("profile", "device", "add", "dbr9", "eth0", "nic", "network=nope")
-            same("network", "attach-profile", "dbr0", "dbr9", "eth0")
-            same("profile", "show", "dbr9")
-            same("network", "list")
-            same("network", "detach-profile", "dbr0", "dbr9", "eth0")
+            alike("network", "create", "dbr0", "ipv4.address=none", "ipv6.address=none")
+            alike("init", "--empty", "dc1", "-n", "nope")
+            alike("init", "--empty", "dc1", "-n", "dbr0")
+            alike("config", "device", "show", "dc1")
+            alike("config", "show", "dc1")
+            alike("network", "show", "dbr0")
+            alike("network", "delete", "dbr0")
+            alike("network", "rename", "dbr0", "dbr2")
+            alike("profile", "create", "dbr9")
+            alike("profile", "device", "add", "dbr9", "eth0", "nic", "network=nope")
+            alike("network", "attach-profile", "dbr0", "dbr9", "eth0")
+            alike("profile", "show", "dbr9")
+            alike("network", "list")
+            alike("network", "detach-profile", "dbr0", "dbr9", "eth0")
             # A second NIC of dc1 on dbr0: its DNS name is taken there. (LXD then keeps the MAC
             # and name it drew for the refused NIC in dc1's volatile keys; lxdsite does not.)
-            same("network", "attach", "dbr0", "dc1", "eth1")
-            same("init", "--empty", "dc2")
-            same("network", "attach", "dbr0", "dc2", "eth1")
-            same("config", "device", "show", "dc2")
-            same("config", "show", "dc2")
-            same("config", "device", "add", "dc2", "e2", "nic", "nictype=macvlan", "parent=lo")
-            same("config", "show", "dc2")
-            same("network", "show", "dbr0")
-            same("network", "detach", "dbr0", "dc2", "eth1")
-            same("config", "show", "dc2")
-            same("delete", "dc1")
-            same("delete", "dc2")
-            same("profile", "delete", "dbr9")
-            same("network", "delete", "dbr0")
+            alike("network", "attach", "dbr0", "dc1", "eth1")
+            alike("init", "--empty", "dc2")
+            alike("network", "attach", "dbr0", "dc2", "eth1")
+            alike("config", "device", "show", "dc2")
+            alike("config", "show", "dc2")
+            alike("config", "device", "add", "dc2", "e2", "nic", "nictype=macvlan", "parent=lo")
+            alike("config", "show", "dc2")
+            alike("network", "show", "dbr0")
+            alike("network", "detach", "dbr0", "dc2", "eth1")
+            alike("config", "show", "dc2")
+            alike("delete", "dc1")
+            alike("delete", "dc2")
+            alike("profile", "delete", "dbr9")
+            alike("network", "delete", "dbr0")
         finally:
             run_lxc(real_lxd, tmp_path / "lxd", "delete", "--force", "dc1")
             run_lxc(real_lxd, tmp_path / "lxd", "delete", "--force", "dc2")
