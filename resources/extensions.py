@@ -56,6 +56,8 @@ API_EXTENSIONS = [
     "network_acl",
     # /1.0/network-zones (zones recorded, no DNS served); networks' dns.zone.* name them.
     "network_dns",
+    # /1.0/network-zones/ZONE/records: records with LXD's entry checks; `lxc network zone record`.
+    "network_dns_records",
     # /1.0/networks/NAME/forwards on bridges (recorded, never applied): `lxc network forward`.
     "network_forward",
     # /1.0/certificates: PUT/PATCH change a certificate, which may be restricted to projects.

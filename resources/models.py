@@ -522,6 +522,27 @@ class NetworkZone(models.Model):
 
 
 @watched
+class NetworkZoneRecord(models.Model):
+    """A record of a network zone (``/1.0/network-zones/ZONE/records``): DNS entries recorded, never served."""
+
+    zone = models.ForeignKey(NetworkZone, on_delete=models.CASCADE, related_name="records")
+    name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True, default="")
+    # Entries as LXD shows them (api.NetworkZoneRecordEntry); None where a client sent none (LXD's null).
+    entries = models.JSONField(null=True, blank=True, default=None)
+    config = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        # LXD lists a zone's records by name.
+        ordering = ["name"]
+        verbose_name = "network zone record"
+        constraints = [models.UniqueConstraint(fields=["zone", "name"], name="unique_network_zone_record_name")]
+
+    def __str__(self):
+        return f"{self.name or '@'}.{self.zone}"
+
+
+@watched
 class NetworkForward(models.Model):
     """An address forward of a managed network (``/1.0/networks/NAME/forwards``): recorded, never applied."""
 

@@ -10,6 +10,7 @@ from .api.images import ImageViewSet
 from .api.instances import ContainerViewSet, InstanceViewSet
 from .api.network_acls import NetworkACLViewSet
 from .api.network_forwards import NetworkForwardViewSet
+from .api.network_zone_records import NetworkZoneRecordViewSet
 from .api.network_zones import NetworkZoneViewSet
 from .api.networks import NetworkViewSet
 from .api.operations import OperationViewSet
@@ -66,6 +67,9 @@ router.register("1.0/projects", ProjectViewSet, basename="project")
 router.register(r"1.0/networks/(?P<network_name>[^/]+)/forwards", NetworkForwardViewSet, basename="network-forward")
 router.register("1.0/networks", NetworkViewSet, basename="network")
 router.register("1.0/network-acls", NetworkACLViewSet, basename="network-acl")
+router.register(
+    r"1.0/network-zones/(?P<zone_name>[^/]+)/records", NetworkZoneRecordViewSet, basename="network-zone-record"
+)
 router.register("1.0/network-zones", NetworkZoneViewSet, basename="network-zone")
 # Before the images: /1.0/images/aliases would otherwise be read as an image fingerprint.
 router.register("1.0/images/aliases", ImageAliasViewSet, basename="image-alias")

@@ -15,6 +15,7 @@ from resources.models import (
     NetworkACL,
     NetworkForward,
     NetworkZone,
+    NetworkZoneRecord,
     Operation,
     Profile,
     Project,
@@ -99,6 +100,15 @@ def _network_acl(index, public=False):
 def _network_zone(index, public=False):
     NetworkZone.objects.create(name=f"z{index + 1}.example.com", description="first", config={"user.a": "1"})
     return f"z{index + 1}.example.com"
+
+
+def _network_zone_record(index, public=False):
+    zone = NetworkZone.objects.filter(name="rz.example.com").first() or NetworkZone.objects.create(
+        name="rz.example.com"
+    )
+    entries = [{"type": "A", "value": f"192.0.2.{index + 1}"}]
+    NetworkZoneRecord.objects.create(zone=zone, name=f"r{index + 1}", description="first", entries=entries)
+    return f"r{index + 1}"
 
 
 def _network_forward(index, public=False):
@@ -214,6 +224,16 @@ CASES = {
         column="description",
         extensions=("network_dns",),
         document_kind="network-zone",
+        lxd_import="/1.0/network-zones",
+    ),
+    "network-zone-record": ResourceCase(
+        _network_zone_record,
+        url_kwargs={"zone_name": "rz.example.com"},
+        put={"entries": [{"type": "TXT", "value": "put", "ttl": 60}], "config": {"user.a": "2"}, "description": "put"},
+        patch={"description": "patched"},
+        column="description",
+        extensions=("network_dns_records",),
+        # Carried by its zone (import_from_lxd copies a zone's records with it).
         lxd_import="/1.0/network-zones",
     ),
     "network-forward": ResourceCase(

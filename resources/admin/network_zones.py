@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from ..models import NetworkZone
+from ..models import NetworkZone, NetworkZoneRecord
 from ..network_usage import zone_used_by
 from ..serializers.fields import lxd_error
 from ..serializers.network_zones import NetworkZoneCreateSerializer, NetworkZoneSerializer
@@ -24,11 +24,25 @@ class NetworkZoneForm(APIValidatedForm):
         widgets = {"description": forms.TextInput(attrs={"class": "vLargeTextField"})}
 
 
+class NetworkZoneRecordInline(admin.TabularInline):
+    """A zone's records, shown; they are made and changed through the API (``lxc network zone record``)."""
+
+    model = NetworkZoneRecord
+    fields = ["name", "description", "entries", "config"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(NetworkZone)
 class NetworkZoneAdmin(APIValidatedAdmin):
     """LXD's network zones (LXD renames none)."""
 
     form = NetworkZoneForm
+    inlines = [NetworkZoneRecordInline]
     list_display = ["name", "description", "project"]
     search_fields = ["name", "description"]
 

@@ -180,7 +180,11 @@ class LXDViewSet(viewsets.GenericViewSet):
 
     def object_url(self, instance):
         """The object's LXD URL, its name escaped as Go escapes a path segment."""
-        return f"{self.collection_url}/{escaped(getattr(instance, self.lookup_field))}"
+        return f"{self.collection_url}/{self.url_segment(instance)}"
+
+    def url_segment(self, instance):
+        """The object's name as its URL's last segment. Override where LXD escapes it otherwise."""
+        return escaped(getattr(instance, self.lookup_field))
 
     def listed_url(self, instance):
         """The object's URL in its collection's list."""

@@ -220,6 +220,18 @@ class Command(BaseCommand):
             site.write("POST", "/1.0/network-zones" + query, {"name": zone["name"], **body})
         else:
             site.write("PUT", _url("network-zones", zone["name"]) + query, body)
+        listed = _url("network-zones", zone["name"], "records") + (query + "&" if query else "?") + "recursion=1"
+        for record in lxd.get(listed):
+            self.import_network_zone_record(site, zone["name"], record, query)
+
+    def import_network_zone_record(self, site, zone, record, query):
+        """A zone's DNS record, carried by its zone."""
+        body = {key: record[key] for key in ("description", "entries", "config")}
+        url = _url("network-zones", zone, "records", record["name"]) + query
+        if site.request("GET", url)[0] == 404:
+            site.write("POST", _url("network-zones", zone, "records") + query, {"name": record["name"], **body})
+        else:
+            site.write("PUT", url, body)
 
     def import_network(self, lxd, site, network, query):
         """A managed network with its config as LXD filled it in; the host's interfaces are not copied."""
