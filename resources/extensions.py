@@ -60,6 +60,8 @@ API_EXTENSIONS = [
     "network_dns_records",
     # /1.0/networks/NAME/forwards on bridges (recorded, never applied): `lxc network forward`.
     "network_forward",
+    # /1.0/networks/NAME/peers on OVN networks (recorded, no router linked): `lxc network peer`.
+    "network_peer",
     # /1.0/certificates: PUT/PATCH change a certificate, which may be restricted to projects.
     "certificate_update",
     "certificate_project",

@@ -543,6 +543,36 @@ class NetworkZoneRecord(models.Model):
 
 
 @watched
+class NetworkPeer(models.Model):
+    """A peering of an OVN network with another (``/1.0/networks/NAME/peers``): recorded, no router is linked.
+
+    Until the target network peers back the peer names its target (``Pending``); then both sides
+    point at each other's network and forget the names (``Created``), as LXD's database does.
+    """
+
+    PENDING, CREATED, ERRORED = "Pending", "Created", "Errored"
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="peers")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    config = models.JSONField(default=dict, blank=True)
+    target_project = models.CharField(max_length=255, blank=True, default="")
+    target_network = models.CharField(max_length=255, blank=True, default="")
+    # The target network once the peering is mutual (LXD's target_network_id).
+    linked_network = models.ForeignKey(
+        Network, null=True, blank=True, on_delete=models.SET_NULL, related_name="peers_linked"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "network peer"
+        constraints = [models.UniqueConstraint(fields=["network", "name"], name="unique_network_peer_name")]
+
+    def __str__(self):
+        return f"{self.network} {self.name}"
+
+
+@watched
 class NetworkForward(models.Model):
     """An address forward of a managed network (``/1.0/networks/NAME/forwards``): recorded, never applied."""
 

@@ -188,3 +188,22 @@ def _parse(address):
         return ipaddress.ip_address(address)
     except ValueError:
         return None
+
+
+def peer_used_by(network):
+    """LXD's peerUsedBy for every peer of ``network``: peer name to the URLs of the ACLs of its
+    project whose rules name ``@NETWORK/PEER`` as a source."""
+    used = {}
+    for name, ingress, egress in NetworkACL.objects.filter(project=network.project_id).values_list(
+        "name", "ingress", "egress"
+    ):
+        named = set()
+        for rule in [*ingress, *egress]:
+            for subject in (item.strip() for item in rule.get("source", "").split(",")):
+                parts = subject[1:].split("/", 1) if subject.startswith("@") else []
+                if len(parts) == 2 and parts[0] == network.name:
+                    named.add(parts[1])
+        url = f"/1.0/network-acls/{name}{Project.url_query(network.project.name)}"
+        for peer in named:
+            used.setdefault(peer, []).append(url)
+    return used

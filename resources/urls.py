@@ -10,6 +10,7 @@ from .api.images import ImageViewSet
 from .api.instances import ContainerViewSet, InstanceViewSet
 from .api.network_acls import NetworkACLViewSet
 from .api.network_forwards import NetworkForwardViewSet
+from .api.network_peers import NetworkPeerViewSet
 from .api.network_zone_records import NetworkZoneRecordViewSet
 from .api.network_zones import NetworkZoneViewSet
 from .api.networks import NetworkViewSet
@@ -65,6 +66,7 @@ router.register("1.0/profiles", ProfileViewSet, basename="profile")
 router.register("1.0/certificates", CertificateViewSet, basename="certificate")
 router.register("1.0/projects", ProjectViewSet, basename="project")
 router.register(r"1.0/networks/(?P<network_name>[^/]+)/forwards", NetworkForwardViewSet, basename="network-forward")
+router.register(r"1.0/networks/(?P<network_name>[^/]+)/peers", NetworkPeerViewSet, basename="network-peer")
 router.register("1.0/networks", NetworkViewSet, basename="network")
 router.register("1.0/network-acls", NetworkACLViewSet, basename="network-acl")
 router.register(

@@ -14,6 +14,7 @@ from resources.models import (
     Network,
     NetworkACL,
     NetworkForward,
+    NetworkPeer,
     NetworkZone,
     NetworkZoneRecord,
     Operation,
@@ -120,6 +121,18 @@ def _network_forward(index, public=False):
         network=network, listen_address=f"192.0.2.{index + 1}", description="first", ports=[port]
     )
     return f"192.0.2.{index + 1}"
+
+
+def _network_peer(index, public=False):
+    network = Network.objects.filter(name="ovn1").first() or Network.objects.create(name="ovn1", type="ovn")
+    NetworkPeer.objects.create(
+        network=network,
+        name=f"peer{index + 1}",
+        description="first",
+        target_project="default",
+        target_network=f"o{index}",
+    )
+    return f"peer{index + 1}"
 
 
 def _storage_pool(index, public=False):
@@ -244,6 +257,16 @@ CASES = {
         column="description",
         extensions=("network_forward",),
         # Carried by its network (import_from_lxd copies a bridge's forwards with it).
+        lxd_import="/1.0/networks",
+    ),
+    "network-peer": ResourceCase(
+        _network_peer,
+        url_kwargs={"network_name": "ovn1"},
+        put={"config": {"user.a": "2"}, "description": "put"},
+        patch={"description": "patched"},
+        column="description",
+        extensions=("network_peer",),
+        # Carried by its network (import_from_lxd copies an OVN network's peers with it).
         lxd_import="/1.0/networks",
     ),
     "storage-pool": ResourceCase(

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from ..models import Network, NetworkForward
+from ..models import Network, NetworkForward, NetworkPeer
 from ..network_usage import Usage
 from ..serializers.fields import lxd_error
 from ..serializers.networks import NetworkCreateSerializer, NetworkSerializer
@@ -37,12 +37,26 @@ class NetworkForwardInline(admin.TabularInline):
         return False
 
 
+class NetworkPeerInline(admin.TabularInline):
+    """An OVN network's peers, shown; they are made and changed through the API (``lxc network peer``)."""
+
+    model = NetworkPeer
+    fk_name = "network"
+    fields = ["name", "description", "config", "target_project", "target_network", "linked_network"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Network)
 class NetworkAdmin(APIValidatedAdmin):
     """LXD's managed networks: renamed through the API (``lxc network rename``), edited here."""
 
     form = NetworkForm
-    inlines = [NetworkForwardInline]
+    inlines = [NetworkForwardInline, NetworkPeerInline]
     list_display = ["name", "type", "description", "project"]
     list_filter = ["type"]
     search_fields = ["name", "description", "config"]

@@ -246,6 +246,20 @@ class Command(BaseCommand):
             listed = _url("networks", network["name"], "forwards") + (query + "&" if query else "?") + "recursion=1"
             for forward in lxd.get(listed):
                 self.import_network_forward(site, network["name"], forward, query)
+        if network["type"] == "ovn":
+            listed = _url("networks", network["name"], "peers") + (query + "&" if query else "?") + "recursion=1"
+            for peer in lxd.get(listed):
+                self.import_network_peer(site, network["name"], peer, query)
+
+    def import_network_peer(self, site, network, peer, query):
+        """An OVN network's peer, carried by its network (a peering back, made later, links both)."""
+        body = {key: peer[key] for key in ("description", "config")}
+        url = _url("networks", network, "peers", peer["name"]) + query
+        if site.request("GET", url)[0] == 404:
+            target = {key: peer[key] for key in ("name", "target_project", "target_network")}
+            site.write("POST", _url("networks", network, "peers") + query, {**target, **body})
+        else:
+            site.write("PUT", url, body)
 
     def import_network_forward(self, site, network, forward, query):
         """A bridge's address forward, carried by its network."""
