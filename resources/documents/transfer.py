@@ -21,7 +21,9 @@ from ..models import (
     Network,
     NetworkACL,
     NetworkForward,
+    NetworkPeer,
     NetworkZone,
+    NetworkZoneRecord,
     Profile,
     Project,
     Server,
@@ -40,6 +42,8 @@ from ..serializers.certificates import (
     parse_certificate_pem,
 )
 from ..serializers.network_forwards import NetworkForwardCreateSerializer, NetworkForwardSerializer
+from ..serializers.network_peers import NetworkPeerCreateSerializer, NetworkPeerSerializer, shown_targets
+from ..serializers.network_zone_records import NetworkZoneRecordCreateSerializer, NetworkZoneRecordSerializer
 from ..serializers.storage_pools import StoragePoolCreateSerializer, StoragePoolSerializer
 from ..server_identity import fingerprint_of_der
 from .errors import (
@@ -56,13 +60,15 @@ from .kinds import (
 
 # What a project holds, in the order an import creates it; the default project's at the top
 # level, every other project's under ``projects``.
-# Zones and ACLs before the networks that name them, networks before their forwards and the NICs
-# that name them.
+# Zones and ACLs before the networks that name them, networks before their forwards, peers and
+# the NICs that name them.
 CONTENTS = (
     "network_zones",
+    "network_zone_records",
     "network_acls",
     "networks",
     "network_forwards",
+    "network_peers",
     "profiles",
     "images",
     "aliases",
@@ -75,6 +81,8 @@ NETWORK_SECTIONS = {
     "networks": (Network, ("name", "description", "type", "config"), "network"),
 }
 FORWARD_FIELDS = ("listen_address", "description", "config", "ports")
+RECORD_FIELDS = ("name", "description", "entries", "config")
+PEER_FIELDS = ("name", "description", "config")
 # Storage pools are the server's, made before what names them (root disks).
 SECTIONS = ("server", "storage_pools", *CONTENTS, "projects", "certificates")
 
@@ -151,6 +159,24 @@ def _project_contents(project, files_dir):
         {"network": forward.network.name, **{key: getattr(forward, key) for key in FORWARD_FIELDS}}
         for forward in forwards
     ]
+    records = NetworkZoneRecord.objects.filter(zone__project=project).select_related("zone").order_by("id")
+    network_sections["network_zone_records"] = [
+        {"zone": record.zone.name, **{key: getattr(record, key) for key in RECORD_FIELDS}} for record in records
+    ]
+    # A peer carries the target it shows (a linked one's too): imported, it links again once the
+    # peering back is imported.
+    # One whose target is gone (Errored) names none and could not be made again, by LXD either: left out.
+    peers = shown_targets(list(NetworkPeer.objects.filter(network__project=project).select_related("network")))
+    network_sections["network_peers"] = [
+        {
+            "network": peer.network.name,
+            **{key: getattr(peer, key) for key in PEER_FIELDS},
+            "target_project": peer.shown_target[0],
+            "target_network": peer.shown_target[1],
+        }
+        for peer in peers
+        if peer.shown_target[2] != NetworkPeer.ERRORED
+    ]
     return {**network_sections, "profiles": profiles, "images": images, "aliases": aliases, "instances": instances}
 
 
@@ -210,6 +236,10 @@ def _import_contents(document, project, files_dir):
             _import_named(KINDS[kind], model, item, project)
     for item in _items(document, "network_forwards"):
         _import_forward(item, project)
+    for item in _items(document, "network_zone_records"):
+        _import_record(item, project)
+    for item in _items(document, "network_peers"):
+        _import_peer(item, project)
     for item in _items(document, "profiles"):
         _import_named(KINDS["profile"], Profile, item, project)
     for item in _items(document, "images"):
@@ -278,6 +308,46 @@ def _import_forward(item, project):
         save_serializer(serializer)
     except DocumentError as exc:
         raise DocumentError(f"Forward {address!r}: {exc}") from exc
+
+
+def _import_record(item, project):
+    """Create or replace (PUT) a zone's record through the API's serializers."""
+    zone_name, name = item.get("zone", ""), item.get("name", "")
+    zone = NetworkZone.objects.filter(project=project, name=zone_name).first()
+    if zone is None:
+        raise DocumentError(f"Zone record {name!r}: zone {zone_name!r} not found")
+    record = NetworkZoneRecord.objects.select_for_update().filter(zone=zone, name=name).first()
+    body = {key: item[key] for key in RECORD_FIELDS if key in item}
+    if record is None:
+        serializer = NetworkZoneRecordCreateSerializer(data=body, context={"zone": zone})
+    else:
+        body.pop("name", None)
+        serializer = NetworkZoneRecordSerializer(record, data=body)
+    try:
+        save_serializer(serializer)
+    except DocumentError as exc:
+        raise DocumentError(f"Zone record {name!r}: {exc}") from exc
+
+
+def _import_peer(item, project):
+    """Create or replace (PUT) an OVN network's peer through the API's serializers; a new one links
+    with its target's peering back, as in the API."""
+    network_name, name = item.get("network", ""), item.get("name", "")
+    network = Network.objects.filter(project=project, name=network_name).select_related("project").first()
+    if network is None or network.type != "ovn":
+        found = "not found" if network is None else "does not peer (only ovn networks do)"
+        raise DocumentError(f"Peer {name!r}: network {network_name!r} {found}")
+    peer = NetworkPeer.objects.select_for_update().filter(network=network, name=name).first()
+    if peer is None:
+        body = {key: item[key] for key in (*PEER_FIELDS, "target_project", "target_network") if key in item}
+        existing = shown_targets(list(NetworkPeer.objects.filter(network=network)))
+        serializer = NetworkPeerCreateSerializer(data=body, context={"network": network, "existing": existing})
+    else:
+        serializer = NetworkPeerSerializer(peer, data={key: item[key] for key in PEER_FIELDS[1:] if key in item})
+    try:
+        save_serializer(serializer)
+    except DocumentError as exc:
+        raise DocumentError(f"Peer {name!r}: {exc}") from exc
 
 
 def _import_certificate(item):
