@@ -505,8 +505,9 @@ class NetworkZone(models.Model):
     """An LXD network zone (``/1.0/network-zones``): a DNS zone recorded, never served."""
 
     project = _project_field("network_zones")
-    # Zone names are unique across projects, as in LXD.
-    name = models.CharField(max_length=255, unique=True)
+    # Zone names are unique across projects, as in LXD, and of any length (PostgreSQL refused
+    # one past 255 characters with a 500).
+    name = models.TextField(unique=True)
     description = models.TextField(blank=True, default="")
     config = models.JSONField(default=dict, blank=True)
 
@@ -526,7 +527,8 @@ class NetworkZoneRecord(models.Model):
     """A record of a network zone (``/1.0/network-zones/ZONE/records``): DNS entries recorded, never served."""
 
     zone = models.ForeignKey(NetworkZone, on_delete=models.CASCADE, related_name="records")
-    name = models.CharField(max_length=255, blank=True)
+    # Any text, as LXD takes it (it checks no record name).
+    name = models.TextField(blank=True)
     description = models.TextField(blank=True, default="")
     # Entries as LXD shows them (api.NetworkZoneRecordEntry); None where a client sent none (LXD's null).
     entries = models.JSONField(null=True, blank=True, default=None)
@@ -556,8 +558,9 @@ class NetworkPeer(models.Model):
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="")
     config = models.JSONField(default=dict, blank=True)
-    target_project = models.CharField(max_length=255, blank=True, default="")
-    target_network = models.CharField(max_length=255, blank=True, default="")
+    # Any text until the peering links (LXD checks no target before then).
+    target_project = models.TextField(blank=True, default="")
+    target_network = models.TextField(blank=True, default="")
     # The target network once the peering is mutual (LXD's target_network_id).
     linked_network = models.ForeignKey(
         Network, null=True, blank=True, on_delete=models.SET_NULL, related_name="peers_linked"

@@ -90,3 +90,15 @@ def test_entries_of_the_wrong_shape_are_refused(api, zone, entries, message):
     refused = api.post(RECORDS, {"name": "r", "entries": entries})
     assert (refused.status_code, refused.json()["error"]) == (400, message)
     assert not NetworkZoneRecord.objects.exists()
+
+
+@pytest.mark.django_db
+def test_names_of_any_length_are_taken_as_lxd_takes_them(api):
+    """LXD checks no record name and no zone name length; a column of 255 characters on PostgreSQL answered 500."""
+    long_zone = "z" * 300
+    assert api.post("/1.0/network-zones", {"name": long_zone}).status_code == 201
+
+    created = api.post(f"/1.0/network-zones/{long_zone}/records", {"name": "r" * 300})
+
+    assert created.status_code == 201
+    assert api.get(f"/1.0/network-zones/{long_zone}/records/{'r' * 300}").json()["metadata"]["name"] == "r" * 300
