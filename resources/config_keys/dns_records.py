@@ -5,7 +5,6 @@ DNAME, NS, PTR, MX, SRV, TXT, SPF, CAA); the rdata of other types miekg knows is
 (docs/compatibility.md)."""
 
 import ipaddress
-import json
 from typing import NamedTuple
 
 from ..go import go_quote
@@ -22,7 +21,7 @@ _TYPE_NAMES = (
 )
 KNOWN_TYPES = frozenset(_TYPE_NAMES.split())
 
-STRING, BLANK, QUOTE, NEWLINE = "string", "blank", "quote", "newline"
+STRING, BLANK, QUOTE, NEWLINE, ERROR = "string", "blank", "quote", "newline", "error"
 # What a parser reads past the line's end: refused wherever it is read.
 STALE = "stale"
 
@@ -40,55 +39,100 @@ class ParseError(ConfigError):
         super().__init__(f"dns: {what}: {_quote_ascii(token.text)} at line: 1:{token.column}")
 
 
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
 def _quote_ascii(text):
-    """Go's strconv.QuoteToASCII for the texts a token holds."""
-    return json.dumps(text, ensure_ascii=True).replace("\\u00", "\\x")
-
-
-def _tokens(line):
-    """The zone lexer's tokens of one line, each at the column miekg reports (the count of bytes
-    read when the token was delivered, newlines not counted); the line ends at its first newline."""
-    tokens, text, column = [], "", 0
-    quoted = escaped = spaced = False
-    for char in line:
-        if char == "\n" and not quoted:
-            if text:
-                tokens.append(_Token(STRING, text, column))
-            tokens.append(_Token(NEWLINE, "\n", column))
-            return tokens
-        if char != "\n":
-            column += len(char.encode())
-        if char in " \t" and not (quoted or escaped):
-            if text:
-                tokens.append(_Token(STRING, text, column))
-                text = ""
-            if not spaced:
-                tokens.append(_Token(BLANK, " ", column))
-                spaced = True
-        elif char == ";" and not (quoted or escaped):
-            if text:
-                tokens.append(_Token(STRING, text, column))
-            # The comment runs to the newline, which miekg delivers at the line's last column.
-            tokens.append(_Token(NEWLINE, "\n", len(line.split("\n", 1)[0].encode())))
-            return tokens
-        elif char == '"' and not escaped:
-            spaced = False
-            if text:
-                tokens.append(_Token(STRING, text, column))
-                text = ""
-            tokens.append(_Token(QUOTE, '"', column))
-            quoted = not quoted
-        elif char in "()" and not (quoted or escaped):
-            continue
-        elif char == "\r" and not quoted:
-            escaped = False
+    """Go's strconv.QuoteToASCII: printable ASCII as is, Go's short escapes, \\xNN for other
+    control bytes, \\uNNNN and \\UNNNNNNNN for the rest."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif 0x20 <= code < 0x7F:
+            out.append(char)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
         else:
-            spaced = False
-            escaped = char == "\\" and not escaped
-            text += char
-    if text:
-        tokens.append(_Token(STRING, text, column))
-    return tokens
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
+
+class _Lexer:
+    """miekg's zone lexer over one line: each token at the column miekg reports (the bytes read
+    when it was delivered, newlines not counted). Parentheses group (they end no token); a
+    closing one too many, or one left open, is an error token after which nothing is read."""
+
+    def __init__(self):
+        self.tokens, self.text, self.column = [], "", 0
+        self.braces = 0
+        self.quoted = self.escaped = self.spaced = self.comment = self.commented = False
+
+    def emit(self, kind, text=None):
+        if kind != STRING and self.text:
+            self.emit(STRING, self.text)
+        if kind == STRING:
+            self.text = ""
+        self.tokens.append(_Token(kind, text, self.column))
+
+    def run(self, line):
+        for char in line:
+            if not self.read(char):
+                return self.tokens
+        if self.text:
+            self.emit(STRING, self.text)
+        if self.commented:
+            # A comment read inside parentheses ends the input as a newline would.
+            self.emit(NEWLINE, "\n")
+        elif self.braces:
+            self.emit(ERROR, "unbalanced brace")
+        return self.tokens
+
+    def read(self, char):
+        """Take one character; False once the record ends (or an error token was made)."""
+        plain = not (self.quoted or self.escaped)
+        if char == "\n" and not self.quoted:
+            self.comment = self.escaped = False
+            if self.braces:
+                return True
+            self.emit(NEWLINE, "\n")
+            return False
+        if char != "\n":
+            self.column += len(char.encode())
+        if self.comment:
+            return True
+        if char in " \t" and plain:
+            if self.text:
+                self.emit(STRING, self.text)
+            if not self.spaced:
+                self.emit(BLANK, " ")
+                self.spaced = True
+        elif char == ";" and plain:
+            if self.text:
+                self.emit(STRING, self.text)
+            self.comment = self.commented = True
+        elif char == '"' and not self.escaped:
+            self.spaced = False
+            self.emit(QUOTE, '"')
+            self.quoted = not self.quoted
+        elif char in "()" and plain:
+            self.braces += 1 if char == "(" else -1
+            if self.braces < 0:
+                self.text = ""
+                self.emit(ERROR, "extra closing brace")
+                return False
+        elif char == "\r" and not self.quoted:
+            self.escaped = False
+        else:
+            self.spaced = False
+            self.escaped = char == "\\" and not self.escaped
+            self.text += char
+        return True
 
 
 class _Reader:
@@ -154,7 +198,7 @@ def _name(reader, what):
     token = reader.next()
     if token.kind == NEWLINE:
         return True
-    if token.kind == STALE or (token.text != "@" and not is_domain_name(token.text)):
+    if token.kind in (STALE, ERROR) or (token.text != "@" and not is_domain_name(token.text)):
         raise ParseError(what, token)
     return False
 
@@ -188,7 +232,7 @@ def _txt(reader, what, single=False):
         if token.kind == STRING:
             parts.append(token.text)
             empty = False
-        elif token.kind == BLANK and quoted:
+        elif token.kind == ERROR or (token.kind == BLANK and quoted):
             raise ParseError(what, token)
         elif token.kind == QUOTE:
             if empty and quoted:
@@ -244,6 +288,21 @@ def _parse_caa(reader):
         raise ParseError("bad CAA Value", tag)
 
 
+# The numbers of the types read here, for RFC 3597's TYPEnnn.
+TYPE_NUMBERS = {
+    1: "A",
+    2: "NS",
+    5: "CNAME",
+    12: "PTR",
+    15: "MX",
+    16: "TXT",
+    28: "AAAA",
+    33: "SRV",
+    39: "DNAME",
+    99: "SPF",
+    257: "CAA",
+}
+
 PARSERS = {
     "A": _parse_a,
     "AAAA": _parse_aaaa,
@@ -262,24 +321,28 @@ PARSERS = {
 def check_entry(entry_type: str, value: str, ttl: int) -> None:
     """dns.NewRR of ``record TTL IN TYPE VALUE``, as LXD's validateEntries sends it."""
     line = f"record {ttl or DEFAULT_TTL} IN {entry_type} {value}\n"
-    tokens = _tokens(line)
+    tokens = _Lexer().run(line)
     # record, blank, TTL, blank, IN, blank: the type is the next text.
     rest = tokens[6:]
     while rest and rest[0].kind == BLANK:
         rest = rest[1:]
-    if not rest or rest[0].kind != STRING:
-        raise ParseError("syntax error", rest[0] if rest else tokens[-1])
     type_token, rest = rest[0], rest[1:]
+    if type_token.kind == ERROR:
+        # The zone parser reports a lexer error by its own text.
+        raise ParseError(type_token.text, type_token)
+    if type_token.kind != STRING:
+        raise ParseError("unknown RR type", type_token)
     name = type_token.text.upper()
     if name.startswith("TYPE") and name not in KNOWN_TYPES:
         # RFC 3597's TYPEnnn; miekg's lexer reports a bad number in the token's place.
         number = name[4:]
         if not (number.isascii() and number.isdigit() and int(number) < 1 << 16):
             raise ParseError("unknown RR type", type_token._replace(text="unknown RR type"))
-        return
-    if name not in KNOWN_TYPES:
+        # A number miekg knows is read as that type (TYPE1 is A).
+        name = TYPE_NUMBERS.get(int(number), name)
+    if name not in KNOWN_TYPES and not name.startswith("TYPE"):
         raise ParseError("unknown RR type", type_token)
-    parse = PARSERS.get(type_token.text.upper())
+    parse = PARSERS.get(name)
     if parse is not None:
         reader = _Reader(rest, rest[0] if rest else type_token)
         if rest and rest[0].kind == BLANK:
