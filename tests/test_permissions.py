@@ -57,6 +57,8 @@ CREATE_BODIES = {
     "network-acl": {"name": "new"},
     "network-zone": {"name": "new.example.com"},
     "network-forward": {"listen_address": "192.0.2.50"},
+    "network-zone-record": {"name": "new"},
+    "network-peer": {"name": "new", "target_network": "new"},
     "certificate": {"type": "client", "certificate": NEW_CERTIFICATE},
     "storage-pool": {"name": "new", "driver": "dir"},
 }
