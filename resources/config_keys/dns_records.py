@@ -1,8 +1,13 @@
 """Network zone record entries: LXD 5.0.2 checks each as the zone-file line
-``record TTL IN TYPE VALUE`` with github.com/miekg/dns (v1.1.50, Debian 12's), and refuses with its
-parse error. lxdsite reads the same line the same way for the common types (A, AAAA, CNAME,
-DNAME, NS, PTR, MX, SRV, TXT, SPF, CAA); the rdata of other types miekg knows is recorded unread
-(docs/compatibility.md)."""
+``record TTL IN TYPE VALUE`` with github.com/miekg/dns and refuses with its parse error.
+
+lxdsite reads the same line the same way for the common types (A, AAAA, CNAME, DNAME, NS, PTR,
+MB, MD, MF, MG, MR, MX, SRV, TXT, SPF, CAA, SSHFP, TLSA, HINFO, URI) and for RFC 3597's generic
+form of any type; the rdata of other types miekg knows is recorded unread (docs/compatibility.md).
+miekg's source at v1.1.50 is the model; the daemon's build has quirks of its own (a read past the
+end sees the blank after the type; an empty name is taken; no ANY), learnt by comparing generated
+entries with it (tests/test_network_zone_records_lxd.py).
+"""
 
 import ipaddress
 from typing import NamedTuple
@@ -12,14 +17,6 @@ from .errors import ConfigError
 
 DEFAULT_TTL = 300
 
-# miekg/dns's StringToType: a type named outside it is "unknown RR type".
-_TYPE_NAMES = (
-    "A NS MD MF CNAME SOA MB MG MR NULL PTR HINFO MINFO MX TXT RP AFSDB X25 ISDN RT NSAPPTR SIG KEY PX "
-    "GPOS AAAA LOC NXT EID NIMLOC SRV ATMA NAPTR KX CERT DNAME OPT APL DS SSHFP RRSIG NSEC DNSKEY DHCID "
-    "NSEC3 NSEC3PARAM TLSA SMIMEA HIP NINFO RKEY TALINK CDS CDNSKEY OPENPGPKEY CSYNC ZONEMD SVCB HTTPS SPF "
-    "UINFO UID GID UNSPEC NID L32 L64 LP EUI48 EUI64 URI CAA AVC TKEY TSIG IXFR AXFR MAILB MAILA ANY TA DLV"
-)
-KNOWN_TYPES = frozenset(_TYPE_NAMES.split())
 
 STRING, BLANK, QUOTE, NEWLINE, ERROR = "string", "blank", "quote", "newline", "error"
 # What a parser reads past the line's end: refused wherever it is read.
@@ -149,12 +146,18 @@ class _Reader:
         self.index += 1
         return token
 
+    def peek(self):
+        """The next token, left to be read."""
+        token = self.next()
+        self.index -= token.kind != STALE
+        return token
+
     def end(self):
-        """slurpRemainder: nothing but a blank may follow the rdata."""
+        """slurpRemainder: nothing but a blank may follow the rdata (the end read past is no more)."""
         token = self.next()
         if token.kind == BLANK:
             token = self.next()
-        if token.kind != NEWLINE:
+        if token.kind not in (NEWLINE, STALE):
             raise ParseError("garbage after rdata", token)
 
 
@@ -193,20 +196,18 @@ def is_domain_name(name):
 
 
 def _name(reader, what):
-    """A domain name (any token text miekg takes for one); True when the rdata is empty, which
-    miekg takes as a dynamic update's record."""
+    """A domain name: any token text miekg takes for one (its newline too: an empty value)."""
     token = reader.next()
-    if token.kind == NEWLINE:
-        return True
     if token.kind in (STALE, ERROR) or (token.text != "@" and not is_domain_name(token.text)):
         raise ParseError(what, token)
-    return False
 
 
 def _uint(reader, what, bits):
+    """An unsigned number of ``bits`` bits (strconv.ParseUint); the token read."""
     token = reader.next()
     if not (token.kind == STRING and token.text.isascii() and token.text.isdigit() and int(token.text) < 1 << bits):
         raise ParseError(what, token)
+    return token
 
 
 def _ip(reader, what, version):
@@ -224,7 +225,7 @@ def _ip(reader, what, version):
     reader.end()
 
 
-def _txt(reader, what, single=False):
+def _txt(reader, what):
     """endingToTxtSlice: strings, blanks between quoted parts, and balanced quotes."""
     parts, quoted, empty = [], False, False
     token = reader.next()
@@ -252,10 +253,19 @@ def _parse_aaaa(reader):
     _ip(reader, "bad AAAA AAAA", 6)
 
 
+def _ending_string(reader, what):
+    """endingToString: text and blanks up to the end, nothing else."""
+    token = reader.next()
+    while token.kind not in (NEWLINE, STALE):
+        if token.kind not in (STRING, BLANK):
+            raise ParseError(what, token)
+        token = reader.next()
+
+
 def _single_name(what):
     def parse(reader):
-        if not _name(reader, what):
-            reader.end()
+        _name(reader, what)
+        reader.end()
 
     return parse
 
@@ -263,8 +273,8 @@ def _single_name(what):
 def _parse_mx(reader):
     _uint(reader, "bad MX Pref", 16)
     reader.next()
-    if not _name(reader, "bad MX Mx"):
-        reader.end()
+    _name(reader, "bad MX Mx")
+    reader.end()
 
 
 def _parse_srv(reader):
@@ -273,8 +283,33 @@ def _parse_srv(reader):
         reader.next()
         _uint(reader, what, 16)
     reader.next()
-    if not _name(reader, "bad SRV Target"):
-        reader.end()
+    _name(reader, "bad SRV Target")
+    reader.end()
+
+
+def _parse_sshfp(reader):
+    _uint(reader, "bad SSHFP Algorithm", 8)
+    reader.next()
+    _uint(reader, "bad SSHFP Type", 8)
+    reader.next()
+    _ending_string(reader, "bad SSHFP Fingerprint")
+
+
+def _parse_tlsa(reader):
+    _uint(reader, "bad TLSA Usage", 8)
+    for what in ("bad TLSA Selector", "bad TLSA MatchingType"):
+        reader.next()
+        _uint(reader, what, 8)
+    _ending_string(reader, "bad TLSA Certificate")
+
+
+def _parse_uri(reader):
+    _uint(reader, "bad URI Priority", 16)
+    reader.next()
+    weight = _uint(reader, "bad URI Weight", 16)
+    reader.next()
+    if len(_txt(reader, "bad URI Target")) != 1:
+        raise ParseError("bad URI Target", weight)
 
 
 def _parse_caa(reader):
@@ -288,20 +323,57 @@ def _parse_caa(reader):
         raise ParseError("bad CAA Value", tag)
 
 
-# The numbers of the types read here, for RFC 3597's TYPEnnn.
-TYPE_NUMBERS = {
-    1: "A",
-    2: "NS",
-    5: "CNAME",
-    12: "PTR",
-    15: "MX",
-    16: "TXT",
-    28: "AAAA",
-    33: "SRV",
-    39: "DNAME",
-    99: "SPF",
-    257: "CAA",
-}
+def _rfc3597(reader):
+    """RFC 3597's generic rdata, ``\\# LENGTH HEX``: the length a number (strconv.Atoi), the hex
+    (its characters unchecked) twice as long."""
+    first = reader.next()
+    if first.text != "\\#":
+        raise ParseError("bad RFC3597 Rdata", first)
+    reader.next()
+    length = reader.next()
+    if not (length.kind == STRING and length.text.isascii() and length.text.isdigit() and int(length.text) < 1 << 16):
+        raise ParseError("bad RFC3597 Rdata ", length)
+    number = int(length.text)
+    text = ""
+    token = reader.next()
+    while token.kind not in (NEWLINE, STALE):
+        if token.kind not in (STRING, BLANK):
+            raise ParseError("bad RFC3597 Rdata", token)
+        text += token.text if token.kind == STRING else ""
+        token = reader.next()
+    if number * 2 != len(text.encode()):
+        raise ParseError("bad RFC3597 Rdata", length)
+    return text
+
+
+def _hex_error(text):
+    """Go's encoding/hex error for the first byte of ``text`` that is not a hex digit, or None."""
+    for byte in text.encode():
+        if chr(byte) not in "0123456789abcdefABCDEF":
+            shown = f" '{chr(byte)}'" if chr(byte).isprintable() else ""
+            return f"encoding/hex: invalid byte: U+{byte:04X}{shown}"
+    return None
+
+
+# miekg's numbers of the types it knows, for RFC 3597's TYPEnnn.
+_TYPE_NUMBER_LIST = (
+    "A 1,NS 2,MD 3,MF 4,CNAME 5,SOA 6,MB 7,MG 8,MR 9,NULL 10,PTR 12,HINFO 13,MINFO 14,MX 15,TXT 16,RP 17,AFSDB 18,"
+    "X25 19,ISDN 20,RT 21,NSAPPTR 23,SIG 24,KEY 25,PX 26,GPOS 27,AAAA 28,LOC 29,NXT 30,EID 31,NIMLOC 32,SRV 33,"
+    "ATMA 34,NAPTR 35,KX 36,CERT 37,DNAME 39,OPT 41,APL 42,DS 43,SSHFP 44,RRSIG 46,NSEC 47,DNSKEY 48,DHCID 49,"
+    "NSEC3 50,NSEC3PARAM 51,TLSA 52,SMIMEA 53,HIP 55,NINFO 56,RKEY 57,TALINK 58,CDS 59,CDNSKEY 60,OPENPGPKEY 61,"
+    "CSYNC 62,ZONEMD 63,SVCB 64,HTTPS 65,SPF 99,UINFO 100,UID 101,GID 102,UNSPEC 103,NID 104,L32 105,L64 106,"
+    "LP 107,EUI48 108,EUI64 109,URI 256,CAA 257,AVC 258,TKEY 249,TSIG 250,IXFR 251,AXFR 252,MAILB 253,MAILA 254,"
+    "ANY 255,TA 32768,DLV 32769"
+)
+TYPE_NUMBERS = {int(number): name for name, number in (item.split() for item in _TYPE_NUMBER_LIST.split(","))}
+# miekg/dns's StringToType (the daemon's has no ANY or NSAPPTR): a type named outside it is
+# "unknown RR type".
+KNOWN_TYPES = frozenset(TYPE_NUMBERS.values()) - {"ANY", "NSAPPTR"}
+# Types whose rdata only RFC 3597's form gives.
+NO_PRESENTATION = frozenset({"NULL", "OPT", "TSIG"})
+# Types miekg has no record of its own for: their rdata is always RFC 3597's.
+GENERIC_ONLY = frozenset({"ATMA", "ISDN", "NXT", "UNSPEC", "IXFR", "AXFR", "MAILB", "MAILA"})
+
 
 PARSERS = {
     "A": _parse_a,
@@ -310,44 +382,58 @@ PARSERS = {
     "DNAME": _single_name("bad DNAME Target"),
     "NS": _single_name("bad NS Ns"),
     "PTR": _single_name("bad PTR Ptr"),
+    **{name: _single_name(f"bad {name} {name.capitalize()}") for name in ("MB", "MD", "MF", "MG", "MR")},
     "MX": _parse_mx,
     "SRV": _parse_srv,
     "TXT": lambda reader: _txt(reader, "bad TXT Txt"),
     "SPF": lambda reader: _txt(reader, "bad SPF Txt"),
     "CAA": _parse_caa,
+    "SSHFP": _parse_sshfp,
+    "TLSA": _parse_tlsa,
+    "HINFO": lambda reader: _txt(reader, "bad HINFO Fields"),
+    "URI": _parse_uri,
 }
 
 
 def check_entry(entry_type: str, value: str, ttl: int) -> None:
     """dns.NewRR of ``record TTL IN TYPE VALUE``, as LXD's validateEntries sends it."""
-    line = f"record {ttl or DEFAULT_TTL} IN {entry_type} {value}\n"
-    tokens = _Lexer().run(line)
-    # record, blank, TTL, blank, IN, blank: the type is the next text.
-    rest = tokens[6:]
-    while rest and rest[0].kind == BLANK:
-        rest = rest[1:]
-    type_token, rest = rest[0], rest[1:]
+    tokens = _Lexer().run(f"record {ttl or DEFAULT_TTL} IN {entry_type} {value}\n")
+    # record, blank, TTL, blank, IN, blank: the type is the next token.
+    type_token, rest = tokens[6], tokens[7:]
     if type_token.kind == ERROR:
         # The zone parser reports a lexer error by its own text.
         raise ParseError(type_token.text, type_token)
-    if type_token.kind != STRING:
-        raise ParseError("unknown RR type", type_token)
-    name = type_token.text.upper()
-    if name.startswith("TYPE") and name not in KNOWN_TYPES:
-        # RFC 3597's TYPEnnn; miekg's lexer reports a bad number in the token's place.
-        number = name[4:]
-        if not (number.isascii() and number.isdigit() and int(number) < 1 << 16):
-            raise ParseError("unknown RR type", type_token._replace(text="unknown RR type"))
-        # A number miekg knows is read as that type (TYPE1 is A).
-        name = TYPE_NUMBERS.get(int(number), name)
-    if name not in KNOWN_TYPES and not name.startswith("TYPE"):
-        raise ParseError("unknown RR type", type_token)
-    parse = PARSERS.get(name)
-    if parse is not None:
-        reader = _Reader(rest, rest[0] if rest else type_token)
-        if rest and rest[0].kind == BLANK:
-            reader.next()
-        parse(reader)
+    name = _type_name(type_token)
+    reader = _Reader(rest, rest[0] if rest else type_token)
+    if rest and rest[0].kind == BLANK:
+        reader.next()
+    stale = reader.stale._replace(kind=STALE)
+    if name is None or name in GENERIC_ONLY:
+        _rfc3597(reader)
+    elif reader.peek().text == "\\#":
+        # Generic rdata of a type with a record of its own is decoded into one (what the bytes
+        # then hold is not checked here).
+        error = _hex_error(_rfc3597(reader))
+        if error:
+            raise ParseError(error, stale)
+    elif name in NO_PRESENTATION:
+        raise ParseError(f"{name} records do not have a presentation format", stale)
+    elif name in PARSERS:
+        PARSERS[name](reader)
+
+
+def _type_name(token):
+    """The type ``token`` names, None for a TYPEnnn miekg has no name for; LXD's refusal otherwise."""
+    name = token.text.upper()
+    if token.kind != STRING or (name not in KNOWN_TYPES and not name.startswith("TYPE")):
+        raise ParseError("unknown RR type", token)
+    if name in KNOWN_TYPES:
+        return name
+    # RFC 3597's TYPEnnn; miekg's lexer reports a bad number in the token's place.
+    number = name[4:]
+    if not (number.isascii() and number.isdigit() and int(number) < 1 << 16):
+        raise ParseError("unknown RR type", token._replace(text="unknown RR type"))
+    return TYPE_NUMBERS.get(int(number))
 
 
 def validate_entries(entries: list[dict]) -> None:
