@@ -247,7 +247,8 @@ def _random_entries(count, seed):
 
 
 def test_random_entries_are_judged_as_the_daemon_judges_them(both):
-    # 14,000 such entries from other seeds were judged alike too; these 400 run each time.
+    # These 400 run each time. Of 6,000 from seeds 1 to 4, two were judged otherwise: generic bytes
+    # an HINFO cannot hold, and a CAA tag that is an escaped quote alone (docs/compatibility.md).
     for index, entry in enumerate(_random_entries(400, seed=16)):
         answers = both("POST", RECORDS, {"name": f"f{index}", "entries": [entry]})
         assert (answers[0][0], answers[1][0]) in ((201, 201), (500, 400)), (entry, answers[0][2], answers[1][2])
