@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from tests.support.events_client import EventsClient
 from tests.support.live_server import unix_request
 from tests.support.lxc import comparable, run_lxc
 
@@ -254,3 +255,23 @@ def test_random_entries_are_judged_as_the_daemon_judges_them(both):
         assert (answers[0][0], answers[1][0]) in ((201, 201), (500, 400)), (entry, answers[0][2], answers[1][2])
         if answers[0][0] == 500:
             assert answers[1][2]["error"] == answers[0][2]["error"], entry
+
+
+def test_record_writes_send_the_daemons_lifecycle_events(both, real_lxd, lxdsite_server):
+    listeners = [
+        EventsClient(socket, "/1.0/events?type=lifecycle") for socket in (real_lxd, lxdsite_server.socket_path)
+    ]
+    try:
+        _same(both("POST", RECORDS, {"name": "a b"}), 201)
+        _same(both("PUT", f"{RECORDS}/a%20b", {"description": "x"}), 200)
+        _same(both("DELETE", f"{RECORDS}/a%20b"), 200)
+        heard = [listener.receive_all(timeout=1) for listener in listeners]
+    finally:
+        for listener in listeners:
+            listener.close()
+
+    lxd, ours = ([(event["metadata"]["action"], event["metadata"]["source"]) for event in events] for events in heard)
+    assert ours == lxd
+    assert [action for action, _ in ours] == [
+        f"network-zone-record-{verb}" for verb in ("created", "updated", "deleted")
+    ]
