@@ -13,7 +13,7 @@ from tests.support.both_servers import projects  # noqa: F401
 from tests.support.images import make_image, upload_image
 from tests.support.live_server import lxdsite_pg_server, lxdsite_server  # noqa: F401
 from tests.support.lxc import meddling_editor  # noqa: F401
-from tests.support.real_lxd import real_lxd  # noqa: F401
+from tests.support.real_lxd import daemon_left_as_found, real_lxd  # noqa: F401
 from tests.support.storage import make_default_pool
 
 

@@ -74,3 +74,40 @@ def real_lxd():
         pytest.fail("the lxd package is not installed: run `make deps`")
     with running_lxd() as socket_path:
         yield socket_path
+
+
+# What a module may not leave on the shared daemon: one left behind changes what every later
+# module compares (a pool, for one, takes lxc's first-run hint away).
+DAEMON_LISTS = (
+    "/1.0/storage-pools",
+    "/1.0/networks",
+    "/1.0/projects",
+    "/1.0/profiles",
+    "/1.0/instances?all-projects=true",
+    "/1.0/images",
+    "/1.0/network-acls",
+    "/1.0/network-zones",
+    "/1.0/certificates",
+)
+
+
+def daemon_objects(socket_path):
+    """{list URL: what the daemon lists there}, and its server config."""
+    listed = {url: sorted(unix_request(socket_path, "GET", url)[2]["metadata"] or []) for url in DAEMON_LISTS}
+    return {**listed, "/1.0": unix_request(socket_path, "GET", "/1.0")[2]["metadata"]["config"]}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def daemon_left_as_found(request):
+    """A module that uses the shared daemon leaves it as it found it, or its last test errors
+    here, naming what it left (rather than every later module failing its comparisons)."""
+    module_items = [item for item in request.session.items if item.getparent(pytest.Module) is request.node]
+    if not any("real_lxd" in item.fixturenames for item in module_items):
+        yield
+        return
+    socket_path = request.getfixturevalue("real_lxd")
+    before = daemon_objects(socket_path)
+    yield
+    after = daemon_objects(socket_path)
+    left = {url: (before[url], after[url]) for url in after if after[url] != before[url]}
+    assert not left, f"{request.node.name} left the shared daemon changed (before, after): {left}"
