@@ -5,6 +5,7 @@ behaviour follows LXD 5.0.2's source and is tested in tests/test_network_peers.p
 
 import pytest
 
+from tests.support.both_servers import same_refusal
 from tests.support.live_server import unix_request
 from tests.support.lxc import comparable, run_lxc
 
@@ -28,36 +29,30 @@ def both(real_lxd, lxdsite_server):
     assert unix_request(real_lxd, "GET", "/1.0/networks/pbr")[0] == 404
 
 
-def _same_error(answers, status):
-    lxd, ours = answers
-    assert (lxd[0], ours[0]) == (status, status), (lxd[2], ours[2])
-    assert ours[2]["error"] == lxd[2]["error"]
-
-
 def test_peers_of_networks_that_do_not_peer_answer_as_the_daemon(both):
     peer = {"name": "p1", "target_network": "x"}
     for network, status in (("pbr", 400), ("nope", 404), ("lo", 404)):
-        _same_error(both("GET", f"/1.0/networks/{network}/peers"), status)
-        _same_error(both("GET", f"/1.0/networks/{network}/peers?recursion=1"), status)
-        _same_error(both("POST", f"/1.0/networks/{network}/peers", peer), status)
+        same_refusal(*both("GET", f"/1.0/networks/{network}/peers"), status)
+        same_refusal(*both("GET", f"/1.0/networks/{network}/peers?recursion=1"), status)
+        same_refusal(*both("POST", f"/1.0/networks/{network}/peers", peer), status)
         for method in ("GET", "PUT", "PATCH", "DELETE"):
-            _same_error(both(method, f"/1.0/networks/{network}/peers/p1", {}), status)
-    _same_error(both("POST", "/1.0/networks/pbr/peers/p1", {}), 501)
-    _same_error(both("GET", "/1.0/networks/pbr/peers?project=nope"), 404)
+            same_refusal(*both(method, f"/1.0/networks/{network}/peers/p1", {}), status)
+    same_refusal(*both("POST", "/1.0/networks/pbr/peers/p1", {}), 501)
+    same_refusal(*both("GET", "/1.0/networks/pbr/peers?project=nope"), 404)
 
 
 def test_lxc_network_peer_commands_print_what_they_print_against_lxd(real_lxd, lxdsite_server, both, tmp_path):
-    def same(*args, **kwargs):
+    def alike(*args, **kwargs):
         lxd = comparable(run_lxc(real_lxd, tmp_path / "lxd", *args, **kwargs))
         ours = comparable(run_lxc(lxdsite_server.socket_path, tmp_path / "site", *args, **kwargs))
         assert ours == lxd, args
 
     for network in ("pbr", "nope"):
-        same("network", "peer", "list", network)
-        same("network", "peer", "create", network, "p1", "other")
-        same("network", "peer", "show", network, "p1")
-        same("network", "peer", "set", network, "p1", "user.a", "1")
-        same("network", "peer", "get", network, "p1", "user.a")
-        same("network", "peer", "unset", network, "p1", "user.a")
-        same("network", "peer", "edit", network, "p1", stdin="description: x\n")
-        same("network", "peer", "delete", network, "p1")
+        alike("network", "peer", "list", network)
+        alike("network", "peer", "create", network, "p1", "other")
+        alike("network", "peer", "show", network, "p1")
+        alike("network", "peer", "set", network, "p1", "user.a", "1")
+        alike("network", "peer", "get", network, "p1", "user.a")
+        alike("network", "peer", "unset", network, "p1", "user.a")
+        alike("network", "peer", "edit", network, "p1", stdin="description: x\n")
+        alike("network", "peer", "delete", network, "p1")

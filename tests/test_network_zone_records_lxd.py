@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from tests.support.both_servers import refused_alike, same, same_refusal
 from tests.support.events_client import EventsClient
 from tests.support.live_server import unix_request
 from tests.support.lxc import comparable, run_lxc
@@ -34,25 +35,10 @@ def both(real_lxd, lxdsite_server):
     assert unix_request(real_lxd, "GET", "/1.0/network-zones")[2]["metadata"] == []
 
 
-def _same(answers, status):
-    lxd, ours = answers
-    assert (lxd[0], ours[0]) == (status, status), (lxd[2], ours[2])
-    assert ours[2] == lxd[2]
-    if lxd[1].get("ETag") is not None:
-        assert ours[1].get("ETag") == lxd[1].get("ETag")
-    assert ours[1].get("Location") == lxd[1].get("Location")
-
-
-def _same_error(answers, status, lxd_status=None):
-    lxd, ours = answers
-    assert (lxd[0], ours[0]) == (lxd_status or status, status), (lxd[2], ours[2])
-    assert ours[2]["error"] == lxd[2]["error"]
-
-
 def test_a_records_life_equals_the_daemons(both):
-    _same(both("GET", RECORDS), 200)
-    _same(both("POST", RECORDS, {"name": "www"}), 201)
-    _same(both("GET", f"{RECORDS}/www"), 200)
+    same(*both("GET", RECORDS), 200)
+    same(*both("POST", RECORDS, {"name": "www"}), 201)
+    same(*both("GET", f"{RECORDS}/www"), 200)
     entries = [
         {"type": "A", "value": "192.0.2.1"},
         {"type": "aaaa", "value": "2001:db8::1", "ttl": 60},
@@ -64,29 +50,29 @@ def test_a_records_life_equals_the_daemons(both):
         {"type": "A", "value": "192.0.2.2 ; a comment"},
     ]
     body = {"name": "B", "description": "d", "entries": entries, "config": {"user.x": "1"}}
-    _same(both("POST", RECORDS, body), 201)
-    _same(both("POST", RECORDS, {"name": "a/b c"}), 201)
-    _same(both("POST", RECORDS, {"name": "@", "entries": []}), 201)
-    _same(both("GET", RECORDS), 200)
-    _same(both("GET", f"{RECORDS}?recursion=1"), 200)
-    _same(both("GET", f"{RECORDS}/B"), 200)
+    same(*both("POST", RECORDS, body), 201)
+    same(*both("POST", RECORDS, {"name": "a/b c"}), 201)
+    same(*both("POST", RECORDS, {"name": "@", "entries": []}), 201)
+    same(*both("GET", RECORDS), 200)
+    same(*both("GET", f"{RECORDS}?recursion=1"), 200)
+    same(*both("GET", f"{RECORDS}/B"), 200)
     etag = both("GET", f"{RECORDS}/B")[0][1]["ETag"]
     put = {"description": "p", "entries": [{"type": "NS", "value": "ns1", "ttl": 3600}], "config": {}}
-    _same(both("PUT", f"{RECORDS}/B", put, {"If-Match": etag}), 200)
-    _same(both("GET", f"{RECORDS}/B"), 200)
-    _same_error(both("PUT", f"{RECORDS}/B", put, {"If-Match": etag}), 412)
+    same(*both("PUT", f"{RECORDS}/B", put, {"If-Match": etag}), 200)
+    same(*both("GET", f"{RECORDS}/B"), 200)
+    same_refusal(*both("PUT", f"{RECORDS}/B", put, {"If-Match": etag}), 412)
     patch = {"description": "q", "entries": [{"type": "PTR", "value": "host.example.com."}], "config": {"user.y": "2"}}
-    _same(both("PATCH", f"{RECORDS}/B", patch), 200)
-    _same(both("GET", f"{RECORDS}/B"), 200)
-    _same(both("PUT", f"{RECORDS}/B", {"description": "only"}), 200)
-    _same(both("GET", f"{RECORDS}/B"), 200)
-    _same(both("DELETE", f"{RECORDS}/www"), 200)
-    _same(both("GET", f"{RECORDS}?recursion=1"), 200)
+    same(*both("PATCH", f"{RECORDS}/B", patch), 200)
+    same(*both("GET", f"{RECORDS}/B"), 200)
+    same(*both("PUT", f"{RECORDS}/B", {"description": "only"}), 200)
+    same(*both("GET", f"{RECORDS}/B"), 200)
+    same(*both("DELETE", f"{RECORDS}/www"), 200)
+    same(*both("GET", f"{RECORDS}?recursion=1"), 200)
     # A zone's records go with it.
-    _same(both("DELETE", ZONE), 200)
-    _same_error(both("GET", RECORDS), 404)
-    _same(both("POST", "/1.0/network-zones", {"name": "rz.example.com"}), 201)
-    _same(both("GET", RECORDS), 200)
+    same(*both("DELETE", ZONE), 200)
+    same_refusal(*both("GET", RECORDS), 404)
+    same(*both("POST", "/1.0/network-zones", {"name": "rz.example.com"}), 201)
+    same(*both("GET", RECORDS), 200)
 
 
 # Entries miekg/dns refuses or takes, oddities included: its columns count bytes read, a read
@@ -153,71 +139,71 @@ def _same_outcome(answers):
     """Both take it (201), or LXD's 500 is lxdsite's 400 with the same text."""
     lxd = answers[0]
     if lxd[0] == 201:
-        _same(answers, 201)
+        same(*answers, 201)
     else:
-        _same_error(answers, 400, lxd_status=500)
+        refused_alike(*answers)
 
 
 def test_refusals_equal_the_daemons(both):
     for index, entry in enumerate(ENTRIES):
         _same_outcome(both("POST", RECORDS, {"name": f"e{index}", "entries": [entry]}))
     twice = [{"type": "A", "value": "192.0.2.1"}, {"type": "A", "value": "192.0.2.1", "ttl": 5}]
-    _same_error(both("POST", RECORDS, {"name": "bad", "entries": twice}), 400, lxd_status=500)
-    _same_error(both("POST", RECORDS, {"name": "bad", "config": {"foo": "1"}}), 400, lxd_status=500)
-    _same(both("POST", RECORDS, {"name": "r"}), 201)
-    _same_error(both("POST", RECORDS, {"name": "r"}), 400, lxd_status=500)
-    _same_error(both("PUT", f"{RECORDS}/r", {"entries": [{"type": "A", "value": "x"}]}), 400, lxd_status=500)
-    _same_error(both("PUT", f"{RECORDS}/r", {"config": {"dns.nameservers": "x"}}), 400, lxd_status=500)
-    _same(both("GET", f"{RECORDS}/r"), 200)
+    refused_alike(*both("POST", RECORDS, {"name": "bad", "entries": twice}))
+    refused_alike(*both("POST", RECORDS, {"name": "bad", "config": {"foo": "1"}}))
+    same(*both("POST", RECORDS, {"name": "r"}), 201)
+    refused_alike(*both("POST", RECORDS, {"name": "r"}))
+    refused_alike(*both("PUT", f"{RECORDS}/r", {"entries": [{"type": "A", "value": "x"}]}))
+    refused_alike(*both("PUT", f"{RECORDS}/r", {"config": {"dns.nameservers": "x"}}))
+    same(*both("GET", f"{RECORDS}/r"), 200)
     for method in ("GET", "PUT", "DELETE"):
-        _same_error(both(method, f"{RECORDS}/nope", {}), 404)
-        _same_error(both(method, "/1.0/network-zones/nope/records/r", {}), 404)
-    _same_error(both("POST", "/1.0/network-zones/nope/records", {"name": "r"}), 404)
-    _same_error(both("POST", f"{RECORDS}/r", {"name": "x"}), 501)
+        same_refusal(*both(method, f"{RECORDS}/nope", {}), 404)
+        same_refusal(*both(method, "/1.0/network-zones/nope/records/r", {}), 404)
+    same_refusal(*both("POST", "/1.0/network-zones/nope/records", {"name": "r"}), 404)
+    same_refusal(*both("POST", f"{RECORDS}/r", {"name": "x"}), 501)
     # A record may have any name, the empty one too, which no URL reaches; one with a space is
     # reached by its name escaped once, though LXD's URLs escape it twice.
-    _same(both("POST", RECORDS, {"name": ""}), 201)
-    _same(both("POST", RECORDS, {"name": "a b"}), 201)
-    _same_error(both("GET", f"{RECORDS}/"), 404)
-    _same_error(both("DELETE", f"{RECORDS}/"), 404)
-    _same(both("GET", f"{RECORDS}/a%20b"), 200)
-    _same_error(both("GET", f"{RECORDS}/a%2520b"), 404)
-    _same(both("GET", f"{RECORDS}?recursion=1"), 200)
+    same(*both("POST", RECORDS, {"name": ""}), 201)
+    same(*both("POST", RECORDS, {"name": "a b"}), 201)
+    same_refusal(*both("GET", f"{RECORDS}/"), 404)
+    same_refusal(*both("DELETE", f"{RECORDS}/"), 404)
+    same(*both("GET", f"{RECORDS}/a%20b"), 200)
+    same_refusal(*both("GET", f"{RECORDS}/a%2520b"), 404)
+    same(*both("GET", f"{RECORDS}?recursion=1"), 200)
 
 
 def test_lxc_network_zone_record_commands_print_what_they_print_against_lxd(real_lxd, lxdsite_server, both, tmp_path):
-    def same(*args, **kwargs):
+    def alike(*args, **kwargs):
         lxd = comparable(run_lxc(real_lxd, tmp_path / "lxd", *args, **kwargs))
         ours = comparable(run_lxc(lxdsite_server.socket_path, tmp_path / "site", *args, **kwargs))
         assert ours == lxd, args
 
     zone = "rz.example.com"
-    same("network", "zone", "record", "list", zone)
-    same("network", "zone", "record", "create", zone, "www", "user.k=v")
-    same("network", "zone", "record", "create", zone, "www")
-    same("network", "zone", "record", "create", zone, "bad", "foo=v")
-    same("network", "zone", "record", "show", zone, "www")
-    same("network", "zone", "record", "entry", "add", zone, "www", "A", "192.0.2.1")
-    same("network", "zone", "record", "entry", "add", zone, "www", "AAAA", "2001:db8::1", "--ttl", "60")
-    same("network", "zone", "record", "entry", "add", zone, "www", "A", "192.0.2.1")
-    same("network", "zone", "record", "entry", "add", zone, "www", "A", "nope")
-    same("network", "zone", "record", "entry", "add", zone, "www", "TXT", "hello world")
-    same("network", "zone", "record", "show", zone, "www")
-    same("network", "zone", "record", "entry", "remove", zone, "www", "A", "192.0.2.1")
-    same("network", "zone", "record", "entry", "remove", zone, "www", "A", "192.0.2.9")
-    same("network", "zone", "record", "set", zone, "www", "user.a", "1")
-    same("network", "zone", "record", "get", zone, "www", "user.a")
-    same("network", "zone", "record", "unset", zone, "www", "user.a")
-    same("network", "zone", "record", "set", zone, "www", "foo", "1")
+    alike("network", "zone", "record", "list", zone)
+    alike("network", "zone", "record", "create", zone, "www", "user.k=v")
+    alike("network", "zone", "record", "create", zone, "www")
+    alike("network", "zone", "record", "create", zone, "bad", "foo=v")
+    alike("network", "zone", "record", "show", zone, "www")
+    alike("network", "zone", "record", "entry", "add", zone, "www", "A", "192.0.2.1")
+    alike("network", "zone", "record", "entry", "add", zone, "www", "AAAA", "2001:db8::1", "--ttl", "60")
+    alike("network", "zone", "record", "entry", "add", zone, "www", "A", "192.0.2.1")
+    alike("network", "zone", "record", "entry", "add", zone, "www", "A", "nope")
+    alike("network", "zone", "record", "entry", "add", zone, "www", "TXT", "hello world")
+    alike("network", "zone", "record", "show", zone, "www")
+    alike("network", "zone", "record", "entry", "remove", zone, "www", "A", "192.0.2.1")
+    alike("network", "zone", "record", "entry", "remove", zone, "www", "A", "192.0.2.9")
+    alike("network", "zone", "record", "set", zone, "www", "user.a", "1")
+    alike("network", "zone", "record", "get", zone, "www", "user.a")
+    alike("network", "zone", "record", "unset", zone, "www", "user.a")
+    alike("network", "zone", "record", "set", zone, "www", "foo", "1")
     stdin = "description: e\nentries:\n- type: MX\n  value: 10 mail\n  ttl: 120\nconfig:\n  user.b: '2'\n"
-    same("network", "zone", "record", "edit", zone, "www", stdin=stdin)
-    same("network", "zone", "record", "edit", zone, "www", stdin="entries:\n- type: MX\n  value: mail\n")
-    same("network", "zone", "record", "show", zone, "www")
-    same("network", "zone", "record", "list", zone)
-    same("network", "zone", "record", "delete", zone, "www")
-    same("network", "zone", "record", "show", zone, "www")
-    same("network", "zone", "record", "list", "nope")
-    same("network", "zone", "record", "list", zone)
+    alike("network", "zone", "record", "edit", zone, "www", stdin=stdin)
+    alike("network", "zone", "record", "edit", zone, "www", stdin="entries:\n- type: MX\n  value: mail\n")
+    alike("network", "zone", "record", "show", zone, "www")
+    alike("network", "zone", "record", "list", zone)
+    alike("network", "zone", "record", "delete", zone, "www")
+    alike("network", "zone", "record", "show", zone, "www")
+    alike("network", "zone", "record", "list", "nope")
+    alike("network", "zone", "record", "list", zone)
 
 
 # The pieces zone-file values are made of: numbers, names, addresses, quotes, escapes, comments,
@@ -262,9 +248,9 @@ def test_record_writes_send_the_daemons_lifecycle_events(both, real_lxd, lxdsite
         EventsClient(socket, "/1.0/events?type=lifecycle") for socket in (real_lxd, lxdsite_server.socket_path)
     ]
     try:
-        _same(both("POST", RECORDS, {"name": "a b"}), 201)
-        _same(both("PUT", f"{RECORDS}/a%20b", {"description": "x"}), 200)
-        _same(both("DELETE", f"{RECORDS}/a%20b"), 200)
+        same(*both("POST", RECORDS, {"name": "a b"}), 201)
+        same(*both("PUT", f"{RECORDS}/a%20b", {"description": "x"}), 200)
+        same(*both("DELETE", f"{RECORDS}/a%20b"), 200)
         heard = [listener.receive_all(timeout=1) for listener in listeners]
     finally:
         for listener in listeners:

@@ -16,35 +16,13 @@ from ..serializers.network_peers import (
     shown_targets,
 )
 from ..serializers.networks import NOT_FOUND as NETWORK_NOT_FOUND
-from .base import (
-    CreateMixin,
-    DestroyMixin,
-    InProjectMixin,
-    LifecycleMixin,
-    ListMixin,
-    LXDViewSet,
-    RetrieveMixin,
-    UpdateMixin,
-    escaped,
-)
-from .cached_reads import CachedReadMixin
-from .conditional import ConditionalUpdateMixin, conditional_schema
+from .base import InProjectMixin, LXDCrudViewSet, escaped
+from .conditional import conditional_schema
 from .reads import InProject
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
-class NetworkPeerViewSet(
-    InProjectMixin,
-    CachedReadMixin,
-    ConditionalUpdateMixin,
-    LifecycleMixin,
-    ListMixin,
-    RetrieveMixin,
-    CreateMixin,
-    UpdateMixin,
-    DestroyMixin,
-    LXDViewSet,
-):
+class NetworkPeerViewSet(InProjectMixin, LXDCrudViewSet):
     """``/1.0/networks/NAME/peers``: the peers of an OVN network of the project ``?project=`` names
     (the default project's where it lacks ``features.networks``), by name; LXD renames none."""
 

@@ -10,35 +10,13 @@ from ..serializers.network_zone_records import (
     NetworkZoneRecordSerializer,
 )
 from ..serializers.network_zones import NOT_FOUND as ZONE_NOT_FOUND
-from .base import (
-    CreateMixin,
-    DestroyMixin,
-    InProjectMixin,
-    LifecycleMixin,
-    ListMixin,
-    LXDViewSet,
-    RetrieveMixin,
-    UpdateMixin,
-    escaped,
-)
-from .cached_reads import CachedReadMixin
-from .conditional import ConditionalUpdateMixin, conditional_schema
+from .base import InProjectMixin, LXDCrudViewSet, escaped
+from .conditional import conditional_schema
 from .reads import InProject
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
-class NetworkZoneRecordViewSet(
-    InProjectMixin,
-    CachedReadMixin,
-    ConditionalUpdateMixin,
-    LifecycleMixin,
-    ListMixin,
-    RetrieveMixin,
-    CreateMixin,
-    UpdateMixin,
-    DestroyMixin,
-    LXDViewSet,
-):
+class NetworkZoneRecordViewSet(InProjectMixin, LXDCrudViewSet):
     """``/1.0/network-zones/ZONE/records``: the records of a zone of the project ``?project=`` names
     (the default project's where it lacks ``features.networks``), by name; LXD renames none."""
 

@@ -21,6 +21,8 @@ class NetworkPeerSerializer(LXDModelSerializer):
     """A peer as LXD shows it (its target and status as ``show_related`` found them); PUT
     replaces description and config, PATCH merges config and keeps what it leaves out."""
 
+    put_defaults = {"description": "", "config": {}}
+
     description = StringField(required=False)
     config = ConfigField(required=False)
     target_project = serializers.SerializerMethodField()
@@ -51,8 +53,6 @@ class NetworkPeerSerializer(LXDModelSerializer):
         return self.instance.name
 
     def validate(self, attrs):
-        if not self.partial:
-            attrs = {"description": "", "config": {}, **attrs}
         current = self.instance.config if self.instance else {}
         config = merge_config(current, attrs.get("config", {}), partial=self.partial)
         try:

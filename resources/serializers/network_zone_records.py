@@ -58,6 +58,8 @@ class EntriesField(GoField):
 class NetworkZoneRecordSerializer(LXDModelSerializer):
     """A record as LXD shows it; PUT replaces it, PATCH merges its config and keeps what it leaves out."""
 
+    put_defaults = {"description": "", "entries": None, "config": {}}
+
     description = StringField(required=False)
     entries = EntriesField(required=False)
     config = ConfigField(required=False)
@@ -68,8 +70,6 @@ class NetworkZoneRecordSerializer(LXDModelSerializer):
         read_only_fields = ["name"]
 
     def validate(self, attrs):
-        if not self.partial:
-            attrs = {"description": "", "entries": None, "config": {}, **attrs}
         current = self.instance.config if self.instance else {}
         config = merge_config(current, attrs.get("config", {}), partial=self.partial)
         entries = attrs.get("entries", self.instance.entries if self.instance else None)
