@@ -38,7 +38,8 @@ class SnapshotViewSet(
 
     def not_found(self, value):
         """LXD's 404: the instance's when there is none, else naming the snapshot, instance and project."""
-        if not self._instances().exists():
+        # An instance name with NUL names none (PostgreSQL cannot even compare it).
+        if "\x00" in self.kwargs["instance_name"] or not self._instances().exists():
             return exceptions.NotFound("Instance not found")
         return exceptions.NotFound(missing_snapshot(value, self.kwargs["instance_name"], self.project_name()))
 
