@@ -195,6 +195,10 @@ LXDSITE_REQUIRE_IF_MATCH = os.environ.get("LXDSITE_REQUIRE_IF_MATCH") == "1"
 
 # Image files, as LXD keeps them: LXD_DIR/images/<fingerprint> (and <fingerprint>.rootfs for split images).
 LXDSITE_IMAGES_DIR = Path(os.environ.get("LXDSITE_IMAGES_DIR") or LXD_DIR / "images").resolve()
+# Instances' and snapshots' files (resources/instance_files/): LXD_DIR/instance-files/i<id>, s<id>.
+LXDSITE_INSTANCE_FILES_DIR = Path(os.environ.get("LXDSITE_INSTANCE_FILES_DIR") or LXD_DIR / "instance-files").resolve()
+# The bytes an instance's files may hold when its root disk sets no ``size`` (default 1 GiB).
+LXDSITE_INSTANCE_FILES_MAX = int(os.environ.get("LXDSITE_INSTANCE_FILES_MAX") or 1 << 30)
 # The certificate the HTTPS listeners present (``serve --tls-cert``); None: LXD_DIR/server.crt.
 LXDSITE_TLS_CERT = None
 # The addresses the HTTPS listeners serve (``serve --https``), which certificate add tokens name.

@@ -29,7 +29,8 @@ class ResourcesConfig(AppConfig):
     name = "resources"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the system checks)
+        # The system checks register, and instance trees follow their rows' deletions.
+        from . import checks, instance_files  # noqa: F401
 
         # After migrate and flush: the watched tables' triggers follow the models' declarations.
         post_migrate.connect(_sync_triggers, sender=self, dispatch_uid="lxdsite-sync-triggers")

@@ -23,6 +23,14 @@ API_EXTENSIONS = [
     "instance_project_move",
     # /1.0/instances/NAME/metadata and /metadata/templates (`lxc config metadata|template`).
     "container_edit_metadata",
+    # /1.0/instances/NAME/files: directories, delete, append, symlinks (made and read) and HEAD
+    # (resources/api/instance_files.py): `lxc file push/pull/delete/edit`, -r, -p.
+    "directory_manipulation",
+    "file_delete",
+    "file_append",
+    "file_symlinks",
+    "file_get_symlink",
+    "instance_file_head",
     # /1.0/instances (lxc uses /1.0/containers without it), filter= on lists, and
     # recursion=2 with state and snapshots, which `lxc list` asks for.
     "instances",

@@ -9,6 +9,7 @@ The copy gets fresh ``volatile.*`` keys, keeps the source's base image, and is m
 
 from rest_framework import exceptions
 
+from . import instance_files
 from .go import go_quote
 from .instances import is_volatile
 from .models import Instance, InstanceTemplate, Snapshot
@@ -75,6 +76,7 @@ def copy_contents(source, copy, *, instance_only):
     instance = source.instance if isinstance(source, Snapshot) else source
     copy.metadata = instance.metadata
     copy.save(update_fields=["metadata"])
+    instance_files.copy_tree(source, copy)
     InstanceTemplate.objects.bulk_create(
         InstanceTemplate(instance=copy, name=template.name, content=template.content)
         for template in instance.templates.all()
@@ -94,3 +96,4 @@ def copy_contents(source, copy, *, instance_only):
             expires_at=snapshot.expires_at,
         )
         Snapshot.objects.filter(pk=made.pk).update(created_at=snapshot.created_at)
+        instance_files.copy_tree(snapshot, made)

@@ -6,7 +6,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.decorators import action
 
-from .. import events
+from .. import events, instance_files
 from ..envelope import SyncResponse
 from ..instance_copies import copy_request, copy_source
 from ..instance_moves import InstanceMoveSerializer, MoveRefused, is_move, move_instance
@@ -30,6 +30,7 @@ from .async_writes import OperationMixin, instance_resources, instance_url
 from .base import InProjectMixin, ListMixin, LXDViewSet, RetrieveMixin, recursion_level
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
+from .instance_files import InstanceFilesMixin
 from .instance_metadata import InstanceMetadataMixin
 from .instance_processes import InstanceProcessesMixin
 from .instance_state import InstanceStateMixin, deletion_events
@@ -47,6 +48,7 @@ class InstanceViewSet(
     InstanceStateMixin,
     InstanceProcessesMixin,
     InstanceMetadataMixin,
+    InstanceFilesMixin,
     CachedReadMixin,
     ConditionalUpdateMixin,
     OperationMixin,
@@ -183,6 +185,7 @@ class InstanceViewSet(
                 instance.last_used_at = timezone.now()
             instance.save(update_fields=["config", "devices", "ephemeral", "status", "last_used_at"])
             set_instance_profiles(instance, [found[name] for name in snapshot.profiles if name in found])
+            instance_files.copy_tree(snapshot, instance)
             self.written = instance
 
         # LXD names the snapshot with its instance in the event.

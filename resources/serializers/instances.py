@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from .. import config_keys, instance_copies, instance_metadata
+from .. import config_keys, instance_copies, instance_files, instance_metadata
 from ..architectures import ARCHITECTURE_IDS
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
@@ -311,6 +311,8 @@ class InstanceCreateSerializer(InstanceSerializer):
         set_instance_profiles(instance, profiles)
         if copied is not None:
             instance_copies.copy_contents(copied, instance, instance_only=self.context.get("instance_only", False))
+        elif image is not None:
+            instance_files.seed_from_image(instance, image)
         fill_nic_volatile(instance, self.project_name())
         return instance
 

@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .. import instance_files
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import go_quote, go_time
@@ -180,7 +181,7 @@ class SnapshotCreateSerializer(SnapshotSerializer):
 
     def create(self, validated_data):
         instance = self.context["instance"]
-        return Snapshot.objects.create(
+        snapshot = Snapshot.objects.create(
             instance=instance,
             architecture=instance.architecture,
             config=instance.config,
@@ -189,6 +190,8 @@ class SnapshotCreateSerializer(SnapshotSerializer):
             ephemeral=instance.ephemeral,
             **validated_data,
         )
+        instance_files.copy_tree(instance, snapshot)
+        return snapshot
 
 
 class SnapshotRenameSerializer(LXDModelSerializer):

@@ -23,6 +23,7 @@ from gunicorn.sock import UnixSocket
 
 from lxdsite.secret_key import stored_secret_key
 from resources.images import recover_uploads
+from resources.instance_files import recover_trees
 from resources.server_identity import ensure_server_certificate
 
 # LXD creates its unix socket srw-rw----: the owner and its group may talk to the API.
@@ -49,6 +50,7 @@ def recover_worker_uploads(arbiter, worker):
     now rather than at the next start (an export of a half-installed image would fail)."""
     try:
         recover_uploads(worker.pid)
+        recover_trees(worker.pid)
     except Exception:
         # The master must outlive a database it cannot reach; the next start cleans up.
         arbiter.log.exception("Cleaning up the uploads of worker %s failed", worker.pid)
@@ -166,6 +168,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         # Uploads cut short by a server that was killed leave temporary files; no upload runs yet.
         recover_uploads()
+        recover_trees()
         # migrate and the clean-up left connections open in this (master) process; see the pre_fork hook.
         connections.close_all()
 
