@@ -53,6 +53,13 @@ def images_dir(settings, tmp_path):
     return settings.LXDSITE_IMAGES_DIR
 
 
+@pytest.fixture(autouse=True)
+def instance_files_dir(settings, tmp_path):
+    """Each test's instance trees in its own directory (on_commit writes them), never under ./var."""
+    settings.LXDSITE_INSTANCE_FILES_DIR = tmp_path / "instance-files"
+    return settings.LXDSITE_INSTANCE_FILES_DIR
+
+
 @pytest.fixture
 def image(profile):
     """An image row (fingerprint ``"ab12" * 16``, os Alpine) with profile p1 and the alias ``alpine``; no files.

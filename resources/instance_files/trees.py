@@ -56,7 +56,7 @@ def copy_tree(source, target):
     """Once ``target`` commits: its tree is a copy of ``source``'s (an instance or snapshot):
     ``lxc copy``, snapshots and restores."""
     source_path = tree_path(source)
-    _after_commit(target, lambda staging: _copy(source_path, staging), replace=True)
+    _after_commit(target, lambda staging: _copy(source_path, staging))
 
 
 def _copy(source_path, staging):
@@ -65,8 +65,9 @@ def _copy(source_path, staging):
         shutil.copytree(source_path, staging, symlinks=True, dirs_exist_ok=True)
 
 
-def _after_commit(row, build, replace=False):
-    """Build ``row``'s tree in a staging directory once the transaction commits, then install it."""
+def _after_commit(row, build):
+    """Build ``row``'s tree in a staging directory once the transaction commits, then install it
+    in place of the one it had (a restore's, or one a reset database left under this id)."""
 
     def run():
         staging = _staging_path()
@@ -77,10 +78,8 @@ def _after_commit(row, build, replace=False):
             set_owner(staging, 0, 0, 0o755)
             build(staging)
             target = tree_path(row)
-            if target.exists() and replace:
-                _remove(target)
-            if not target.exists():
-                _install(staging, target)
+            _remove(target)
+            _install(staging, target)
         except Exception:
             # The row stands; its tree is what could be made of it (lxdsite logs why).
             logger.exception("could not build the tree of %s %s", type(row).__name__, row.pk)

@@ -23,11 +23,28 @@ def unpack_rootfs(path, unified, tree):
     if compression.tar_mode is None:
         logger.warning("%s is %s: its rootfs is not unpacked", path, compression.name)
         return
+    directories = []
     with _decompressed(path, compression) as stream, tarfile.open(fileobj=stream, mode="r|", tarinfo=_GoTarInfo) as tar:
         for member in tar:
             name = _rootfs_name(member.name, unified)
             if name is not None:
                 _unpack(tar, member, name, tree, unified)
+                if member.isdir():
+                    directories.append((name, member.mtime))
+    # A directory's time is the archive's once nothing more is written into it.
+    for name, mtime in reversed(directories):
+        _set_time(tree, name, mtime)
+
+
+def _set_time(tree, name, mtime):
+    try:
+        with resolve(tree, name, follow=False) as where:
+            if where.name is None:
+                os.utime(where.parent, (mtime, mtime))
+            else:
+                os.utime(where.name, (mtime, mtime), dir_fd=where.parent, follow_symlinks=False)
+    except OSError as exc:
+        logger.warning("kept the time of %s: %s", name, exc)
 
 
 def _rootfs_name(name, unified):
@@ -63,6 +80,7 @@ def _make(tar, member, where, mode, tree, unified):
             os.mkdir(name, HOST_DIRECTORY_MODE, dir_fd=parent)
     elif member.issym():
         os.symlink(member.linkname, name, dir_fd=parent)
+        os.utime(name, (member.mtime, member.mtime), dir_fd=parent, follow_symlinks=False)
         return
     elif member.isfile():
         _write(tar.extractfile(member), name, parent)
@@ -73,6 +91,8 @@ def _make(tar, member, where, mode, tree, unified):
         # Devices and FIFOs: never made (LXD's containers get them from the kernel at start).
         return
     set_owner(name, member.uid, member.gid, mode, dir_fd=parent)
+    if not member.isdir():
+        os.utime(name, (member.mtime, member.mtime), dir_fd=parent, follow_symlinks=False)
 
 
 def _exists(where):
