@@ -1,0 +1,271 @@
+"""``lxc file`` and ``/1.0/instances/NAME/files`` on the real daemon and on lxdsite, compared:
+output, exit status, and the files, modes and owners each leaves behind, on a stopped and on
+a running busybox container.
+
+What differs on every run and is left out of the comparison: the transfer speed lxc prints
+after ``Pushing ...: 100%`` (and, for a refused push, whether it drew that line at all), the
+times of files written during the test (``X-LXD-modified``), and the order of a directory's
+names (the file system's, sorted here).
+LXD answers an SFTP failure with 500, lxdsite with 400 (bad input): the texts are compared.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.busybox_image import busybox_image
+from tests.support.live_server import UnixHTTPConnection, running_server, unix_request
+from tests.support.lxc import run_lxc, storage_pool
+
+pytestmark = [pytest.mark.live, pytest.mark.lxd]
+
+IMAGE = "busybox"
+# lxc's progress line: its speed is the run's.
+_SPEED = re.compile(r": 100% \([^)]*\)")
+# The header lines each server adds of its own.
+COMPARED_HEADERS = ("X-LXD-uid", "X-LXD-gid", "X-LXD-mode", "X-LXD-type", "Content-Disposition")
+
+
+@dataclass
+class Servers:
+    lxd: Path
+    ours: Path
+    conf: Path
+
+    @property
+    def both(self):
+        return (self.lxd, self.ours)
+
+
+@pytest.fixture(scope="module")
+def servers(real_lxd, tmp_path_factory):
+    """lxdsite beside the session's daemon, both with the busybox image; what the tests make goes again."""
+    conf = tmp_path_factory.mktemp("lxc")
+    image = conf / "busybox.tar.gz"
+    image.write_bytes(busybox_image())
+    with (
+        storage_pool(real_lxd),
+        running_server(tmp_path_factory.mktemp("lxdsite") / "lxd") as ours,
+        storage_pool(ours.socket_path),
+    ):
+        pair = Servers(real_lxd, ours.socket_path, conf)
+        try:
+            for socket_path in pair.both:
+                assert run_lxc(socket_path, conf, "image", "import", str(image), "--alias", IMAGE)[0] == 0
+            yield pair
+        finally:
+            for socket_path in pair.both:
+                _remove_instances(socket_path, conf)
+            run_lxc(real_lxd, conf, "image", "delete", IMAGE)
+
+
+def _remove_instances(socket_path, conf):
+    for url in unix_request(socket_path, "GET", "/1.0/instances")[2]["metadata"]:
+        run_lxc(socket_path, conf, "delete", "--force", url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def c1(servers):
+    """A stopped container c1 on both servers, gone afterwards."""
+    for socket_path in servers.both:
+        assert run_lxc(socket_path, servers.conf, "init", IMAGE, "c1")[0] == 0
+    try:
+        yield servers
+    finally:
+        for socket_path in servers.both:
+            _remove_instances(socket_path, servers.conf)
+
+
+def lxc_both(servers, *args, stdin="\n", cwd_of=None):
+    """``lxc ARGS`` on each server: the two (status, stdout, stderr), speeds left out."""
+    results = []
+    for socket_path in servers.both:
+        arguments = [str(cwd_of(socket_path)) if callable(arg) else arg for arg in args]
+        status, out, err = run_lxc(socket_path, servers.conf, *arguments, stdin=stdin)
+        lines = [line.rstrip() for line in re.split(r"[\r\n]", _SPEED.sub(": 100%", out)) if line.strip()]
+        if status != 0:
+            # Whether lxc drew its progress line before a refusal is a race (the daemon may answer
+            # before it has read the body).
+            lines = [line for line in lines if not line.startswith("Pushing ")]
+        results.append((status, lines, err))
+    return results
+
+
+def raw(socket_path, method, path, body=None, headers=None):
+    """(status, the compared headers, body bytes) of one request."""
+    connection = UnixHTTPConnection(socket_path)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        data = response.read()
+    finally:
+        connection.close()
+    kept = {name: response.headers.get(name) for name in COMPARED_HEADERS if response.headers.get(name)}
+    return response.status, kept, data
+
+
+def entry(socket_path, path):
+    """What GET answers for ``path``: status, headers, and the content (names sorted, or the error)."""
+    import json
+
+    status, headers, data = raw(socket_path, "GET", f"/1.0/instances/c1/files?path={path}")
+    if headers.get("X-LXD-type") == "directory":
+        return status, headers, sorted(json.loads(data)["metadata"])
+    if status != 200:
+        return status, headers, json.loads(data)["error"]
+    return status, headers, data
+
+
+def same_entries(servers, *paths):
+    for path in paths:
+        lxd, ours = (entry(socket_path, path) for socket_path in servers.both)
+        assert ours == lxd, path
+
+
+def local_tree(root):
+    """A pulled directory as (relative path, kind, mode, content or link target), sorted."""
+    found = []
+    for path in sorted(Path(root).rglob("*")):
+        relative = str(path.relative_to(root))
+        if path.is_symlink():
+            found.append((relative, "symlink", None, str(path.readlink())))
+        elif path.is_dir():
+            found.append((relative, "directory", oct(path.stat().st_mode & 0o7777), None))
+        else:
+            found.append((relative, "file", oct(path.stat().st_mode & 0o7777), path.read_bytes()))
+    return found
+
+
+@pytest.fixture
+def local(tmp_path):
+    """A local directory to push: a file (0600), a symlink to it and a subdirectory with a file."""
+    source = tmp_path / "push"
+    (source / "sub").mkdir(parents=True)
+    (source / "f1").write_text("one\n")
+    (source / "f1").chmod(0o600)
+    (source / "sub" / "f2").write_text("two\n")
+    (source / "lnk").symlink_to("f1")
+    return source
+
+
+def _start(servers):
+    for socket_path in servers.both:
+        assert run_lxc(socket_path, servers.conf, "start", "c1")[0] == 0
+
+
+@pytest.mark.parametrize("running", [False, True], ids=["stopped", "running"])
+def test_lxc_file_push_pull_and_delete_as_on_lxd(c1, local, tmp_path, running):
+    if running:
+        _start(c1)
+    f1 = str(local / "f1")
+    commands = [
+        ("file", "push", f1, "c1/tmp/"),
+        ("file", "push", f1, "c1/tmp/renamed", "--mode", "0640", "--uid", "5", "--gid", "6"),
+        ("file", "push", f1, "c1/tmp/missing/dir/f1"),
+        ("file", "push", "-p", f1, "c1/tmp/made/dir/f1"),
+        ("file", "push", "-r", str(local), "c1/tmp/"),
+        ("file", "push", "-r", str(local), "c1/tmp/nosuch/"),
+        ("file", "push", "-r", "-p", str(local), "c1/tmp/deep/er/"),
+        ("file", "pull", "c1/tmp/push/f1", "-"),
+        ("file", "pull", "c1/tmp/push/lnk", "-"),
+        ("file", "pull", "c1/tmp/nope", "-"),
+        ("file", "pull", "c1/tmp/../../../etc/shadow", "-"),
+        ("file", "delete", "c1/tmp/nope"),
+        ("file", "delete", "c1/tmp/push"),
+        ("file", "delete", "c1/tmp/push/sub/f2", "c1/tmp/renamed"),
+        ("file", "delete", "c1/tmp/push/sub"),
+    ]
+    for command in commands:
+        lxd, ours = lxc_both(c1, *command)
+        assert ours == lxd, command
+    same_entries(
+        c1,
+        "/tmp",
+        "/tmp/f1",
+        "/tmp/renamed",
+        "/tmp/made/dir",
+        "/tmp/made/dir/f1",
+        "/tmp/push",
+        "/tmp/push/lnk",
+        "/tmp/push/sub",
+        "/tmp/deep/er/push/f1",
+        "/bin/sh",
+        "/bin",
+    )
+    # Pulled back recursively: the same files, modes and links.
+    pulled = {}
+    for name, socket_path in zip(("lxd", "ours"), c1.both, strict=True):
+        target = tmp_path / f"pulled-{name}"
+        target.mkdir()
+        status, _, err = run_lxc(socket_path, c1.conf, "file", "pull", "-r", "c1/tmp/deep", str(target))
+        assert (status, err) == (0, "")
+        pulled[name] = local_tree(target)
+    assert pulled["ours"] == pulled["lxd"]
+    assert ("deep/er/push/lnk", "symlink", None, "/tmp/deep/er/push/f1") in pulled["ours"]
+
+
+def test_lxc_file_edit_as_on_lxd(c1):
+    for socket_path in c1.both:
+        run_lxc(socket_path, c1.conf, "file", "push", "-", "c1/tmp/edited", "--mode", "0600", stdin="old\n")
+    # Without a terminal, lxc file edit writes what it reads from stdin.
+    lxd, ours = lxc_both(c1, "file", "edit", "c1/tmp/edited", stdin="new content\n")
+    assert ours == lxd
+    lxd, ours = lxc_both(c1, "file", "edit", "c1/tmp/absent", stdin="x\n")
+    assert ours == lxd
+    same_entries(c1, "/tmp/edited", "/tmp/absent")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body"),
+    [
+        ("GET", "", {}, None),
+        ("GET", "/../../../../etc/passwd", {}, None),
+        ("GET", "/nope", {}, None),
+        ("GET", "/bin/sh/x", {}, None),
+        ("POST", "/tmp/x", {"X-LXD-write": "bogus"}, b"x"),
+        ("POST", "/tmp/x", {"X-LXD-type": "bogus"}, b"x"),
+        ("POST", "/tmp/x", {"X-LXD-write": "append"}, b"x"),
+        ("POST", "/tmp", {}, b"x"),
+        ("POST", "/bin/sh", {"X-LXD-type": "symlink"}, b"/x"),
+        ("POST", "/nodir/x", {}, b"x"),
+        ("DELETE", "/bin", {}, None),
+        ("DELETE", "/", {}, None),
+        ("DELETE", "/nope", {}, None),
+        ("PUT", "/tmp/x", {}, b"x"),
+    ],
+)
+def test_refusals_have_lxds_texts(c1, method, path, headers, body):
+    lxd = raw(c1.lxd, method, f"/1.0/instances/c1/files?path={path}", body, headers)
+    ours = raw(c1.ours, method, f"/1.0/instances/c1/files?path={path}", body, headers)
+    assert _error(ours[2]) == _error(lxd[2])
+    # LXD's SFTP failures are its 500s; lxdsite's 400s (bad input).
+    assert ours[0] == (400 if lxd[0] == 500 else lxd[0])
+
+
+def _error(data):
+    import json
+
+    return json.loads(data)["error"]
+
+
+def test_links_resolve_inside_the_instance_as_on_lxd(c1):
+    requests = [
+        ("POST", "/tmp/up", {"X-LXD-type": "symlink"}, b"../../../../.."),
+        ("POST", "/tmp/abs", {"X-LXD-type": "symlink"}, b"/etc"),
+        ("POST", "/tmp/rel", {"X-LXD-type": "symlink"}, b"../bin/busybox"),
+        ("POST", "/tmp/up/tmp/through-up", {"X-LXD-mode": "0600", "X-LXD-uid": "9"}, b"via"),
+        ("POST", "/tmp/abs/x", {}, b"x"),
+        ("POST", "/tmp/d", {"X-LXD-type": "directory", "X-LXD-mode": "0700"}, None),
+        ("POST", "/tmp/d", {"X-LXD-type": "directory", "X-LXD-mode": "0755"}, None),
+        ("POST", "/tmp/m", {"X-LXD-mode": "9999"}, b"m"),
+        ("POST", "/tmp/m", {"X-LXD-mode": "zz", "X-LXD-uid": "zz"}, b"mm"),
+        ("DELETE", "/tmp/up", {}, None),
+    ]
+    for method, path, headers, body in requests:
+        lxd, ours = (
+            raw(socket_path, method, f"/1.0/instances/c1/files?path={path}", body, headers) for socket_path in c1.both
+        )
+        assert ours[0] == lxd[0], path
+    same_entries(c1, "/tmp", "/tmp/through-up", "/tmp/abs", "/tmp/abs/", "/tmp/rel", "/tmp/d", "/tmp/m", "/tmp/up")
