@@ -269,3 +269,105 @@ def test_links_resolve_inside_the_instance_as_on_lxd(c1):
         )
         assert ours[0] == lxd[0], path
     same_entries(c1, "/tmp", "/tmp/through-up", "/tmp/abs", "/tmp/abs/", "/tmp/rel", "/tmp/d", "/tmp/m", "/tmp/up")
+
+
+# lxc publish: what differs on every run, left out of the comparison.
+_FINGERPRINT = re.compile(r"\b[0-9a-f]{64}\b")
+_PUBLISH_PROGRESS = re.compile(r"^Publishing instance: ")
+# lxc image info: the image's times and size (the daemon's tar layout is not byte for byte lxdsite's).
+_IMAGE_INFO_RANDOM = re.compile(r"^(Fingerprint|Size|    Created|    Uploaded): .*$")
+METADATA_YAML = (
+    "architecture: x86_64\ncreation_date: 1700000000\nproperties:\n  os: published\n"
+    "templates:\n  /etc/hostname:\n    when: [create, copy]\n    template: hostname.tpl\n"
+)
+
+
+def published(results):
+    """lxc publish / image info output with fingerprints, sizes, times and progress left out,
+    and the image's properties sorted (lxc prints a Go map's random order)."""
+    normalised = []
+    for status, lines, err in results:
+        kept = [_FINGERPRINT.sub("<fp>", line) for line in lines if not _PUBLISH_PROGRESS.match(line)]
+        kept = [_IMAGE_INFO_RANDOM.sub(r"\1: <random>", line) for line in kept]
+        if "Properties:" in kept:
+            start = kept.index("Properties:") + 1
+            end = next((i for i in range(start, len(kept)) if not kept[i].startswith("    ")), len(kept))
+            kept[start:end] = sorted(kept[start:end])
+        normalised.append((status, kept, _FINGERPRINT.sub("<fp>", err)))
+    return normalised
+
+
+def tarball_members(path):
+    """An image tarball's members (name, type, mode, owner, link) and its metadata.yaml, parsed."""
+    import tarfile
+
+    import yaml
+
+    with tarfile.open(path) as tar:
+        members = sorted((m.name, m.type, m.mode, m.uid, m.gid, m.linkname) for m in tar.getmembers())
+        metadata = yaml.safe_load(tar.extractfile("metadata.yaml"))
+    return members, metadata
+
+
+def test_lxc_publish_as_on_lxd(c1, tmp_path):
+    for socket_path in c1.both:
+        lxc = lambda *args, stdin="\n", where=socket_path: run_lxc(where, c1.conf, *args, stdin=stdin)  # noqa: E731
+        assert lxc("file", "push", "-", "c1/tmp/hello", "--mode", "0600", "--uid", "5", stdin="hi\n")[0] == 0
+        assert lxc("config", "metadata", "edit", "c1", stdin=METADATA_YAML)[0] == 0
+        assert lxc("config", "template", "create", "c1", "hostname.tpl")[0] == 0
+        assert lxc("config", "template", "edit", "c1", "hostname.tpl", stdin="{{ instance.name }}\n")[0] == 0
+        assert lxc("snapshot", "c1", "snap0")[0] == 0
+    images = {"lxd": [], "ours": []}
+    try:
+        for command in [
+            ("publish", "c1", "--alias", "pub1"),
+            ("publish", "c1", "--alias", "pub1"),
+            ("publish", "c1/snap0", "--alias", "pub2", "prop1=v1", "--public"),
+            ("publish", "c1/nosnap"),
+            ("publish", "nope"),
+            ("image", "info", "pub1"),
+            ("image", "info", "pub2"),
+        ]:
+            lxd, ours = published(lxc_both(c1, *command))
+            assert ours == lxd, command
+        images["lxd"] += ["pub1", "pub2"]
+        # A running instance: lxc's own refusal, the operation's text without --force's stop.
+        _start(c1)
+        lxd, ours = published(lxc_both(c1, "publish", "c1"))
+        assert ours == lxd
+        lxd, ours = (
+            raw(
+                s,
+                "POST",
+                "/1.0/images",
+                b'{"source":{"type":"instance","name":"c1"}}',
+                {"Content-Type": "application/json"},
+            )
+            for s in c1.both
+        )
+        assert ours[0] == lxd[0] == 202
+        # Both exports: the same members, modes, owners and links, the same metadata.yaml.
+        exported = {}
+        for name, socket_path in zip(("lxd", "ours"), c1.both, strict=True):
+            target = tmp_path / name
+            target.mkdir()
+            assert run_lxc(socket_path, c1.conf, "image", "export", "pub1", str(target / "pub1"))[0] == 0
+            (path,) = target.iterdir()
+            exported[name] = path
+        assert tarball_members(exported["ours"]) == tarball_members(exported["lxd"])
+        # lxdsite's image imports into the daemon, and an instance made from it has the files.
+        imported = run_lxc(c1.lxd, c1.conf, "image", "import", str(exported["ours"]), "--alias", "from-lxdsite")
+        assert imported[0] == 0, imported
+        images["lxd"].append("from-lxdsite")
+        assert run_lxc(c1.lxd, c1.conf, "init", "from-lxdsite", "c9")[0] == 0
+        assert run_lxc(c1.lxd, c1.conf, "file", "pull", "c9/tmp/hello", "-")[1] == "hi\n"
+        status, headers, _ = raw(c1.lxd, "GET", "/1.0/instances/c9/files?path=/tmp/hello")
+        assert (status, headers["X-LXD-mode"], headers["X-LXD-uid"]) == (200, "0600", "5")
+    finally:
+        for alias in images["lxd"]:
+            run_lxc(c1.lxd, c1.conf, "image", "delete", alias)
+        for url in unix_request(c1.lxd, "GET", "/1.0/images")[2]["metadata"]:
+            fingerprint = url.rsplit("/", 1)[1]
+            aliases = unix_request(c1.lxd, "GET", url)[2]["metadata"]["aliases"]
+            if not any(alias["name"] == IMAGE for alias in aliases):
+                unix_request(c1.lxd, "DELETE", f"/1.0/images/{fingerprint}")

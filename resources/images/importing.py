@@ -48,6 +48,23 @@ def upload_aliases(request):
     return aliases
 
 
+def upload_aliases_from(aliases):
+    """The ``aliases`` of a JSON ``POST /1.0/images`` (``[{"name": ..., "description": ...}]``),
+    checked as ``X-LXD-aliases`` is."""
+    checked = []
+    for alias in aliases if isinstance(aliases, list) else []:
+        alias = alias if isinstance(alias, dict) else {}
+        name, description = alias.get("name"), alias.get("description") or ""
+        if not isinstance(name, str) or not name or not isinstance(description, str):
+            continue
+        try:
+            check_alias_name(name)
+        except ValidationError as exc:
+            raise ImageError(str(exc.detail[0])) from exc
+        checked.append((_storable(name, "aliases"), _storable(description, "aliases")))
+    return checked
+
+
 def upload_filename(filename):
     """The file name an image keeps: lxc sends a file's base name, which is never longer than 255 bytes."""
     if len(filename) > MAX_NAME_LENGTH:
@@ -129,6 +146,10 @@ def _store(image, aliases, upload, operation_metadata):
 def import_image(request, project):
     """``POST /1.0/images``: store an uploaded image in ``project`` and return the ended operation that reports it."""
     if request.META.get("CONTENT_TYPE", "").startswith("application/json"):
+        from .publishing import is_publish, publish_image
+
+        if is_publish(request.data):
+            return publish_image(request.data, project)
         raise NotImplementedMethod("Only image file uploads are supported, not image sources")
     try:
         upload = receive_upload(request)
