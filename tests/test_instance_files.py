@@ -3,12 +3,14 @@ tree), the files API's rules, and trees following their rows (copies, snapshots,
 renames, deletes, failed writes). The answers are compared with the daemon's in
 ``tests/test_instance_files_lxd.py``."""
 
+import hashlib
 import io
 import os
 import stat
 import tarfile
 
 import pytest
+import yaml
 
 from resources.instance_files import recover_trees, tree_path
 from resources.models import Instance, Snapshot
@@ -225,3 +227,85 @@ def test_recovery_removes_staging_and_orphaned_trees(instance, files_dir):
     (files_dir / "i999999").mkdir()
     recover_trees()
     assert os.listdir(files_dir) == [tree_path(instance).name]
+
+
+def _publish(run, body):
+    answer = run("POST", "/1.0/images", body)
+    if answer.status_code != 202:
+        return answer.status_code, answer.json()["error"]
+    operation = answer.json()["metadata"]
+    return operation["status"], operation["err"], operation["metadata"]
+
+
+def test_publish_builds_an_image_of_the_tree(instance, run, images_dir):
+    run("POST", "/1.0/instances/c1/files?path=/etc/new", b"pushed", HTTP_X_LXD_UID="9", HTTP_X_LXD_MODE="0640")
+    run("POST", "/1.0/instances/c1/metadata/templates?path=hostname.tpl", b"{{ instance.name }}\n")
+    status, err, metadata = _publish(run, {"source": {"type": "instance", "name": "c1"}, "aliases": [{"name": "p"}]})
+    assert (status, err) == ("Success", "")
+    fingerprint = metadata["fingerprint"]
+    data = (images_dir / fingerprint).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == fingerprint
+    assert metadata["size"] == str(len(data))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        members = {member.name: member for member in tar.getmembers()}
+        assert tar.extractfile("templates/hostname.tpl").read() == b"{{ instance.name }}\n"
+        assert yaml.safe_load(tar.extractfile("metadata.yaml"))["properties"] == {"os": "hostile"}
+    # The owners and modes the instance sees, links as links; nothing of the host's.
+    new, su, up = members["rootfs/etc/new"], members["rootfs/su"], members["rootfs/up"]
+    assert (new.uid, new.gid, new.mode) == (9, 0, 0o640)
+    assert su.mode == 0o4755
+    assert (up.issym(), up.linkname) == (True, "../../../../..")
+    assert all(name == "metadata.yaml" or name.startswith(("rootfs", "templates")) for name in members)
+    image = run("GET", "/1.0/images/aliases/p").json()["metadata"]
+    assert image["target"] == fingerprint
+    shown = run("GET", f"/1.0/images/{fingerprint}").json()["metadata"]
+    assert (shown["filename"], shown["expires_at"], shown["properties"]) == (
+        "",
+        "0001-01-01T00:00:00Z",
+        {"os": "hostile"},
+    )
+    # The same files again: the same fingerprint, which LXD refuses.
+    again = _publish(run, {"source": {"type": "instance", "name": "c1"}})
+    assert again[:2] == ("Failure", f"The image already exists: {fingerprint}")
+    # The refused one left no temporary file.
+    assert [name for name in os.listdir(images_dir) if name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"source": {"type": "instance"}}, ("Failure", "No source provided", None)),
+        ({"source": {"type": "snapshot", "name": "c1"}}, ("Failure", "Not a snapshot", None)),
+        ({"source": {"type": "instance", "name": "nope"}}, (404, "Instance not found")),
+        ({"source": {"type": "snapshot", "name": "c1/nope"}}, (404, "Instance not found")),
+        (
+            {"source": {"type": "instance", "name": "c1"}, "compression_algorithm": "bogus"},
+            (400, 'Invalid compression algorithm "bogus"'),
+        ),
+        (
+            {"source": {"type": "instance", "name": "c1"}, "compression_algorithm": "zstd"},
+            ("Failure", "lxdsite cannot compress images with zstd", None),
+        ),
+        (
+            {"source": {"type": "instance", "name": "c1"}, "aliases": [{"name": "a/b"}]},
+            ("Failure", "Alias names may not contain slashes", None),
+        ),
+    ],
+)
+def test_refused_publishes_store_nothing(instance, run, images_dir, body, expected):
+    before = set(os.listdir(images_dir))
+    assert _publish(run, body) == expected
+    assert set(os.listdir(images_dir)) == before
+
+
+def test_a_running_instance_is_not_published_but_its_snapshot_is(instance, run):
+    run("POST", "/1.0/instances/c1/snapshots", {"name": "s0"})
+    run("PUT", "/1.0/instances/c1/state", {"action": "start"})
+    assert _publish(run, {"source": {"type": "instance", "name": "c1"}})[:2] == (
+        "Failure",
+        "Cannot export a running instance as an image",
+    )
+    body = {"source": {"type": "snapshot", "name": "c1/s0"}, "properties": {"k": "v"}, "compression_algorithm": "xz"}
+    status, err, metadata = _publish(run, body)
+    assert (status, err) == ("Success", "")
+    assert run("GET", f"/1.0/images/{metadata['fingerprint']}").json()["metadata"]["properties"] == {"k": "v"}
