@@ -182,11 +182,19 @@ def test_a_root_disk_size_bounds_the_files(instance, run, settings):
         400,
         'sftp: "write /big: disk quota exceeded" (SSH_FX_FAILURE)',
     )
+    # Refused whole: no file was made.
+    assert run("GET", url).status_code == 404
     assert run("POST", url, b"x" * 512).status_code == 200
+    refused = run("POST", url, b"y" * 1024, HTTP_X_LXD_WRITE="append")
+    assert refused.status_code == 400
+    assert run("GET", url).content == b"x" * 512
     # Without a size, the setting bounds them.
     assert run("PATCH", "/1.0/instances/c1", {"devices": {"root": {**devices["root"], "size": ""}}}).status_code == 200
     settings.LXDSITE_INSTANCE_FILES_MAX = 100
-    assert run("POST", url, b"x" * 512).status_code == 400
+    assert run("POST", url, b"z" * 512).status_code == 400
+    assert run("GET", url).content == b"x" * 512
+    # Nothing was left beside the trees.
+    assert [name for name in os.listdir(tree_path(instance).parent) if name.startswith(".")] == []
 
 
 def test_trees_follow_copies_snapshots_restores_renames_and_deletes(instance, run, files_dir):

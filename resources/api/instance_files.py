@@ -138,7 +138,11 @@ class InstanceFilesMixin:
             if kind == "file":
                 room = _capacity(instance) - access.usage(tree)
                 body = _body(request)
-                access.write_file(tree, path, body, uid=uid, gid=gid, mode=mode, append=write == "append", room=room)
+                append = write == "append"
+                scratch = instance_files.scratch_file()
+                access.write_file(
+                    tree, path, body, uid=uid, gid=gid, mode=mode, append=append, room=room, scratch=scratch
+                )
             elif kind == "directory":
                 access.make_directory(tree, path, uid=uid, gid=gid, mode=mode)
             else:

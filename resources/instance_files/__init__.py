@@ -7,6 +7,6 @@ from an image, ``resolving`` keeps every path inside its tree, ``metadata`` reco
 and mode LXD reports, ``access`` does what the files API asks.
 """
 
-from .trees import copy_tree, ensure_tree, recover_trees, seed_from_image, tree_path
+from .trees import copy_tree, ensure_tree, recover_trees, scratch_file, seed_from_image, tree_path
 
-__all__ = ["copy_tree", "ensure_tree", "recover_trees", "seed_from_image", "tree_path"]
+__all__ = ["copy_tree", "ensure_tree", "recover_trees", "scratch_file", "seed_from_image", "tree_path"]

@@ -10,6 +10,7 @@ import contextlib
 import errno
 import os
 import posixpath
+import shutil
 import stat
 from dataclasses import dataclass
 
@@ -128,9 +129,11 @@ def stat_entry(tree, path):
             raise NOT_FOUND from None
 
 
-def write_file(tree, path, body, *, uid, gid, mode, append, room):
+def write_file(tree, path, body, *, uid, gid, mode, append, room, scratch):
     """Write ``body`` (a stream) to the file ``path`` (following a final symlink), creating it
-    unless ``append``; at most ``room`` more bytes than it held."""
+    unless ``append``; at most ``room`` more bytes than it held. The body is received into
+    ``scratch`` (a file name beside the trees, outside any) and put in place only once it is
+    whole and within bounds: a refused or cut write changes nothing."""
     with _resolved(tree, path, "open") as where:
         if where.name is None:
             raise _sftp_error("open", path, IsADirectoryError(errno.EISDIR, ""))
@@ -143,22 +146,30 @@ def write_file(tree, path, body, *, uid, gid, mode, append, room):
         if status is not None and stat.S_ISDIR(status.st_mode):
             raise _sftp_error("open", path, IsADirectoryError(errno.EISDIR, ""))
         old = owner(where.name, status, dir_fd=where.parent) if status else (0, 0, NEW_FILE_MODE)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_APPEND if append else os.O_TRUNC)
-        room += status.st_size if status and not append else 0
-        fd = os.open(where.name, flags, HOST_FILE_MODE, dir_fd=where.parent)
-        with os.fdopen(fd, "wb") as file:
-            while chunk := body.read(CHUNK_SIZE):
-                room -= len(chunk)
-                if room < 0:
-                    raise FileError(400, f'sftp: "write {path}: disk quota exceeded" (SSH_FX_FAILURE)')
-                file.write(chunk)
-        set_owner(
-            where.name,
-            old[0] if uid < 0 else uid,
-            old[1] if gid < 0 else gid,
-            old[2] if mode < 0 else mode,
-            dir_fd=where.parent,
-        )
+        recorded = (old[0] if uid < 0 else uid, old[1] if gid < 0 else gid, old[2] if mode < 0 else mode)
+        try:
+            _receive(body, scratch, room + (status.st_size if status and not append else 0), path)
+            if append:
+                fd = os.open(where.name, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=where.parent)
+                with open(scratch, "rb") as received, os.fdopen(fd, "ab") as target:
+                    shutil.copyfileobj(received, target, CHUNK_SIZE)
+                set_owner(where.name, *recorded, dir_fd=where.parent)
+            else:
+                set_owner(scratch, *recorded)
+                os.rename(scratch, where.name, dst_dir_fd=where.parent)
+        finally:
+            scratch.unlink(missing_ok=True)
+
+
+def _receive(body, scratch, room, path):
+    """Stream ``body`` into ``scratch``, refusing it past ``room`` bytes."""
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, HOST_FILE_MODE)
+    with os.fdopen(fd, "wb") as file:
+        while chunk := body.read(CHUNK_SIZE):
+            room -= len(chunk)
+            if room < 0:
+                raise FileError(400, f'sftp: "write {_shown(path)}: disk quota exceeded" (SSH_FX_FAILURE)')
+            file.write(chunk)
 
 
 def make_directory(tree, path, *, uid, gid, mode):

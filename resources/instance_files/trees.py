@@ -89,6 +89,12 @@ def _after_commit(row, build):
     transaction.on_commit(run)
 
 
+def scratch_file():
+    """A fresh name beside the trees (on their file system, inside none) for a file being received."""
+    settings.LXDSITE_INSTANCE_FILES_DIR.mkdir(parents=True, exist_ok=True)
+    return _staging_path()
+
+
 def _staging_path():
     directory = settings.LXDSITE_INSTANCE_FILES_DIR
     return directory / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
@@ -126,7 +132,10 @@ def recover_trees(pid=None):
         return
     owner = "*" if pid is None else f"{pid}-*"
     for path in directory.glob(STAGING_PREFIX + owner):
-        shutil.rmtree(path, ignore_errors=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     if pid is not None:
         return
     kept = {f"i{pk}" for pk in Instance.objects.values_list("pk", flat=True)}
@@ -136,4 +145,4 @@ def recover_trees(pid=None):
             shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["copy_tree", "ensure_tree", "recover_trees", "seed_from_image", "tree_path"]
+__all__ = ["copy_tree", "ensure_tree", "recover_trees", "scratch_file", "seed_from_image", "tree_path"]
