@@ -2,11 +2,12 @@
 with LXD 5.0.2's ``X-LXD-*`` headers (``lxc file push/pull/delete/edit``, ``-r``, ``-p``)."""
 
 import io
+import os
 import time
 from email.utils import formatdate
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework import exceptions
 from rest_framework.decorators import action
 
@@ -85,6 +86,12 @@ def _body(request):
     return io.BytesIO()
 
 
+def _chunks(file):
+    with file:
+        while chunk := file.read(access.CHUNK_SIZE):
+            yield chunk
+
+
 class InstanceFilesMixin:
     """The files of an instance (of the request's project)."""
 
@@ -114,7 +121,11 @@ class InstanceFilesMixin:
                 response[name] = value
             return response
         name = path.rstrip("/").rpartition("/")[2]
-        response = HttpResponse(content, content_type="application/octet-stream", headers=headers)
+        if isinstance(content, bytes):
+            response = HttpResponse(content, content_type="application/octet-stream", headers=headers)
+        else:
+            response = StreamingHttpResponse(_chunks(content), content_type="application/octet-stream", headers=headers)
+            response["Content-Length"] = str(os.fstat(content.fileno()).st_size)
         response["Content-Disposition"] = f"inline;filename={name}"
         response["Accept-Ranges"] = "bytes"
         response["Last-Modified"] = formatdate(entry.modified, usegmt=True)

@@ -82,8 +82,8 @@ def _resolved(tree, path, operation, *, follow=True):
 
 
 def read(tree, path):
-    """(entry, content): a file's bytes, a symlink's target (as the instance sees it, absolute),
-    a directory's names."""
+    """(entry, content): a file open for reading (the caller closes it), a symlink's target (as
+    the instance sees it, absolute), a directory's names."""
     with _resolved(tree, path, "lstat", follow=_names_directory(path)) as where:
         try:
             status = where.lstat()
@@ -101,8 +101,8 @@ def read(tree, path):
                 if fd != where.parent:
                     os.close(fd)
         fd = os.open(where.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=where.parent)
-        with os.fdopen(fd, "rb") as file:
-            return entry, file.read()
+        # Open: a later write puts another file in its place, this one stays whole for the reader.
+        return entry, os.fdopen(fd, "rb")
 
 
 def _names_directory(path):
