@@ -76,6 +76,11 @@ def instance(run, upload, default_pool, files_dir):
     return Instance.objects.get(name="c1")
 
 
+def body(response):
+    """A response's bytes (a file's are streamed)."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def _headers(response):
     return {name: response.headers.get(f"X-LXD-{name}") for name in ("uid", "gid", "mode", "type")}
 
@@ -97,12 +102,12 @@ def test_a_rootfs_is_unpacked_inside_its_tree(instance, files_dir, tmp_path):
 def test_the_files_api_reports_what_the_image_recorded(instance, run):
     hosts = run("GET", "/1.0/instances/c1/files?path=/etc/hosts")
     assert hosts.status_code == 200
-    assert hosts.content == b"127.0.0.1 localhost\n"
+    assert body(hosts) == b"127.0.0.1 localhost\n"
     assert _headers(hosts) == {"uid": "5", "gid": "6", "mode": "0644", "type": "file"}
     assert hosts.headers["X-LXD-modified"] == "2023-11-14 22:13:20 +0000 UTC"
     assert _headers(run("GET", "/1.0/instances/c1/files?path=/su"))["mode"] == "4755"
     link = run("GET", "/1.0/instances/c1/files?path=/up")
-    assert (link.content, _headers(link)["type"]) == (b"/", "symlink")
+    assert (body(link), _headers(link)["type"]) == (b"/", "symlink")
     listing = run("GET", "/1.0/instances/c1/files?path=/up/etc/")
     assert listing.json()["metadata"] == ["hosts"]
     assert _headers(listing) == {"uid": "0", "gid": "0", "mode": "0755", "type": "directory"}
@@ -113,7 +118,7 @@ def test_paths_never_leave_the_tree(instance, run, files_dir):
     # Up and out, through .. and through links to / and above it: all inside the tree.
     for path in ("/../../../../etc/hosts", "/root/../../etc/hosts", "/up/up/root/etc/hosts"):
         answer = run("GET", f"/1.0/instances/c1/files?path={path}")
-        assert answer.content == b"127.0.0.1 localhost\n", path
+        assert body(answer) == b"127.0.0.1 localhost\n", path
     made = run("POST", "/1.0/instances/c1/files?path=/up/../root/outside", b"data")
     assert made.status_code == 200
     assert (tree / "outside").read_bytes() == b"data"
@@ -130,7 +135,7 @@ def test_files_are_written_with_lxds_headers_and_defaults(instance, run):
     assert run("POST", url, b"one", HTTP_X_LXD_UID="7", HTTP_X_LXD_MODE="0600").status_code == 200
     assert run("POST", url, b"two", HTTP_X_LXD_WRITE="append").status_code == 200
     got = run("GET", url)
-    assert got.content == b"onetwo"
+    assert body(got) == b"onetwo"
     assert _headers(got) == {"uid": "7", "gid": "0", "mode": "0600", "type": "file"}
     # LXD reads the mode as a decimal integer's text first, then with Go's prefixes.
     run("POST", url, b"", HTTP_X_LXD_MODE="9999")
@@ -138,7 +143,7 @@ def test_files_are_written_with_lxds_headers_and_defaults(instance, run):
     run("POST", "/1.0/instances/c1/files?path=/etc/d", HTTP_X_LXD_TYPE="directory")
     assert _headers(run("GET", "/1.0/instances/c1/files?path=/etc/d"))["mode"] == "0750"
     head = run("HEAD", url)
-    assert (head.status_code, head.content, _headers(head)["type"]) == (200, b"", "file")
+    assert (head.status_code, body(head), _headers(head)["type"]) == (200, b"", "file")
 
 
 @pytest.mark.parametrize(
@@ -187,12 +192,12 @@ def test_a_root_disk_size_bounds_the_files(instance, run, settings):
     assert run("POST", url, b"x" * 512).status_code == 200
     refused = run("POST", url, b"y" * 1024, HTTP_X_LXD_WRITE="append")
     assert refused.status_code == 400
-    assert run("GET", url).content == b"x" * 512
+    assert body(run("GET", url)) == b"x" * 512
     # Without a size, the setting bounds them.
     assert run("PATCH", "/1.0/instances/c1", {"devices": {"root": {**devices["root"], "size": ""}}}).status_code == 200
     settings.LXDSITE_INSTANCE_FILES_MAX = 100
     assert run("POST", url, b"z" * 512).status_code == 400
-    assert run("GET", url).content == b"x" * 512
+    assert body(run("GET", url)) == b"x" * 512
     # Nothing was left beside the trees.
     assert [name for name in os.listdir(tree_path(instance).parent) if name.startswith(".")] == []
 
@@ -205,7 +210,7 @@ def test_trees_follow_copies_snapshots_restores_renames_and_deletes(instance, ru
     assert copy.json()["metadata"]["status"] == "Success"
     from_snapshot = {"name": "c3", "source": {"type": "copy", "source": "c1/s0"}}
     assert run("POST", "/1.0/instances", from_snapshot).json()["metadata"]["status"] == "Success"
-    read = lambda name: run("GET", f"/1.0/instances/{name}/files?path=/v").content  # noqa: E731
+    read = lambda name: body(run("GET", f"/1.0/instances/{name}/files?path=/v"))  # noqa: E731
     assert (read("c1"), read("c2"), read("c3")) == (b"2", b"2", b"1")
     assert _headers(run("GET", "/1.0/instances/c2/files?path=/etc/hosts"))["uid"] == "5"
     # The copy's snapshot has its own tree: restoring it gives the copy the snapshot's files.
