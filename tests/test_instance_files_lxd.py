@@ -234,6 +234,10 @@ def test_lxc_file_edit_as_on_lxd(c1):
         ("DELETE", "/", {}, None),
         ("DELETE", "/nope", {}, None),
         ("PUT", "/tmp/x", {}, b"x"),
+        ("GET", "/tmp/a%00b", {}, None),
+        ("POST", "/tmp/a%00b", {}, b"x"),
+        ("POST", "/tmp/" + "n" * 300, {}, b"x"),
+        ("GET", "/tmp/" + "n" * 300, {}, None),
     ],
 )
 def test_refusals_have_lxds_texts(c1, method, path, headers, body):
@@ -261,6 +265,8 @@ def test_links_resolve_inside_the_instance_as_on_lxd(c1):
         ("POST", "/tmp/d", {"X-LXD-type": "directory", "X-LXD-mode": "0755"}, None),
         ("POST", "/tmp/m", {"X-LXD-mode": "9999"}, b"m"),
         ("POST", "/tmp/m", {"X-LXD-mode": "zz", "X-LXD-uid": "zz"}, b"mm"),
+        ("POST", "/tmp/m2", {"X-LXD-mode": " 0640", "X-LXD-uid": "1_0", "X-LXD-gid": "99999999999999999999"}, b"m"),
+        ("POST", "/tmp/m3", {"X-LXD-mode": "0089", "X-LXD-uid": "+7"}, b"m"),
         ("DELETE", "/tmp/up", {}, None),
     ]
     for method, path, headers, body in requests:
@@ -268,7 +274,19 @@ def test_links_resolve_inside_the_instance_as_on_lxd(c1):
             raw(socket_path, method, f"/1.0/instances/c1/files?path={path}", body, headers) for socket_path in c1.both
         )
         assert ours[0] == lxd[0], path
-    same_entries(c1, "/tmp", "/tmp/through-up", "/tmp/abs", "/tmp/abs/", "/tmp/rel", "/tmp/d", "/tmp/m", "/tmp/up")
+    same_entries(
+        c1,
+        "/tmp",
+        "/tmp/through-up",
+        "/tmp/abs",
+        "/tmp/abs/",
+        "/tmp/rel",
+        "/tmp/d",
+        "/tmp/m",
+        "/tmp/m2",
+        "/tmp/m3",
+        "/tmp/up",
+    )
 
 
 # lxc publish: what differs on every run, left out of the comparison.

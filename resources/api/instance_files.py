@@ -3,6 +3,7 @@ with LXD 5.0.2's ``X-LXD-*`` headers (``lxc file push/pull/delete/edit``, ``-r``
 
 import io
 import os
+import re
 import time
 from email.utils import formatdate
 
@@ -34,20 +35,26 @@ class FileRefused(exceptions.APIException):
 
 
 def _integer(text, base=10):
-    try:
-        return int(text, base)
-    except ValueError:
-        return None
+    """Go's strconv reading of a sign and ASCII digits in ``base`` (Python's int() also takes
+    spaces, underscores and other scripts' digits); None when it is not one."""
+    digits = "0-7" if base == 8 else "0-9"
+    return int(text, base) if re.fullmatch(f"[+-]?[{digits}]+", text, re.ASCII) else None
 
 
 def _file_headers(request):
     """uid, gid, mode, type and write mode, as LXD's ParseLXDFileHeaders reads them (-1: unset)."""
-    uid = _integer(lxd_header(request, "HTTP_X_LXD_UID"))
-    gid = _integer(lxd_header(request, "HTTP_X_LXD_GID"))
+    uid = _int64(lxd_header(request, "HTTP_X_LXD_UID"))
+    gid = _int64(lxd_header(request, "HTTP_X_LXD_GID"))
     mode = _mode(lxd_header(request, "HTTP_X_LXD_MODE"))
     kind = lxd_header(request, "HTTP_X_LXD_TYPE") or "file"
     write = lxd_header(request, "HTTP_X_LXD_WRITE") or "overwrite"
     return -1 if uid is None else uid, -1 if gid is None else gid, mode, kind, write
+
+
+def _int64(text):
+    """Go's ParseInt(text, 10, 64): None outside int64."""
+    value = _integer(text)
+    return value if value is not None and -(2**63) <= value < 2**63 else None
 
 
 def _mode(text):

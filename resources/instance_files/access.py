@@ -8,12 +8,14 @@ inside the tree (``resolving``).
 
 import contextlib
 import errno
+import functools
 import os
 import posixpath
 import shutil
 import stat
 from dataclasses import dataclass
 
+from ..go import go_quote
 from .metadata import HOST_DIRECTORY_MODE, HOST_FILE_MODE, owner, set_owner
 from .resolving import resolve
 
@@ -41,12 +43,13 @@ def _shown(path):
 
 
 def _sftp_error(operation, path, exc):
-    """LXD's text for an SFTP failure: the operation, the path asked for and the errno's text."""
+    """LXD's text for an SFTP failure: the operation, the path asked for and the errno's text,
+    quoted as Go quotes a string (a NUL byte shows as ``\\x00``)."""
     path = _shown(path) if operation != "symlink" else path
     reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
     if exc.errno == errno.ENOTEMPTY:
         reason = "directory not empty"
-    return FileError(400, f'sftp: "{operation} {path}: {reason}" (SSH_FX_FAILURE)')
+    return FileError(400, f"sftp: {go_quote(f'{operation} {path}: {reason}')} (SSH_FX_FAILURE)")
 
 
 @dataclass
@@ -72,6 +75,29 @@ def _entry(status, where):
     return Entry(kind, uid, gid, mode, status.st_mtime, status.st_size)
 
 
+def _failures(operation):
+    """Decorate an operation on ``(tree, path, ...)``: an OS failure is its SFTP error (a path
+    with a NUL byte, which no file system takes, is ``invalid argument``), a vanished entry 404."""
+
+    def decorate(function):
+        @functools.wraps(function)
+        def run(tree, path, *args, **kwargs):
+            try:
+                return function(tree, path, *args, **kwargs)
+            except FileError:
+                raise
+            except FileNotFoundError:
+                raise NOT_FOUND from None
+            except OSError as exc:
+                raise _sftp_error(operation, path, exc) from None
+            except ValueError:
+                raise _sftp_error(operation, path, OSError(errno.EINVAL, "")) from None
+
+        return run
+
+    return decorate
+
+
 def _resolved(tree, path, operation, *, follow=True):
     try:
         return resolve(tree, path, follow=follow)
@@ -81,6 +107,7 @@ def _resolved(tree, path, operation, *, follow=True):
         raise _sftp_error(operation, path, exc) from None
 
 
+@_failures("lstat")
 def read(tree, path):
     """(entry, content): a file open for reading (the caller closes it), a symlink's target (as
     the instance sees it, absolute), a directory's names."""
@@ -120,6 +147,7 @@ def _absolute_target(path, target):
     return "/" + posixpath.normpath(joined).lstrip("/")
 
 
+@_failures("lstat")
 def stat_entry(tree, path):
     """The entry ``path`` names (a final symlink itself), for HEAD."""
     with _resolved(tree, path, "lstat", follow=_names_directory(path)) as where:
@@ -129,6 +157,7 @@ def stat_entry(tree, path):
             raise NOT_FOUND from None
 
 
+@_failures("open")
 def write_file(tree, path, body, *, uid, gid, mode, append, room, scratch):
     """Write ``body`` (a stream) to the file ``path`` (following a final symlink), creating it
     unless ``append``; at most ``room`` more bytes than it held. The body is received into
@@ -168,10 +197,11 @@ def _receive(body, scratch, room, path):
         while chunk := body.read(CHUNK_SIZE):
             room -= len(chunk)
             if room < 0:
-                raise FileError(400, f'sftp: "write {_shown(path)}: disk quota exceeded" (SSH_FX_FAILURE)')
+                raise _sftp_error("write", path, OSError(errno.EDQUOT, ""))
             file.write(chunk)
 
 
+@_failures("mkdir")
 def make_directory(tree, path, *, uid, gid, mode):
     """Make the directory ``path``; an existing entry of that name is left as it is (as LXD does)."""
     with _resolved(tree, path, "mkdir") as where:
@@ -186,6 +216,7 @@ def make_directory(tree, path, *, uid, gid, mode):
         set_owner(where.name, max(uid, 0), max(gid, 0), NEW_DIRECTORY_MODE if mode < 0 else mode, dir_fd=where.parent)
 
 
+@_failures("symlink")
 def make_symlink(tree, path, target):
     """Make the symlink ``path`` to ``target`` (stored as it is: the tree resolves it inside)."""
     with _resolved(tree, path, "symlink", follow=False) as where:
@@ -197,6 +228,7 @@ def make_symlink(tree, path, target):
             raise _sftp_error("symlink", f"{target} {_shown(path)}", exc) from None
 
 
+@_failures("remove")
 def delete(tree, path):
     """Remove a file, a symlink (not what it names) or an empty directory."""
     with _resolved(tree, path, "remove", follow=False) as where:
