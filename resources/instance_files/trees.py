@@ -56,7 +56,16 @@ def copy_tree(source, target):
     """Once ``target`` commits: its tree is a copy of ``source``'s (an instance or snapshot):
     ``lxc copy``, snapshots and restores."""
     source_path = tree_path(source)
-    _after_commit(target, lambda staging: _copy(source_path, staging))
+    source_instance_id = getattr(source, "instance_id", source.pk)
+
+    def build(staging):
+        # Under the source instance's row lock, which every file write takes: no directory of the
+        # source is swapped for a link (that copytree could follow) while it is copied.
+        with transaction.atomic():
+            Instance.objects.select_for_update().filter(pk=source_instance_id).first()
+            _copy(source_path, staging)
+
+    _after_commit(target, build)
 
 
 def _copy(source_path, staging):
