@@ -14,6 +14,7 @@ import yaml
 
 from resources.instance_files import recover_trees, tree_path
 from resources.models import Instance, Snapshot
+from tests.support.image_files import split_image, unified_image
 
 pytestmark = pytest.mark.django_db
 
@@ -322,3 +323,14 @@ def test_a_running_instance_is_not_published_but_its_snapshot_is(instance, run):
     status, err, metadata = _publish(run, body)
     assert (status, err) == ("Success", "")
     assert run("GET", f"/1.0/images/{metadata['fingerprint']}").json()["metadata"]["properties"] == {"k": "v"}
+
+
+@pytest.mark.parametrize("kind", ["unified-xz", "split"])
+def test_an_instance_starts_with_its_images_rootfs(run, upload, default_pool, kind):
+    data = unified_image(compression="xz", marker="m1") if kind == "unified-xz" else split_image(marker="m2")
+    fingerprint = upload(data).operation["metadata"]["fingerprint"]
+    answer = run("POST", "/1.0/instances", {"name": "c1", "source": {"type": "image", "fingerprint": fingerprint}})
+    assert answer.json()["metadata"]["status"] == "Success"
+    hostname = run("GET", "/1.0/instances/c1/files?path=/etc/hostname")
+    assert body(hostname) == (b"m1" if kind == "unified-xz" else b"m2")
+    assert run("GET", "/1.0/instances/c1/files?path=/").json()["metadata"] == ["etc"]
