@@ -353,6 +353,16 @@ def test_lxc_publish_as_on_lxd(c1, tmp_path):
         _start(c1)
         lxd, ours = published(lxc_both(c1, "publish", "c1"))
         assert ours == lxd
+        # --force: lxc stops it, publishes and starts it again (a file pushed first: a new image).
+        for socket_path in c1.both:
+            assert run_lxc(socket_path, c1.conf, "file", "push", "-", "c1/tmp/forced", stdin="x\n")[0] == 0
+        lxd, ours = published(lxc_both(c1, "publish", "c1", "--force", "--alias", "forced"))
+        images["lxd"].append("forced")
+        assert ours == lxd
+        lxd, ours = published(lxc_both(c1, "image", "info", "forced"))
+        assert ours == lxd
+        statuses = [unix_request(s, "GET", "/1.0/instances/c1")[2]["metadata"]["status"] for s in c1.both]
+        assert statuses == ["Running", "Running"]
         lxd, ours = (
             raw(
                 s,
