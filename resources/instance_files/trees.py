@@ -19,6 +19,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from ..models import Instance, Snapshot
+from .metadata import set_owner
 
 logger = logging.getLogger(__name__)
 STAGING_PREFIX = ".staging-"
@@ -32,20 +33,23 @@ def tree_path(row):
 
 def ensure_tree(row):
     """The tree of ``row``, made empty (a root directory, 0755 root:root) if it has none."""
-    from .metadata import set_owner
-
     path = tree_path(row)
     if not path.is_dir():
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = _staging_path()
         staging.mkdir(mode=0o700)
         set_owner(staging, 0, 0, 0o755)
-        _install(staging, path)
+        try:
+            _install(staging, path)
+        except OSError:
+            # Another request made it first (and may have written into it already).
+            staging.rmdir()
     return path
 
 
 def seed_from_image(instance, image):
     """Once ``instance`` commits: its tree is the rootfs of ``image``."""
+    # Imported here: unpacking reads images, whose modules import the serializers, which import this package.
     from .unpacking import unpack_rootfs
 
     image_files = (image.rootfs_path, False) if image.split else (image.path, True)
@@ -82,8 +86,6 @@ def _after_commit(row, build):
         staging = _staging_path()
         try:
             staging.mkdir(mode=0o700, parents=True)
-            from .metadata import set_owner
-
             set_owner(staging, 0, 0, 0o755)
             build(staging)
             target = tree_path(row)
