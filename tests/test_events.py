@@ -252,3 +252,15 @@ def test_a_stopping_server_closes_its_listeners_streams_going_away(tmp_path):
         finally:
             for listener in listeners:
                 listener.close()
+
+
+def test_listeners_that_go_with_or_without_a_close_frame_are_no_failure(lxdsite_server):
+    """lxc drops its events connection after each command: the stream ends quietly either way."""
+    polite, abrupt = (EventsClient(lxdsite_server.socket_path, "/1.0/events") for _ in range(2))
+    polite.close()
+    abrupt.sock.close()
+    # A later event is delivered to a new listener: the worker carries on.
+    with contextlib.closing(EventsClient(lxdsite_server.socket_path, "/1.0/events?type=lifecycle")) as listener:
+        lxdsite_server.request("POST", "/1.0/profiles", {"name": "after"})
+        assert listener.receive(timeout=5)["metadata"]["action"] == "profile-created"
+    assert "Serving a connection failed" not in lxdsite_server.log()

@@ -13,7 +13,7 @@ import binascii
 import contextlib
 
 from wsproto.connection import Connection as WebSocketConnection
-from wsproto.connection import ConnectionType
+from wsproto.connection import ConnectionState, ConnectionType
 from wsproto.events import CloseConnection, Message, Ping
 from wsproto.utilities import generate_accept_token
 
@@ -73,7 +73,9 @@ async def _pump(connection, websocket, handover):
             if isinstance(event, Ping):
                 connection.transport.write(websocket.send(event.response()))
             elif isinstance(event, CloseConnection):
-                connection.transport.write(websocket.send(event.response()))
+                # A client that closed with a frame gets ours; one that just went gets nothing.
+                if websocket.state == ConnectionState.REMOTE_CLOSING:
+                    connection.transport.write(websocket.send(event.response()))
                 return
             # What a listener sends otherwise (text, pongs) asks for nothing.
         if not connection.site.accepting:
