@@ -79,4 +79,14 @@ API_EXTENSIONS = [
     # and /1.0/storage-pools/NAME/resources (`lxc storage info`).
     "storage",
     "resources",
+    # /1.0/storage-pools/POOL/volumes: custom volumes (filesystem and block) renamed, copied and
+    # moved between pools and projects, their snapshots (expiry, restore) and /state: `lxc storage volume`.
+    "storage_api_volume_rename",
+    "storage_api_local_volume_handling",
+    "storage_api_volume_snapshots",
+    "custom_volume_snapshot_expiry",
+    "custom_block_volumes",
+    "storage_volume_state",
+    "storage_volume_project_move",
+    "storage_volumes_all_projects",
 ]

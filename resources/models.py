@@ -636,3 +636,59 @@ class CertificateProject(models.Model):
 
     def __str__(self):
         return f"{self.certificate} {self.project}"
+
+
+@watched
+class StorageVolume(models.Model):
+    """A volume of a storage pool (``/1.0/storage-pools/POOL/volumes/TYPE/NAME``): recorded, no
+    disk is made. ``custom`` volumes are made through the API, the others with what holds them."""
+
+    CUSTOM = "custom"
+    CONTAINER = "container"
+    VIRTUAL_MACHINE = "virtual-machine"
+    IMAGE = "image"
+    # In the order LXD lists them (its database's type codes).
+    TYPES = (CONTAINER, IMAGE, CUSTOM, VIRTUAL_MACHINE)
+    FILESYSTEM = "filesystem"
+    BLOCK = "block"
+    CONTENT_TYPES = (FILESYSTEM, BLOCK)
+
+    pool = models.ForeignKey(StoragePool, on_delete=models.PROTECT, related_name="volumes")
+    project = _project_field("storage_volumes")
+    name = models.CharField(max_length=255)
+    type = models.CharField(max_length=16, default=CUSTOM)
+    content_type = models.CharField(max_length=16, default=FILESYSTEM)
+    description = models.TextField(blank=True, default="")
+    config = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["pool", "project", "type", "name"], name="unique_storage_volume_name")
+        ]
+
+    def __str__(self):
+        return f"{self.pool}/{self.type}/{self.name}"
+
+
+@watched
+class StorageVolumeSnapshot(models.Model):
+    """A snapshot of a custom volume (``.../volumes/custom/NAME/snapshots/SNAP``): recorded."""
+
+    NEVER = "0001-01-01T00:00:00Z"
+
+    volume = models.ForeignKey(StorageVolume, on_delete=models.CASCADE, related_name="snapshots")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    # The volume's config when the snapshot was taken (a restore brings it back).
+    config = models.JSONField(default=dict, blank=True)
+    # As LXD renders it (the form its ETag hashes).
+    expires_at = models.CharField(max_length=64, default=NEVER)
+
+    class Meta:
+        ordering = ["volume", "id"]
+        verbose_name = "storage volume snapshot"
+        constraints = [models.UniqueConstraint(fields=["volume", "name"], name="unique_storage_volume_snapshot")]
+
+    def __str__(self):
+        return f"{self.volume}/{self.name}"

@@ -10,7 +10,16 @@ from collections import defaultdict
 
 from .go import go_quote
 from .instances import expand_devices
-from .models import Instance, InstanceProfile, Profile, Project, Snapshot, StoragePool
+from .models import (
+    Instance,
+    InstanceProfile,
+    Profile,
+    Project,
+    Snapshot,
+    StoragePool,
+    StorageVolume,
+    StorageVolumeSnapshot,
+)
 
 
 def root_disk(devices):
@@ -51,7 +60,28 @@ def pool_users():
         if instance_id in instance_urls:
             pool, url, query = instance_urls[instance_id]
             users[pool].append(f"{url}/snapshots/{name}{query}")
+    users_of_volumes(users, projects)
     return {pool: sorted(urls) for pool, urls in users.items()}
+
+
+def users_of_volumes(users, projects):
+    """Add each custom volume and its snapshots to ``users`` of its pool, as LXD lists them (the
+    names escaped twice, as in LXD's volume lists)."""
+    from .api.base import escaped
+
+    def url(pool, project_id, name, snapshot=None):
+        path = f"/1.0/storage-pools/{pool}/volumes/custom/{escaped(escaped(name))}"
+        path += f"/snapshots/{escaped(escaped(snapshot))}" if snapshot else ""
+        return path + Project.url_query(projects[project_id])
+
+    custom = StorageVolume.objects.filter(type=StorageVolume.CUSTOM)
+    for pool, project_id, name in custom.values_list("pool__name", "project_id", "name"):
+        users[pool].append(url(pool, project_id, name))
+    snapshots = StorageVolumeSnapshot.objects.filter(volume__type=StorageVolume.CUSTOM)
+    for pool, project_id, name, snapshot in snapshots.values_list(
+        "volume__pool__name", "volume__project_id", "volume__name", "name"
+    ):
+        users[pool].append(url(pool, project_id, name, snapshot))
 
 
 # The rules LXD applies to root disks when instances are made and changed.

@@ -20,6 +20,7 @@ from .api.projects import ProjectViewSet
 from .api.server import ServerViewSet, api_root
 from .api.snapshots import ContainerSnapshotViewSet, SnapshotViewSet
 from .api.storage_pools import StoragePoolViewSet
+from .api.storage_volumes import AllTypesStorageVolumeViewSet, StorageVolumeViewSet
 from .models import Server
 
 
@@ -84,6 +85,11 @@ router.register(
 )
 router.register("1.0/instances", InstanceViewSet, basename="instance")
 router.register("1.0/containers", ContainerViewSet, basename="container")
+router.register(
+    r"1.0/storage-pools/(?P<pool_name>[^/]+)/volumes/(?P<volume_type>[^/]+)",
+    StorageVolumeViewSet,
+    basename="storage-volume",
+)
 router.register("1.0/storage-pools", StoragePoolViewSet, basename="storage-pool")
 
 urlpatterns = [
@@ -95,5 +101,11 @@ urlpatterns = [
         name="server",
     ),
     path("1.0/events", events.events, name="events"),
+    # Every type's volumes: the list, and a create that names its type in the body.
+    path(
+        "1.0/storage-pools/<str:pool_name>/volumes",
+        AllTypesStorageVolumeViewSet.as_view({"get": "list", "post": "create"}),
+        name="storage-volumes",
+    ),
     *router.urls,
 ]

@@ -22,6 +22,7 @@ from resources.models import (
     Project,
     Snapshot,
     StoragePool,
+    StorageVolume,
 )
 
 FINGERPRINT = "a" * 64
@@ -140,6 +141,14 @@ def _storage_pool(index, public=False):
     config = {"source": "/x", "size": "5GiB"}
     StoragePool.objects.create(name=f"pool{index + 1}", driver="btrfs", description="first", config=config)
     return f"pool{index + 1}"
+
+
+def _storage_volume(index, public=False):
+    pool = StoragePool.objects.filter(name="vpool").first() or StoragePool.objects.create(
+        name="vpool", driver="dir", config={"source": "/x"}
+    )
+    StorageVolume.objects.create(pool=pool, name=f"vol{index + 1}", description="first", config={"user.a": "1"})
+    return f"vol{index + 1}"
 
 
 def _operation(index, public=False):
@@ -276,6 +285,17 @@ CASES = {
         column="description",
         extensions=("storage", "resources"),
         document_kind="storage-pool",
+        lxd_import="/1.0/storage-pools",
+    ),
+    "storage-volume": ResourceCase(
+        _storage_volume,
+        url_kwargs={"pool_name": "vpool", "volume_type": "custom"},
+        put={"config": {"user.a": "2"}, "description": "put"},
+        patch={"description": "patched", "config": {"user.b": "3"}},
+        rename={"name": "vol2"},
+        column="description",
+        extensions=("storage_api_volume_rename", "custom_block_volumes", "storage_volume_project_move"),
+        # Carried by its pool (import_from_lxd copies a pool's custom volumes with it).
         lxd_import="/1.0/storage-pools",
     ),
     "operation": ResourceCase(_operation, extensions=("operation_description",)),

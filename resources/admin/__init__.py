@@ -26,6 +26,7 @@ from .profiles import ProfileAdmin
 from .projects import ProjectAdmin
 from .server import ServerAdmin
 from .storage_pools import StoragePoolAdmin
+from .storage_volumes import StorageVolumeAdmin
 from .tokens import APITokenAdmin
 
 admin.site.site_header = admin.site.site_title = "lxdsite administration"
@@ -47,6 +48,7 @@ __all__ = [
     "ProjectAdmin",
     "ServerAdmin",
     "StoragePoolAdmin",
+    "StorageVolumeAdmin",
     "YAMLField",
     "delete_selected",
 ]

@@ -8,7 +8,16 @@ from rest_framework.decorators import action
 
 from ..config_keys.validators import parse_byte_size
 from ..envelope import SyncResponse
-from ..models import Instance, InstanceProfile, Profile, Project, Snapshot, StoragePool
+from ..models import (
+    Instance,
+    InstanceProfile,
+    Profile,
+    Project,
+    Snapshot,
+    StoragePool,
+    StorageVolume,
+    StorageVolumeSnapshot,
+)
 from ..serializers.storage_pools import (
     StoragePoolCreateSerializer,
     StoragePoolETagSerializer,
@@ -51,8 +60,10 @@ class StoragePoolViewSet(LXDCrudViewSet):
 
     @classmethod
     def read_models(cls):
-        # used_by reads every profile's devices and every instance's root disk and snapshots.
-        return {*super().read_models(), Instance, InstanceProfile, Profile, Project, Snapshot}
+        # used_by reads every profile's devices, every instance's root disk and snapshots, and
+        # the custom volumes and their snapshots.
+        models = {Instance, InstanceProfile, Profile, Project, Snapshot, StorageVolume, StorageVolumeSnapshot}
+        return {*super().read_models(), *models}
 
     def perform_destroy(self, instance):
         check_pool_deletable(instance)

@@ -1,0 +1,306 @@
+"""``/1.0/storage-pools/POOL/volumes[/TYPE[/NAME]]``: storage volumes, recorded with no disks."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import exceptions
+from rest_framework.decorators import action
+
+from ..config_keys import storage_volume as volume_keys
+from ..config_keys.validators import parse_byte_size
+from ..envelope import CreatedResponse, SyncResponse
+from ..exceptions import Conflict
+from ..go import go_quote
+from ..models import Instance, Profile, Project, StoragePool, StorageVolume, StorageVolumeSnapshot
+from ..operations import AsyncResponse, finished_operation
+from ..serializers.fields import lxd_error
+from ..serializers.storage_volumes import (
+    EXISTS,
+    NOT_FOUND,
+    POOL_NOT_FOUND,
+    StorageVolumeCreateSerializer,
+    StorageVolumeETagSerializer,
+    StorageVolumeSerializer,
+    check_name,
+    validated_config,
+)
+from ..volume_usage import FEATURE, rename_volume_users, volume_users
+from .async_writes import OperationMixin
+from .base import (
+    CreateMixin,
+    DestroyMixin,
+    InProjectMixin,
+    LifecycleMixin,
+    ListMixin,
+    LXDViewSet,
+    RetrieveMixin,
+    UpdateMixin,
+    escaped,
+    recursion_level,
+)
+from .cached_reads import CachedReadMixin
+from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, atomic_write, conditional_schema
+from .reads import InProject
+
+
+def _bool(value):
+    return value is True
+
+
+class VolumeParentMixin:
+    """The pool and volume type a volume URL names: LXD's 404 for a missing pool, its 400 for an
+    unknown type."""
+
+    def pool(self):
+        if "_pool" not in self.__dict__:
+            self._pool = StoragePool.objects.filter(name=self.kwargs["pool_name"]).first()
+            if self._pool is None:
+                raise exceptions.NotFound(POOL_NOT_FOUND)
+        return self._pool
+
+    def volume_type(self):
+        """The type the URL names (None for ``/volumes``); an unknown one is LXD's 400."""
+        volume_type = self.kwargs.get("volume_type")
+        if volume_type is not None and volume_type not in StorageVolume.TYPES:
+            raise exceptions.ValidationError("Invalid storage volume type name", code="lxd")
+        return volume_type
+
+
+@conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
+class StorageVolumeViewSet(
+    VolumeParentMixin,
+    InProjectMixin,
+    CachedReadMixin,
+    ConditionalUpdateMixin,
+    OperationMixin,
+    LifecycleMixin,
+    ListMixin,
+    RetrieveMixin,
+    CreateMixin,
+    UpdateMixin,
+    DestroyMixin,
+    LXDViewSet,
+):
+    """``/1.0/storage-pools/POOL/volumes/TYPE``: the volumes of a pool in the project ``?project=``
+    names (the default project's where it lacks ``features.storage.volumes``). Lists show each
+    custom volume's snapshots after it, as LXD 5.0.2's do."""
+
+    queryset = StorageVolume.objects.all()
+    scope = InProject(FEATURE, unknown="Project not found")
+    serializer_class = StorageVolumeSerializer
+    create_serializer_class = StorageVolumeCreateSerializer
+    etag_serializer_class = StorageVolumeETagSerializer
+    lifecycle_name = "storage-volume"
+    lists_all_projects = True
+    not_found_message = NOT_FOUND
+    selected = ("pool", "project")
+
+    @classmethod
+    def read_models(cls):
+        # used_by reads every instance's and profile's devices and every project's features;
+        # lists show snapshots.
+        return {*super().read_models(), Instance, Profile, Project, StorageVolumeSnapshot}
+
+    @property
+    def collection_url(self):
+        return f"/1.0/storage-pools/{escaped(self.kwargs['pool_name'])}/volumes"
+
+    def object_url(self, instance):
+        url = f"{self.collection_url}/{instance.type}/{escaped(instance.name)}"
+        return url + Project.url_query(instance.project.name if self.across_projects() else self.project_name())
+
+    def get_queryset(self):
+        queryset = super().get_queryset().filter(pool=self.pool())
+        volume_type = self.volume_type()
+        return queryset.filter(type=volume_type) if volume_type else queryset
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.action == "create":
+            context.update(pool=self.pool(), project=self.project(), volume_type=self.kwargs.get("volume_type"))
+        return context
+
+    # Reading ------------------------------------------------------------------------------------
+
+    def list(self, request, *args, **kwargs):
+        return self.cached_read(lambda: self._list(request))
+
+    def _list(self, request):
+        volumes = list(self.get_queryset())
+        snapshots = StorageVolumeSnapshot.objects.filter(volume__in=[v.pk for v in volumes]).order_by("id")
+        by_volume = {}
+        for snapshot in snapshots:
+            by_volume.setdefault(snapshot.volume_id, []).append(snapshot)
+        rows = [(volume, None) for volume in volumes]
+        rows += [(volume, snapshot) for volume in volumes for snapshot in by_volume.get(volume.pk, [])]
+        # LXD's order: by type (its database's codes), then name ("NAME/SNAP" for snapshots).
+        rows.sort(
+            key=lambda row: (
+                StorageVolume.TYPES.index(row[0].type),
+                row[0].name + (f"/{row[1].name}" if row[1] else ""),
+                row[0].project.name,
+            )
+        )
+        if recursion_level(request) < 1:
+            return self.collection_response([self._listed_url(volume, snapshot) for volume, snapshot in rows])
+        serializer = self.get_serializer([volume for volume, _ in rows], many=True)
+        shown = []
+        for (volume, snapshot), data in zip(rows, serializer.data, strict=True):
+            if snapshot is not None:
+                data = {
+                    **data,
+                    "name": f"{volume.name}/{snapshot.name}",
+                    "description": snapshot.description,
+                    "config": dict(sorted(snapshot.config.items())),
+                    "used_by": [],
+                }
+            shown.append(data)
+        return self.collection_response(shown)
+
+    def _listed_url(self, volume, snapshot):
+        """A list's URL: LXD escapes the name twice there (``a b`` is ``a%2520b``)."""
+        url = f"{self.collection_url}/{volume.type}/{escaped(escaped(volume.name))}"
+        if snapshot is not None:
+            url += f"/snapshots/{escaped(escaped(snapshot.name))}"
+        return url + Project.url_query(volume.project.name if self.across_projects() else self.project_name())
+
+    # Writing ------------------------------------------------------------------------------------
+
+    @atomic_write
+    def create(self, request, *args, **kwargs):
+        body = self.request_data()
+        source = body.get("source") if isinstance(body, dict) else None
+        source_type = source.get("type", "") if isinstance(source, dict) else ""
+        if source_type not in ("", "copy"):
+            raise lxd_error(f"Unknown source type {go_quote(source_type)}")
+        if source_type == "copy":
+            return self._copy(body, source)
+        serializer = self.get_serializer(data=body)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        # LXD answers a volume's create with 200 and no Location.
+        return SyncResponse({})
+
+    def _copy(self, body, source):
+        """``source.type: copy``: a new custom volume from another (or a snapshot's ``VOL/SNAP``)."""
+        serializer = self.get_serializer(data={key: value for key, value in body.items() if key != "source"})
+        serializer.is_valid(raise_exception=True)
+        description = "Copying storage volume"
+        source_pool = StoragePool.objects.filter(name=source.get("pool", "")).first()
+        if source_pool is None:
+            return self._failed(description, POOL_NOT_FOUND)
+        name = source.get("name", "")
+        volume_name, _, snapshot_name = name.partition("/")
+        project_name = source.get("project") or self.project_name()
+        project = Project.holding(project_name, FEATURE)
+        original = StorageVolume.objects.filter(
+            pool=source_pool, project__name=project.name, type=StorageVolume.CUSTOM, name=volume_name
+        ).first()
+        snapshot = original and snapshot_name and original.snapshots.filter(name=snapshot_name).first()
+        if original is None or (snapshot_name and not snapshot):
+            missing = (
+                f'Storage volume {go_quote(name)} in project {go_quote(project.name)} of type "custom" '
+                f"does not exist on pool {go_quote(source_pool.name)}: Storage volume not found"
+            )
+            return self._failed(description, f"Failed generating volume copy config: {missing}")
+        data = serializer.validated_data
+        config = {**(snapshot.config if snapshot else original.config), **body.get("config", {})}
+        volume = StorageVolume.objects.create(
+            pool=self.pool(),
+            project=self.project(),
+            name=data["name"],
+            type=StorageVolume.CUSTOM,
+            content_type=original.content_type,
+            description=data["description"] or original.description,
+            config=config,
+        )
+        if not snapshot and not _bool(source.get("volume_only")):
+            _copy_snapshots(original, volume)
+        self.emit_lifecycle("created", volume)
+        return AsyncResponse(finished_operation(description, project_id=self.operation_project_id()))
+
+    def _failed(self, description, err):
+        return AsyncResponse(finished_operation(description, err=err, project_id=self.operation_project_id()))
+
+    def perform_destroy(self, instance):
+        if instance.type != StorageVolume.CUSTOM:
+            raise lxd_error(f"Storage volumes of type {go_quote(instance.type)} cannot be deleted with the storage API")
+        if volume_users().get((instance.pool.name, instance.project_id, instance.name)):
+            raise lxd_error("The storage volume is still in use")
+        super().perform_destroy(instance)
+
+    @WRITE_SCHEMA
+    @atomic_write
+    def rename(self, request, *args, **kwargs):
+        """POST on a volume: rename it, or move it to another pool or project."""
+        volume = self.get_object()
+        body = self.request_data()
+        if not isinstance(body, dict):
+            raise exceptions.ParseError("json: cannot unmarshal into Go value of type api.StorageVolumePost")
+        if volume.type != StorageVolume.CUSTOM:
+            raise lxd_error(f"Renaming storage volumes of type {go_quote(volume.type)} is not allowed")
+        name = check_name(body.get("name") if isinstance(body.get("name"), str) else "")
+        pool = volume.pool
+        if body.get("pool") and body["pool"] != pool.name:
+            pool = StoragePool.objects.filter(name=body["pool"]).first()
+            if pool is None:
+                raise exceptions.NotFound(POOL_NOT_FOUND)
+        project = volume.project
+        if body.get("project") and body["project"] != volume.project.name:
+            target = Project.objects.filter(name=body["project"]).first()
+            if target is None:
+                raise exceptions.NotFound("Project not found")
+            project = Project.holding(target.name, FEATURE)
+        moved = pool.pk != volume.pool_id or project.pk != volume.project_id
+        if StorageVolume.objects.filter(pool=pool, project=project, type=volume.type, name=name).exists():
+            raise Conflict(EXISTS)
+        if pool.pk != volume.pool_id:
+            config = volume_keys.volume_defaults(pool.driver, volume.content_type, {}, volume.config)
+            validated_config(pool, volume.type, volume.content_type, project.name, name, config)
+        old_name, old_pool = volume.name, volume.pool.name
+        rename_volume_users(old_pool, volume.project_id, old_name, pool.name, name)
+        StorageVolume.objects.filter(pk=volume.pk).update(name=name, pool=pool, project=project)
+        volume.name, volume.pool, volume.project = name, pool, project
+        if moved:
+            self.emit_lifecycle("created", volume)
+            return AsyncResponse(finished_operation("Moving storage volume", project_id=self.operation_project_id()))
+        self.emit_lifecycle("renamed", volume, {"old_name": old_name})
+        return CreatedResponse(self.object_url(volume))
+
+    @action(detail=True, methods=["get"])
+    def state(self, request, *args, **kwargs):
+        """The volume's usage: LXD's dir driver cannot tell it (``Not supported``)."""
+        try:
+            volume = self.get_object()
+        except exceptions.NotFound:
+            missing = (
+                f"Storage volume {go_quote(self.kwargs['name'])} in project {go_quote(self.project_name())} "
+                f"of type {go_quote(self.kwargs['volume_type'])} does not exist on pool "
+                f"{go_quote(self.kwargs['pool_name'])}: Storage volume not found"
+            )
+            raise exceptions.NotFound(missing) from None
+        if volume.pool.driver in ("dir", "cephfs"):
+            # LXD answers 500; the driver's limitation is no server fault: 400 with its text.
+            raise lxd_error("Not supported")
+        size = volume.config.get("size", "")
+        total = parse_byte_size(size) if size else -1
+        return SyncResponse({"usage": {"used": 0, "total": total}})
+
+
+def _copy_snapshots(original, volume):
+    StorageVolumeSnapshot.objects.bulk_create(
+        StorageVolumeSnapshot(
+            volume=volume,
+            name=snapshot.name,
+            description=snapshot.description,
+            config=snapshot.config,
+            expires_at=snapshot.expires_at,
+        )
+        for snapshot in original.snapshots.order_by("id")
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(operation_id="storage_pools_volumes_list_all_types"),
+    create=extend_schema(operation_id="storage_pools_volumes_create_typed_in_body"),
+)
+class AllTypesStorageVolumeViewSet(StorageVolumeViewSet):
+    """``/1.0/storage-pools/POOL/volumes``: every type's volumes; a create names its type in the body."""

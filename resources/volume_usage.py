@@ -1,0 +1,62 @@
+"""What uses a storage volume (LXD's VolumeUsedByInstanceDevices and profiles' disks), read in a
+fixed number of queries.
+
+A disk device names a custom volume by ``pool`` and ``source`` (a bare name, no path); the
+volume is looked up in the project that holds the device's storage volumes (its own with
+``features.storage.volumes``, else the default project). LXD lists the instances whose own
+devices name it and the profiles that do.
+"""
+
+from collections import defaultdict
+
+from .models import Instance, Profile, Project
+
+FEATURE = "features.storage.volumes"
+
+
+def volumes_projects():
+    """{project id: (name, id of the project holding its storage volumes)}."""
+    projects = {}
+    for pk, name, config in Project.objects.values_list("id", "name", "config"):
+        holder = pk if pk == Project.DEFAULT_ID or Project(config=config).has_feature(FEATURE) else Project.DEFAULT_ID
+        projects[pk] = (name, holder)
+    return projects
+
+
+def custom_volume_disks(devices):
+    """(device name, pool, volume name) of each disk device attaching a custom volume."""
+    for name, device in devices.items():
+        source = device.get("source", "")
+        if device.get("type") == "disk" and device.get("pool") and source and "/" not in source:
+            yield name, device["pool"], source
+
+
+def volume_users():
+    """{(pool name, volumes project id, volume name): sorted URLs of what uses it}."""
+    users = defaultdict(list)
+    projects = volumes_projects()
+    for model, collection in ((Instance, "instances"), (Profile, "profiles")):
+        for name, project_id, devices in model.objects.values_list("name", "project_id", "devices"):
+            project_name, holder = projects[project_id]
+            url = f"/1.0/{collection}/{name}{Project.url_query(project_name)}"
+            for _, pool, volume in custom_volume_disks(devices):
+                if url not in users[(pool, holder, volume)]:
+                    users[(pool, holder, volume)].append(url)
+    return {key: sorted(urls) for key, urls in users.items()}
+
+
+def rename_volume_users(pool, project_id, old_name, new_pool, new_name):
+    """Point the disks that attach a renamed (or moved) volume at its new name, as LXD updates
+    the devices of its users."""
+    projects = volumes_projects()
+    for model in (Instance, Profile):
+        for row in model.objects.only("id", "project_id", "devices"):
+            if projects[row.project_id][1] != project_id:
+                continue
+            changed = False
+            for device_name, device_pool, volume in custom_volume_disks(row.devices):
+                if (device_pool, volume) == (pool, old_name):
+                    row.devices[device_name] = {**row.devices[device_name], "pool": new_pool, "source": new_name}
+                    changed = True
+            if changed:
+                model.objects.filter(pk=row.pk).update(devices=row.devices)

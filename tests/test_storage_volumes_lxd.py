@@ -1,0 +1,170 @@
+"""Storage volumes beside the real LXD 5.0.2 daemon: the same requests and ``lxc storage volume``
+commands give the same answers (``dir`` pools, the driver the daemon can create here).
+
+Normalised: operation ids (random UUIDs), LXD's 500s for bad input (lxdsite answers 400 with
+the same text: docs/compatibility.md), and the ETag, which lxdsite computes over LXD's recipe
+plus the description (compared with the recipe on both sides).
+"""
+
+from urllib.parse import quote
+
+import pytest
+
+from resources.etags import compute_etag
+from tests.support.live_server import unix_request
+
+pytestmark = [pytest.mark.live, pytest.mark.lxd]
+
+POOLS = ("vp1", "vp2")
+PROJECTS = ("vpj", "vpn")
+P = "/1.0/storage-pools/vp1"
+
+
+def _clean(socket_path):
+    """Delete every custom volume of the test's pools (every project), its projects and pools."""
+    for pool in POOLS:
+        status, _, answer = unix_request(
+            socket_path, "GET", f"/1.0/storage-pools/{pool}/volumes?all-projects=true&recursion=1"
+        )
+        for volume in answer.get("metadata") or [] if status == 200 else []:
+            if volume["type"] == "custom" and "/" not in volume["name"]:
+                query = "" if volume["project"] == "default" else f"?project={volume['project']}"
+                unix_request(
+                    socket_path, "DELETE", f"/1.0/storage-pools/{pool}/volumes/custom/{quote(volume['name'])}{query}"
+                )
+    for project in PROJECTS:
+        unix_request(socket_path, "DELETE", f"/1.0/projects/{project}")
+    for pool in POOLS:
+        unix_request(socket_path, "DELETE", f"/1.0/storage-pools/{pool}")
+
+
+@pytest.fixture
+def both(real_lxd, lxdsite_server):
+    """(daemon socket, lxdsite socket), each with the pools ``vp1`` and ``vp2``; all goes afterwards."""
+    sockets = (real_lxd, lxdsite_server.socket_path)
+    try:
+        for socket_path in sockets:
+            for pool in POOLS:
+                assert (
+                    unix_request(socket_path, "POST", "/1.0/storage-pools", {"name": pool, "driver": "dir"})[0] == 201
+                )
+        yield sockets
+    finally:
+        _clean(real_lxd)
+
+
+def _answer(socket_path, method, path, body=None):
+    """What a client sees of a request: status (LXD's 500 as 400), error, metadata; an async
+    answer's operation as it ended (description, resources, status, err) without its id."""
+    status, headers, answer = unix_request(socket_path, method, path, body)
+    if answer.get("type") == "async":
+        operation = unix_request(socket_path, "GET", answer["operation"] + "/wait?timeout=30")[2]["metadata"]
+        ended = {key: operation[key] for key in ("description", "resources", "status", "err")}
+        return status, "async", ended
+    location = headers.get("Location")
+    return min(status, 400), answer.get("error"), answer.get("metadata"), location
+
+
+STEPS = [
+    ("GET", P + "/volumes"),
+    ("POST", P + "/volumes/custom", {"name": "v1", "description": "d1", "config": {"user.a": "1"}}),
+    ("POST", P + "/volumes", {"name": "v2", "type": "custom", "content_type": "block", "config": {"size": "1GiB"}}),
+    ("POST", P + "/volumes", {"name": "v3"}),
+    ("POST", P + "/volumes", {"name": "v3", "type": "container"}),
+    ("POST", P + "/volumes/bogus", {"name": "v3"}),
+    ("POST", P + "/volumes/custom", {"name": "v1"}),
+    ("POST", P + "/volumes/custom", {}),
+    ("POST", P + "/volumes/custom", {"name": "a/b"}),
+    ("POST", P + "/volumes/custom", {"name": "a b"}),
+    ("POST", P + "/volumes/custom", {"name": "x", "content_type": "iso"}),
+    ("POST", P + "/volumes/custom", {"name": "x", "config": {"bad": "1"}}),
+    ("POST", P + "/volumes/custom", {"name": "x", "config": {"size": "big"}}),
+    ("POST", P + "/volumes/custom", {"name": "x", "config": {"block.filesystem": "ext4"}}),
+    ("POST", P + "/volumes/custom", {"name": "x", "config": {"security.shifted": "maybe"}}),
+    ("POST", P + "/volumes/custom", {"name": "x", "config": {"snapshots.expiry": "1x"}}),
+    ("POST", P + "/volumes/custom", {"name": "x", "config": {"snapshots.schedule": "bad"}}),
+    ("POST", P + "/volumes/custom", {"name": "x", "config": {"zfs.use_refquota": "true"}}),
+    ("POST", P + "/volumes/custom", {"name": "x", "config": {"security.shifted": "true", "bad": "1", "size": "x"}}),
+    ("POST", P + "/volumes/custom", {"name": "b1", "content_type": "block", "config": {"security.shifted": "true"}}),
+    ("POST", P + "/volumes/custom", {"name": "x", "config": {"snapshots.pattern": "s%d", "security.unmapped": "true"}}),
+    ("POST", P + "/volumes/custom", {"name": "y", "type": "image"}),
+    ("GET", P + "/volumes"),
+    ("GET", P + "/volumes?recursion=1"),
+    ("GET", P + "/volumes/custom?recursion=1"),
+    ("GET", P + "/volumes/container"),
+    ("GET", P + "/volumes/custom/v1"),
+    ("GET", P + "/volumes/custom/nosuch"),
+    ("GET", "/1.0/storage-pools/nosuch/volumes"),
+    ("GET", "/1.0/storage-pools/nosuch/volumes/custom/v1"),
+    ("GET", P + "/volumes/bogus"),
+    ("GET", P + "/volumes/bogus/v1"),
+    ("PUT", P + "/volumes/custom/v1", {"config": {"user.b": "2"}, "description": "put"}),
+    ("GET", P + "/volumes/custom/v1"),
+    ("PATCH", P + "/volumes/custom/v1", {"config": {"user.c": "3"}}),
+    ("GET", P + "/volumes/custom/v1"),
+    ("PATCH", P + "/volumes/custom/v1", {"description": "patched"}),
+    ("PUT", P + "/volumes/custom/v1", {"config": {"bad": "1"}}),
+    ("PATCH", P + "/volumes/custom/v1", {"config": {"size": "bad"}}),
+    ("GET", P + "/volumes/custom/v1"),
+    ("PUT", P + "/volumes/custom/v2", {"config": {"size": "2GiB"}}),
+    ("PUT", P + "/volumes/custom/nosuch", {"config": {}}),
+    ("PATCH", P + "/volumes/custom/nosuch", {"config": {}}),
+    ("GET", P + "/volumes/custom/v1/state"),
+    ("GET", P + "/volumes/custom/nosuch/state"),
+    ("POST", P + "/volumes/custom/v1", {"name": "v9"}),
+    ("POST", P + "/volumes/custom/v9", {"name": "v2"}),
+    ("POST", P + "/volumes/custom/v9", {"name": ""}),
+    ("POST", P + "/volumes/custom/v9", {"name": "a/b"}),
+    ("POST", P + "/volumes/custom/nosuch", {"name": "zz"}),
+    ("POST", P + "/volumes/custom/v9", {"name": "v9", "pool": "nosuch"}),
+    ("POST", P + "/volumes/custom/v9", {"name": "v9", "pool": "vp2"}),
+    ("GET", "/1.0/storage-pools/vp2/volumes/custom/v9"),
+    ("POST", "/1.0/storage-pools/vp2/volumes/custom/v9", {"name": "v8", "pool": "vp1"}),
+    ("POST", P + "/volumes/custom", {"name": "c1", "source": {"type": "copy", "pool": "vp1", "name": "v8"}}),
+    ("GET", P + "/volumes/custom/c1"),
+    ("POST", P + "/volumes/custom", {"name": "c2", "source": {"type": "copy", "pool": "nosuch", "name": "v8"}}),
+    ("POST", P + "/volumes/custom", {"name": "c2", "source": {"type": "copy", "pool": "vp1", "name": "nosuch"}}),
+    ("POST", P + "/volumes/custom", {"name": "c2", "source": {"type": "bogus"}}),
+    ("POST", "/1.0/projects", {"name": "vpj", "config": {"features.storage.volumes": "true"}}),
+    ("POST", "/1.0/projects", {"name": "vpn", "config": {"features.storage.volumes": "false"}}),
+    ("GET", P + "/volumes?project=vpj"),
+    ("GET", P + "/volumes?project=vpn"),
+    ("GET", P + "/volumes?project=nosuch"),
+    ("POST", P + "/volumes/custom?project=vpj", {"name": "pv1"}),
+    ("GET", P + "/volumes/custom/pv1?project=vpj"),
+    ("GET", P + "/volumes?recursion=1&project=vpj"),
+    ("GET", P + "/volumes/custom/v8?project=vpn"),
+    ("GET", P + "/volumes?all-projects=true"),
+    ("GET", P + "/volumes?all-projects=true&recursion=1"),
+    ("DELETE", P + "/volumes/custom/pv1?project=vpj"),
+    ("DELETE", P + "/volumes/custom/nosuch"),
+    ("DELETE", "/1.0/storage-pools/vp1"),
+]
+
+
+def test_volume_requests_answer_as_the_daemon(both):
+    real, ours = both
+    for method, path, *body in STEPS:
+        theirs = _answer(real, method, path, *body)
+        mine = _answer(ours, method, path, *body)
+        assert mine == theirs, (method, path, body)
+
+
+def test_volume_etags_follow_lxds_recipe(both):
+    real, ours = both
+    body = {"name": "v1", "description": "d", "config": {"user.a": "1", "size": "1GB"}}
+    for socket_path in both:
+        assert unix_request(socket_path, "POST", P + "/volumes/custom", body)[0] == 200
+    theirs = unix_request(real, "GET", P + "/volumes/custom/v1")
+    mine = unix_request(ours, "GET", P + "/volumes/custom/v1")
+    recipe = ["v1", "custom", {"size": "1GB", "user.a": "1"}]
+    assert theirs[1]["ETag"] == f'"{compute_etag(recipe)}"'
+    # lxdsite adds the writable description to LXD's recipe.
+    assert mine[1]["ETag"] == f'"{compute_etag([recipe, {"description": "d"}])}"'
+    stale = '"0000"'
+    for socket_path, current in ((real, theirs), (ours, mine)):
+        refused = unix_request(socket_path, "PUT", P + "/volumes/custom/v1", {"config": {}}, {"If-Match": stale})
+        assert (refused[0], refused[2]["error"]) == (
+            412,
+            f"ETag doesn't match: {current[1]['ETag'].strip(chr(34))} vs 0000",
+        )
