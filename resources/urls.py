@@ -20,6 +20,7 @@ from .api.projects import ProjectViewSet
 from .api.server import ServerViewSet, api_root
 from .api.snapshots import ContainerSnapshotViewSet, SnapshotViewSet
 from .api.storage_pools import StoragePoolViewSet
+from .api.storage_volume_snapshots import StorageVolumeSnapshotViewSet
 from .api.storage_volumes import AllTypesStorageVolumeViewSet, StorageVolumeViewSet
 from .models import Server
 
@@ -85,6 +86,12 @@ router.register(
 )
 router.register("1.0/instances", InstanceViewSet, basename="instance")
 router.register("1.0/containers", ContainerViewSet, basename="container")
+# Snapshots first: their prefix would otherwise read as a volume action.
+router.register(
+    r"1.0/storage-pools/(?P<pool_name>[^/]+)/volumes/(?P<volume_type>[^/]+)/(?P<volume_name>[^/]+)/snapshots",
+    StorageVolumeSnapshotViewSet,
+    basename="storage-volume-snapshot",
+)
 router.register(
     r"1.0/storage-pools/(?P<pool_name>[^/]+)/volumes/(?P<volume_type>[^/]+)",
     StorageVolumeViewSet,

@@ -23,6 +23,7 @@ from resources.models import (
     Snapshot,
     StoragePool,
     StorageVolume,
+    StorageVolumeSnapshot,
 )
 
 FINGERPRINT = "a" * 64
@@ -149,6 +150,12 @@ def _storage_volume(index, public=False):
     )
     StorageVolume.objects.create(pool=pool, name=f"vol{index + 1}", description="first", config={"user.a": "1"})
     return f"vol{index + 1}"
+
+
+def _storage_volume_snapshot(index, public=False):
+    volume = StorageVolume.objects.filter(name="vol1").first() or StorageVolume.objects.get(name=_storage_volume(0))
+    StorageVolumeSnapshot.objects.create(volume=volume, name=f"snap{index + 1}", description="first")
+    return f"snap{index + 1}"
 
 
 def _operation(index, public=False):
@@ -296,6 +303,17 @@ CASES = {
         column="description",
         extensions=("storage_api_volume_rename", "custom_block_volumes", "storage_volume_project_move"),
         # Carried by its pool (import_from_lxd copies a pool's custom volumes with it).
+        lxd_import="/1.0/storage-pools",
+    ),
+    "storage-volume-snapshot": ResourceCase(
+        _storage_volume_snapshot,
+        url_kwargs={"pool_name": "vpool", "volume_type": "custom", "volume_name": "vol1"},
+        put={"description": "put", "expires_at": "2030-01-01T00:00:00Z"},
+        patch={"description": "patched"},
+        rename={"name": "snap9"},
+        column="description",
+        extensions=("storage_api_volume_snapshots", "custom_volume_snapshot_expiry"),
+        # Carried by its volume, which its pool carries.
         lxd_import="/1.0/storage-pools",
     ),
     "operation": ResourceCase(_operation, extensions=("operation_description",)),

@@ -55,7 +55,12 @@ def both(real_lxd, lxdsite_server):
 
 def _answer(socket_path, method, path, body=None):
     """What a client sees of a request: status (LXD's 500 as 400), error, metadata; an async
-    answer's operation as it ended (description, resources, status, err) without its id."""
+    answer's operation as it ended (description, resources, status, err) without its id; the
+    server's own LXD_DIR named ``<LXD_DIR>`` (each puts a pool's ``source`` under its own)."""
+    return repr(_seen(socket_path, method, path, body)).replace(str(socket_path.parent), "<LXD_DIR>")
+
+
+def _seen(socket_path, method, path, body):
     status, headers, answer = unix_request(socket_path, method, path, body)
     if answer.get("type") == "async":
         operation = unix_request(socket_path, "GET", answer["operation"] + "/wait?timeout=30")[2]["metadata"]
@@ -161,6 +166,16 @@ def test_volume_etags_follow_lxds_recipe(both):
     assert theirs[1]["ETag"] == f'"{compute_etag(recipe)}"'
     # lxdsite adds the writable description to LXD's recipe.
     assert mine[1]["ETag"] == f'"{compute_etag([recipe, {"description": "d"}])}"'
+    # A snapshot's: LXD hashes [description, expires_at], every field a write may change.
+    for socket_path in both:
+        snapshot = {"name": "s1", "expires_at": "2030-01-01T00:00:00Z"}
+        # The daemon's snapshot is made in its operation: wait for it.
+        assert _seen(socket_path, "POST", P + "/volumes/custom/v1/snapshots", snapshot)[2]["status"] == "Success"
+        patched = unix_request(socket_path, "PATCH", P + "/volumes/custom/v1/snapshots/s1", {"description": "x"})
+        assert patched[0] == 200, (socket_path, patched)
+    expected = f'"{compute_etag(["x", "2030-01-01T00:00:00Z"])}"'
+    for socket_path in both:
+        assert unix_request(socket_path, "GET", P + "/volumes/custom/v1/snapshots/s1")[1]["ETag"] == expected
     stale = '"0000"'
     for socket_path, current in ((real, theirs), (ours, mine)):
         refused = unix_request(socket_path, "PUT", P + "/volumes/custom/v1", {"config": {}}, {"If-Match": stale})
@@ -168,3 +183,61 @@ def test_volume_etags_follow_lxds_recipe(both):
             412,
             f"ETag doesn't match: {current[1]['ETag'].strip(chr(34))} vs 0000",
         )
+
+
+S = P + "/volumes/custom/v1/snapshots"
+SNAPSHOT_STEPS = [
+    ("POST", P + "/volumes/custom", {"name": "v1", "config": {"user.a": "1", "snapshots.pattern": "s%d"}}),
+    ("POST", S, {"name": "s1"}),
+    ("GET", S),
+    ("GET", S + "?recursion=1"),
+    ("POST", S, {"name": "s1"}),
+    ("POST", S, {}),
+    ("POST", S, {}),
+    ("POST", S, {"name": "a/b"}),
+    ("GET", S),
+    ("POST", S, {"name": "s2", "expires_at": "2030-01-01T00:00:00Z"}),
+    ("POST", S, {"name": "s3", "expires_at": "bad"}),
+    ("GET", S + "/s2"),
+    ("GET", S + "/nosuch"),
+    ("GET", P + "/volumes/custom/nosuch/snapshots"),
+    ("POST", P + "/volumes/custom/nosuch/snapshots", {"name": "zz"}),
+    ("GET", P + "/volumes"),
+    ("GET", P + "/volumes?recursion=1"),
+    ("GET", "/1.0/storage-pools/vp1"),
+    ("PUT", S + "/s1", {"description": "sd", "expires_at": "2031-01-01T00:00:00Z"}),
+    ("GET", S + "/s1"),
+    ("PATCH", S + "/s1", {"description": "sp"}),
+    ("GET", S + "/s1"),
+    ("PUT", S + "/s1", {"expires_at": "bad"}),
+    ("PUT", S + "/s1", {}),
+    ("GET", S + "/s1"),
+    ("POST", S + "/s1", {"name": "s5"}),
+    ("POST", S + "/s5", {"name": "s2"}),
+    ("POST", S + "/s5", {"name": ""}),
+    ("POST", S + "/s5", {"name": "a/b"}),
+    ("POST", S + "/nosuch", {"name": "zz"}),
+    ("GET", S),
+    ("PUT", P + "/volumes/custom/v1", {"config": {"user.b": "2"}, "description": "changed"}),
+    ("PUT", P + "/volumes/custom/v1", {"restore": "s5"}),
+    ("GET", P + "/volumes/custom/v1"),
+    ("PUT", P + "/volumes/custom/v1", {"restore": "nosuch"}),
+    ("DELETE", S + "/s5"),
+    ("DELETE", S + "/nosuch"),
+    ("POST", P + "/volumes/custom/v1", {"name": "v2"}),
+    ("GET", P + "/volumes/custom/v2/snapshots"),
+    ("POST", P + "/volumes/custom", {"name": "c1", "source": {"type": "copy", "pool": "vp1", "name": "v2"}}),
+    ("GET", P + "/volumes/custom/c1/snapshots"),
+    ("POST", P + "/volumes/custom", {"name": "c2", "source": {"type": "copy", "pool": "vp1", "name": "v2/s2"}}),
+    ("GET", P + "/volumes/custom/c2"),
+    ("POST", P + "/volumes/custom/v2", {"name": "v2", "pool": "vp2"}),
+    ("GET", "/1.0/storage-pools/vp2/volumes"),
+]
+
+
+def test_snapshot_requests_answer_as_the_daemon(both):
+    real, ours = both
+    for method, path, *body in SNAPSHOT_STEPS:
+        theirs = _answer(real, method, path, *body)
+        mine = _answer(ours, method, path, *body)
+        assert mine == theirs, (method, path, body)

@@ -202,14 +202,15 @@ class StorageVolumeViewSet(
             )
             return self._failed(description, f"Failed generating volume copy config: {missing}")
         data = serializer.validated_data
-        config = {**(snapshot.config if snapshot else original.config), **body.get("config", {})}
+        copied = snapshot or original
+        config = {**copied.config, **body.get("config", {})}
         volume = StorageVolume.objects.create(
             pool=self.pool(),
             project=self.project(),
             name=data["name"],
             type=StorageVolume.CUSTOM,
             content_type=original.content_type,
-            description=data["description"] or original.description,
+            description=data["description"] or copied.description,
             config=config,
         )
         if not snapshot and not _bool(source.get("volume_only")):
@@ -219,6 +220,22 @@ class StorageVolumeViewSet(
 
     def _failed(self, description, err):
         return AsyncResponse(finished_operation(description, err=err, project_id=self.operation_project_id()))
+
+    @atomic_write
+    def update(self, request, *args, **kwargs):
+        body = self.request_data()
+        if request.method == "PUT" and isinstance(body, dict) and body.get("restore"):
+            return self._restore(body["restore"])
+        return super().update(request, *args, **kwargs)
+
+    def _restore(self, snapshot_name):
+        """PUT with ``restore``: the volume goes back to its snapshot (a record: nothing else changes)."""
+        volume = self.get_object()
+        if not isinstance(snapshot_name, str) or not volume.snapshots.filter(name=snapshot_name).exists():
+            # LXD answers 500; naming a snapshot that does not exist is the client's mistake: 400.
+            raise lxd_error("Snapshot not found")
+        self.written = volume
+        return SyncResponse({})
 
     def perform_destroy(self, instance):
         if instance.type != StorageVolume.CUSTOM:

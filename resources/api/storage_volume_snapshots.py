@@ -1,0 +1,177 @@
+"""``/1.0/storage-pools/POOL/volumes/TYPE/NAME/snapshots``: snapshots of custom volumes, recorded."""
+
+from rest_framework import exceptions
+
+from ..go import go_quote
+from ..models import Project, StorageVolume, StorageVolumeSnapshot
+from ..operations import AsyncResponse, finished_operation
+from ..serializers.storage_volume_snapshots import (
+    StorageVolumeSnapshotCreateSerializer,
+    StorageVolumeSnapshotETagSerializer,
+    StorageVolumeSnapshotRenameSerializer,
+    StorageVolumeSnapshotSerializer,
+)
+from ..serializers.storage_volumes import NOT_FOUND
+from ..volume_usage import FEATURE
+from .async_writes import OperationMixin
+from .base import (
+    InProjectMixin,
+    LifecycleMixin,
+    ListMixin,
+    LXDViewSet,
+    RetrieveMixin,
+    UpdateMixin,
+    escaped,
+    recursion_level,
+)
+from .cached_reads import CachedReadMixin
+from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, atomic_write, conditional_schema
+from .reads import InProject
+from .storage_volumes import VolumeParentMixin
+
+
+@conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
+class StorageVolumeSnapshotViewSet(
+    VolumeParentMixin,
+    InProjectMixin,
+    CachedReadMixin,
+    ConditionalUpdateMixin,
+    OperationMixin,
+    LifecycleMixin,
+    ListMixin,
+    RetrieveMixin,
+    UpdateMixin,
+    LXDViewSet,
+):
+    """Snapshots of a custom volume: create, rename and delete answer with an operation, PUT and
+    PATCH (description, expiry) at once, as LXD 5.0.2 does."""
+
+    queryset = StorageVolumeSnapshot.objects.all()
+    scope = InProject(FEATURE, path="volume__project", unknown="Project not found")
+    serializer_class = StorageVolumeSnapshotSerializer
+    create_serializer_class = StorageVolumeSnapshotCreateSerializer
+    rename_serializer_class = StorageVolumeSnapshotRenameSerializer
+    etag_serializer_class = StorageVolumeSnapshotETagSerializer
+    lifecycle_name = "storage-volume-snapshot"
+    not_found_message = NOT_FOUND
+    selected = ("volume",)
+
+    @property
+    def collection_url(self):
+        pool, volume_type, name = (self.kwargs[key] for key in ("pool_name", "volume_type", "volume_name"))
+        return f"/1.0/storage-pools/{escaped(pool)}/volumes/{volume_type}/{escaped(name)}/snapshots"
+
+    def get_queryset(self):
+        self.pool()
+        self.volume_type()
+        return (
+            super()
+            .get_queryset()
+            .filter(
+                volume__pool__name=self.kwargs["pool_name"],
+                volume__type=self.kwargs["volume_type"],
+                volume__name=self.kwargs["volume_name"],
+            )
+        )
+
+    def volume(self):
+        """The volume the URL names, locked until the write commits (LXD's 404 when there is none)."""
+        volume = (
+            StorageVolume.objects.select_for_update()
+            .filter(
+                pool=self.pool(),
+                project__name=self.project_name(),
+                type=self.volume_type(),
+                name=self.kwargs["volume_name"],
+            )
+            .select_related("project")
+            .first()
+        )
+        if volume is None:
+            raise exceptions.NotFound(NOT_FOUND)
+        return volume
+
+    def _resources(self, kind):
+        """An operation's ``resources`` as LXD 5.0.2 names them (its odd ``/1.0/storage_volumes`` URLs)."""
+        return {kind: [f"/1.0/{kind}/{escaped(self.kwargs['volume_name'])}"]}
+
+    def list(self, request, *args, **kwargs):
+        if recursion_level(request) < 1:
+            return super().list(request, *args, **kwargs)
+        return self.cached_read(self._recursive_list)
+
+    def _recursive_list(self):
+        # LXD 5.0.2's recursive list: "VOL/SNAP" names, a null expiry and no content type.
+        shown = []
+        for data in self.get_serializer(list(self.get_queryset()), many=True).data:
+            name = f"{self.kwargs['volume_name']}/{data['name']}"
+            shown.append({**data, "name": name, "expires_at": None, "content_type": ""})
+        return self.collection_response(shown)
+
+    @atomic_write
+    def create(self, request, *args, **kwargs):
+        volume = self.volume()
+        context = {**self.get_serializer_context(), "volume": volume}
+        serializer = self.get_serializer(data=self.request_data(), context=context)
+        serializer.is_valid(raise_exception=True)
+
+        def created():
+            return ("storage-volume-snapshot-created", self.object_url(serializer.instance))
+
+        return self.operation_response(
+            "Creating storage volume snapshot", self._resources("storage_volumes"), serializer, lifecycle=created
+        )
+
+    @atomic_write
+    def destroy(self, request, *args, **kwargs):
+        snapshot = self.get_object()
+        lifecycle = ("storage-volume-snapshot-deleted", self.object_url(snapshot))
+        return self.operation_response(
+            "Deleting storage volume snapshot",
+            self._resources("storage_volume_snapshots"),
+            save=snapshot.delete,
+            lifecycle=lifecycle,
+        )
+
+    @WRITE_SCHEMA
+    @atomic_write
+    def rename(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=self.request_data())
+        serializer.is_valid(raise_exception=True)
+        description, resources = "Renaming storage volume snapshot", self._resources("storage_volume_snapshots")
+        old_name, new_name = self.kwargs["name"], serializer.validated_data["name"]
+        if not self.get_queryset().filter(name=old_name).exists():
+            missing = (
+                f"Storage volume {go_quote(self.kwargs['volume_name'] + '/' + old_name)} in project "
+                f"{go_quote(self.project_name())} of type {go_quote(self.kwargs['volume_type'])} does not "
+                f"exist on pool {go_quote(self.kwargs['pool_name'])}: Storage volume not found"
+            )
+            return self._failed(description, resources, missing)
+        snapshot = self.get_object()
+        if snapshot.volume.snapshots.filter(name=new_name).exclude(pk=snapshot.pk).exists():
+            return self._failed(description, resources, self._rename_clash(snapshot, new_name))
+
+        def renamed():
+            snapshot.name = new_name
+            snapshot.save(update_fields=["name"])
+
+        context = {"old_name": f"{self.kwargs['volume_name']}/{old_name}"}
+        lifecycle = lambda: ("storage-volume-snapshot-renamed", self.object_url(snapshot), context)  # noqa: E731
+        return self.operation_response(description, resources, save=renamed, lifecycle=lifecycle)
+
+    def _failed(self, description, resources, err):
+        """An operation LXD starts and then fails with ``err``."""
+        operation = finished_operation(
+            description, err=err, resources=resources, project_id=self.operation_project_id()
+        )
+        return AsyncResponse(operation)
+
+    def _rename_clash(self, snapshot, new_name):
+        """LXD's dir driver's failure to rename onto a snapshot that exists (its paths on disk)."""
+        volume = snapshot.volume
+        directory = f"{self.pool().config.get('source', '')}/custom-snapshots/{volume.project.name}_{volume.name}"
+        old, new = f"{directory}/{snapshot.name}", f"{directory}/{new_name}"
+        return f"Failed to rename {go_quote(old)} to {go_quote(new)}: rename {old} {new}: file exists"
+
+    def object_url(self, instance):
+        return f"{self.collection_url}/{escaped(instance.name)}" + Project.url_query(self.project_name())
