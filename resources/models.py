@@ -660,11 +660,21 @@ class StorageVolume(models.Model):
     content_type = models.CharField(max_length=16, default=FILESYSTEM)
     description = models.TextField(blank=True, default="")
     config = models.JSONField(default=dict, blank=True)
+    # An instance's own volume (``container``, ``virtual-machine``): listed while the instance's
+    # root disk is on the pool (its name is the instance's); a row holds what a PUT changed.
+    instance = models.ForeignKey(
+        "Instance", on_delete=models.CASCADE, related_name="volumes", null=True, blank=True, default=None
+    )
 
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["pool", "project", "type", "name"], name="unique_storage_volume_name")
+            models.UniqueConstraint(
+                fields=["pool", "project", "type", "name"],
+                condition=models.Q(instance__isnull=True),
+                name="unique_storage_volume_name",
+            ),
+            models.UniqueConstraint(fields=["pool", "instance"], name="unique_instance_volume"),
         ]
 
     def __str__(self):

@@ -11,7 +11,9 @@ from urllib.parse import quote
 import pytest
 
 from resources.etags import compute_etag
+from tests.support.image_files import unified_image
 from tests.support.live_server import unix_request
+from tests.support.lxc import comparable, run_lxc
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
 
@@ -42,6 +44,7 @@ def _clean(socket_path):
 def both(real_lxd, lxdsite_server):
     """(daemon socket, lxdsite socket), each with the pools ``vp1`` and ``vp2``; all goes afterwards."""
     sockets = (real_lxd, lxdsite_server.socket_path)
+    profile = unix_request(real_lxd, "GET", "/1.0/profiles/default")[2]["metadata"]
     try:
         for socket_path in sockets:
             for pool in POOLS:
@@ -50,6 +53,9 @@ def both(real_lxd, lxdsite_server):
                 )
         yield sockets
     finally:
+        # A disk a failed test left in the default profile would keep its volume (and pool) in use.
+        body = {key: profile[key] for key in ("config", "description", "devices")}
+        unix_request(real_lxd, "PUT", "/1.0/profiles/default", body)
         _clean(real_lxd)
 
 
@@ -241,3 +247,96 @@ def test_snapshot_requests_answer_as_the_daemon(both):
         theirs = _answer(real, method, path, *body)
         mine = _answer(ours, method, path, *body)
         assert mine == theirs, (method, path, body)
+
+
+# `lxc storage volume` commands, in order, on both servers (an instance i1 on vp1 attaches volumes).
+LXC_SEQUENCE = [
+    ("storage", "volume", "list", "vp1"),
+    ("storage", "volume", "create", "vp1", "v1"),
+    ("storage", "volume", "create", "vp1", "v1"),
+    ("storage", "volume", "create", "vp1", "v2", "--type", "block", "size=1GiB"),
+    ("storage", "volume", "create", "vp1", "v3", "bad=1"),
+    ("storage", "volume", "create", "nosuch", "v3"),
+    ("storage", "volume", "list", "vp1"),
+    ("storage", "volume", "list", "vp1", "--format", "csv"),
+    ("storage", "volume", "show", "vp1", "v1"),
+    ("storage", "volume", "show", "vp1", "custom/v1"),
+    ("storage", "volume", "show", "vp1", "nosuch"),
+    ("storage", "volume", "set", "vp1", "v1", "user.a", "1"),
+    ("storage", "volume", "set", "vp1", "v1", "size", "bad"),
+    ("storage", "volume", "set", "vp1", "v1", "snapshots.expiry=1d", "user.b=2"),
+    ("storage", "volume", "get", "vp1", "v1", "user.a"),
+    ("storage", "volume", "get", "vp1", "v1", "nosuch"),
+    ("storage", "volume", "unset", "vp1", "v1", "user.a"),
+    ("storage", "volume", "unset", "vp1", "v1", "snapshots.expiry"),
+    ("storage", "volume", "show", "vp1", "v1"),
+    ("storage", "volume", "info", "vp1", "v1"),
+    ("storage", "volume", "snapshot", "vp1", "v1"),
+    ("storage", "volume", "snapshot", "vp1", "v1", "snapA"),
+    ("storage", "volume", "snapshot", "vp1", "v1", "snapA"),
+    ("storage", "volume", "show", "vp1", "v1/snapA"),
+    ("storage", "volume", "list", "vp1"),
+    ("storage", "volume", "restore", "vp1", "v1", "snapA"),
+    ("storage", "volume", "restore", "vp1", "v1", "nosuch"),
+    ("storage", "volume", "rename", "vp1", "v1/snapA", "v1/snapB"),
+    ("storage", "volume", "rename", "vp1", "v1", "v4"),
+    ("storage", "volume", "rename", "vp1", "v4", "v2"),
+    ("storage", "volume", "copy", "vp1/v4", "vp1/v5"),
+    ("storage", "volume", "copy", "vp1/v4", "vp2/v5"),
+    ("storage", "volume", "copy", "vp1/v4", "vp1/v6", "--volume-only"),
+    ("storage", "volume", "move", "vp1/v5", "vp2/v7"),
+    ("storage", "volume", "move", "vp1/v6", "vp1/v8"),
+    ("storage", "volume", "list", "vp2"),
+    ("storage", "volume", "attach", "vp1", "v4", "i1", "/mnt"),
+    ("storage", "volume", "attach", "vp1", "v4", "i1", "d9", "/mnt9"),
+    ("storage", "volume", "attach", "vp1", "v2", "i1", "/mnt2"),
+    ("storage", "volume", "attach", "vp1", "nosuch", "i1", "/mnt3"),
+    ("config", "device", "show", "i1"),
+    ("storage", "volume", "show", "vp1", "v4"),
+    ("storage", "volume", "list", "vp1"),
+    ("storage", "volume", "delete", "vp1", "v4"),
+    ("storage", "volume", "detach", "vp1", "v4", "i1"),
+    ("storage", "volume", "detach", "vp1", "v4", "i1", "d9"),
+    ("storage", "volume", "detach", "vp1", "v4", "i1"),
+    ("storage", "volume", "attach-profile", "vp1", "v4", "default", "/mnt"),
+    ("storage", "volume", "show", "vp1", "v4"),
+    ("storage", "volume", "detach-profile", "vp1", "v4", "default"),
+    ("storage", "volume", "show", "vp1", "container/i1"),
+    ("storage", "volume", "set", "vp1", "container/i1", "user.x", "1"),
+    ("storage", "volume", "show", "vp1", "container/i1"),
+    ("storage", "volume", "rename", "vp1", "container/i1", "i2"),
+    ("storage", "volume", "delete", "vp1", "container/i1"),
+    ("snapshot", "i1", "is0"),
+    ("storage", "volume", "list", "vp1"),
+    ("storage", "volume", "delete", "vp1", "v4/snapB"),
+    ("storage", "volume", "delete", "vp1", "v4"),
+    ("storage", "volume", "delete", "vp1", "v4"),
+    ("delete", "i1"),
+    ("storage", "volume", "list", "vp1", "--format", "csv"),
+]
+
+
+def _normalised(socket_path, result):
+    """lxc's output with the server's own LXD_DIR named (each daemon puts a pool's ``source``
+    under its own), and UUIDs and times hidden (``comparable``)."""
+    status, stdout, stderr = comparable(result)
+    return status, stdout.replace(str(socket_path.parent), "<LXD_DIR>"), stderr
+
+
+def test_lxc_storage_volume_commands_print_what_lxd_prints(both, tmp_path):
+    real, ours = both
+    image = tmp_path / "tiny.tar.gz"
+    image.write_bytes(unified_image(marker="storage-volumes"))
+    try:
+        for socket_path in both:
+            assert run_lxc(socket_path, tmp_path, "image", "import", str(image), "--alias", "tiny")[0] == 0
+            assert run_lxc(socket_path, tmp_path, "init", "tiny", "i1", "-s", "vp1")[0] == 0
+        for args in LXC_SEQUENCE:
+            theirs = _normalised(real, run_lxc(real, tmp_path, *args))
+            mine = _normalised(ours, run_lxc(ours, tmp_path, *args))
+            if mine != theirs:
+                print("MINE", mine[1], "\nTHEIRS", theirs[1], sep="\n")
+            assert mine == theirs, args
+    finally:
+        run_lxc(real, tmp_path, "delete", "--force", "i1")
+        run_lxc(real, tmp_path, "image", "delete", "tiny")

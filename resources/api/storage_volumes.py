@@ -1,5 +1,9 @@
 """``/1.0/storage-pools/POOL/volumes[/TYPE[/NAME]]``: storage volumes, recorded with no disks."""
 
+from collections import defaultdict
+from types import SimpleNamespace
+
+from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions
 from rest_framework.decorators import action
@@ -9,7 +13,17 @@ from ..config_keys.validators import parse_byte_size
 from ..envelope import CreatedResponse, SyncResponse
 from ..exceptions import Conflict
 from ..go import go_quote
-from ..models import Instance, Profile, Project, StoragePool, StorageVolume, StorageVolumeSnapshot
+from ..instance_volumes import INSTANCE_TYPES, instance_volumes
+from ..models import (
+    Instance,
+    InstanceProfile,
+    Profile,
+    Project,
+    Snapshot,
+    StoragePool,
+    StorageVolume,
+    StorageVolumeSnapshot,
+)
 from ..operations import AsyncResponse, finished_operation
 from ..serializers.fields import lxd_error
 from ..serializers.storage_volumes import (
@@ -97,7 +111,7 @@ class StorageVolumeViewSet(
     def read_models(cls):
         # used_by reads every instance's and profile's devices and every project's features;
         # lists show snapshots.
-        return {*super().read_models(), Instance, Profile, Project, StorageVolumeSnapshot}
+        return {*super().read_models(), Instance, InstanceProfile, Profile, Project, Snapshot, StorageVolumeSnapshot}
 
     @property
     def collection_url(self):
@@ -124,13 +138,19 @@ class StorageVolumeViewSet(
         return self.cached_read(lambda: self._list(request))
 
     def _list(self, request):
-        volumes = list(self.get_queryset())
+        volumes = list(self.get_queryset().filter(instance__isnull=True))
         snapshots = StorageVolumeSnapshot.objects.filter(volume__in=[v.pk for v in volumes]).order_by("id")
-        by_volume = {}
+        by_volume = defaultdict(list)
         for snapshot in snapshots:
-            by_volume.setdefault(snapshot.volume_id, []).append(snapshot)
+            by_volume[snapshot.volume_id].append(snapshot)
         rows = [(volume, None) for volume in volumes]
-        rows += [(volume, snapshot) for volume in volumes for snapshot in by_volume.get(volume.pk, [])]
+        rows += [(volume, snapshot) for volume in volumes for snapshot in by_volume[volume.pk]]
+        volume_type = self.volume_type()
+        if volume_type in (None, *INSTANCE_TYPES):
+            for volume, names in instance_volumes(self.pool(), self.project_name(), volume_type):
+                rows.append((volume, None))
+                # An instance's snapshots: LXD shows them as their instance's volume, renamed.
+                rows += [(volume, SimpleNamespace(name=name, instance=True)) for name in names]
         # LXD's order: by type (its database's codes), then name ("NAME/SNAP" for snapshots).
         rows.sort(
             key=lambda row: (
@@ -144,7 +164,9 @@ class StorageVolumeViewSet(
         serializer = self.get_serializer([volume for volume, _ in rows], many=True)
         shown = []
         for (volume, snapshot), data in zip(rows, serializer.data, strict=True):
-            if snapshot is not None:
+            if snapshot is not None and getattr(snapshot, "instance", False):
+                data = {**data, "name": f"{volume.name}/{snapshot.name}"}
+            elif snapshot is not None:
                 data = {
                     **data,
                     "name": f"{volume.name}/{snapshot.name}",
@@ -154,6 +176,16 @@ class StorageVolumeViewSet(
                 }
             shown.append(data)
         return self.collection_response(shown)
+
+    def lookup_object(self, value):
+        """An instance's volume is found through its instance; a custom volume by its row."""
+        volume_type = self.volume_type()
+        if volume_type not in INSTANCE_TYPES:
+            return super().lookup_object(value)
+        found = instance_volumes(self.pool(), self.project_name(), volume_type, value)
+        if not found:
+            raise Http404
+        return found[0][0]
 
     def _listed_url(self, volume, snapshot):
         """A list's URL: LXD escapes the name twice there (``a b`` is ``a%2520b``)."""

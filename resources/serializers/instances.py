@@ -20,6 +20,7 @@ from ..models import Instance, Profile, Project
 from ..network_usage import Usage, address_conflict
 from ..project_limits import Member, check_instance_update
 from ..storage_usage import new_instance_root_error, root_pool_change_error
+from ..volume_usage import volume_disk_error
 from .fields import (
     BoolField,
     ConfigField,
@@ -156,7 +157,18 @@ class InstanceSerializer(LXDModelSerializer):
         if self.instance is not None:
             self.check_root_pool(attrs)
             self.check_nic_conflicts(attrs)
+            self.check_volume_disks(attrs)
         return attrs
+
+    def check_volume_disks(self, attrs):
+        """The disks an update adds or changes that attach custom volumes (LXD's texts)."""
+        before = expand_devices(self.instance.profile_list(), self.instance.devices)
+        after = expand_devices(
+            attrs.get("profiles", self.instance.profile_list()), attrs.get("devices", self.instance.devices)
+        )
+        error = volume_disk_error(self.instance.type, self.project_name(), before, after)
+        if error:
+            raise lxd_operation_error(error)
 
     def check_nic_conflicts(self, attrs):
         """LXD's checks of each NIC an update adds or changes against the other NICs on its
@@ -346,7 +358,11 @@ class InstanceCreateSerializer(InstanceSerializer):
 
     def validate(self, attrs):
         # The root disk resolves to an existing pool (LXD checks it as it initialises the instance).
-        error = new_instance_root_error(self.chosen_profiles(attrs.get("profiles")), attrs.get("devices", {}))
+        profiles = self.chosen_profiles(attrs.get("profiles"))
+        error = new_instance_root_error(profiles, attrs.get("devices", {}))
+        devices = expand_devices(profiles, attrs.get("devices", {}))
+        instance_type = attrs.get("type") or "container"
+        error = error or volume_disk_error(instance_type, self.project_name(), {}, devices)
         if error:
             raise lxd_operation_error(error)
         return attrs
