@@ -64,7 +64,8 @@ def rename_volume_users(pool, project_id, old_name, new_pool, new_name):
 
 def volume_disk_error(instance_type, project_name, before, after):
     """LXD's refusal of a disk device that attaches a custom volume (its disk device's
-    validateConfig with the instance), for the devices ``after`` adds or changes; or None.
+    validateConfig with the instance), for the devices ``after`` adds or changes, as
+    ``(message, missing)`` (``missing``: LXD's 404, a pool or volume not found); or None.
     ``before`` and ``after`` are expanded device maps; the volume is looked up in the project
     that holds ``project_name``'s volumes."""
     from .go import go_quote
@@ -77,14 +78,14 @@ def volume_disk_error(instance_type, project_name, before, after):
         prefix = f"Failed {'update' if name in before else 'add'} validation for device {go_quote(name)}: "
         pool = StoragePool.objects.filter(name=pool_name).first()
         if pool is None:
-            return prefix + f"Failed to get storage pool {go_quote(pool_name)}: Storage pool not found"
+            return prefix + f"Failed to get storage pool {go_quote(pool_name)}: Storage pool not found", True
         volume = StorageVolume.objects.filter(
             pool=pool, project_id=holder.pk, type=StorageVolume.CUSTOM, name=volume_name
         ).first()
         if volume is None:
-            return prefix + "Failed loading custom volume: Storage volume not found"
+            return prefix + "Failed loading custom volume: Storage volume not found", True
         if volume.content_type == StorageVolume.BLOCK and instance_type == "container":
-            return prefix + "Custom block volumes cannot be used on containers"
+            return prefix + "Custom block volumes cannot be used on containers", False
         if volume.content_type == StorageVolume.FILESYSTEM and not after[name].get("path"):
-            return prefix + "Custom filesystem volumes require a path to be defined"
+            return prefix + "Custom filesystem volumes require a path to be defined", False
     return None

@@ -1,6 +1,6 @@
 """Instances: their shape, the full answer (state, snapshots), creation and the ETag subset."""
 
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
 from .. import config_keys, instance_copies, instance_files, instance_metadata
 from ..architectures import ARCHITECTURE_IDS
@@ -166,9 +166,13 @@ class InstanceSerializer(LXDModelSerializer):
         after = expand_devices(
             attrs.get("profiles", self.instance.profile_list()), attrs.get("devices", self.instance.devices)
         )
-        error = volume_disk_error(self.instance.type, self.project_name(), before, after)
-        if error:
-            raise lxd_operation_error(error)
+        refused = volume_disk_error(self.instance.type, self.project_name(), before, after)
+        if refused:
+            message, missing = refused
+            if missing and self.partial:
+                # LXD answers its (synchronous) PATCH 404 for a pool or volume it cannot find.
+                raise exceptions.NotFound(message)
+            raise lxd_operation_error(message)
 
     def check_nic_conflicts(self, attrs):
         """LXD's checks of each NIC an update adds or changes against the other NICs on its
@@ -362,7 +366,8 @@ class InstanceCreateSerializer(InstanceSerializer):
         error = new_instance_root_error(profiles, attrs.get("devices", {}))
         devices = expand_devices(profiles, attrs.get("devices", {}))
         instance_type = attrs.get("type") or "container"
-        error = error or volume_disk_error(instance_type, self.project_name(), {}, devices)
+        refused = volume_disk_error(instance_type, self.project_name(), {}, devices)
+        error = error or (refused and "Failed creating instance record: Failed initialising instance: " + refused[0])
         if error:
             raise lxd_operation_error(error)
         return attrs

@@ -29,7 +29,7 @@ def validated_config(pool, volume_type, content_type, project_name, name, config
     except config_keys.ConfigError as exc:
         raise lxd_error(str(exc)) from exc
     if volume_type != StorageVolume.CUSTOM and config.get("size"):
-        raise lxd_error('Volume "size" property is only valid for custom volume types')
+        raise lxd_error('Volume "size" property is not valid for volume type')
     return config
 
 

@@ -1,0 +1,102 @@
+"""Storage volumes in-process: what the daemon here cannot show (drivers other than ``dir``,
+whose keys come from LXD 5.0.2's source, lxd/storage/drivers/driver_*.go), and what follows from
+other objects (instances' volumes, disks attaching volumes, projects). ``dir`` is compared with
+the daemon in ``tests/test_storage_volumes_lxd.py``."""
+
+import pytest
+
+from resources.models import Instance, InstanceProfile, Profile, StoragePool, StorageVolume
+from tests.support.lxc import ROOT_DISK
+
+pytestmark = pytest.mark.django_db
+V = "/1.0/storage-pools/default/volumes"
+
+
+@pytest.fixture
+def pool():
+    return StoragePool.objects.create(name="default", driver="dir", config={"source": "/x"})
+
+
+def _error(response, code):
+    assert response.status_code == code, response.content
+    return response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("driver", "content_type", "config", "error"),
+    [
+        ("zfs", "filesystem", {"zfs.blocksize": "3"}, 'Invalid value for volume "default_v" option "zfs.blocksize": '),
+        ("lvm", "filesystem", {"block.filesystem": "vfat"}, 'option "block.filesystem": Invalid value "vfat"'),
+        (
+            "lvm",
+            "block",
+            {"block.filesystem": "ext4"},
+            'Invalid option for volume "default_v" option "block.filesystem"',
+        ),
+        ("btrfs", "filesystem", {"zfs.use_refquota": "true"}, 'option "zfs.use_refquota"'),
+    ],
+)
+def test_drivers_volume_keys_follow_lxds_source(api, driver, content_type, config, error):
+    StoragePool.objects.create(name="default", driver=driver, config={"source": "/x", "size": "5GiB"})
+    body = {"name": "v", "content_type": content_type, "config": config}
+    assert error in _error(api.post(f"{V}/custom", body), 400)
+    assert not StorageVolume.objects.exists()
+
+
+def test_a_driver_volume_key_is_accepted_and_a_non_dir_state_reports_the_size(api):
+    StoragePool.objects.create(name="default", driver="zfs", config={"source": "/x", "volume.zfs.use_refquota": "true"})
+    assert api.post(f"{V}/custom", {"name": "v", "config": {"size": "1GiB"}}).status_code == 200
+    assert api.get(f"{V}/custom/v").json()["metadata"]["config"] == {"size": "1GiB", "zfs.use_refquota": "true"}
+    assert api.get(f"{V}/custom/v/state").json()["metadata"] == {"usage": {"used": 0, "total": 1024**3}}
+
+
+def test_volumes_live_in_the_project_with_the_feature(api, pool):
+    assert api.post("/1.0/projects", {"name": "own", "config": {"features.storage.volumes": "true"}}).status_code == 201
+    assert (
+        api.post("/1.0/projects", {"name": "shared", "config": {"features.storage.volumes": "false"}}).status_code
+        == 201
+    )
+    assert api.post(f"{V}/custom?project=own", {"name": "v"}).status_code == 200
+    assert api.post(f"{V}/custom?project=shared", {"name": "w"}).status_code == 200
+    assert api.get(f"{V}?project=own").json()["metadata"] == [f"{V}/custom/v?project=own"]
+    assert api.get(f"{V}/custom/w").json()["metadata"]["project"] == "default"
+    # Moved to another project: LXD's operation, and the name is free again where it was.
+    moved = api.post(f"{V}/custom/w", {"name": "w", "project": "own"})
+    assert moved.status_code == 202
+    assert StorageVolume.objects.get(name="w").project.name == "own"
+    assert _error(api.post(f"{V}/custom/v?project=own", {"name": "w"}), 409) == "Volume by that name already exists"
+    assert _error(api.post(f"{V}/custom/v?project=own", {"name": "v", "project": "nosuch"}), 404) == "Project not found"
+    assert _error(api.get(f"{V}?project=nosuch"), 404) == "Project not found"
+
+
+def test_an_instance_volume_comes_and_goes_with_its_instance(api, pool):
+    pool.config["volume.snapshots.expiry"] = "2d"
+    pool.config["volume.size"] = "1GiB"
+    pool.save()
+    Profile.objects.filter(name="default").update(devices=ROOT_DISK)
+    instance = Instance.objects.create(name="c1")
+    InstanceProfile.objects.create(instance=instance, profile=Profile.objects.get(name="default"))
+    shown = api.get(f"{V}/container/c1").json()["metadata"]
+    assert (shown["config"], shown["used_by"]) == ({"snapshots.expiry": "2d"}, ["/1.0/instances/c1"])
+    etag = api.get(f"{V}/container/c1").headers["ETag"]
+    put = api.put(f"{V}/container/c1", {"config": {"user.a": "1"}}, headers={"If-Match": etag})
+    assert put.status_code == 200
+    assert api.get(f"{V}/container/c1").json()["metadata"]["config"] == {"user.a": "1"}
+    instance.name = "c2"
+    instance.save()
+    assert api.get(V).json()["metadata"] == [f"{V}/container/c2"]
+    instance.delete()
+    assert api.get(V).json()["metadata"] == []
+    assert not StorageVolume.objects.exists()
+
+
+def test_a_volume_in_use_stays_and_a_rename_follows_its_disks(api, pool):
+    assert api.post(f"{V}/custom", {"name": "v"}).status_code == 200
+    disk = {"type": "disk", "pool": "default", "source": "v", "path": "/mnt"}
+    Profile.objects.create(name="p", devices={"d": disk})
+    profile_url = "/1.0/profiles/p"
+    assert api.get(f"{V}/custom/v").json()["metadata"]["used_by"] == [profile_url]
+    assert _error(api.delete(f"{V}/custom/v"), 400) == "The storage volume is still in use"
+    assert api.post(f"{V}/custom/v", {"name": "w"}).status_code == 201
+    assert Profile.objects.get(name="p").devices["d"]["source"] == "w"
+    assert api.get(f"{V}/custom/w").json()["metadata"]["used_by"] == [profile_url]
