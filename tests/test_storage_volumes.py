@@ -5,6 +5,7 @@ the daemon in ``tests/test_storage_volumes_lxd.py``."""
 
 import pytest
 
+from resources.documents import DocumentError, export_document, import_document
 from resources.models import Instance, InstanceProfile, Profile, StoragePool, StorageVolume
 from tests.support.lxc import ROOT_DISK
 
@@ -100,3 +101,22 @@ def test_a_volume_in_use_stays_and_a_rename_follows_its_disks(api, pool):
     assert api.post(f"{V}/custom/v", {"name": "w"}).status_code == 201
     assert Profile.objects.get(name="p").devices["d"]["source"] == "w"
     assert api.get(f"{V}/custom/w").json()["metadata"]["used_by"] == [profile_url]
+
+
+def test_export_and_import_carry_custom_volumes_and_their_snapshots(api, pool):
+    body = {"name": "v", "description": "d", "content_type": "block", "config": {"size": "1GiB"}}
+    assert api.post(f"{V}/custom", body).status_code == 200
+    snapshot = {"name": "s", "expires_at": "2030-01-01T00:00:00Z"}
+    assert api.post(f"{V}/custom/v/snapshots", snapshot).status_code == 202
+    before = [api.get(url).json()["metadata"] for url in (f"{V}/custom/v", f"{V}/custom/v/snapshots/s")]
+    document = export_document()
+    assert [volume["name"] for volume in document["storage_volumes"]] == ["v"]
+    StorageVolume.objects.all().delete()
+    import_document(document)
+    assert [api.get(url).json()["metadata"] for url in (f"{V}/custom/v", f"{V}/custom/v/snapshots/s")] == before
+    # Imported again over what is there: replaced, not doubled.
+    import_document(document)
+    assert api.get(V).json()["metadata"] == [f"{V}/custom/v", f"{V}/custom/v/snapshots/s"]
+    document["storage_volumes"][0]["pool"] = "nosuch"
+    with pytest.raises(DocumentError, match="Storage volume 'v': no storage pool 'nosuch'"):
+        import_document(document)

@@ -28,6 +28,7 @@ from ..models import (
     Project,
     Server,
     StoragePool,
+    StorageVolume,
 )
 from ..serializers import (
     HIDDEN_SERVER_KEYS,
@@ -45,6 +46,8 @@ from ..serializers.network_forwards import NetworkForwardCreateSerializer, Netwo
 from ..serializers.network_peers import NetworkPeerCreateSerializer, NetworkPeerSerializer, shown_targets
 from ..serializers.network_zone_records import NetworkZoneRecordCreateSerializer, NetworkZoneRecordSerializer
 from ..serializers.storage_pools import StoragePoolCreateSerializer, StoragePoolSerializer
+from ..serializers.storage_volume_snapshots import StorageVolumeSnapshotCreateSerializer
+from ..serializers.storage_volumes import StorageVolumeCreateSerializer, StorageVolumeSerializer
 from ..server_identity import fingerprint_of_der
 from .errors import (
     DocumentError,
@@ -69,6 +72,8 @@ CONTENTS = (
     "networks",
     "network_forwards",
     "network_peers",
+    # Before the instances: their disks attach volumes.
+    "storage_volumes",
     "profiles",
     "images",
     "aliases",
@@ -177,7 +182,33 @@ def _project_contents(project, files_dir):
         for peer in peers
         if peer.shown_target[2] != NetworkPeer.ERRORED
     ]
-    return {**network_sections, "profiles": profiles, "images": images, "aliases": aliases, "instances": instances}
+    return {
+        **network_sections,
+        "storage_volumes": _volumes_of(project),
+        "profiles": profiles,
+        "images": images,
+        "aliases": aliases,
+        "instances": instances,
+    }
+
+
+VOLUME_FIELDS = ("name", "content_type", "description", "config")
+VOLUME_SNAPSHOT_FIELDS = ("name", "description", "expires_at", "config")
+
+
+def _volumes_of(project):
+    """The custom volumes of ``project``, each with its pool and snapshots."""
+    volumes = StorageVolume.objects.filter(project=project, type=StorageVolume.CUSTOM, instance__isnull=True)
+    return [
+        {
+            "pool": volume.pool.name,
+            **{key: getattr(volume, key) for key in VOLUME_FIELDS},
+            "snapshots": [
+                {key: getattr(snapshot, key) for key in VOLUME_SNAPSHOT_FIELDS} for snapshot in volume.snapshots.all()
+            ],
+        }
+        for volume in volumes.select_related("pool").prefetch_related("snapshots").order_by("pool__name", "name")
+    ]
 
 
 def _copy_files(paths, directory):
@@ -240,6 +271,8 @@ def _import_contents(document, project, files_dir):
         _import_record(item, project)
     for item in _items(document, "network_peers"):
         _import_peer(item, project)
+    for item in _items(document, "storage_volumes"):
+        _import_volume(item, project)
     for item in _items(document, "profiles"):
         _import_named(KINDS["profile"], Profile, item, project)
     for item in _items(document, "images"):
@@ -289,6 +322,47 @@ def _import_pool(item):
             save_serializer(StoragePoolSerializer(pool, data=body))
     except DocumentError as exc:
         raise DocumentError(f"Storage pool {name!r}: {exc}") from exc
+
+
+def _import_volume(item, project):
+    """Create or replace (PUT) a custom volume and its snapshots through the API's serializers."""
+    name, pool_name = item.get("name", ""), item.get("pool", "")
+    unknown = set(item) - {"pool", "snapshots", *VOLUME_FIELDS}
+    if unknown:
+        raise DocumentError(f"Storage volume {name!r}: unknown keys: {', '.join(sorted(map(str, unknown)))}")
+    pool = StoragePool.objects.filter(name=pool_name).first() if isinstance(pool_name, str) else None
+    if pool is None:
+        raise DocumentError(f"Storage volume {name!r}: no storage pool {pool_name!r}")
+    volume = (
+        StorageVolume.objects.select_for_update()
+        .filter(pool=pool, project=project, type=StorageVolume.CUSTOM, name=name, instance__isnull=True)
+        .select_related("pool", "project")
+        .first()
+    )
+    body = {key: item[key] for key in ("description", "config") if key in item}
+    try:
+        if volume is None:
+            context = {"pool": pool, "project": project, "volume_type": StorageVolume.CUSTOM}
+            data = {"name": name, "content_type": item.get("content_type", ""), **body}
+            volume = save_serializer(StorageVolumeCreateSerializer(data=data, context=context))
+        else:
+            volume = save_serializer(StorageVolumeSerializer(volume, data=body))
+        for snapshot in _items(item, "snapshots"):
+            _import_volume_snapshot(volume, snapshot)
+    except DocumentError as exc:
+        raise DocumentError(f"Storage volume {name!r}: {exc}") from exc
+
+
+def _import_volume_snapshot(volume, item):
+    """A volume's snapshot, made again (through the API's serializer) with its recorded config."""
+    volume.snapshots.filter(name=item.get("name")).delete()
+    body = {key: item[key] for key in ("name", "description", "expires_at") if key in item}
+    snapshot = save_serializer(StorageVolumeSnapshotCreateSerializer(data=body, context={"volume": volume}))
+    config = item.get("config", snapshot.config)
+    if not isinstance(config, dict) or not all(isinstance(v, str) for v in config.values()):
+        raise DocumentError(f"Snapshot {snapshot.name!r}: config must be a mapping of strings")
+    snapshot.config = config
+    snapshot.save(update_fields=["config"])
 
 
 def _import_forward(item, project):
