@@ -61,8 +61,10 @@ class Project(models.Model):
 
     def delete(self, *args, **kwargs):
         """Delete the project with the profiles it holds: callers check first that it holds no
-        other than the ``default`` profile it made for itself (LXD's projectIsEmpty)."""
+        other than the ``default`` profile it made for itself (LXD's projectIsEmpty). Its custom
+        storage volumes go with it, as LXD 5.0.2's do."""
         Profile.objects.filter(project=self).delete()
+        StorageVolume.objects.filter(project=self).delete()
         return super().delete(*args, **kwargs)
 
     @classmethod

@@ -44,11 +44,18 @@ def _populate(real_lxd, tmp_path, image):
         ("profile", "create", "imp", "--project", "impp"),
         ("profile", "set", "imp", "user.where=impp", "--project", "impp"),
         ("init", "imp-image", "imp1", "--profile", "default", "--profile", "imp", "--project", "impp"),
+        # Custom volumes (a project's own: features.storage.volumes), one with a snapshot.
+        ("storage", "volume", "create", "default", "impv", "user.a=1", "--type", "block"),
+        ("storage", "volume", "snapshot", "default", "impv", "is1"),
+        ("storage", "volume", "create", "default", "impv", "--project", "impp"),
     ):
         status, _, stderr = run_lxc(real_lxd, tmp_path, *args)
         assert status == 0, (args, stderr)
     yield real_lxd
     for args in (
+        ("storage", "volume", "delete", "default", "impv", "--project", "impp"),
+        ("storage", "volume", "delete", "default", "impv/is1"),
+        ("storage", "volume", "delete", "default", "impv"),
         ("delete", "--force", "imp1", "--project", "impp"),
         ("profile", "delete", "imp", "--project", "impp"),
         ("profile", "device", "remove", "default", "root", "--project", "impp"),
@@ -100,6 +107,9 @@ def test_import_copies_everything_and_lxc_shows_the_same(populated_lxd, lxdsite_
         ("profile", "show", "imp", "--project", "impp"),
         ("config", "show", "imp1", "--expanded", "--project", "impp"),
         ("list", "--format", "csv", "-c", "nsS", "--project", "impp"),
+        ("storage", "volume", "show", "default", "impv"),
+        ("storage", "volume", "show", "default", "impv/is1"),
+        ("storage", "volume", "show", "default", "impv", "--project", "impp"),
     ):
         assert comparable(run_lxc(ours, tmp_path, *args)) == comparable(run_lxc(populated_lxd, tmp_path, *args)), args
 

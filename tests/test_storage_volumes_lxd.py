@@ -141,12 +141,24 @@ STEPS = [
     ("GET", P + "/volumes?project=vpj"),
     ("GET", P + "/volumes?project=vpn"),
     ("GET", P + "/volumes?project=nosuch"),
+    ("GET", P + "/volumes/custom?project=nosuch"),
+    ("GET", P + "/volumes/custom/v8?project=nosuch"),
+    ("GET", P + "/volumes/custom/v8/state?project=nosuch"),
+    ("PUT", P + "/volumes/custom/v8?project=nosuch", {}),
+    ("PATCH", P + "/volumes/custom/v8?project=nosuch", {}),
+    ("POST", P + "/volumes/custom/v8?project=nosuch", {"name": "v7"}),
+    ("POST", P + "/volumes/custom?project=nosuch", {"name": "v7"}),
+    ("DELETE", P + "/volumes/custom/v8?project=nosuch"),
+    ("GET", P + "/volumes/custom/v8/snapshots?project=nosuch"),
     ("POST", P + "/volumes/custom?project=vpj", {"name": "pv1"}),
     ("GET", P + "/volumes/custom/pv1?project=vpj"),
     ("GET", P + "/volumes?recursion=1&project=vpj"),
     ("GET", P + "/volumes/custom/v8?project=vpn"),
     ("GET", P + "/volumes?all-projects=true"),
     ("GET", P + "/volumes?all-projects=true&recursion=1"),
+    ("GET", "/1.0/projects/vpj"),
+    ("DELETE", "/1.0/projects/vpj"),
+    ("GET", P + "/volumes?all-projects=true"),
     ("DELETE", P + "/volumes/custom/pv1?project=vpj"),
     ("DELETE", P + "/volumes/custom/nosuch"),
     ("DELETE", "/1.0/storage-pools/vp1"),
@@ -395,7 +407,7 @@ def test_instances_and_volume_disks_answer_as_the_daemon(both, tmp_path):
         for method, path, *body in INSTANCE_STEPS:
             theirs = _answer(real, method, path, *body)
             mine = _answer(ours, method, path, *body)
-            assert mine == theirs, (method, path, body)
+        assert mine == theirs, (method, path, body)
     finally:
         for name in ("j1", "j2"):
             run_lxc(real, tmp_path, "delete", "--force", name)

@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 
 from ..envelope import SyncResponse
 from ..go import go_quote
-from ..models import Project
+from ..models import Project, StoragePool, StorageVolume
 from ..operations import AsyncResponse, finished_operation
 from ..serializers import (
     ProjectCreateSerializer,
@@ -46,6 +46,11 @@ class ProjectViewSet(OperationMixin, LXDModelViewSet):
         "destroy": "Fetch project {name}: Project not found",
         "state": "Fetch project database object: Project not found",
     }
+
+    @classmethod
+    def read_models(cls):
+        # used_by names each custom volume with its pool.
+        return {*super().read_models(), StoragePool, StorageVolume}
 
     def perform_update(self, serializer):
         # OperationMixin's save (which LifecycleMixin's is not reached by: its event is sent

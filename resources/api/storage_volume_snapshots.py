@@ -55,6 +55,7 @@ class StorageVolumeSnapshotViewSet(
     lifecycle_name = "storage-volume-snapshot"
     not_found_message = NOT_FOUND
     selected = ("volume",)
+    plain_unknown_project = ()
 
     @property
     def collection_url(self):

@@ -52,7 +52,7 @@ from .base import (
 )
 from .cached_reads import CachedReadMixin
 from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, atomic_write, conditional_schema
-from .reads import InProject
+from .reads import InProject, requested_project
 
 
 def _bool(value):
@@ -69,6 +69,19 @@ class VolumeParentMixin:
             if self._pool is None:
                 raise exceptions.NotFound(POOL_NOT_FOUND)
         return self._pool
+
+    # The actions whose unknown project is the scope's plain 404 (``Project not found``).
+    plain_unknown_project = ("list",)
+
+    def rows_key(self):
+        try:
+            return super().rows_key()
+        except exceptions.NotFound:
+            if self.action in self.plain_unknown_project:
+                raise
+            # LXD words an unknown project its own way on the other volume URLs.
+            name = go_quote(requested_project(self.request))
+            raise exceptions.NotFound(f"Failed to load project {name}: Project not found") from None
 
     def volume_type(self):
         """The type the URL names (None for ``/volumes``); an unknown one is LXD's 400."""

@@ -7,7 +7,7 @@ from ..config_keys.validators import parse_byte_size
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import go_quote
-from ..models import Image, Instance, Network, NetworkACL, NetworkZone, Profile, Project
+from ..models import Image, Instance, Network, NetworkACL, NetworkZone, Profile, Project, StorageVolume
 from ..prepared import shown_rows
 from ..project_limits import check_project_update, usage
 from .fields import (
@@ -45,7 +45,18 @@ class ProjectSerializer(LXDModelSerializer):
             [f"/1.0/instances/{name}{query}" for name in instances]
             + [f"/1.0/profiles/{name}{query}" for name in profiles]
             + [f"/1.0/images/{fingerprint}{query}" for fingerprint in images]
+            + [f"/1.0/storage-pools/{pool}/volumes/custom/{name}{query}" for pool, name in self._volumes(project)]
         )
+
+    def _volumes(self, project):
+        """(pool, name) of the project's custom volumes, read once for a whole list."""
+        if "_custom_volumes" not in self.context:
+            volumes = {}
+            rows = custom_volumes().order_by("pool__name", "name").values_list("project_id", "pool__name", "name")
+            for project_id, pool, name in rows:
+                volumes.setdefault(project_id, []).append((pool, name))
+            self.context["_custom_volumes"] = volumes
+        return self.context["_custom_volumes"].get(project.pk, [])
 
     def validate_config(self, value):
         current = self.instance.config if self.instance else {}
@@ -75,6 +86,12 @@ class ProjectSerializer(LXDModelSerializer):
 
 def _feature_changed(before, after, feature):
     return before.get(feature, "") != after.get(feature, "")
+
+
+def custom_volumes():
+    """The custom volumes (a project lists its own in ``used_by``; LXD 5.0.2 deletes a project
+    that holds some, and them with it)."""
+    return StorageVolume.objects.filter(type=StorageVolume.CUSTOM, instance__isnull=True)
 
 
 def project_is_empty(project):

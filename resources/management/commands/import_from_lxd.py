@@ -134,6 +134,8 @@ COLLECTIONS = [
     ("/1.0/network-acls", "import_network_acl", "network ACLs", "features.networks"),
     ("/1.0/network-zones", "import_network_zone", "network zones", "features.networks"),
     ("/1.0/networks", "import_network", "networks", "features.networks"),
+    # Each pool's custom volumes (and their snapshots), before the instances whose disks attach them.
+    ("/1.0/storage-pools", "import_storage_volumes", "pools' volume lists", "features.storage.volumes"),
     ("/1.0/profiles", "import_profile", "profiles", "features.profiles"),
     ("/1.0/images", "import_image", "images", "features.images"),
     ("/1.0/images/aliases", "import_alias", "aliases", "features.images"),
@@ -205,6 +207,30 @@ class Command(BaseCommand):
             source = current["metadata"]["config"].get("source", "")
             config = {**pool["config"], "source": source}
             site.write("PUT", _url("storage-pools", pool["name"]), {**body, "config": config})
+
+    def import_storage_volumes(self, lxd, site, pool, query):
+        """A pool's custom volumes in the project ``query`` names, each with its snapshots (their
+        description and expiry; a snapshot's config is the volume's when it is made again)."""
+        volumes = _url("storage-pools", pool["name"], "volumes", "custom")
+        separator = "&" if query else "?"
+        for volume in lxd.get(f"{volumes}{query}{separator}recursion=1"):
+            if "/" in volume["name"]:
+                continue  # a snapshot, listed by LXD 5.0.2 beside its volume
+            url = _url("storage-pools", pool["name"], "volumes", "custom", volume["name"])
+            body = {"description": volume["description"], "config": volume["config"]}
+            if site.request("GET", url + query)[0] == 404:
+                create = {"name": volume["name"], "content_type": volume["content_type"], **body}
+                site.write("POST", volumes + query, create)
+            else:
+                site.write("PUT", url + query, body)
+            for snapshot_url in lxd.get(f"{url}/snapshots{query}"):
+                snapshot = lxd.get(snapshot_url if "?" in snapshot_url or not query else snapshot_url + query)
+                fields = {"description": snapshot["description"], "expires_at": snapshot["expires_at"]}
+                mine = f"{url}/snapshots/{quote(snapshot['name'], safe='')}{query}"
+                if site.request("GET", mine)[0] == 404:
+                    site.write("POST", f"{url}/snapshots{query}", {"name": snapshot["name"], **fields})
+                else:
+                    site.write("PUT", mine, fields)
 
     def import_network_acl(self, lxd, site, acl, query):
         """An ACL, in LXD's order (that of creation: a rule names ACLs made before it)."""
