@@ -145,8 +145,9 @@ def _storage_pool(index, public=False):
 
 
 def _storage_volume(index, public=False):
+    # btrfs: a volume's /state reports its recorded size (a dir pool's is LXD's "Not supported").
     pool = StoragePool.objects.filter(name="vpool").first() or StoragePool.objects.create(
-        name="vpool", driver="dir", config={"source": "/x"}
+        name="vpool", driver="btrfs", config={"source": "/x", "size": "5GiB"}
     )
     StorageVolume.objects.create(pool=pool, name=f"vol{index + 1}", description="first", config={"user.a": "1"})
     return f"vol{index + 1}"

@@ -61,6 +61,8 @@ CREATE_BODIES = {
     "network-peer": {"name": "new", "target_network": "new"},
     "certificate": {"type": "client", "certificate": NEW_CERTIFICATE},
     "storage-pool": {"name": "new", "driver": "dir"},
+    "storage-volume": {"name": "new"},
+    "storage-volume-snapshot": {"name": "new"},
 }
 ACTION_BODIES = {
     "state": {"action": "start"},
