@@ -11,6 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from resources.etags import compute_etag
+from tests.support.events_client import EventsClient
 from tests.support.image_files import unified_image
 from tests.support.live_server import unix_request
 from tests.support.lxc import comparable, run_lxc
@@ -412,3 +413,49 @@ def test_instances_and_volume_disks_answer_as_the_daemon(both, tmp_path):
         for name in ("j1", "j2"):
             run_lxc(real, tmp_path, "delete", "--force", name)
         run_lxc(real, tmp_path, "image", "delete", "tiny")
+
+
+EVENT_STEPS = [
+    ("POST", P + "/volumes/custom", {"name": "e1"}),
+    ("PUT", P + "/volumes/custom/e1", {"config": {"user.a": "1"}}),
+    ("PATCH", P + "/volumes/custom/e1", {"description": "d"}),
+    ("POST", P + "/volumes/custom/e1/snapshots", {"name": "s1"}),
+    ("PUT", P + "/volumes/custom/e1/snapshots/s1", {"description": "sd"}),
+    ("POST", P + "/volumes/custom/e1/snapshots/s1", {"name": "s2"}),
+    ("PUT", P + "/volumes/custom/e1", {"restore": "s2"}),
+    ("DELETE", P + "/volumes/custom/e1/snapshots/s2"),
+    ("POST", P + "/volumes/custom/e1", {"name": "e2"}),
+    ("POST", P + "/volumes/custom", {"name": "e3", "source": {"type": "copy", "pool": "vp1", "name": "e2"}}),
+    ("POST", P + "/volumes/custom/e3", {"name": "e3", "pool": "vp2"}),
+    ("DELETE", "/1.0/storage-pools/vp2/volumes/custom/e3"),
+    ("DELETE", P + "/volumes/custom/e2"),
+    ("POST", "/1.0/projects", {"name": "vpj", "config": {"features.storage.volumes": "true"}}),
+    ("POST", P + "/volumes/custom?project=vpj", {"name": "e4"}),
+    ("POST", P + "/volumes/custom/e4/snapshots?project=vpj", {"name": "s1"}),
+    ("PUT", P + "/volumes/custom/e4/snapshots/s1?project=vpj", {"description": "d"}),
+    ("DELETE", P + "/volumes/custom/e4?project=vpj"),
+    ("DELETE", "/1.0/projects/vpj"),
+]
+
+
+def _lifecycle(listener, quiet=0.3):
+    """(action, source, context) of every lifecycle event until none has come for ``quiet`` seconds."""
+    received = []
+    while (event := listener.receive(quiet)) is not None:
+        metadata = event["metadata"]
+        received.append((metadata["action"], metadata["source"], metadata.get("context")))
+    return received
+
+
+def test_volume_writes_send_lxds_lifecycle_events(both):
+    events = []
+    for socket_path in both:
+        listener = EventsClient(socket_path, "/1.0/events?type=lifecycle")
+        try:
+            for method, path, *body in EVENT_STEPS:
+                _answer(socket_path, method, path, *body)
+            events.append(_lifecycle(listener))
+        finally:
+            listener.close()
+    theirs, mine = events
+    assert mine == theirs

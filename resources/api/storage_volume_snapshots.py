@@ -2,6 +2,7 @@
 
 from rest_framework import exceptions
 
+from .. import events
 from ..go import go_quote
 from ..models import Project, StorageVolume, StorageVolumeSnapshot
 from ..operations import AsyncResponse, finished_operation
@@ -27,7 +28,7 @@ from .base import (
 from .cached_reads import CachedReadMixin
 from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, atomic_write, conditional_schema
 from .reads import InProject
-from .storage_volumes import VolumeParentMixin
+from .storage_volumes import VolumeParentMixin, lifecycle_url
 
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
@@ -36,8 +37,8 @@ class StorageVolumeSnapshotViewSet(
     InProjectMixin,
     CachedReadMixin,
     ConditionalUpdateMixin,
-    OperationMixin,
     LifecycleMixin,
+    OperationMixin,
     ListMixin,
     RetrieveMixin,
     UpdateMixin,
@@ -117,7 +118,8 @@ class StorageVolumeSnapshotViewSet(
         serializer.is_valid(raise_exception=True)
 
         def created():
-            return ("storage-volume-snapshot-created", self.object_url(serializer.instance))
+            url = lifecycle_url(volume, serializer.instance.name)
+            return ("storage-volume-snapshot-created", url, {"type": volume.type})
 
         return self.operation_response(
             "Creating storage volume snapshot", self._resources("storage_volumes"), serializer, lifecycle=created
@@ -126,7 +128,7 @@ class StorageVolumeSnapshotViewSet(
     @atomic_write
     def destroy(self, request, *args, **kwargs):
         snapshot = self.get_object()
-        lifecycle = ("storage-volume-snapshot-deleted", self.object_url(snapshot))
+        lifecycle = ("storage-volume-snapshot-deleted", lifecycle_url(snapshot.volume, snapshot.name))
         return self.operation_response(
             "Deleting storage volume snapshot",
             self._resources("storage_volume_snapshots"),
@@ -156,9 +158,18 @@ class StorageVolumeSnapshotViewSet(
             snapshot.name = new_name
             snapshot.save(update_fields=["name"])
 
-        context = {"old_name": f"{self.kwargs['volume_name']}/{old_name}"}
-        lifecycle = lambda: ("storage-volume-snapshot-renamed", self.object_url(snapshot), context)  # noqa: E731
+        # LXD 5.0.2 names the snapshot by its old name in the event, and in its context.
+        lifecycle = (
+            "storage-volume-snapshot-renamed",
+            lifecycle_url(snapshot.volume, old_name),
+            {"old_name": old_name},
+        )
         return self.operation_response(description, resources, save=renamed, lifecycle=lifecycle)
+
+    def emit_lifecycle(self, verb, instance, context=None):
+        # An update's event names the volume plainly (its other events as its storage does).
+        url = f"{self.collection_url}/{escaped(instance.name)}" + Project.url_query(self.project_name())
+        events.emit_lifecycle(f"storage-volume-snapshot-{verb}", url, context=context, request=self.request)
 
     def _failed(self, description, resources, err):
         """An operation LXD starts and then fails with ``err``."""

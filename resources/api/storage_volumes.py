@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions
 from rest_framework.decorators import action
 
+from .. import events
 from ..config_keys import storage_volume as volume_keys
 from ..config_keys.validators import parse_byte_size
 from ..envelope import CreatedResponse, SyncResponse
@@ -34,6 +35,7 @@ from ..serializers.storage_volumes import (
     StorageVolumeETagSerializer,
     StorageVolumeSerializer,
     check_name,
+    storage_name,
     validated_config,
 )
 from ..volume_usage import FEATURE, rename_volume_users, volume_users
@@ -97,8 +99,8 @@ class StorageVolumeViewSet(
     InProjectMixin,
     CachedReadMixin,
     ConditionalUpdateMixin,
-    OperationMixin,
     LifecycleMixin,
+    OperationMixin,
     ListMixin,
     RetrieveMixin,
     CreateMixin,
@@ -273,6 +275,13 @@ class StorageVolumeViewSet(
             return self._restore(body["restore"])
         return super().update(request, *args, **kwargs)
 
+    def emit_lifecycle(self, verb, instance, context=None):
+        """LXD's volume events name the volume as its storage does (``PROJECT_NAME``); a new one's
+        context gives its type."""
+        if verb == "created":
+            context = {"type": instance.type}
+        events.emit_lifecycle(f"storage-volume-{verb}", lifecycle_url(instance), context=context, request=self.request)
+
     def _restore(self, snapshot_name):
         """PUT with ``restore``: the volume goes back to its snapshot (a record: nothing else changes)."""
         volume = self.get_object()
@@ -280,6 +289,7 @@ class StorageVolumeViewSet(
             # LXD answers 500; naming a snapshot that does not exist is the client's mistake: 400.
             raise lxd_error("Snapshot not found")
         self.written = volume
+        self.emit_lifecycle("restored", volume, {"snapshot": snapshot_name})
         return SyncResponse({})
 
     def perform_destroy(self, instance):
@@ -318,11 +328,14 @@ class StorageVolumeViewSet(
             config = volume_keys.volume_defaults(pool.driver, volume.content_type, {}, volume.config)
             validated_config(pool, volume.type, volume.content_type, project.name, name, config)
         old_name, old_pool = volume.name, volume.pool.name
+        before = lifecycle_url(volume)
         rename_volume_users(old_pool, volume.project_id, old_name, pool.name, name)
         StorageVolume.objects.filter(pk=volume.pk).update(name=name, pool=pool, project=project)
         volume.name, volume.pool, volume.project = name, pool, project
         if moved:
+            # LXD makes the volume where it goes and deletes it where it was.
             self.emit_lifecycle("created", volume)
+            events.emit_lifecycle("storage-volume-deleted", before, request=request)
             return AsyncResponse(finished_operation("Moving storage volume", project_id=self.operation_project_id()))
         self.emit_lifecycle("renamed", volume, {"old_name": old_name})
         return CreatedResponse(self.object_url(volume))
@@ -345,6 +358,15 @@ class StorageVolumeViewSet(
         size = volume.config.get("size", "")
         total = parse_byte_size(size) if size else -1
         return SyncResponse({"usage": {"used": 0, "total": total}})
+
+
+def lifecycle_url(volume, snapshot=None):
+    """A volume's (or its snapshot's) URL as LXD's lifecycle events give it: named as its storage
+    names it (``PROJECT_NAME``), with ``?project=`` outside the default project."""
+    storage = escaped(storage_name(volume.project.name, volume.name))
+    url = f"/1.0/storage-pools/{escaped(volume.pool.name)}/volumes/{volume.type}/{storage}"
+    url += f"/snapshots/{escaped(snapshot)}" if snapshot else ""
+    return url + Project.url_query(volume.project.name)
 
 
 def _copy_snapshots(original, volume):
