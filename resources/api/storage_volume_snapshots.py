@@ -57,6 +57,8 @@ class StorageVolumeSnapshotViewSet(
     not_found_message = NOT_FOUND
     selected = ("volume",)
     plain_unknown_project = ()
+    # LXD's list names no project in its URLs.
+    lists_name_project = False
 
     @property
     def collection_url(self):

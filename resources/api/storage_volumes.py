@@ -316,11 +316,21 @@ class StorageVolumeViewSet(
             if pool is None:
                 raise exceptions.NotFound(POOL_NOT_FOUND)
         project = volume.project
+        if body.get("project") and not body.get("pool"):
+            # LXD 5.0.2 moves between projects only with the pool named (lxc names it).
+            raise exceptions.NotFound(POOL_NOT_FOUND)
         if body.get("project") and body["project"] != volume.project.name:
             target = Project.objects.filter(name=body["project"]).first()
             if target is None:
-                raise exceptions.NotFound("Project not found")
-            project = Project.holding(target.name, FEATURE)
+                # LXD 5.0.2 fails the move's operation with its database's refusal.
+                err = (
+                    f"Error inserting volume {go_quote(name)} for project {go_quote(body['project'])} in pool "
+                    f'{go_quote(pool.name)} of type "custom" into database '
+                    '"NOT NULL constraint failed: storage_volumes.project_id"'
+                )
+                return self._failed("Moving storage volume", err)
+            # LXD 5.0.2 stores it in the named project, even one without features.storage.volumes.
+            project = target
         moved = pool.pk != volume.pool_id or project.pk != volume.project_id
         if StorageVolume.objects.filter(pool=pool, project=project, type=volume.type, name=name).exists():
             raise Conflict(EXISTS)
