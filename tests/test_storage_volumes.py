@@ -3,10 +3,13 @@ whose keys come from LXD 5.0.2's source, lxd/storage/drivers/driver_*.go), and w
 other objects (instances' volumes, disks attaching volumes, projects). ``dir`` is compared with
 the daemon in ``tests/test_storage_volumes_lxd.py``."""
 
+import html
+import re
+
 import pytest
 
 from resources.documents import DocumentError, export_document, import_document
-from resources.models import Instance, InstanceProfile, Profile, StoragePool, StorageVolume
+from resources.models import Instance, InstanceProfile, Profile, Project, StoragePool, StorageVolume
 from tests.support.lxc import ROOT_DISK
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +126,37 @@ def test_export_and_import_carry_custom_volumes_and_their_snapshots(api, pool):
     document["storage_volumes"][0]["pool"] = "nosuch"
     with pytest.raises(DocumentError, match="Storage volume 'v': no storage pool 'nosuch'"):
         import_document(document)
+
+
+def _version(response):
+    match = re.search(r'name="version" value="([0-9a-f]+)"', response.content.decode())
+    assert match
+    return match.group(1)
+
+
+def test_the_admin_makes_changes_and_deletes_volumes_by_the_apis_rules(admin_client, pool):
+    add = "/admin/resources/storagevolume/add/"
+    inline = {"snapshots-TOTAL_FORMS": "0", "snapshots-INITIAL_FORMS": "0"}
+    form = {"pool": pool.pk, "project": Project.DEFAULT_ID, "name": "v", "content_type": "block", **inline}
+    refused = admin_client.post(add, {**form, "config": "security.shifted: true"})
+    assert 'Invalid option for volume "default_v" option "security.shifted"' in html.unescape(refused.content.decode())
+    assert not StorageVolume.objects.exists()
+    added = admin_client.post(add, {**form, "config": "size: 1GiB"})
+    assert added.status_code == 302
+    volume = StorageVolume.objects.get(name="v")
+    assert (volume.content_type, volume.config, volume.project_id) == ("block", {"size": "1GiB"}, Project.DEFAULT_ID)
+
+    url = f"/admin/resources/storagevolume/{volume.pk}/change/"
+    change = {"description": "d", "version": _version(admin_client.get(url)), "_save": "Save", **inline}
+    assert "Invalid value for volume" in html.unescape(
+        admin_client.post(url, {**change, "config": "size: x"}).content.decode()
+    )
+    assert admin_client.post(url, {**change, "config": "size: 2GiB"}).status_code == 302
+    volume.refresh_from_db()
+    assert (volume.description, volume.config) == ("d", {"size": "2GiB"})
+
+    Profile.objects.create(name="p", devices={"d": {"type": "disk", "pool": "default", "source": "v", "path": "/m"}})
+    delete = f"/admin/resources/storagevolume/{volume.pk}/delete/"
+    refused = admin_client.post(delete, {"post": "yes", "version": _version(admin_client.get(delete))}, follow=True)
+    assert "The storage volume is still in use" in html.unescape(refused.content.decode())
+    assert StorageVolume.objects.filter(pk=volume.pk).exists()

@@ -35,10 +35,11 @@ from ..serializers.storage_volumes import (
     StorageVolumeETagSerializer,
     StorageVolumeSerializer,
     check_name,
+    check_volume_deletable,
     storage_name,
     validated_config,
 )
-from ..volume_usage import FEATURE, rename_volume_users, volume_users
+from ..volume_usage import FEATURE, rename_volume_users
 from .async_writes import OperationMixin
 from .base import (
     CreateMixin,
@@ -293,10 +294,7 @@ class StorageVolumeViewSet(
         return SyncResponse({})
 
     def perform_destroy(self, instance):
-        if instance.type != StorageVolume.CUSTOM:
-            raise lxd_error(f"Storage volumes of type {go_quote(instance.type)} cannot be deleted with the storage API")
-        if volume_users().get((instance.pool.name, instance.project_id, instance.name)):
-            raise lxd_error("The storage volume is still in use")
+        check_volume_deletable(instance)
         super().perform_destroy(instance)
 
     @WRITE_SCHEMA

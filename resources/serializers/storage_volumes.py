@@ -135,3 +135,11 @@ class StorageVolumeETagSerializer(ETagSerializer):
     type = StringField()
     config = ConfigField()
     description = StringField()
+
+
+def check_volume_deletable(volume):
+    """LXD's rules for deleting a volume, shared by the API and the admin."""
+    if volume.type != StorageVolume.CUSTOM:
+        raise lxd_error(f"Storage volumes of type {go_quote(volume.type)} cannot be deleted with the storage API")
+    if volume_users().get((volume.pool.name, volume.project_id, volume.name)):
+        raise lxd_error("The storage volume is still in use")
