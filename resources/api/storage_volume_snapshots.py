@@ -1,11 +1,15 @@
 """``/1.0/storage-pools/POOL/volumes/TYPE/NAME/snapshots``: snapshots of custom volumes, recorded."""
 
+from django.http import Http404
 from rest_framework import exceptions
+from rest_framework.permissions import SAFE_METHODS
 
 from .. import events
 from ..go import go_quote
-from ..models import Project, StorageVolume, StorageVolumeSnapshot
+from ..instance_volumes import INSTANCE_TYPES, instance_volumes
+from ..models import Instance, InstanceProfile, Profile, Project, Snapshot, StorageVolume, StorageVolumeSnapshot
 from ..operations import AsyncResponse, finished_operation
+from ..serializers.fields import lxd_error
 from ..serializers.storage_volume_snapshots import (
     StorageVolumeSnapshotCreateSerializer,
     StorageVolumeSnapshotETagSerializer,
@@ -60,6 +64,11 @@ class StorageVolumeSnapshotViewSet(
     # LXD's list names no project in its URLs.
     lists_name_project = False
 
+    @classmethod
+    def read_models(cls):
+        # An instance volume's snapshots are its instance's.
+        return {*super().read_models(), Instance, InstanceProfile, Profile, Project, Snapshot, StorageVolume}
+
     @property
     def collection_url(self):
         pool, volume_type, name = (self.kwargs[key] for key in ("pool_name", "volume_type", "volume_name"))
@@ -99,15 +108,53 @@ class StorageVolumeSnapshotViewSet(
         """An operation's ``resources`` as LXD 5.0.2 names them (its odd ``/1.0/storage_volumes`` URLs)."""
         return {kind: [f"/1.0/{kind}/{escaped(self.kwargs['volume_name'])}"]}
 
+    def instance_snapshots(self, name=None):
+        """An instance volume's snapshots (its instance's, one if ``name``), as unsaved rows: the
+        volume's config, the instance snapshot's expiry."""
+        found = instance_volumes(self.pool(), self.project_name(), self.volume_type(), self.kwargs["volume_name"])
+        if not found:
+            return []
+        volume = found[0][0]
+        snapshots = Snapshot.objects.filter(instance=volume.instance).order_by("id")
+        if name is not None:
+            snapshots = snapshots.filter(name=name)
+        return [
+            StorageVolumeSnapshot(
+                volume=volume, name=snapshot.name, config=dict(volume.config), expires_at=snapshot.expires_at
+            )
+            for snapshot in snapshots.only("name", "expires_at")
+        ]
+
+    def lookup_object(self, value):
+        if self.volume_type() not in INSTANCE_TYPES:
+            return super().lookup_object(value)
+        if self.request.method not in SAFE_METHODS:
+            # An instance's snapshots change through the instance (its snapshot's expiry).
+            raise lxd_error("Storage volume snapshots of instances are changed through their instance")
+        found = self.instance_snapshots(value)
+        if not found:
+            raise Http404
+        return found[0]
+
+    def listed_snapshots(self):
+        """The snapshots a list shows."""
+        if self.volume_type() in INSTANCE_TYPES:
+            return self.instance_snapshots()
+        return list(self.get_queryset())
+
     def list(self, request, *args, **kwargs):
         if recursion_level(request) < 1:
+            if self.volume_type() in INSTANCE_TYPES:
+                return self.cached_read(
+                    lambda: self.collection_response([self.listed_url(row) for row in self.listed_snapshots()])
+                )
             return super().list(request, *args, **kwargs)
         return self.cached_read(self._recursive_list)
 
     def _recursive_list(self):
         # LXD 5.0.2's recursive list: "VOL/SNAP" names, a null expiry and no content type.
         shown = []
-        for data in self.get_serializer(list(self.get_queryset()), many=True).data:
+        for data in self.get_serializer(self.listed_snapshots(), many=True).data:
             name = f"{self.kwargs['volume_name']}/{data['name']}"
             shown.append({**data, "name": name, "expires_at": None, "content_type": ""})
         return self.collection_response(shown)
