@@ -9,7 +9,8 @@ devices name it and the profiles that do.
 
 from collections import defaultdict
 
-from .models import Instance, Profile, Project
+from .go import go_quote
+from .models import Instance, Profile, Project, Server
 
 FEATURE = "features.storage.volumes"
 
@@ -42,6 +43,12 @@ def volume_users():
             for _, pool, volume in custom_volume_disks(devices):
                 if url not in users[(pool, holder, volume)]:
                     users[(pool, holder, volume)].append(url)
+    # The server itself uses the volumes its storage.*_volume keys name (LXD lists it as /1.0).
+    server = Server.objects.filter(pk=Server.SINGLETON_ID).values_list("config", flat=True).first() or {}
+    for key in DAEMON_VOLUME_KEYS:
+        pool, _, volume = server.get(key, "").partition("/")
+        if volume:
+            users[(pool, Project.DEFAULT_ID, volume)].append("/1.0")
     return {key: sorted(urls) for key, urls in users.items()}
 
 
@@ -68,7 +75,6 @@ def volume_disk_error(instance_type, project_name, before, after):
     ``(message, missing)`` (``missing``: LXD's 404, a pool or volume not found); or None.
     ``before`` and ``after`` are expanded device maps; the volume is looked up in the project
     that holds ``project_name``'s volumes."""
-    from .go import go_quote
     from .models import StoragePool, StorageVolume
 
     holder = Project.holding(project_name, FEATURE)
@@ -88,4 +94,35 @@ def volume_disk_error(instance_type, project_name, before, after):
             return prefix + "Custom block volumes cannot be used on containers", False
         if volume.content_type == StorageVolume.FILESYSTEM and not after[name].get("path"):
             return prefix + "Custom filesystem volumes require a path to be defined", False
+    return None
+
+
+DAEMON_VOLUME_KEYS = ("storage.backups_volume", "storage.images_volume")
+
+
+def daemon_volume_error(target):
+    """LXD's daemonStorageValidate of ``storage.backups_volume``/``storage.images_volume``
+    (``POOL/VOLUME``, a custom volume of the default project without snapshots), as
+    ``(message, missing)`` (``missing``: LXD's 404, a pool or volume not found); or None."""
+    from .models import StoragePool, StorageVolume
+
+    if not target:
+        return None
+    fields = target.split("/")
+    if len(fields) != 2:
+        return "Invalid syntax for volume, must be <pool>/<volume>", False
+    pool = StoragePool.objects.filter(name=fields[0]).first()
+    if pool is None:
+        return f"Unable to load storage pool {go_quote(fields[0])}: Storage pool not found", True
+    if pool.driver in ("ceph", "cephfs"):
+        return "Server storage volumes cannot be stored on Ceph", False
+    volume = StorageVolume.objects.filter(
+        pool=pool, project_id=Project.DEFAULT_ID, type=StorageVolume.CUSTOM, name=fields[1], instance__isnull=True
+    ).first()
+    if volume is None:
+        return f'Failed loading storage volume {go_quote(target)} in "default" project: Storage volume not found', True
+    if volume.content_type != StorageVolume.FILESYSTEM:
+        return f'Storage volume {go_quote(target)} in "default" project is not filesystem content type', False
+    if volume.snapshots.exists():
+        return "Storage volumes for use by LXD itself cannot have snapshots", False
     return None

@@ -160,3 +160,17 @@ def test_the_admin_makes_changes_and_deletes_volumes_by_the_apis_rules(admin_cli
     refused = admin_client.post(delete, {"post": "yes", "version": _version(admin_client.get(delete))}, follow=True)
     assert "The storage volume is still in use" in html.unescape(refused.content.decode())
     assert StorageVolume.objects.filter(pk=volume.pk).exists()
+
+
+def test_the_server_uses_the_volume_its_storage_keys_name(api, pool):
+    assert api.post(f"{V}/custom", {"name": "backups"}).status_code == 200
+    assert api.patch("/1.0", {"config": {"storage.backups_volume": "default/backups"}}).status_code == 200
+    assert api.get(f"{V}/custom/backups").json()["metadata"]["used_by"] == ["/1.0"]
+    assert _error(api.delete(f"{V}/custom/backups"), 400) == "The storage volume is still in use"
+    assert api.post(f"{V}/custom", {"name": "images"}).status_code == 200
+    assert api.post(f"{V}/custom/images/snapshots", {"name": "s"}).status_code == 202
+    refused = api.patch("/1.0", {"config": {"storage.images_volume": "default/images"}})
+    assert _error(refused, 400) == (
+        'Failed validation of "storage.images_volume": Storage volumes for use by LXD itself cannot have snapshots'
+    )
+    assert "storage.images_volume" not in api.get("/1.0").json()["metadata"]["config"]

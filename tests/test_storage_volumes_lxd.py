@@ -24,7 +24,12 @@ P = "/1.0/storage-pools/vp1"
 
 
 def _clean(socket_path):
-    """Delete every custom volume of the test's pools (every project), its projects and pools."""
+    """Delete every custom volume of the test's pools (every project), its projects and pools;
+    the server's own volumes are unset first (a test that failed may have left one set)."""
+    config = unix_request(socket_path, "GET", "/1.0")[2]["metadata"]["config"]
+    for key in ("storage.backups_volume", "storage.images_volume"):
+        if config.get(key, "").split("/")[0] in POOLS:
+            unix_request(socket_path, "PATCH", "/1.0", {"config": {key: ""}})
     for pool in POOLS:
         status, _, answer = unix_request(
             socket_path, "GET", f"/1.0/storage-pools/{pool}/volumes?all-projects=true&recursion=1"
@@ -185,6 +190,14 @@ STEPS = [
     ("GET", P + "/volumes?all-projects=true"),
     ("DELETE", P + "/volumes/custom/pv1?project=vpj"),
     ("DELETE", P + "/volumes/custom/nosuch"),
+    # The server's own volumes: LXD checks what storage.*_volume names (a volume it could take
+    # is not set here: the daemon would move its own directories into it).
+    ("PATCH", "/1.0", {"config": {"storage.backups_volume": "bad"}}),
+    ("PATCH", "/1.0", {"config": {"storage.images_volume": "nosuch/v"}}),
+    ("PATCH", "/1.0", {"config": {"storage.backups_volume": "vp1/nosuch"}}),
+    ("PATCH", "/1.0", {"config": {"storage.backups_volume": "vp1/v2"}}),
+    ("POST", P + "/volumes/custom/c1/snapshots", {"name": "keep"}),
+    ("PATCH", "/1.0", {"config": {"storage.backups_volume": "vp1/c1"}}),
     ("DELETE", "/1.0/storage-pools/vp1"),
 ]
 

@@ -20,6 +20,7 @@ from ..models import (
     InstanceProfile,
     Profile,
     Project,
+    Server,
     Snapshot,
     StoragePool,
     StorageVolume,
@@ -127,7 +128,8 @@ class StorageVolumeViewSet(
     def read_models(cls):
         # used_by reads every instance's and profile's devices and every project's features;
         # lists show snapshots.
-        return {*super().read_models(), Instance, InstanceProfile, Profile, Project, Snapshot, StorageVolumeSnapshot}
+        models = {Instance, InstanceProfile, Profile, Project, Server, Snapshot, StorageVolumeSnapshot}
+        return {*super().read_models(), *models}
 
     @property
     def collection_url(self):

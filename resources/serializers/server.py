@@ -6,12 +6,15 @@ import socket
 
 from django.contrib.auth.hashers import make_password
 from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions
 
 from .. import config_keys
 from ..etags import ETagSerializer
 from ..extensions import API_EXTENSIONS
+from ..go import go_quote
 from ..models import Server, StoragePool
 from ..server_identity import https_addresses, served_certificate
+from ..volume_usage import DAEMON_VOLUME_KEYS, daemon_volume_error
 from .fields import (
     GoField,
     LXDModelSerializer,
@@ -62,6 +65,12 @@ class ServerSerializer(LXDModelSerializer):
             config = config_keys.clean_server_config(merged)
         except config_keys.ConfigError as exc:
             raise lxd_error(str(exc)) from exc
+        for key in DAEMON_VOLUME_KEYS:
+            if config.get(key, "") != current.get(key, ""):
+                refused = daemon_volume_error(config.get(key, ""))
+                if refused:
+                    message = f"Failed validation of {go_quote(key)}: {refused[0]}"
+                    raise exceptions.NotFound(message) if refused[1] else lxd_error(message)
         # LXD stores the trust password hashed, never as sent.
         return {
             key: make_password(item) if key in HIDDEN_SERVER_KEYS and item != current.get(key) else item
