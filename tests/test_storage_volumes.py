@@ -174,3 +174,33 @@ def test_the_server_uses_the_volume_its_storage_keys_name(api, pool):
         'Failed validation of "storage.images_volume": Storage volumes for use by LXD itself cannot have snapshots'
     )
     assert "storage.images_volume" not in api.get("/1.0").json()["metadata"]["config"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("post", f"{V}/custom", {"name": "c", "source": {"type": "copy", "pool": 1, "name": ["v"]}}, 202),
+        (
+            "post",
+            f"{V}/custom",
+            {"name": "c", "config": None, "source": {"type": "copy", "pool": "default", "name": 5}},
+            202,
+        ),
+        ("post", f"{V}/custom", {"name": "c", "config": {"a": 1}, "source": {"type": "copy"}}, 400),
+        ("post", f"{V}/custom", {"name": "c", "source": "copy"}, 400),
+        ("post", f"{V}/custom", ["v"], 400),
+        ("post", f"{V}/custom/v", {"name": 5}, 400),
+        ("post", f"{V}/custom/v", {"name": "w", "pool": ["x"], "project": {"a": 1}}, 201),
+        ("put", f"{V}/custom/v", {"restore": 5}, 400),
+        ("put", f"{V}/custom/v", {"config": None, "description": None}, 200),
+        ("post", f"{V}/custom/v/snapshots", {"name": 5}, 400),
+        ("post", f"{V}/custom/v/snapshots", {"name": "s", "expires_at": 5}, 400),
+    ],
+)
+def test_malformed_bodies_are_refused_or_read_as_go_reads_them(api, pool, method, path, body, status):
+    assert api.post(f"{V}/custom", {"name": "v", "config": {"user.a": "1"}}).status_code == 200
+    response = getattr(api, method)(path, body)
+    assert response.status_code == status, response.content
+    if status >= 400:
+        assert response.json()["type"] == "error"
+        assert [(v.name, v.config) for v in StorageVolume.objects.all()] == [("v", {"user.a": "1"})]

@@ -9,7 +9,6 @@ from rest_framework import exceptions
 from rest_framework.decorators import action
 
 from .. import events
-from ..config_keys import storage_volume as volume_keys
 from ..config_keys.validators import parse_byte_size
 from ..envelope import CreatedResponse, SyncResponse
 from ..exceptions import Conflict
@@ -61,6 +60,12 @@ from .reads import InProject, requested_project
 
 def _bool(value):
     return value is True
+
+
+def _text(body, key):
+    """A string field of a JSON body; another type counts as empty, as no name matches it."""
+    value = body.get(key)
+    return value if isinstance(value, str) else ""
 
 
 class VolumeParentMixin:
@@ -218,6 +223,10 @@ class StorageVolumeViewSet(
     def create(self, request, *args, **kwargs):
         body = self.request_data()
         source = body.get("source") if isinstance(body, dict) else None
+        if source is not None and not isinstance(source, dict):
+            raise exceptions.ParseError(
+                "json: cannot unmarshal into Go struct field StorageVolumesPost.source of type api.StorageVolumeSource"
+            )
         source_type = source.get("type", "") if isinstance(source, dict) else ""
         if source_type not in ("", "copy"):
             raise lxd_error(f"Unknown source type {go_quote(source_type)}")
@@ -234,12 +243,12 @@ class StorageVolumeViewSet(
         serializer = self.get_serializer(data={key: value for key, value in body.items() if key != "source"})
         serializer.is_valid(raise_exception=True)
         description = "Copying storage volume"
-        source_pool = StoragePool.objects.filter(name=source.get("pool", "")).first()
+        source_pool = StoragePool.objects.filter(name=_text(source, "pool")).first()
         if source_pool is None:
             return self._failed(description, POOL_NOT_FOUND)
-        name = source.get("name", "")
+        name = _text(source, "name")
         volume_name, _, snapshot_name = name.partition("/")
-        project_name = source.get("project") or self.project_name()
+        project_name = _text(source, "project") or self.project_name()
         project = Project.holding(project_name, FEATURE)
         original = StorageVolume.objects.filter(
             pool=source_pool, project__name=project.name, type=StorageVolume.CUSTOM, name=volume_name
@@ -253,7 +262,10 @@ class StorageVolumeViewSet(
             return self._failed(description, f"Failed generating volume copy config: {missing}")
         data = serializer.validated_data
         copied = snapshot or original
-        config = {**copied.config, **body.get("config", {})}
+        config = {**copied.config, **(body.get("config") or {})}
+        validated_config(
+            self.pool(), StorageVolume.CUSTOM, original.content_type, self.project_name(), data["name"], config
+        )
         volume = StorageVolume.objects.create(
             pool=self.pool(),
             project=self.project(),
@@ -309,22 +321,23 @@ class StorageVolumeViewSet(
             raise exceptions.ParseError("json: cannot unmarshal into Go value of type api.StorageVolumePost")
         if volume.type != StorageVolume.CUSTOM:
             raise lxd_error(f"Renaming storage volumes of type {go_quote(volume.type)} is not allowed")
-        name = check_name(body.get("name") if isinstance(body.get("name"), str) else "")
+        name = check_name(_text(body, "name"))
+        pool_name, project_name = _text(body, "pool"), _text(body, "project")
         pool = volume.pool
-        if body.get("pool") and body["pool"] != pool.name:
-            pool = StoragePool.objects.filter(name=body["pool"]).first()
+        if pool_name and pool_name != pool.name:
+            pool = StoragePool.objects.filter(name=pool_name).first()
             if pool is None:
                 raise exceptions.NotFound(POOL_NOT_FOUND)
         project = volume.project
-        if body.get("project") and not body.get("pool"):
+        if project_name and not pool_name:
             # LXD 5.0.2 moves between projects only with the pool named (lxc names it).
             raise exceptions.NotFound(POOL_NOT_FOUND)
-        if body.get("project") and body["project"] != volume.project.name:
-            target = Project.objects.filter(name=body["project"]).first()
+        if project_name and project_name != volume.project.name:
+            target = Project.objects.filter(name=project_name).first()
             if target is None:
                 # LXD 5.0.2 fails the move's operation with its database's refusal.
                 err = (
-                    f"Error inserting volume {go_quote(name)} for project {go_quote(body['project'])} in pool "
+                    f"Error inserting volume {go_quote(name)} for project {go_quote(project_name)} in pool "
                     f'{go_quote(pool.name)} of type "custom" into database '
                     '"NOT NULL constraint failed: storage_volumes.project_id"'
                 )
@@ -335,8 +348,8 @@ class StorageVolumeViewSet(
         if StorageVolume.objects.filter(pool=pool, project=project, type=volume.type, name=name).exists():
             raise Conflict(EXISTS)
         if pool.pk != volume.pool_id:
-            config = volume_keys.volume_defaults(pool.driver, volume.content_type, {}, volume.config)
-            validated_config(pool, volume.type, volume.content_type, project.name, name, config)
+            # The keys of the pool's driver it goes to.
+            validated_config(pool, volume.type, volume.content_type, project.name, name, volume.config)
         old_name, old_pool = volume.name, volume.pool.name
         before = lifecycle_url(volume)
         rename_volume_users(old_pool, volume.project_id, old_name, pool.name, name)
