@@ -87,6 +87,8 @@ API_EXTENSIONS = [
     "custom_volume_snapshot_expiry",
     "custom_block_volumes",
     "storage_volume_state",
+    "storage_volume_state_total",
+    "storage_volume_api_filtering",
     "storage_volume_project_move",
     "storage_volumes_all_projects",
 ]

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions
 from rest_framework.decorators import action
 
-from .. import events
+from .. import events, lxd_filter
 from ..config_keys.validators import parse_byte_size
 from ..envelope import CreatedResponse, SyncResponse
 from ..exceptions import Conflict
@@ -56,6 +56,33 @@ from .base import (
 from .cached_reads import CachedReadMixin
 from .conditional import WRITE_SCHEMA, ConditionalUpdateMixin, atomic_write, conditional_schema
 from .reads import InProject, requested_project
+
+
+def _listed(read):
+    """A filter field read from a list's row (a volume, and its snapshot or None)."""
+    return lambda row: read(*row)
+
+
+def _shown_name(volume, snapshot):
+    return f"{volume.name}/{snapshot.name}" if snapshot else volume.name
+
+
+def _shown_config(volume, snapshot):
+    return snapshot.config if snapshot is not None and not getattr(snapshot, "instance", False) else volume.config
+
+
+# The fields LXD's ``filter=`` may name on a volume list (storage_volume_api_filtering).
+VOLUME_FILTER_FIELDS = {
+    "name": lxd_filter.Field(lxd_filter.Kind.TEXT, _listed(_shown_name)),
+    "type": lxd_filter.Field(lxd_filter.Kind.TEXT, _listed(lambda volume, _: volume.type)),
+    "content_type": lxd_filter.Field(lxd_filter.Kind.TEXT, _listed(lambda volume, _: volume.content_type)),
+    "description": lxd_filter.Field(
+        lxd_filter.Kind.TEXT, _listed(lambda volume, snapshot: getattr(snapshot, "description", volume.description))
+    ),
+    "project": lxd_filter.Field(lxd_filter.Kind.TEXT, _listed(lambda volume, _: volume.project.name)),
+    "location": lxd_filter.Field(lxd_filter.Kind.TEXT, lambda row: "none"),
+    "config": lxd_filter.Field(lxd_filter.Kind.TEXT_MAP, _listed(_shown_config)),
+}
 
 
 def _bool(value):
@@ -174,6 +201,9 @@ class StorageVolumeViewSet(
                 rows.append((volume, None))
                 # An instance's snapshots: LXD shows them as their instance's volume, renamed.
                 rows += [(volume, SimpleNamespace(name=name, instance=True)) for name in names]
+        clauses = lxd_filter.parse(request.query_params.get("filter", ""))
+        if clauses:
+            rows = [row for row in rows if lxd_filter.matches(VOLUME_FILTER_FIELDS, row, clauses)]
         # LXD's order: by type (its database's codes), then name ("NAME/SNAP" for snapshots).
         rows.sort(
             key=lambda row: (
