@@ -1,4 +1,5 @@
-"""``/1.0/storage-pools/POOL/volumes/TYPE/NAME/snapshots``: snapshots of custom volumes, recorded."""
+"""``/1.0/storage-pools/POOL/volumes/TYPE/NAME/snapshots``: snapshots of custom volumes, recorded,
+and (read-only) those of instances' volumes, which are their instances' snapshots."""
 
 from django.http import Http404
 from rest_framework import exceptions
