@@ -2,7 +2,7 @@
 
 from django.apps import AppConfig
 from django.core.signals import got_request_exception
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate
 
 
 def _sync_triggers(sender, using, **kwargs):
@@ -39,3 +39,8 @@ class ResourcesConfig(AppConfig):
         from .exceptions import log_server_error
 
         got_request_exception.connect(log_server_error, dispatch_uid="lxdsite-log-server-errors")
+        # An image's volumes on optimized pools go with the image (however it is deleted).
+        from .instance_volumes import forget_image_volumes
+        from .models import Image
+
+        post_delete.connect(forget_image_volumes, sender=Image, dispatch_uid="lxdsite-image-volumes")

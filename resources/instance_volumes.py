@@ -8,7 +8,7 @@ only once a PUT changes one (its config or description), and goes with its insta
 from collections import defaultdict
 
 from .config_keys import storage_volume as volume_keys
-from .models import Instance, InstanceProfile, Profile, Project, Snapshot, StorageVolume
+from .models import Image, Instance, InstanceProfile, Profile, Project, Snapshot, StoragePool, StorageVolume
 from .storage_usage import instance_pool
 
 INSTANCE_TYPES = (StorageVolume.CONTAINER, StorageVolume.VIRTUAL_MACHINE)
@@ -69,3 +69,32 @@ def instance_volumes(pool, project_name, volume_type=None, name=None):
         volume.name, volume.project, volume.type = instance.name, instance.project, instance.type
         found.append((volume, snapshots[instance.pk]))
     return found
+
+
+# Drivers that keep an image's unpacked copy as a volume of the pool for its instances to clone
+# (LXD's optimized images); ``dir`` and ``cephfs`` unpack the image for each instance.
+OPTIMIZED_IMAGE_DRIVERS = ("btrfs", "ceph", "lvm", "zfs")
+
+
+def keep_image_volume(instance, fingerprint):
+    """The ``image`` volume LXD makes on an optimized pool when an instance is made from an image
+    there (of the default project, named by the fingerprint), kept until the image goes."""
+    pool_name = instance_pool(instance.profile_list(), instance.devices)
+    pool = StoragePool.objects.filter(name=pool_name, driver__in=OPTIMIZED_IMAGE_DRIVERS).first()
+    if pool is None or not fingerprint:
+        return
+    content_type = StorageVolume.BLOCK if instance.type == StorageVolume.VIRTUAL_MACHINE else StorageVolume.FILESYSTEM
+    StorageVolume.objects.get_or_create(
+        pool=pool,
+        project_id=Project.DEFAULT_ID,
+        type=StorageVolume.IMAGE,
+        name=fingerprint,
+        instance=None,
+        defaults={"content_type": content_type, "config": instance_volume_defaults(pool)},
+    )
+
+
+def forget_image_volumes(sender, instance, **kwargs):
+    """``post_delete`` of an image: its volumes go once no project holds the image any more."""
+    if not Image.objects.filter(fingerprint=instance.fingerprint).exists():
+        StorageVolume.objects.filter(type=StorageVolume.IMAGE, name=instance.fingerprint).delete()

@@ -74,6 +74,9 @@ def users_of_volumes(users, projects):
         path += f"/snapshots/{escaped(escaped(snapshot))}" if snapshot else ""
         return path + Project.url_query(projects[project_id])
 
+    images = StorageVolume.objects.filter(type=StorageVolume.IMAGE)
+    for pool, name in images.values_list("pool__name", "name"):
+        users[pool].append(f"/1.0/images/{name}")
     custom = StorageVolume.objects.filter(type=StorageVolume.CUSTOM)
     for pool, project_id, name in custom.values_list("pool__name", "project_id", "name"):
         users[pool].append(url(pool, project_id, name))

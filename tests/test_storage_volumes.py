@@ -9,7 +9,7 @@ import re
 import pytest
 
 from resources.documents import DocumentError, export_document, import_document
-from resources.models import Instance, InstanceProfile, Profile, Project, StoragePool, StorageVolume
+from resources.models import Image, Instance, InstanceProfile, Profile, Project, StoragePool, StorageVolume
 from tests.support.lxc import ROOT_DISK
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +204,24 @@ def test_malformed_bodies_are_refused_or_read_as_go_reads_them(api, pool, method
     if status >= 400:
         assert response.json()["type"] == "error"
         assert [(v.name, v.config) for v in StorageVolume.objects.all()] == [("v", {"user.a": "1"})]
+
+
+def test_an_optimized_pool_keeps_an_image_volume_until_the_image_goes(api):
+    """LXD 5.0.2's source (lxd/storage/backend_lxd.go EnsureImage): btrfs, zfs, lvm and ceph keep
+    an image's unpacked copy as an ``image`` volume when an instance is made from it there."""
+    StoragePool.objects.create(name="default", driver="zfs", config={"source": "/x", "volume.snapshots.expiry": "1d"})
+    Profile.objects.filter(name="default").update(devices=ROOT_DISK)
+    fingerprint = "ab" * 32
+    image = Image.objects.create(fingerprint=fingerprint, architecture="x86_64", filename="i.tar")
+    image.profile_links.create(profile=Profile.objects.get(name="default"))
+    created = api.post("/1.0/instances", {"name": "c1", "source": {"type": "image", "fingerprint": fingerprint}})
+    assert created.status_code == 202, created.content
+    assert api.get(V).json()["metadata"] == [f"{V}/container/c1", f"{V}/image/{fingerprint}"]
+    shown = api.get(f"{V}/image/{fingerprint}").json()["metadata"]
+    assert (shown["used_by"], shown["config"]) == ([f"/1.0/images/{fingerprint}"], {"snapshots.expiry": "1d"})
+    assert f"/1.0/images/{fingerprint}" in api.get("/1.0/storage-pools/default").json()["metadata"]["used_by"]
+    # It stays when the instance goes, and goes with the image.
+    assert api.delete("/1.0/instances/c1").status_code == 202
+    assert api.get(V).json()["metadata"] == [f"{V}/image/{fingerprint}"]
+    image.delete()
+    assert api.get(V).json()["metadata"] == []

@@ -7,6 +7,7 @@ from ..architectures import ARCHITECTURE_IDS
 from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import GoStruct, go_quote, go_time
+from ..instance_volumes import keep_image_volume
 from ..instances import (
     expand_config,
     expand_devices,
@@ -330,6 +331,7 @@ class InstanceCreateSerializer(InstanceSerializer):
         elif image is not None:
             instance_files.seed_from_image(instance, image)
         fill_nic_volatile(instance, self.project_name())
+        keep_image_volume(instance, instance.config.get("volatile.base_image", ""))
         return instance
 
     def _default_profile_names(self):

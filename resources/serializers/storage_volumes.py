@@ -62,6 +62,8 @@ class StorageVolumeSerializer(LXDModelSerializer):
     def get_used_by(self, volume) -> list[str]:
         if volume.type in (StorageVolume.CONTAINER, StorageVolume.VIRTUAL_MACHINE):
             return [f"/1.0/instances/{volume.name}{volume.project.url_query(volume.project.name)}"]
+        if volume.type == StorageVolume.IMAGE:
+            return [f"/1.0/images/{volume.name}{volume.project.url_query(volume.project.name)}"]
         if "_volume_users" not in self.context:
             # Read once for a whole list: the serializers of a list share its context.
             self.context["_volume_users"] = volume_users()
@@ -139,6 +141,8 @@ class StorageVolumeETagSerializer(ETagSerializer):
 
 def check_volume_deletable(volume):
     """LXD's rules for deleting a volume, shared by the API and the admin."""
+    if volume.type == StorageVolume.IMAGE:
+        return  # an optimized image's copy: LXD unpacks the image again when it needs one
     if volume.type != StorageVolume.CUSTOM:
         raise lxd_error(f"Storage volumes of type {go_quote(volume.type)} cannot be deleted with the storage API")
     if volume_users().get((volume.pool.name, volume.project_id, volume.name)):
