@@ -433,6 +433,12 @@ class StoragePool(models.Model):
     def __str__(self):
         return self.name
 
+    def delete(self, *args, **kwargs):
+        """Delete the pool with its optimized images' volumes, as LXD does (callers check first
+        that nothing else uses it)."""
+        StorageVolume.objects.filter(pool=self, type=StorageVolume.IMAGE).delete()
+        return super().delete(*args, **kwargs)
+
 
 class ChangeToken(models.Model):
     """One row whose ``token`` changes whenever a row an API answer shows changes.

@@ -225,3 +225,11 @@ def test_an_optimized_pool_keeps_an_image_volume_until_the_image_goes(api):
     assert api.get(V).json()["metadata"] == [f"{V}/image/{fingerprint}"]
     image.delete()
     assert api.get(V).json()["metadata"] == []
+
+
+def test_a_pool_holding_only_image_volumes_is_deleted_with_them(api):
+    pool = StoragePool.objects.create(name="default", driver="btrfs", config={"source": "/x"})
+    StorageVolume.objects.create(pool=pool, type="image", name="ab" * 32)
+    Image.objects.create(fingerprint="ab" * 32, architecture="x86_64")
+    assert api.delete("/1.0/storage-pools/default").status_code == 200
+    assert not StorageVolume.objects.exists()
