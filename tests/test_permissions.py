@@ -20,6 +20,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
+from resources.instance_files.trees import ensure_tree
 from resources.models import Instance, InstanceTemplate, Operation, Server
 from resources.response_cache import RESPONSES
 from resources.serializers.certificates import parse_certificate_pem
@@ -123,6 +124,11 @@ def _request(basename, method, action, template):
         # A template file to read or delete; a write names it too.
         InstanceTemplate.objects.create(instance=Instance.objects.get(name=lookup), name="t.tpl", content=b"x")
         template += "?path=t.tpl"
+    if action == "files":
+        # A file to read or delete (made again before each request: a delete takes it from disk,
+        # which no rollback puts back); a write names it too.
+        _FILE_RESETS.append(lambda: (ensure_tree(Instance.objects.get(name=lookup)) / "f").write_bytes(b"x"))
+        template += "?path=/f"
     if action == "export":
         # The case's image is a row; an export sends its file.
         settings.LXDSITE_IMAGES_DIR.mkdir(parents=True, exist_ok=True)
@@ -140,7 +146,13 @@ def _request(basename, method, action, template):
     return method, url, body, "application/json"
 
 
+# What a request needs again before it is sent a second time (an instance's file).
+_FILE_RESETS = []
+
+
 def _send(client, method, url, body, content_type):
+    for reset in _FILE_RESETS:
+        reset()
     if content_type == "application/json":
         return getattr(client, method)(url, body, format="json") if body is not None else getattr(client, method)(url)
     return client.generic(method.upper(), url, body, content_type=content_type)
@@ -200,6 +212,7 @@ def _check(model, verb, request, untrusted_read, always_refused=False):
 @pytest.mark.django_db
 def test_a_staff_session_needs_the_model_permission_of_each_route(route, images_dir):
     basename, viewset, detail, method, action, template = ROUTES[route]
+    _FILE_RESETS.clear()
     request = _request(basename, method, action, template)
     untrusted_read = getattr(viewset, "untrusted_read", False)
     refused = (method, action) in ALWAYS_REFUSED

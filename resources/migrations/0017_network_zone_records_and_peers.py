@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('resources', '0015_network_forwards'),
+        ('resources', '0016_storage_volumes'),
     ]
 
     operations = [
