@@ -8,7 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resources.serializers import ImageETagSerializer
+from tests.support.both_servers import both
 from tests.support.etag_recipes import assert_etags_agree
+from tests.support.live_server import unix_request
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
 
@@ -38,31 +40,21 @@ PROFILE_CONTENT = st.fixed_dictionaries(
 )
 
 
-def _both(real_lxd, lxdsite_server, method, path, body=None, headers=None):
-    """Send one request to each server: (LXD's answer, lxdsite's answer)."""
-    from tests.support.live_server import unix_request
-
-    return (
-        unix_request(real_lxd, method, path, body, headers),
-        lxdsite_server.request(method, path, body, headers),
-    )
-
-
 @pytest.fixture
 def profile_on_both(real_lxd, lxdsite_server):
     """A profile named ``diff`` on both servers, removed from the real daemon afterwards."""
-    _both(real_lxd, lxdsite_server, "POST", "/1.0/profiles", {"name": "diff"})
+    both(real_lxd, lxdsite_server, "POST", "/1.0/profiles", {"name": "diff"})
     yield "/1.0/profiles/diff"
-    _both(real_lxd, lxdsite_server, "DELETE", "/1.0/profiles/diff")
+    both(real_lxd, lxdsite_server, "DELETE", "/1.0/profiles/diff")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=PROFILE_CONTENT)
 def test_profile_etag_equals_the_daemons(real_lxd, lxdsite_server, profile_on_both, content):
-    lxd_put, ours_put = _both(real_lxd, lxdsite_server, "PUT", profile_on_both, content)
+    lxd_put, ours_put = both(real_lxd, lxdsite_server, "PUT", profile_on_both, content)
     assert lxd_put[0] == ours_put[0] == 200, (lxd_put[2], ours_put[2])
 
-    (lxd_status, lxd_headers, lxd_body), (status, headers, body) = _both(
+    (lxd_status, lxd_headers, lxd_body), (status, headers, body) = both(
         real_lxd, lxdsite_server, "GET", profile_on_both
     )
 
@@ -76,13 +68,18 @@ def test_profile_etag_equals_the_daemons(real_lxd, lxdsite_server, profile_on_bo
 @given(value=TRICKY.filter(lambda text: text.strip()))
 def test_server_etag_equals_the_daemons(real_lxd, lxdsite_server, value):
     body = {"config": {"core.proxy_ignore_hosts": value}}
-    lxd_put, ours_put = _both(real_lxd, lxdsite_server, "PUT", "/1.0", body)
-    assert lxd_put[0] == ours_put[0] == 200, (lxd_put[2], ours_put[2])
+    found = unix_request(real_lxd, "GET", "/1.0")[2]["metadata"]["config"]
+    try:
+        lxd_put, ours_put = both(real_lxd, lxdsite_server, "PUT", "/1.0", body)
+        assert lxd_put[0] == ours_put[0] == 200, (lxd_put[2], ours_put[2])
 
-    lxd, ours = _both(real_lxd, lxdsite_server, "GET", "/1.0")
+        lxd, ours = both(real_lxd, lxdsite_server, "GET", "/1.0")
 
-    assert ours[2]["metadata"]["config"] == lxd[2]["metadata"]["config"]
-    assert ours[1]["ETag"] == lxd[1]["ETag"]
+        assert ours[2]["metadata"]["config"] == lxd[2]["metadata"]["config"]
+        assert ours[1]["ETag"] == lxd[1]["ETag"]
+    finally:
+        # The daemon is the session's: its server config goes back as it was.
+        unix_request(real_lxd, "PUT", "/1.0", {"config": found})
 
 
 # Two disks mounted on one path (hypothesis found it: LXD answers 500).
@@ -116,7 +113,7 @@ BETTER_STATUS = {("PUT", "/1.0/profiles/default", '{"config": {"no.such.key": "1
 
 @pytest.mark.parametrize(("method", "path", "body"), SAME_ANSWER, ids=lambda value: json.dumps(value))
 def test_error_answers_match_the_daemon(real_lxd, lxdsite_server, method, path, body):
-    (lxd_status, _, lxd_body), (status, _, ours) = _both(real_lxd, lxdsite_server, method, path, body)
+    (lxd_status, _, lxd_body), (status, _, ours) = both(real_lxd, lxdsite_server, method, path, body)
 
     expected = BETTER_STATUS.get((method, path, json.dumps(body)), (lxd_status, lxd_status))
     assert (lxd_status, status) == expected
@@ -125,7 +122,7 @@ def test_error_answers_match_the_daemon(real_lxd, lxdsite_server, method, path, 
 
 
 def test_two_disks_on_one_path_are_refused_with_the_daemons_text(real_lxd, lxdsite_server):
-    lxd, ours = _both(real_lxd, lxdsite_server, "PUT", "/1.0/profiles/default", {"devices": DUPLICATE_PATH})
+    lxd, ours = both(real_lxd, lxdsite_server, "PUT", "/1.0/profiles/default", {"devices": DUPLICATE_PATH})
 
     assert (lxd[0], ours[0]) == (500, 400)
     # Go walks a map in random order, so LXD names either device.
@@ -138,7 +135,7 @@ def test_two_disks_on_one_path_are_refused_with_the_daemons_text(real_lxd, lxdsi
 
 
 def test_stale_if_match_answers_like_the_daemon(real_lxd, lxdsite_server):
-    lxd, ours = _both(real_lxd, lxdsite_server, "PUT", "/1.0/profiles/default", {}, {"If-Match": '"stale'})
+    lxd, ours = both(real_lxd, lxdsite_server, "PUT", "/1.0/profiles/default", {}, {"If-Match": '"stale'})
 
     assert lxd[0] == ours[0] == 412
     assert ours[2] == lxd[2]
@@ -173,7 +170,7 @@ def uploaded_on_both(real_lxd, lxdsite_server):
 
     yield upload
     for fingerprint in fingerprints:
-        _both(real_lxd, lxdsite_server, "DELETE", f"/1.0/images/{fingerprint}")
+        both(real_lxd, lxdsite_server, "DELETE", f"/1.0/images/{fingerprint}")
 
 
 @pytest.mark.parametrize("kind", ["unified", "split"])
@@ -192,7 +189,7 @@ def test_uploaded_image_equals_the_daemons(real_lxd, lxdsite_server, uploaded_on
     assert theirs[0] == ours[0] == 202
     assert (ours[1]["status"], ours[1]["metadata"]) == (theirs[1]["status"], theirs[1]["metadata"])
     url = f"/1.0/images/{theirs[1]['metadata']['fingerprint']}"
-    lxd, mine = _both(real_lxd, lxdsite_server, "GET", url)
+    lxd, mine = both(real_lxd, lxdsite_server, "GET", url)
     assert _image_fields(mine) == _image_fields(lxd)
     assert_etags_agree(ImageETagSerializer, mine[1]["ETag"], lxd[1]["ETag"], mine[2]["metadata"])
 
@@ -216,10 +213,10 @@ def test_image_put_and_patch_equal_the_daemons(real_lxd, lxdsite_server, uploade
     url = f"/1.0/images/{theirs[1]['metadata']['fingerprint']}"
 
     for method, body in IMAGE_WRITES:
-        lxd_write, our_write = _both(real_lxd, lxdsite_server, method, url, body)
+        lxd_write, our_write = both(real_lxd, lxdsite_server, method, url, body)
         assert our_write[0] == lxd_write[0], (method, body, lxd_write[2])
         assert our_write[2]["error"] == lxd_write[2]["error"]
-        lxd, ours = _both(real_lxd, lxdsite_server, "GET", url)
+        lxd, ours = both(real_lxd, lxdsite_server, "GET", url)
         assert _image_fields(ours) == _image_fields(lxd), (method, body)
         assert_etags_agree(ImageETagSerializer, ours[1]["ETag"], lxd[1]["ETag"], ours[2]["metadata"])
 
@@ -276,7 +273,7 @@ def test_architecture_names_like_the_daemon(real_lxd, lxdsite_server, uploaded_o
 
     assert ours[1]["status"] == theirs[1]["status"] == "Success", theirs[1]["err"]
     url = f"/1.0/images/{theirs[1]['metadata']['fingerprint']}"
-    lxd, mine = _both(real_lxd, lxdsite_server, "GET", url)
+    lxd, mine = both(real_lxd, lxdsite_server, "GET", url)
     assert mine[2]["metadata"]["architecture"] == lxd[2]["metadata"]["architecture"]
 
 
@@ -304,7 +301,7 @@ def test_alias_answers_and_etags_equal_the_daemons(real_lxd, lxdsite_server, upl
         ("GET", url + "-2", None),
     ]
     for method, path, body in steps:
-        lxd, ours = _both(real_lxd, lxdsite_server, method, path, body)
+        lxd, ours = both(real_lxd, lxdsite_server, method, path, body)
         assert (ours[0], ours[2]) == (lxd[0], lxd[2]), (method, path, body)
         if method == "GET":
             # (lxdsite also sends the new ETag after a write; LXD sends none.)
@@ -323,7 +320,7 @@ def test_alias_answers_and_etags_equal_the_daemons(real_lxd, lxdsite_server, upl
     ],
 )
 def test_image_error_answers_match_the_daemon(real_lxd, lxdsite_server, method, path):
-    (lxd_status, _, lxd_body), (status, _, ours) = _both(real_lxd, lxdsite_server, method, path)
+    (lxd_status, _, lxd_body), (status, _, ours) = both(real_lxd, lxdsite_server, method, path)
 
     assert status == lxd_status
     assert ours["error"] == lxd_body["error"]

@@ -8,56 +8,21 @@ they are left in and the lifecycle events they send, in order.
 import contextlib
 import re
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.support.busybox_image import busybox_image
+from tests.support.busybox_servers import IMAGE, busybox_servers
 from tests.support.events_client import EventsClient
-from tests.support.live_server import running_server, unix_request
-from tests.support.lxc import ROOT_DISK, comparable, run_lxc, storage_pool
+from tests.support.live_server import unix_request
+from tests.support.lxc import ROOT_DISK, comparable, run_lxc
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
-
-IMAGE = "busybox"
-
-
-@dataclass
-class Servers:
-    """The daemon's and lxdsite's unix sockets, and the lxc configuration both use."""
-
-    lxd: Path
-    ours: Path
-    conf: Path
-
-    @property
-    def both(self):
-        return (self.lxd, self.ours)
 
 
 @pytest.fixture(scope="module")
 def servers(real_lxd, tmp_path_factory):
-    """One lxdsite beside the session's daemon, both with the busybox image; the daemon's
-    instances, image and pool go again afterwards."""
-    conf = tmp_path_factory.mktemp("lxc")
-    image = conf / "busybox.tar.gz"
-    image.write_bytes(busybox_image())
-    with (
-        storage_pool(real_lxd),
-        running_server(tmp_path_factory.mktemp("lxdsite") / "lxd") as ours,
-        storage_pool(ours.socket_path),
-    ):
-        pair = Servers(real_lxd, ours.socket_path, conf)
-        try:
-            for socket_path in pair.both:
-                assert lxc(pair, socket_path, "image", "import", str(image), "--alias", IMAGE)[0] == 0
-            yield pair
-        finally:
-            for name in instance_names(real_lxd):
-                request(real_lxd, "PUT", f"/1.0/instances/{name}/state", {"action": "stop", "force": True})
-                request(real_lxd, "DELETE", f"/1.0/instances/{name}")
-            lxc(pair, real_lxd, "image", "delete", IMAGE)
+    with busybox_servers(real_lxd, tmp_path_factory) as pair:
+        yield pair
 
 
 @pytest.fixture
@@ -157,18 +122,9 @@ def lifecycle_events(socket_path):
     received = []
     try:
         yield received
-        received += drain(listener)
+        received += listener.lifecycle()
     finally:
         listener.close()
-
-
-def drain(listener, quiet=0.2):
-    """Every event until none has come for ``quiet`` seconds."""
-    received = []
-    while (event := listener.receive(quiet)) is not None:
-        metadata = event["metadata"]
-        received.append((metadata["action"], metadata["source"], metadata.get("context")))
-    return received
 
 
 # Adjacent events of one instance that the daemon sends from different goroutines, in either
@@ -695,7 +651,7 @@ def test_lxc_move_across_pools_and_projects_prints_what_lxd_prints(clean):
             listener = EventsClient(socket_path, "/1.0/events?type=lifecycle&all-projects=true")
             try:
                 printed = [comparable(lxc(clean, socket_path, *args)) for args in MOVES]
-                answers.append((printed, [_UUID.sub("<uuid>", repr(event)) for event in settled(drain(listener))]))
+                answers.append((printed, [_UUID.sub("<uuid>", repr(event)) for event in settled(listener.lifecycle())]))
             finally:
                 listener.close()
         (their_output, their_events), (my_output, my_events) = answers

@@ -47,8 +47,17 @@ def test_profile_commands_print_what_lxd_prints(real_lxd, lxdsite_server, tmp_pa
 
 
 def test_server_config_commands_print_what_lxd_prints(real_lxd, lxdsite_server, tmp_path):
-    # The daemon is shared by the session: start both from an empty server config.
+    # The daemon is shared by the session: start both from an empty server config, and give the
+    # daemon its own back afterwards.
+    found = unix_request(real_lxd, "GET", "/1.0")[2]["metadata"]["config"]
     unix_request(real_lxd, "PUT", "/1.0", {"config": {}})
+    try:
+        _server_config_sequence(real_lxd, lxdsite_server, tmp_path)
+    finally:
+        unix_request(real_lxd, "PUT", "/1.0", {"config": found})
+
+
+def _server_config_sequence(real_lxd, lxdsite_server, tmp_path):
     sequence = [
         ("config", "set", "images.auto_update_interval", "0"),
         ("config", "get", "images.auto_update_interval"),

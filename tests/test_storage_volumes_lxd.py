@@ -489,15 +489,6 @@ EVENT_STEPS = [
 ]
 
 
-def _lifecycle(listener, quiet=0.3):
-    """(action, source, context) of every lifecycle event until none has come for ``quiet`` seconds."""
-    received = []
-    while (event := listener.receive(quiet)) is not None:
-        metadata = event["metadata"]
-        received.append((metadata["action"], metadata["source"], metadata.get("context")))
-    return received
-
-
 def test_volume_writes_send_lxds_lifecycle_events(both):
     events = []
     for socket_path in both:
@@ -505,7 +496,7 @@ def test_volume_writes_send_lxds_lifecycle_events(both):
         try:
             for method, path, *body in EVENT_STEPS:
                 _answer(socket_path, method, path, *body)
-            events.append(_lifecycle(listener))
+            events.append(listener.lifecycle(quiet=0.3))
         finally:
             listener.close()
     theirs, mine = events

@@ -89,6 +89,14 @@ class EventsClient:
             received.append(event)
         return received
 
+    def lifecycle(self, quiet=0.2):
+        """(action, source, context) of every lifecycle event until none has come for ``quiet`` seconds."""
+        received = []
+        while (event := self.receive(quiet)) is not None:
+            metadata = event["metadata"]
+            received.append((metadata["action"], metadata["source"], metadata.get("context")))
+        return received
+
     def serving_pid(self):
         """The pid of the server process holding the other end (from ``ss -xp``)."""
         return accepting_pid(self.sock)
