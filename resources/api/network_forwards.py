@@ -1,4 +1,4 @@
-"""``/1.0/networks/NAME/forwards``: address forwards of managed bridges (recorded, never applied)."""
+"""``/1.0/networks/NAME/forwards``: address forwards of managed bridges and OVN networks (recorded, never applied)."""
 
 from rest_framework import exceptions
 
@@ -21,7 +21,7 @@ from .reads import InProject
 
 @conditional_schema(reads=["list", "retrieve"], writes=["update", "partial_update", "destroy"])
 class NetworkForwardViewSet(InProjectMixin, LXDCrudViewSet):
-    """``/1.0/networks/NAME/forwards``: the forwards of a managed bridge of the project ``?project=``
+    """``/1.0/networks/NAME/forwards``: the forwards of a managed bridge or OVN network of the project ``?project=``
     names (the default project's where it lacks ``features.networks``), by listen address."""
 
     queryset = NetworkForward.objects.all()
@@ -60,7 +60,7 @@ class NetworkForwardViewSet(InProjectMixin, LXDCrudViewSet):
             self._parent = network.first()
             if self._parent is None:
                 raise exceptions.NotFound(NETWORK_NOT_FOUND)
-            if self._parent.type != Network.BRIDGE:
+            if self._parent.type not in (Network.BRIDGE, "ovn"):
                 message = f'Network driver "{self._parent.type}" does not support forwards'
                 raise exceptions.ValidationError(message, code="lxd")
         return self._parent

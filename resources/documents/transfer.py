@@ -366,11 +366,12 @@ def _import_volume_snapshot(volume, item):
 
 
 def _import_forward(item, project):
-    """Create or replace (PUT) a bridge's forward through the API's serializers."""
+    """Create or replace (PUT) a bridge's or OVN network's forward through the API's serializers."""
     name, address = item.get("network", ""), item.get("listen_address", "")
     network = Network.objects.filter(project=project, name=name).first()
-    if network is None:
-        raise DocumentError(f"Forward {address!r}: network {name!r} not found")
+    if network is None or network.type not in (Network.BRIDGE, "ovn"):
+        found = "not found" if network is None else "does not forward (only bridge and ovn networks do)"
+        raise DocumentError(f"Forward {address!r}: network {name!r} {found}")
     forward = NetworkForward.objects.select_for_update().filter(network=network, listen_address=address).first()
     body = {key: item[key] for key in FORWARD_FIELDS if key in item}
     if forward is None:

@@ -11,6 +11,7 @@ from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import GoStruct, go_quote
 from ..models import Instance, InstanceProfile, Network, NetworkForward, Profile
+from ..ovn_forward_listen import check_ovn_listen
 from .fields import ConfigField, GoField, LXDModelSerializer, StringField, lxd_error, merge_config
 
 NOT_FOUND = "Network forward not found"
@@ -100,13 +101,19 @@ class NetworkForwardCreateSerializer(NetworkForwardSerializer):
         try:
             network_forward.listen_network(value)
         except config_keys.ConfigError as exc:
-            message = f"Failed parsing address forward listen address {go_quote(value)}: {exc}"
-            raise _failed("creating", message) from exc
+            what = "" if self.network().type == "ovn" else "address forward listen address "
+            raise _failed("creating", f"Failed parsing {what}{go_quote(value)}: {exc}") from exc
         return value
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
         listen = network_forward.listen_network(attrs["listen_address"])
+        if self.network().type == "ovn":
+            try:
+                check_ovn_listen(self.network(), listen)
+            except config_keys.ConfigError as exc:
+                raise _failed("creating", exc) from exc
+            return attrs
         for subnet in external_subnets_in_use(self.network()):
             if subnet.version == listen.version and (subnet.overlaps(listen)):
                 raise _failed(

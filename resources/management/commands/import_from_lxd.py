@@ -165,6 +165,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, socket, **options):
         lxd, site = LXD(socket), LXDSite()
+        self.ovn_networks = []
         config = {key: value for key, value in lxd.get("/1.0").get("config", {}).items() if value is not True}
         site.write("PATCH", "/1.0", {"config": config})
         projects = lxd.get("/1.0/projects?recursion=1")
@@ -185,6 +186,8 @@ class Command(BaseCommand):
                 for item in objects:
                     getattr(self, method)(lxd, site, item, query)
                     progress.update()
+            for network, query in self.ovn_networks:
+                self.import_network_forwards(lxd, site, network, query)
         counts = {noun: 0 for _, _, noun, _ in COLLECTIONS}
         for (_, _, noun, _), _, objects in found:
             counts[noun] += len(objects)
@@ -269,9 +272,11 @@ class Command(BaseCommand):
         else:
             site.write("PUT", _url("networks", network["name"]) + query, body)
         if network["type"] == "bridge":
-            listed = _url("networks", network["name"], "forwards") + (query + "&" if query else "?") + "recursion=1"
-            for forward in lxd.get(listed):
-                self.import_network_forward(site, network["name"], forward, query)
+            self.import_network_forwards(lxd, site, network["name"], query)
+        if network["type"] == "ovn":
+            # Its forwards listen in its uplink's routes: copied once every network is (LXD may list
+            # an OVN network before its uplink).
+            self.ovn_networks.append((network["name"], query))
         if network["type"] == "ovn":
             listed = _url("networks", network["name"], "peers") + (query + "&" if query else "?") + "recursion=1"
             for peer in lxd.get(listed):
@@ -287,8 +292,13 @@ class Command(BaseCommand):
         else:
             site.write("PUT", url, body)
 
+    def import_network_forwards(self, lxd, site, network, query):
+        listed = _url("networks", network, "forwards") + (query + "&" if query else "?") + "recursion=1"
+        for forward in lxd.get(listed):
+            self.import_network_forward(site, network, forward, query)
+
     def import_network_forward(self, site, network, forward, query):
-        """A bridge's address forward, carried by its network."""
+        """A bridge's or OVN network's address forward, carried by its network."""
         body = {key: forward[key] for key in ("description", "config", "ports")}
         url = _url("networks", network, "forwards", forward["listen_address"]) + query
         if site.request("GET", url)[0] == 404:
