@@ -162,3 +162,25 @@ def test_other_managed_types_take_no_forwards(api, network_type):
         api.post("/1.0/networks/n0/forwards", {"listen_address": "192.0.2.1"}),
     ):
         _refused(response, 400, f'Network driver "{network_type}" does not support forwards')
+
+
+@pytest.mark.django_db
+def test_a_bridge_forward_may_listen_where_an_ovn_forward_does(api):
+    # A bridge checks the forwards of its own cluster member; an OVN forward belongs to none
+    # (lxd/db/network_forwards.go GetProjectNetworkForwardListenAddressesOnMember).
+    uplink = {"parent": "eth9", "ipv4.routes": "198.51.100.0/24"}
+    assert api.post("/1.0/networks", {"name": "phys0", "type": "physical", "config": uplink}).status_code == 201
+    config = {"network": "phys0", **NONE}
+    assert api.post("/1.0/networks", {"name": "ovn3", "type": "ovn", "config": config}).status_code == 201
+    # forwardValidate parses the network's ipv4.address as a CIDR: ``none`` fails (LXD answers 500).
+    _refused(
+        api.post("/1.0/networks/ovn3/forwards", {"listen_address": "198.51.100.10"}),
+        400,
+        "Failed creating forward: invalid CIDR address: none",
+    )
+    assert api.patch("/1.0/networks/ovn3", {"config": {"ipv4.address": "10.10.0.1/24"}}).status_code == 200
+    assert api.post("/1.0/networks/ovn3/forwards", {"listen_address": "198.51.100.10"}).status_code == 201
+    bridge = {"ipv4.address": "10.11.0.1/24", "ipv6.address": "none"}
+    assert api.post("/1.0/networks", {"name": "br1", "config": bridge}).status_code == 201
+
+    assert api.post("/1.0/networks/br1/forwards", {"listen_address": "198.51.100.10"}).status_code == 201

@@ -147,7 +147,7 @@ def _network_subnets(network_config, family):
 
 def external_subnets_in_use(network):
     """LXD's getExternalSubnetInUse for a forward on ``network``: other bridges' external subnets,
-    bridged NICs' external routes, and every forward's listen address."""
+    bridged NICs' external routes, and every bridge forward's listen address."""
     subnets = []
     bridges = list(Network.objects.filter(type=Network.BRIDGE).values_list("pk", "name", "config"))
     for pk, _, config in bridges:
@@ -170,7 +170,8 @@ def external_subnets_in_use(network):
             for key in ("ipv4.routes.external", "ipv6.routes.external"):
                 routes = (_subnet(item.strip()) for item in device.get(key, "").split(",") if item.strip())
                 subnets += [route for route in routes if route is not None]
-    for address in NetworkForward.objects.values_list("listen_address", flat=True):
+    # LXD reads the forwards of this member (node_id set): bridges' only; OVN's belong to no member.
+    for address in NetworkForward.objects.filter(network__type=Network.BRIDGE).values_list("listen_address", flat=True):
         subnets.append(network_forward.listen_network(address))
     return subnets
 
