@@ -730,6 +730,39 @@ def test_export_and_import_carry_networks_acls_and_zones_before_the_nics_naming_
 
 
 @pytest.mark.django_db
+def test_export_and_import_carry_ovn_forwards_in_their_uplinks_routes(api, tmp_path):
+    # The uplink (default project) routes the listen addresses; an OVN network of another project uses it.
+    uplink = {"ipv4.address": "none", "ipv6.address": "none", "ipv4.routes": "192.0.2.0/24"}
+    assert api.post("/1.0/networks", {"name": "up0", "config": uplink}).status_code == 201
+    api.post("/1.0/projects", {"name": "own", "config": {"features.networks": "true"}})
+    ovn = {"network": "up0", "ipv4.address": "10.9.0.1/24", "ipv6.address": "none"}
+    port = {"protocol": "udp", "listen_port": "53", "target_address": "10.9.0.5", "description": "dns"}
+    for query, listen in (("", "192.0.2.1"), ("?project=own", "192.0.2.2")):
+        assert api.post(f"/1.0/networks{query}", {"name": "ovn0", "type": "ovn", "config": ovn}).status_code == 201
+        body = {"listen_address": listen, "config": {"user.a": "1"}, "ports": [port]}
+        assert api.post(f"/1.0/networks/ovn0/forwards{query}", body).status_code == 201
+
+    document = round_trip(tmp_path)
+
+    (own,) = document["projects"]
+    for section, listen in ((document, "192.0.2.1"), (own, "192.0.2.2")):
+        (forward,) = section["network_forwards"]
+        assert (forward["network"], forward["listen_address"], forward["config"]) == ("ovn0", listen, {"user.a": "1"})
+        assert forward["ports"][0]["description"] == "dns"
+
+
+@pytest.mark.django_db
+def test_a_document_forward_on_a_network_that_takes_none_is_refused(api, tmp_path):
+    api.post("/1.0/networks", {"name": "mv0", "type": "macvlan", "config": {"parent": "eth9"}})
+    document = tmp_path / "doc.yaml"
+    document.write_text(yaml.safe_dump({"network_forwards": [{"network": "mv0", "listen_address": "192.0.2.1"}]}))
+
+    message = "Forward '192.0.2.1': network 'mv0' does not forward (only bridge and ovn networks do)"
+    with pytest.raises(CommandError, match=re.escape(f"Nothing imported: {message}")):
+        run("import", str(document))
+
+
+@pytest.mark.django_db
 def test_export_and_import_carry_a_projects_networks(api, tmp_path):
     api.post("/1.0/projects", {"name": "own", "config": {"features.networks": "true"}})
     none = {"ipv4.address": "none", "ipv6.address": "none"}
