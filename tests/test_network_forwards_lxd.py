@@ -129,3 +129,18 @@ def test_lxc_network_forward_commands_print_what_they_print_against_lxd(real_lxd
     alike("network", "forward", "delete", "dfbr", "192.0.2.1")
     alike("network", "forward", "show", "dfbr", "192.0.2.1")
     alike("network", "forward", "list", "dfbr")
+
+
+@pytest.mark.parametrize("network_type", ["macvlan", "physical"])
+def test_types_without_forwards_are_refused_as_the_daemon_refuses_them(both, real_lxd, network_type):
+    # A macvlan or physical network on ``lo`` makes no interface: the daemon can hold one in its namespace.
+    send, _ = both
+    network = {"name": "dfnf", "type": network_type, "config": {"parent": "lo"}}
+    try:
+        lxd, ours = send("POST", "/1.0/networks", network)
+        assert (lxd[0], ours[0]) == (201, 201), (lxd[2], ours[2])
+        same_refusal(*send("GET", "/1.0/networks/dfnf/forwards"), 400)
+        same_refusal(*send("POST", "/1.0/networks/dfnf/forwards", {"listen_address": "192.0.2.1"}), 400)
+        same_refusal(*send("GET", "/1.0/networks/dfnf/forwards/192.0.2.1"), 400)
+    finally:
+        unix_request(real_lxd, "DELETE", "/1.0/networks/dfnf")
