@@ -123,6 +123,18 @@ def test_other_managed_types_keep_their_keys(api):
 
 
 @pytest.mark.django_db
+def test_an_ovn_networks_auto_addresses_come_with_nat_as_lxd_fills_them(api):
+    # lxd/network/driver_ovn.go populateAutoConfig: an ``auto`` address sets ``ipvN.nat`` unless given.
+    body = {"name": "ovn0", "type": "ovn", "config": {"network": "br0", "ipv6.address": "auto", "ipv6.nat": "false"}}
+    assert _create(api, body).status_code == 201
+
+    config = api.get("/1.0/networks/ovn0").json()["metadata"]["config"]
+    assert (config["ipv4.nat"], config["ipv6.nat"]) == ("true", "false")
+    assert config["ipv4.address"].endswith(".1/24")
+    assert config["ipv6.address"].endswith("::1/64")
+
+
+@pytest.mark.django_db
 def test_a_host_interface_name_cannot_be_a_bridge(api):
     name = interface_names()[0]
 

@@ -371,11 +371,11 @@ def fill_network_config(network_type: str, config: dict[str, str], taken: set[st
     elif network_type in ("bridge", "ovn"):
         if not config.get("ipv4.address"):
             config["ipv4.address"] = "auto"
-        if network_type == "bridge" and config["ipv4.address"] == "auto" and not config.get("ipv4.nat"):
+        if config["ipv4.address"] == "auto" and not config.get("ipv4.nat"):
             config["ipv4.nat"] = "true"
         if not config.get("ipv6.address") and _ipv6_enabled():
             config["ipv6.address"] = "auto"
-        if network_type == "bridge" and config.get("ipv6.address") == "auto" and not config.get("ipv6.nat"):
+        if config.get("ipv6.address") == "auto" and not config.get("ipv6.nat"):
             config["ipv6.nat"] = "true"
     for version in (4, 6):
         if config.get(f"ipv{version}.address") == "auto":
