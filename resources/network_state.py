@@ -73,6 +73,31 @@ def _managed_state(network):
     }
 
 
+def _ovn_state(network):
+    """An OVN network as LXD's ovn driver reports it (State): its router's addresses (scope ``link``),
+    ``bridge.hwaddr`` or a MAC in LXD's range, ``bridge.mtu`` or 1500, this server as chassis."""
+    addresses = []
+    for key in ("ipv4.address", "ipv6.address"):
+        value = network.config.get(key, "")
+        if value not in ("", "none", "auto"):
+            interface = ipaddress.ip_interface(value)
+            addresses.append({**_address(interface.ip, interface.network.prefixlen), "scope": "link"})
+    hwaddr = network.config["bridge.hwaddr"] if "bridge.hwaddr" in network.config else bridge_hwaddr(network)
+    mtu = network.config.get("bridge.mtu", "")
+    return {
+        "addresses": addresses,
+        "counters": dict(_ZERO_COUNTERS),
+        "hwaddr": hwaddr,
+        "mtu": int(mtu) if mtu.isdigit() and int(mtu) else 1500,
+        "state": "up",
+        "type": "broadcast",
+        "bond": None,
+        "bridge": None,
+        "vlan": None,
+        "ovn": {"chassis": socket.gethostname()},
+    }
+
+
 def _read(path, default=""):
     try:
         return Path(path).read_text().strip()
@@ -166,6 +191,8 @@ def state(network):
     """The network's state, or None where LXD finds no interface of that name."""
     if network.pk is not None and network.type == Network.BRIDGE:
         return _managed_state(network)
+    if network.pk is not None and network.type == "ovn":
+        return _ovn_state(network)
     if interface_exists(network.name):
         return _host_state(network.name)
     return None
@@ -184,13 +211,17 @@ def _eui64(prefix, mac):
 
 
 def leases(network, requested_project, usage):
-    """A bridge's leases as LXD lists them, without the dynamic ones no DHCP server handed out."""
+    """A bridge's or OVN network's leases as LXD lists them, without the dynamic ones no DHCP server
+    (or OVN) handed out."""
     found = []
     if requested_project == network.project.name:
         for key in ("ipv4.address", "ipv6.address"):
             value = network.config.get(key, "")
             if value not in ("", "none", "auto"):
                 found.append(_lease(f"{network.name}.gw", str(ipaddress.ip_interface(value).ip), kind="gateway"))
+    if network.type == "ovn":
+        # LXD asks OVN for its instances' port addresses: there is no OVN here, so none.
+        return found
     ipv6 = network.config.get("ipv6.address", "")
     ipv6_network = ipaddress.ip_interface(ipv6).network if ipv6 not in ("", "none", "auto") else None
     stateful = network.config.get("ipv6.dhcp.stateful", "").lower() in ("true", "1", "yes", "on")

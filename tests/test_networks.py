@@ -4,6 +4,7 @@ lxd/network/driver_*.go, as the daemon here cannot make those networks)."""
 
 import ipaddress
 import re
+import socket
 
 import pytest
 
@@ -292,6 +293,42 @@ def test_state_and_leases_of_a_bridge(api):
             "location": "none",
         },
     ]
+
+
+@pytest.mark.django_db
+def test_state_and_leases_of_an_ovn_network(api):
+    # lxd/network/driver_ovn.go State and Leases: the router's addresses with scope link, the
+    # network's MTU or 1500, its chassis; leases: its gateways (instances' come from OVN ports).
+    config = {"network": "br0", "ipv4.address": "10.6.6.1/24", "ipv6.address": "fd42:6::1/64", "bridge.mtu": "1400"}
+    Network.objects.create(name="ovn0", type="ovn", config={**config, "bridge.hwaddr": "00:16:3E:AA:BB:CC"})
+    nic = {"type": "nic", "network": "ovn0", "ipv4.address": "10.6.6.7"}
+    Instance.objects.create(name="c1", devices={"eth0": nic})
+
+    state = api.get("/1.0/networks/ovn0/state").json()["metadata"]
+    leases = api.get("/1.0/networks/ovn0/leases").json()["metadata"]
+
+    assert state == {
+        "addresses": [
+            {"family": "inet", "address": "10.6.6.1", "netmask": "24", "scope": "link"},
+            {"family": "inet6", "address": "fd42:6::1", "netmask": "64", "scope": "link"},
+        ],
+        "counters": {"bytes_received": 0, "bytes_sent": 0, "packets_received": 0, "packets_sent": 0},
+        "hwaddr": "00:16:3E:AA:BB:CC",
+        "mtu": 1400,
+        "state": "up",
+        "type": "broadcast",
+        "bond": None,
+        "bridge": None,
+        "vlan": None,
+        "ovn": {"chassis": socket.gethostname()},
+    }
+    assert leases == [
+        {"hostname": "ovn0.gw", "hwaddr": "", "address": "10.6.6.1", "type": "gateway", "location": ""},
+        {"hostname": "ovn0.gw", "hwaddr": "", "address": "fd42:6::1", "type": "gateway", "location": ""},
+    ]
+    # Other managed types have no leases in LXD.
+    Network.objects.create(name="mv0", type="macvlan", config={"parent": "eth9"})
+    assert api.get("/1.0/networks/mv0/leases").status_code == 501
 
 
 @pytest.mark.django_db

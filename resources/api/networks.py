@@ -109,9 +109,9 @@ class NetworkViewSet(InProjectMixin, LXDModelViewSet):
 
     @action(detail=True, methods=["get"])
     def leases(self, request, *args, **kwargs):
-        """A bridge's gateway addresses and its instances' static addresses; no DHCP runs here."""
+        """A bridge's or OVN network's gateway addresses, a bridge's instances' static addresses; no DHCP runs here."""
         network = self.get_object()
-        if network.type != Network.BRIDGE:
+        if network.type not in (Network.BRIDGE, "ovn"):
             raise NotImplementedMethod("Not implemented")
         return SyncResponse(network_state.leases(network, self.requested_project(), Usage.read()))
 
