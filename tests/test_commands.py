@@ -735,7 +735,7 @@ def test_export_and_import_carry_ovn_forwards_in_their_uplinks_routes(api, tmp_p
     uplink = {"ipv4.address": "none", "ipv6.address": "none", "ipv4.routes": "192.0.2.0/24"}
     assert api.post("/1.0/networks", {"name": "up0", "config": uplink}).status_code == 201
     api.post("/1.0/projects", {"name": "own", "config": {"features.networks": "true"}})
-    ovn = {"network": "up0", "ipv4.address": "10.9.0.1/24", "ipv6.address": "none"}
+    ovn = {"network": "up0", "ipv4.address": "10.9.0.1/24", "ipv4.nat": "true", "ipv6.address": "none"}
     port = {"protocol": "udp", "listen_port": "53", "target_address": "10.9.0.5", "description": "dns"}
     for query, listen in (("", "192.0.2.1"), ("?project=own", "192.0.2.2")):
         assert api.post(f"/1.0/networks{query}", {"name": "ovn0", "type": "ovn", "config": ovn}).status_code == 201

@@ -11,14 +11,21 @@ from resources.models import Instance, NetworkForward
 
 NONE = {"ipv4.address": "none", "ipv6.address": "none"}
 PORT = {"protocol": "tcp", "listen_port": "80,81", "target_address": "10.9.0.5"}
-ROUTES = {"ipv4.routes": "192.0.2.0/24", "ipv6.routes": "2001:db8:1::/64"}
+# A physical uplink routing these to the OVN networks on it (SNAT addresses need routed ingress).
+UPLINK = {
+    "parent": "eth9",
+    "ipv4.routes": "192.0.2.0/24",
+    "ipv6.routes": "2001:db8:1::/64",
+    "ovn.ingress_mode": "routed",
+}
 
 
 @pytest.fixture
 def ovn(api):
-    """A bridge uplink ``br0`` routing 192.0.2.0/24 and 2001:db8:1::/64, and ``ovn1`` on it (10.9.0.1/24)."""
-    assert api.post("/1.0/networks", {"name": "br0", "config": {**NONE, **ROUTES}}).status_code == 201
-    config = {"network": "br0", "ipv4.address": "10.9.0.1/24", "ipv6.address": "fd42:9::1/64"}
+    """The uplink ``up0`` and ``ovn1`` on it (10.9.0.1/24 and fd42:9::1/64 behind NAT: no external subnet)."""
+    assert api.post("/1.0/networks", {"name": "up0", "type": "physical", "config": UPLINK}).status_code == 201
+    config = {"network": "up0", "ipv4.address": "10.9.0.1/24", "ipv6.address": "fd42:9::1/64"}
+    config |= {"ipv4.nat": "true", "ipv6.nat": "true"}
     assert api.post("/1.0/networks", {"name": "ovn1", "type": "ovn", "config": config}).status_code == 201
 
 
@@ -95,7 +102,7 @@ def test_ovn_forward_refusals_are_lxds(api, ovn, body, status, message):
 @pytest.mark.django_db
 def test_an_ovn_forward_may_not_listen_where_another_ovn_network_or_nic_on_the_uplink_does(api, ovn):
     # ovn2 routes its own subnet without NAT, and SNATs through 192.0.2.200: both external.
-    config = {"network": "br0", "ipv4.address": "192.0.2.17/28", "ipv4.nat": "false", "ipv6.address": "none"}
+    config = {"network": "up0", "ipv4.address": "192.0.2.17/28", "ipv4.nat": "false", "ipv6.address": "none"}
     config["ipv4.nat.address"] = "192.0.2.200"
     assert api.post("/1.0/networks", {"name": "ovn2", "type": "ovn", "config": config}).status_code == 201
     assert api.post("/1.0/networks/ovn2/forwards", {"listen_address": "192.0.2.100"}).status_code == 201
@@ -144,10 +151,10 @@ def test_an_ovn_forward_update_is_checked_and_a_refusal_changes_nothing(api, ovn
 def test_an_ovn_networks_forwards_go_with_it_and_its_uplink_stays_in_use(api, ovn):
     api.post("/1.0/networks/ovn1/forwards", {"listen_address": "192.0.2.10"})
 
-    assert api.delete("/1.0/networks/br0").status_code == 400
+    assert api.delete("/1.0/networks/up0").status_code == 400
     assert api.delete("/1.0/networks/ovn1").status_code == 200
     assert not NetworkForward.objects.exists()
-    assert api.delete("/1.0/networks/br0").status_code == 200
+    assert api.delete("/1.0/networks/up0").status_code == 200
 
 
 @pytest.mark.django_db
@@ -178,7 +185,8 @@ def test_a_bridge_forward_may_listen_where_an_ovn_forward_does(api):
         400,
         "Failed creating forward: invalid CIDR address: none",
     )
-    assert api.patch("/1.0/networks/ovn3", {"config": {"ipv4.address": "10.10.0.1/24"}}).status_code == 200
+    patch = {"config": {"ipv4.address": "10.10.0.1/24", "ipv4.nat": "true"}}
+    assert api.patch("/1.0/networks/ovn3", patch).status_code == 200
     assert api.post("/1.0/networks/ovn3/forwards", {"listen_address": "198.51.100.10"}).status_code == 201
     bridge = {"ipv4.address": "10.11.0.1/24", "ipv6.address": "none"}
     assert api.post("/1.0/networks", {"name": "br1", "config": bridge}).status_code == 201
