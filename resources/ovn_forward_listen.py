@@ -93,3 +93,35 @@ def check_ovn_listen(network: Network, listen) -> None:
             # LXD's text is vague on purpose: it names nothing outside the network's project.
             quoted = go_quote(str(listen))
             raise ConfigError(f"Forward listen address {quoted} overlaps with another OVN network or NIC")
+
+
+def _subnet_of(config, ip):
+    """The network's subnet of ``ip``'s family (``ipvN.address``), or None."""
+    value = config.get("ipv4.address" if ip.version == 4 else "ipv6.address", "")
+    return _subnet(value)
+
+
+def check_forward_targets(network: Network, config: dict[str, str]) -> None:
+    """ConfigError with LXD's text where an OVN network's new ``config`` leaves one of its forwards'
+    target addresses outside its subnets (the end of the ovn driver's Validate)."""
+    for forward in NetworkForward.objects.filter(network=network).order_by("id"):
+        targets = [("default target", forward.config.get("target_address", ""))]
+        targets += [("port target", port["target_address"]) for port in forward.ports]
+        for kind, target in targets:
+            ip = _parse_target(target)
+            if ip is None:
+                continue
+            subnet = _subnet_of(config, ip)
+            if subnet is None or not _contains(subnet, ipaddress.ip_network(ip)):
+                raise ConfigError(
+                    f"Network forward for {go_quote(forward.listen_address)} has a {kind} address "
+                    f"{go_quote(str(ip))} that is not within the network subnet"
+                )
+
+
+def _parse_target(value):
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return ip.ipv4_mapped if ip.version == 6 and ip.ipv4_mapped is not None else ip

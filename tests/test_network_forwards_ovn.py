@@ -192,3 +192,28 @@ def test_a_bridge_forward_may_listen_where_an_ovn_forward_does(api):
     assert api.post("/1.0/networks", {"name": "br1", "config": bridge}).status_code == 201
 
     assert api.post("/1.0/networks/br1/forwards", {"listen_address": "198.51.100.10"}).status_code == 201
+
+
+@pytest.mark.django_db
+def test_an_ovn_network_keeps_its_forwards_targets_in_its_subnets(api, ovn):
+    # The end of the ovn driver's Validate: every forward's target address stays in the new subnet.
+    api.post("/1.0/networks/ovn1/forwards", {"listen_address": "192.0.2.10", "ports": [PORT]})
+    api.post("/1.0/networks/ovn1/forwards", {"listen_address": "192.0.2.11", "config": {"target_address": "10.9.0.9"}})
+
+    moved = api.patch("/1.0/networks/ovn1", {"config": {"ipv4.address": "10.8.0.1/24"}})
+    emptied = api.patch("/1.0/networks/ovn1", {"config": {"ipv4.address": "none"}})
+
+    message = (
+        'Network forward for "192.0.2.10" has a port target address "10.9.0.5" that is not within the network subnet'
+    )
+    _refused(moved, 400, message)
+    _refused(emptied, 400, message)
+    assert api.delete("/1.0/networks/ovn1/forwards/192.0.2.10").status_code == 200
+    _refused(
+        api.patch("/1.0/networks/ovn1", {"config": {"ipv4.address": "10.8.0.1/24"}}),
+        400,
+        'Network forward for "192.0.2.11" has a default target address "10.9.0.9" that is not within the network'
+        " subnet",
+    )
+    assert api.get("/1.0/networks/ovn1").json()["metadata"]["config"]["ipv4.address"] == "10.9.0.1/24"
+    assert api.patch("/1.0/networks/ovn1", {"config": {"ipv4.address": "10.9.0.1/16"}}).status_code == 200

@@ -12,6 +12,7 @@ from ..host_interfaces import interface_exists
 from ..instances import expand_devices, nic_volatile
 from ..models import InstanceProfile, Network, NetworkACL, NetworkZone, Project
 from ..network_usage import network_project
+from ..ovn_forward_listen import check_forward_targets
 from .fields import ConfigField, LXDModelSerializer, StringField, lxd_error, merge_config
 
 NOT_FOUND = "Failed loading network: Network not found"
@@ -63,6 +64,8 @@ class NetworkSerializer(LXDModelSerializer):
             acls = project_acl_names(self.instance.project_id)
             zones = set(NetworkZone.objects.values_list("name", flat=True))
             network_keys.validate_network_config(self.instance.name, self.instance.type, config, acls, zones)
+            if self.instance.type == "ovn":
+                check_forward_targets(self.instance, config)
         except config_keys.ConfigError as exc:
             raise _config_error(exc) from exc
         return config
