@@ -11,6 +11,10 @@ from .models import Network, NetworkForward, Project
 from .network_usage import Usage
 
 
+class UplinkNotFound(ConfigError):
+    """The OVN network's uplink is not a network of the default project (LXD's 404)."""
+
+
 def _subnet(value):
     """Go's net.ParseCIDR network of ``value``, or None."""
     try:
@@ -83,7 +87,7 @@ def check_ovn_listen(network: Network, listen) -> None:
     uplink_name = network.config.get("network", "")
     uplink = Network.objects.filter(project__name=Project.DEFAULT_NAME, name=uplink_name).first()
     if uplink is None:
-        raise ConfigError(f"Failed to load uplink network {go_quote(uplink_name)}: Network not found")
+        raise UplinkNotFound(f"Failed to load uplink network {go_quote(uplink_name)}: Network not found")
     # LXD checks the project's restricted.networks.subnets first; lxdsite refuses that key (no
     # uplink route is checked on projects), so no project here holds it.
     if not any(_contains(route, listen) for route in _uplink_routes(uplink)):

@@ -217,3 +217,18 @@ def test_an_ovn_network_keeps_its_forwards_targets_in_its_subnets(api, ovn):
     )
     assert api.get("/1.0/networks/ovn1").json()["metadata"]["config"]["ipv4.address"] == "10.9.0.1/24"
     assert api.patch("/1.0/networks/ovn1", {"config": {"ipv4.address": "10.9.0.1/16"}}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_ovn_forward_needs_its_uplink(api):
+    # lxdsite takes an OVN network's ``network`` as given (docs/compatibility.md); its forwards load it,
+    # and LXD keeps the 404 of the lookup.
+    config = {"network": "gone", "ipv4.address": "10.9.0.1/24", "ipv4.nat": "true", "ipv6.address": "none"}
+    assert api.post("/1.0/networks", {"name": "ovn9", "type": "ovn", "config": config}).status_code == 201
+
+    _refused(
+        api.post("/1.0/networks/ovn9/forwards", {"listen_address": "192.0.2.1"}),
+        404,
+        'Failed creating forward: Failed to load uplink network "gone": Network not found',
+    )
+    assert not NetworkForward.objects.exists()

@@ -3,7 +3,7 @@
 import ipaddress
 
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
 from .. import config_keys
 from ..config_keys import network_forward
@@ -11,7 +11,7 @@ from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import GoStruct, go_quote
 from ..models import Instance, InstanceProfile, Network, NetworkForward, Profile
-from ..ovn_forward_listen import check_ovn_listen
+from ..ovn_forward_listen import UplinkNotFound, check_ovn_listen
 from .fields import ConfigField, GoField, LXDModelSerializer, StringField, lxd_error, merge_config
 
 NOT_FOUND = "Network forward not found"
@@ -111,6 +111,8 @@ class NetworkForwardCreateSerializer(NetworkForwardSerializer):
         if self.network().type == "ovn":
             try:
                 check_ovn_listen(self.network(), listen)
+            except UplinkNotFound as exc:
+                raise exceptions.NotFound(f"Failed creating forward: {exc}") from exc
             except config_keys.ConfigError as exc:
                 raise _failed("creating", exc) from exc
             return attrs
