@@ -40,45 +40,64 @@ def _is_false_or_empty(value: str) -> bool:
     return value.lower() in ("", "false", "0", "no", "off")
 
 
-def _network_external_subnets(network: Network) -> list:
-    """An OVN network's own external subnets: its addresses without NAT, its SNAT addresses."""
-    subnets = []
-    for family, size in (("ipv4", 32), ("ipv6", 128)):
-        if _is_false_or_empty(network.config.get(f"{family}.nat", "")):
-            subnet = _subnet(network.config.get(f"{family}.address", ""))
-            if subnet is not None:
-                subnets.append(subnet)
-        nat_address = network.config.get(f"{family}.nat.address", "")
-        if nat_address:
-            subnets.append(ipaddress.ip_network(f"{nat_address}/{size}", strict=False))
-    return subnets
+NETWORK, SNAT, INSTANCE, FORWARD = "network", "snat", "instance", "forward"
 
 
-def _subnets_in_use(network: Network, uplink_name: str) -> list:
-    """LXD's getExternalSubnetInUse for ``network``, leaving out its own addresses (LXD skips them)."""
+def external_usages(uplink_name: str) -> list:
+    """LXD's getExternalSubnetInUse: (subnet, project, network name, usage) for every external
+    subnet the OVN networks on ``uplink_name``, their OVN NICs' routes and their forwards use."""
     on_uplink = [
         other
         for other in Network.objects.filter(type="ovn").select_related("project")
         if other.config.get("network") == uplink_name
     ]
-    subnets = []
+    usages = []
     for other in on_uplink:
-        if other.pk != network.pk:
-            subnets += _network_external_subnets(other)
+        where = (other.project.name, other.name)
+        for family, size in (("ipv4", 32), ("ipv6", 128)):
+            if _is_false_or_empty(other.config.get(f"{family}.nat", "")):
+                subnet = _subnet(other.config.get(f"{family}.address", ""))
+                if subnet is not None:
+                    usages.append((subnet, *where, NETWORK))
+            nat_address = other.config.get(f"{family}.nat.address", "")
+            if nat_address:
+                usages.append((ipaddress.ip_network(f"{nat_address}/{size}", strict=False), *where, SNAT))
     names_by_project = {}
     for other in on_uplink:
         names_by_project.setdefault(other.project.name, set()).add(other.name)
     for _, (_, uses_project), devices, _ in Usage.read().instances:
         names = names_by_project.get(uses_project, set())
         for device in devices.values():
-            if device.get("type") != "nic" or not ({device.get("network"), device.get("parent")} & names):
+            used = {device.get("network"), device.get("parent")} & names
+            if device.get("type") != "nic" or not used:
                 continue
             for key in ("ipv4.routes.external", "ipv6.routes.external"):
                 routes = (_subnet(item) for item in device.get(key, "").split(",") if item.strip())
-                subnets += [route for route in routes if route is not None]
-    listens = NetworkForward.objects.filter(network__in=on_uplink).values_list("listen_address", flat=True)
-    subnets += [network_forward.listen_network(address) for address in listens]
-    return subnets
+                name = device.get("network") if device.get("network") in names else device.get("parent")
+                usages += [(route, uses_project, name, INSTANCE) for route in routes if route is not None]
+    forwards = NetworkForward.objects.filter(network__in=on_uplink).select_related("network__project")
+    for forward in forwards:
+        where = (forward.network.project.name, forward.network.name)
+        usages.append((network_forward.listen_network(forward.listen_address), *where, FORWARD))
+    return usages
+
+
+def _subnets_in_use(network: Network, uplink_name: str) -> list:
+    """The external subnets a forward of ``network`` may not overlap: all but its own addresses."""
+    own = (network.project.name, network.name)
+    return [
+        subnet
+        for subnet, project, name, usage in external_usages(uplink_name)
+        if not ((project, name) == own and usage in (NETWORK, SNAT))
+    ]
+
+
+def uplink_routes(uplink: Network) -> list:
+    return _uplink_routes(uplink)
+
+
+def contains(outer, inner) -> bool:
+    return _contains(outer, inner)
 
 
 def check_ovn_listen(network: Network, listen) -> None:
