@@ -766,8 +766,9 @@ def test_a_document_forward_on_a_network_that_takes_none_is_refused(api, tmp_pat
 def test_export_and_import_carry_a_projects_networks(api, tmp_path):
     api.post("/1.0/projects", {"name": "own", "config": {"features.networks": "true"}})
     none = {"ipv4.address": "none", "ipv6.address": "none"}
+    assert api.post("/1.0/networks", {"name": "up0", "config": none}).status_code == 201
     assert (
-        api.post("/1.0/networks?project=own", {"name": "ovn0", "config": {"network": "x", **none}}).status_code == 201
+        api.post("/1.0/networks?project=own", {"name": "ovn0", "config": {"network": "up0", **none}}).status_code == 201
     )
     assert api.post("/1.0/network-acls?project=own", {"name": "a1"}).status_code == 201
     document = round_trip(tmp_path)

@@ -13,6 +13,7 @@ from ..instances import expand_devices, nic_volatile
 from ..models import InstanceProfile, Network, NetworkACL, NetworkZone, Project
 from ..network_usage import network_project
 from ..ovn_forward_listen import check_forward_targets
+from ..ovn_uplink import validate_ovn_uplink
 from .fields import ConfigField, LXDModelSerializer, StringField, lxd_error, merge_config
 
 NOT_FOUND = "Failed loading network: Network not found"
@@ -65,6 +66,7 @@ class NetworkSerializer(LXDModelSerializer):
             zones = set(NetworkZone.objects.values_list("name", flat=True))
             network_keys.validate_network_config(self.instance.name, self.instance.type, config, acls, zones)
             if self.instance.type == "ovn":
+                validate_ovn_uplink(self.instance.project, self.instance.name, config)
                 check_forward_targets(self.instance, config)
         except config_keys.ConfigError as exc:
             raise _config_error(exc) from exc
@@ -164,6 +166,8 @@ class NetworkCreateSerializer(NetworkSerializer):
             acls = set(NetworkACL.objects.filter(project__name=project).values_list("name", flat=True))
             zones = set(NetworkZone.objects.values_list("name", flat=True))
             network_keys.validate_network_config(name, network_type, config, acls, zones)
+            if network_type == "ovn":
+                validate_ovn_uplink(Project.objects.get(name=project), name, config)
         except config_keys.ConfigError as exc:
             # LXD answers 500 for a config it refuses on create; it is the client's mistake: 400.
             raise _config_error(exc) from exc

@@ -179,7 +179,11 @@ class Command(BaseCommand):
                 if _owns(project, collection[3]):
                     query = Project.url_query(project["name"])
                     separator = "&" if query else "?"
-                    found.append((collection, query, lxd.get(f"{collection[0]}{query}{separator}recursion=1")))
+                    objects = lxd.get(f"{collection[0]}{query}{separator}recursion=1")
+                    if collection[1] == "import_network":
+                        # An OVN network needs its uplink (LXD may list it first).
+                        objects.sort(key=lambda network: network.get("type") == "ovn")
+                    found.append((collection, query, objects))
         steps = sum(len(objects) for _, _, objects in found)
         with tqdm(total=steps, desc="Importing from LXD", unit="object", disable=None) as progress:
             for (_, method, _, _), query, objects in found:
