@@ -175,7 +175,11 @@ class Command(BaseCommand):
             if collection is PROJECTS:
                 found.append((PROJECTS, "", projects))
                 continue
-            for project in projects:
+            # The default project's networks first: they are the uplinks of other projects' OVN networks.
+            ordered = projects
+            if collection[1] == "import_network":
+                ordered = sorted(projects, key=lambda project: project["name"] != Project.DEFAULT_NAME)
+            for project in ordered:
                 if _owns(project, collection[3]):
                     query = Project.url_query(project["name"])
                     separator = "&" if query else "?"
