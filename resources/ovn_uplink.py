@@ -9,7 +9,7 @@ import ipaddress
 from .config_keys.errors import ConfigError
 from .go import go_quote
 from .models import Network, Project
-from .ovn_forward_listen import INSTANCE, contains, external_usages, uplink_routes
+from .ovn_subnets import INSTANCE, contains, external_usages, uplink_routes
 
 _TRUE = ("true", "1", "yes", "on")
 

@@ -11,7 +11,7 @@ from ..etags import ETagSerializer
 from ..exceptions import Conflict
 from ..go import GoStruct, go_quote
 from ..models import Instance, InstanceProfile, Network, NetworkForward, Profile
-from ..ovn_forward_listen import UplinkNotFound, check_ovn_listen
+from ..ovn_subnets import UplinkNotFound, check_ovn_listen
 from .fields import ConfigField, GoField, LXDModelSerializer, StringField, lxd_error, merge_config
 
 NOT_FOUND = "Network forward not found"

@@ -12,7 +12,7 @@ from ..host_interfaces import interface_exists
 from ..instances import expand_devices, nic_volatile
 from ..models import InstanceProfile, Network, NetworkACL, NetworkZone, Project
 from ..network_usage import network_project
-from ..ovn_forward_listen import check_forward_targets
+from ..ovn_subnets import check_forward_targets
 from ..ovn_uplink import validate_ovn_uplink
 from .fields import ConfigField, LXDModelSerializer, StringField, lxd_error, merge_config
 

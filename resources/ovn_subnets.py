@@ -1,6 +1,7 @@
-"""Where an OVN network's forward may listen (lxd/network/driver_ovn.go ForwardCreate at tag lxd-5.0.2):
-inside its uplink's ``ipv4.routes``/``ipv6.routes``, and on no external subnet another OVN network
-on that uplink, an OVN NIC's external route or a forward of such a network already uses."""
+"""OVN external subnets (lxd/network/driver_ovn.go getExternalSubnetInUse at tag lxd-5.0.2), and where
+an OVN network's forward may listen (ForwardCreate): inside its uplink's ``ipv4.routes``/``ipv6.routes``,
+and on no external subnet another OVN network on that uplink, an OVN NIC's external route or a
+forward of such a network already uses."""
 
 import ipaddress
 
@@ -23,12 +24,12 @@ def _subnet(value):
         return None
 
 
-def _contains(outer, inner) -> bool:
+def contains(outer, inner) -> bool:
     """LXD's SubnetContains: ``inner`` wholly inside ``outer``, of the same family."""
     return outer.version == inner.version and inner.subnet_of(outer)
 
 
-def _uplink_routes(uplink: Network) -> list:
+def uplink_routes(uplink: Network) -> list:
     routes = []
     for key in ("ipv4.routes", "ipv6.routes"):
         items = [item.strip() for item in uplink.config.get(key, "").split(",") if item.strip()]
@@ -92,14 +93,6 @@ def _subnets_in_use(network: Network, uplink_name: str) -> list:
     ]
 
 
-def uplink_routes(uplink: Network) -> list:
-    return _uplink_routes(uplink)
-
-
-def contains(outer, inner) -> bool:
-    return _contains(outer, inner)
-
-
 def check_ovn_listen(network: Network, listen) -> None:
     """ConfigError with LXD's text where the OVN ``network`` may not take a forward on ``listen``
     (a single-address network)."""
@@ -109,10 +102,10 @@ def check_ovn_listen(network: Network, listen) -> None:
         raise UplinkNotFound(f"Failed to load uplink network {go_quote(uplink_name)}: Network not found")
     # LXD checks the project's restricted.networks.subnets first; lxdsite refuses that key (no
     # uplink route is checked on projects), so no project here holds it.
-    if not any(_contains(route, listen) for route in _uplink_routes(uplink)):
+    if not any(contains(route, listen) for route in uplink_routes(uplink)):
         raise ConfigError(f"Uplink network doesn't contain {go_quote(str(listen))} in its routes")
     for subnet in _subnets_in_use(network, uplink_name):
-        if _contains(subnet, listen) or _contains(listen, subnet):
+        if contains(subnet, listen) or contains(listen, subnet):
             # LXD's text is vague on purpose: it names nothing outside the network's project.
             quoted = go_quote(str(listen))
             raise ConfigError(f"Forward listen address {quoted} overlaps with another OVN network or NIC")
@@ -135,7 +128,7 @@ def check_forward_targets(network: Network, config: dict[str, str]) -> None:
             if ip is None:
                 continue
             subnet = _subnet_of(config, ip)
-            if subnet is None or not _contains(subnet, ipaddress.ip_network(ip)):
+            if subnet is None or not contains(subnet, ipaddress.ip_network(ip)):
                 raise ConfigError(
                     f"Network forward for {go_quote(forward.listen_address)} has a {kind} address "
                     f"{go_quote(str(ip))} that is not within the network subnet"
