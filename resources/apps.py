@@ -30,7 +30,7 @@ class ResourcesConfig(AppConfig):
 
     def ready(self):
         # The system checks register, and instance trees follow their rows' deletions.
-        from . import checks, instance_files  # noqa: F401
+        from . import checks, instance_backups, instance_files  # noqa: F401
 
         # After migrate and flush: the watched tables' triggers follow the models' declarations.
         post_migrate.connect(_sync_triggers, sender=self, dispatch_uid="lxdsite-sync-triggers")

@@ -710,3 +710,24 @@ class StorageVolumeSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.volume}/{self.name}"
+
+
+class InstanceBackup(models.Model):
+    """A backup of an instance (``/1.0/instances/NAME/backups/B``): its tarball is a file under
+    ``LXD_DIR/backups`` (resources/instance_backups.py), written when the backup is made."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="backups")
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # As LXD renders it: "0001-01-01T00:00:00Z" for no expiry.
+    expires_at = models.CharField(max_length=64, default=Snapshot.NEVER)
+    instance_only = models.BooleanField(default=False)
+    optimized_storage = models.BooleanField(default=False)
+    compression_algorithm = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["instance", "id"]
+        constraints = [models.UniqueConstraint(fields=["instance", "name"], name="unique_backup_name")]
+
+    def __str__(self):
+        return f"{self.instance}/{self.name}"

@@ -4,7 +4,6 @@ import uuid
 
 from django.utils import timezone
 from rest_framework import exceptions
-from rest_framework.decorators import action
 
 from .. import events, instance_files
 from ..envelope import SyncResponse
@@ -30,6 +29,7 @@ from .async_writes import OperationMixin, instance_resources, instance_url
 from .base import InProjectMixin, ListMixin, LXDViewSet, RetrieveMixin, recursion_level
 from .cached_reads import CachedReadMixin
 from .conditional import ConditionalUpdateMixin, atomic_write, conditional_schema
+from .instance_backups import InstanceBackupsMixin
 from .instance_files import InstanceFilesMixin
 from .instance_metadata import InstanceMetadataMixin
 from .instance_processes import InstanceProcessesMixin
@@ -49,6 +49,7 @@ class InstanceViewSet(
     InstanceProcessesMixin,
     InstanceMetadataMixin,
     InstanceFilesMixin,
+    InstanceBackupsMixin,
     CachedReadMixin,
     ConditionalUpdateMixin,
     OperationMixin,
@@ -267,12 +268,6 @@ class InstanceViewSet(
         if renamed:
             lifecycle.append(("instance-renamed", instance_url(instance.name, project=project), {"old_name": copy}))
         return self.operation_response("Migrating instance", resources, save=lambda: None, lifecycle=lifecycle)
-
-    @action(detail=True, methods=["get"])
-    def backups(self, request, *args, **kwargs):
-        """Always empty: nothing runs, so nothing is backed up (``lxc info`` lists backups)."""
-        self.get_object()
-        return SyncResponse([])
 
 
 def created_context(instance):

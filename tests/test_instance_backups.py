@@ -1,0 +1,128 @@
+"""Instance backups in-process: the tarball's LXD layout, names, renames, deletes and refusals."""
+
+import io
+import json
+import tarfile
+
+import pytest
+import yaml
+
+from resources.instance_backups import backup_path, backups_dir
+from resources.models import InstanceBackup
+from tests.support.image_files import unified_image
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run(api, django_capture_on_commit_callbacks):
+    def request(method, url, data=None):
+        with django_capture_on_commit_callbacks(execute=True):
+            body = json.dumps(data) if data is not None else b""
+            return api.generic(method, url, body, content_type="application/json")
+
+    return request
+
+
+@pytest.fixture
+def c1(run, upload, default_pool):
+    fingerprint = upload(unified_image()).operation["metadata"]["fingerprint"]
+    answer = run("POST", "/1.0/instances", {"name": "c1", "source": {"type": "image", "fingerprint": fingerprint}})
+    assert answer.json()["metadata"]["status"] == "Success", answer.content
+    assert run("POST", "/1.0/instances/c1/snapshots", {"name": "snap0"}).json()["metadata"]["status"] == "Success"
+    return "/1.0/instances/c1"
+
+
+def _export(run, url):
+    answer = run("GET", url + "/export")
+    assert answer.status_code == 200
+    data = b"".join(answer.streaming_content)
+    return tarfile.open(fileobj=io.BytesIO(data))
+
+
+def test_a_backup_has_lxds_layout_and_default_names(c1, run):
+    made = run("POST", c1 + "/backups", {})
+    assert made.status_code == 202
+    operation = made.json()["metadata"]
+    assert operation["description"] == "Backing up instance"
+    assert operation["resources"]["backups"] == ["/1.0/instances/c1/backups/backup0"]
+    assert run("POST", c1 + "/backups", {"instance_only": True}).status_code == 202
+    assert run("GET", c1 + "/backups").json()["metadata"] == [
+        "/1.0/instances/c1/backups/backup0",
+        "/1.0/instances/c1/backups/backup1",
+    ]
+    shown = run("GET", c1 + "/backups?recursion=1").json()["metadata"]
+    assert [(b["name"], b["instance_only"], b["expires_at"]) for b in shown] == [
+        ("backup0", False, "0001-01-01T00:00:00Z"),
+        ("backup1", True, "0001-01-01T00:00:00Z"),
+    ]
+    with _export(run, c1 + "/backups/backup0") as tar:
+        names = tar.getnames()
+        index = yaml.safe_load(tar.extractfile("backup/index.yaml"))
+        config = yaml.safe_load(tar.extractfile("backup/container/backup.yaml"))
+    assert names[:2] == ["backup", "backup/index.yaml"]
+    assert "backup/container/rootfs" in names
+    assert "backup/snapshots/snap0/rootfs" in names
+    assert index == {
+        "name": "c1",
+        "backend": "dir",
+        "pool": "default",
+        "snapshots": ["snap0"],
+        "optimized": False,
+        "optimized_header": False,
+        "type": "container",
+    }
+    assert config["container"]["name"] == "c1"
+    assert [s["name"] for s in config["snapshots"]] == ["snap0"]
+    with _export(run, c1 + "/backups/backup1") as tar:
+        assert not [name for name in tar.getnames() if name.startswith("backup/snapshots")]
+        assert "snapshots" not in yaml.safe_load(tar.extractfile("backup/index.yaml"))
+
+
+def test_rename_and_delete_move_nothing_and_remove_the_file(c1, run):
+    run("POST", c1 + "/backups", {"name": "b"})
+    backup = InstanceBackup.objects.get(name="b")
+    path = backup_path(backup)
+    assert path.is_file()
+    renamed = run("POST", c1 + "/backups/b", {"name": "c"})
+    assert renamed.json()["metadata"]["status"] == "Success"
+    assert run("GET", c1 + "/backups/c").json()["metadata"]["name"] == "c"
+    assert run("GET", c1 + "/backups/b").status_code == 404
+    assert path.is_file()
+    assert run("DELETE", c1 + "/backups/c").status_code == 202
+    assert not path.exists()
+    # A backup goes with its instance.
+    run("POST", c1 + "/backups", {"name": "d"})
+    assert list(backups_dir().iterdir())
+    assert run("DELETE", c1 + "/snapshots/snap0").status_code == 202
+    assert run("DELETE", c1).status_code == 202
+    assert not list(backups_dir().iterdir())
+    assert not InstanceBackup.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"name": "a/b"}, "Backup names may not contain slashes"),
+        ({"optimized_storage": True}, 'Optimized backups are not supported by the "dir" storage driver'),
+        ({"compression_algorithm": "nope"}, None),
+        ({"expires_at": "tomorrow"}, "Invalid expires_at: tomorrow"),
+    ],
+)
+def test_bad_requests_change_nothing(c1, run, body, error):
+    answer = run("POST", c1 + "/backups", body)
+    assert answer.status_code == 400, answer.content
+    if error:
+        assert answer.json()["error"] == error
+    assert not InstanceBackup.objects.exists()
+
+
+def test_missing_instance_and_backup(c1, run):
+    assert run("GET", "/1.0/instances/nope/backups").status_code == 404
+    assert run("POST", "/1.0/instances/nope/backups", {}).status_code == 404
+    assert run("GET", c1 + "/backups/nope").json()["error"] == "Instance backup not found"
+    assert run("GET", c1 + "/backups/nope/export").status_code == 404
+    assert run("DELETE", c1 + "/backups/nope").status_code == 404
+    run("POST", c1 + "/backups", {"name": "x"})
+    assert run("POST", c1 + "/backups", {"name": "x"}).status_code == 400
+    assert run("POST", c1 + "/backups/x", {"name": "a/b"}).status_code == 400
