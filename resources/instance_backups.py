@@ -7,10 +7,12 @@ The tarball has LXD 5.0.2's layout for an instance on a ``dir`` pool: ``backup/i
 snapshot. ``optimized_storage`` is refused, as LXD refuses it on a ``dir`` pool.
 """
 
-import json
+import io
 import logging
 import os
 import re
+import tarfile
+import time
 import uuid
 
 import yaml
@@ -55,29 +57,30 @@ def compression(algorithm):
         algorithm = server.get("backups.compression_algorithm") or "gzip"
     try:
         is_compression_algorithm(algorithm)
-    except ConfigError as exc:
-        raise exceptions.ParseError(str(exc)) from None
+    except ConfigError:
+        raise exceptions.ParseError(f'Invalid compression algorithm "{algorithm}"') from None
     name = algorithm.split()[0]
     if name not in _COMPRESSORS:
         raise exceptions.ParseError(f"Unsupported compression algorithm: {name}")
     return name
 
 
-def write_after_commit(backup, rendered):
-    """Once ``backup`` commits: its tarball. ``rendered`` is the backup.yaml content and index."""
+def write_after_commit(backup, documents):
+    """Once ``backup`` commits: its tarball. ``documents`` is what ``rendered`` gives."""
     instance = backup.instance
     snapshots = [] if backup.instance_only else [(s.name, tree_path(s)) for s in instance.snapshots.order_by("id")]
     tree = ensure_tree(instance)
     templates = [(t.name, bytes(t.content)) for t in instance.templates.order_by("name")]
-    metadata = instance.metadata
+    metadata = None if instance.metadata is None else _metadata_yaml(instance.metadata)
     target = backup_path(backup)
+    algorithm = backup.compression_algorithm
 
     def run():
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.parent / f".staging-{uuid.uuid4().hex}"
         try:
             with open(staging, "wb") as raw:
-                _write(raw, backup.compression_algorithm, rendered, metadata, tree, templates, snapshots)
+                _write(raw, algorithm, documents, metadata, tree, templates, snapshots)
             os.replace(staging, target)
         finally:
             staging.unlink(missing_ok=True)
@@ -86,58 +89,150 @@ def write_after_commit(backup, rendered):
 
 
 def rendered(instance, backup, container, snapshots):
-    """index.yaml and backup.yaml as LXD writes them for a dir pool."""
+    """(index.yaml, the instance's backup.yaml, {snapshot: its backup.yaml}) as LXD 5.0.2 writes them.
+
+    ``container`` and ``snapshots`` are the instance and its snapshots as the API shows them.
+    A snapshot's backup.yaml holds the instance as it is now (LXD's holds it as it was then).
+    """
     pool_name = instance_pool(instance.profile_list(), instance.devices)
     pool = StoragePool.objects.filter(name=pool_name).first()
+    shared = {
+        "pool": {
+            "config": pool.config if pool else {},
+            "description": pool.description if pool else "",
+            "name": pool_name,
+            "driver": pool.driver if pool else "dir",
+            "used_by": [],
+            "status": pool.status if pool else "Created",
+            "locations": ["none"],
+        },
+        "profiles": [
+            {
+                "config": profile.config,
+                "description": profile.description,
+                "devices": profile.devices,
+                "name": profile.name,
+                "used_by": [],
+            }
+            for profile in instance.profile_list()
+        ],
+        "volume": {
+            "config": {},
+            "description": "",
+            "name": instance.name,
+            "type": "container" if instance.type == "container" else "virtual-machine",
+            "used_by": [],
+            "location": "none",
+            "content_type": "filesystem" if instance.type == "container" else "block",
+            "project": instance.project.name,
+            "created_at": GO_ZERO,
+        },
+    }
+    container = _plain(container)
+    snapshots = _plain(snapshots)
+    config = {
+        "container": container,
+        "snapshots": snapshots,
+        **shared,
+        "volume_snapshots": [
+            {
+                "description": "",
+                "expires_at": snapshot["expires_at"],
+                "name": snapshot["name"],
+                "config": {},
+                "content_type": shared["volume"]["content_type"],
+                "created_at": GO_ZERO,
+            }
+            for snapshot in snapshots
+        ],
+    }
+    if not snapshots:
+        del config["snapshots"], config["volume_snapshots"]
     index = {
         "name": instance.name,
-        "backend": pool.driver if pool else "dir",
+        "backend": shared["pool"]["driver"],
         "pool": pool_name,
-        "snapshots": [] if backup.instance_only else [s["name"] for s in snapshots],
+        "snapshots": [snapshot["name"] for snapshot in snapshots],
         "optimized": False,
         "optimized_header": False,
         "type": instance.type,
+        "config": config,
     }
-    if not index["snapshots"]:
+    if not snapshots:
         del index["snapshots"]
-    config = {
-        # Plain dicts and lists (a serializer's are subclasses YAML will not write).
-        "container": json.loads(json.dumps(container)),
-        "snapshots": json.loads(json.dumps(snapshots)),
-        "pool": {"name": pool_name, "driver": pool.driver if pool else "dir", "config": pool.config if pool else {}},
-        "volume": {"name": instance.name, "type": "container", "content_type": "filesystem", "config": {}},
-    }
-    return yaml.safe_dump(index, sort_keys=False).encode(), yaml.safe_dump(config, sort_keys=False).encode()
+    per_snapshot = {snapshot["name"]: _dump({"container": container, **shared}) for snapshot in snapshots}
+    return _dump(index), _dump(config), per_snapshot
+
+
+GO_ZERO = "0001-01-01T00:00:00Z"
+_TIME_KEYS = {"created_at", "last_used_at", "expires_at"}
+
+
+class _GoTime(str):
+    """A time, written unquoted as Go's YAML writes a time.Time."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(_GoTime, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:timestamp", value))
+
+
+def _plain(value):
+    """Plain dicts and lists (a serializer's are subclasses YAML will not write), times marked."""
+    if isinstance(value, dict):
+        return {
+            key: _GoTime(item) if key in _TIME_KEYS and isinstance(item, str) else _plain(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _metadata_yaml(metadata):
+    """The instance's metadata.yaml: an image's file usually has no expiry_date, so none when it is 0."""
+    if not metadata.get("expiry_date"):
+        metadata = {key: value for key, value in metadata.items() if key != "expiry_date"}
+    return _dump(metadata)
+
+
+def _dump(document):
+    return yaml.dump(_plain(document), Dumper=_Dumper, sort_keys=False, allow_unicode=True).encode()
 
 
 def _write(raw, algorithm, documents, metadata, tree, templates, snapshots):
-    import tarfile
-
-    index, config = documents
+    """The members in LXD's order: index.yaml, each snapshot, then the instance."""
+    index, config, snapshot_configs = documents
     compressed = _COMPRESSORS[algorithm](raw)
-    mtime = int(os.stat(tree).st_mtime)
+    now = time.time()
     try:
         with tarfile.open(fileobj=compressed, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            tar.addfile(_info("backup", tarfile.DIRTYPE, 0o700, mtime))
-            _add_bytes(tar, "backup/index.yaml", index, mtime)
-            tar.addfile(_info("backup/container", tarfile.DIRTYPE, 0o100, mtime))
-            _add_bytes(tar, "backup/container/backup.yaml", config, mtime)
-            if metadata is not None:
-                _add_bytes(tar, "backup/container/metadata.yaml", yaml.safe_dump(metadata).encode(), mtime)
-            _add_tree(tar, tree, "backup/container/rootfs")
-            if templates:
-                tar.addfile(_info("backup/container/templates", tarfile.DIRTYPE, 0o755, mtime))
-                for name, content in templates:
-                    _add_bytes(tar, f"backup/container/templates/{name}", content, mtime)
-            if snapshots:
-                tar.addfile(_info("backup/snapshots", tarfile.DIRTYPE, 0o700, mtime))
+            _add_bytes(tar, "backup/index.yaml", index, now)
             for name, path in snapshots:
-                tar.addfile(_info(f"backup/snapshots/{name}", tarfile.DIRTYPE, 0o100, mtime))
-                if path.is_dir():
-                    _add_tree(tar, path, f"backup/snapshots/{name}/rootfs")
+                prefix = f"backup/snapshots/{name}"
+                _add_volume(tar, prefix, snapshot_configs.get(name, b""), metadata, path, templates, now)
+            _add_volume(tar, "backup/container", config, metadata, tree, templates, now)
     finally:
         if compressed is not raw:
             compressed.close()
+
+
+def _add_volume(tar, prefix, config, metadata, tree, templates, now):
+    """What LXD's dir driver keeps of an instance or snapshot: backup.yaml, metadata.yaml, rootfs, templates."""
+    tar.addfile(_info(prefix, tarfile.DIRTYPE, 0o100, now))
+    info = _info(f"{prefix}/backup.yaml", tarfile.REGTYPE, 0o400, now)
+    info.size = len(config)
+    tar.addfile(info, io.BytesIO(config))
+    if metadata is not None:
+        _add_bytes(tar, f"{prefix}/metadata.yaml", metadata, now)
+    if tree.is_dir():
+        _add_tree(tar, tree, f"{prefix}/rootfs")
+    if templates:
+        tar.addfile(_info(f"{prefix}/templates", tarfile.DIRTYPE, 0o755, now))
+        for name, content in templates:
+            _add_bytes(tar, f"{prefix}/templates/{name}", content, now)
 
 
 def _add_tree(tar, tree, root):

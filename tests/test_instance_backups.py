@@ -45,7 +45,12 @@ def test_a_backup_has_lxds_layout_and_default_names(c1, run):
     assert made.status_code == 202
     operation = made.json()["metadata"]
     assert operation["description"] == "Backing up instance"
-    assert operation["resources"]["backups"] == ["/1.0/instances/c1/backups/backup0"]
+    # As LXD names it (lxc export reads the name from it).
+    assert operation["resources"] == {
+        "backups": ["/1.0/backups/backup0"],
+        "containers": ["/1.0/containers/c1"],
+        "instances": ["/1.0/instances/c1"],
+    }
     assert run("POST", c1 + "/backups", {"instance_only": True}).status_code == 202
     assert run("GET", c1 + "/backups").json()["metadata"] == [
         "/1.0/instances/c1/backups/backup0",
@@ -60,9 +65,16 @@ def test_a_backup_has_lxds_layout_and_default_names(c1, run):
         names = tar.getnames()
         index = yaml.safe_load(tar.extractfile("backup/index.yaml"))
         config = yaml.safe_load(tar.extractfile("backup/container/backup.yaml"))
-    assert names[:2] == ["backup", "backup/index.yaml"]
-    assert "backup/container/rootfs" in names
+    # LXD's order: the index, each snapshot, then the instance.
+    assert names[:4] == [
+        "backup/index.yaml",
+        "backup/snapshots/snap0",
+        "backup/snapshots/snap0/backup.yaml",
+        "backup/snapshots/snap0/metadata.yaml",
+    ]
     assert "backup/snapshots/snap0/rootfs" in names
+    assert "backup/container/rootfs" in names
+    assert index.pop("config") == config
     assert index == {
         "name": "c1",
         "backend": "dir",
@@ -104,8 +116,8 @@ def test_rename_and_delete_move_nothing_and_remove_the_file(c1, run):
     ("body", "error"),
     [
         ({"name": "a/b"}, "Backup names may not contain slashes"),
-        ({"optimized_storage": True}, 'Optimized backups are not supported by the "dir" storage driver'),
-        ({"compression_algorithm": "nope"}, None),
+        ({"name": 5}, "json: cannot unmarshal number into Go struct field InstanceBackupsPost.name of type string"),
+        ({"compression_algorithm": "nope"}, 'Invalid compression algorithm "nope"'),
         ({"expires_at": "tomorrow"}, "Invalid expires_at: tomorrow"),
     ],
 )
@@ -120,9 +132,20 @@ def test_bad_requests_change_nothing(c1, run, body, error):
 def test_missing_instance_and_backup(c1, run):
     assert run("GET", "/1.0/instances/nope/backups").status_code == 404
     assert run("POST", "/1.0/instances/nope/backups", {}).status_code == 404
-    assert run("GET", c1 + "/backups/nope").json()["error"] == "Instance backup not found"
+    assert run("GET", c1 + "/backups/nope").json()["error"] == "Load backup from database: Instance backup not found"
     assert run("GET", c1 + "/backups/nope/export").status_code == 404
     assert run("DELETE", c1 + "/backups/nope").status_code == 404
+    assert run("POST", c1 + "/backups/nope", {"name": "y"}).status_code == 404
+
+
+def test_taken_names_fail_in_the_operation(c1, run):
     run("POST", c1 + "/backups", {"name": "x"})
-    assert run("POST", c1 + "/backups", {"name": "x"}).status_code == 400
+    run("POST", c1 + "/backups", {"name": "y", "optimized_storage": True})
+    again = run("POST", c1 + "/backups", {"name": "x"}).json()["metadata"]
+    assert (again["status"], again["err"]) == ("Failure", 'Create backup: Backup "c1/x" already exists')
+    taken = run("POST", c1 + "/backups/x", {"name": "y"}).json()["metadata"]
+    assert taken["status"] == "Failure"
     assert run("POST", c1 + "/backups/x", {"name": "a/b"}).status_code == 400
+    # LXD keeps no optimized backup of a dir pool's instance.
+    assert run("GET", c1 + "/backups/y").json()["metadata"]["optimized_storage"] is False
+    assert sorted(InstanceBackup.objects.values_list("name", flat=True)) == ["x", "y"]

@@ -11,9 +11,10 @@ from .. import events, instance_backups
 from ..envelope import SyncResponse
 from ..go import go_time
 from ..models import InstanceBackup, Snapshot
-from ..serializers.fields import TimeField
+from ..operations import AsyncResponse, finished_operation
+from ..serializers.fields import TimeField, _type_name
 from ..serializers.snapshots import SnapshotSerializer
-from .async_writes import instance_url
+from .async_writes import instance_resources, instance_url
 from .base import escaped, recursion_level
 from .conditional import atomic_write
 
@@ -43,17 +44,16 @@ class InstanceBackupsMixin:
             f"/1.0/instances/{escaped(instance.name)}", self._backup_url(instance, name), 1
         )
 
-    def _backup_resources(self, instance, name):
-        return {
-            "instances": [f"/1.0/instances/{escaped(instance.name)}"],
-            "backups": [self._backup_url(instance, name)],
-        }
-
     def _backup(self, instance, name):
         backup = instance.backups.filter(name=name).first()
         if backup is None:
-            raise exceptions.NotFound("Instance backup not found")
+            raise exceptions.NotFound("Load backup from database: Instance backup not found")
         return backup
+
+    def _failed(self, description, resources, err):
+        return AsyncResponse(
+            finished_operation(description, err=err, resources=resources, project_id=self.operation_project_id())
+        )
 
     @action(detail=True, methods=["get", "post"])
     def backups(self, request, *args, **kwargs):
@@ -72,27 +72,27 @@ class InstanceBackupsMixin:
         data = self.request_data()
         if not isinstance(data, dict):
             raise exceptions.ParseError("json: cannot unmarshal into Go value of type api.InstanceBackupsPost")
-        name = data.get("name") or instance_backups.default_name(instance)
-        if not isinstance(name, str):
-            raise exceptions.ParseError("json: cannot unmarshal into Go struct field of type string")
+        name = _string_field(data, "name") or instance_backups.default_name(instance)
         if "/" in name:
             raise exceptions.ParseError("Backup names may not contain slashes")
-        if instance.backups.filter(name=name).exists():
-            raise exceptions.ParseError(f'Backup "{name}" already exists')
-        if data.get("optimized_storage"):
-            raise exceptions.ParseError('Optimized backups are not supported by the "dir" storage driver')
         expires_at = data.get("expires_at") or Snapshot.NEVER
         try:
             expires_at = go_time(TimeField().to_internal_value(expires_at))
         except Exception:
             raise exceptions.ParseError(f"Invalid expires_at: {expires_at}") from None
+        algorithm = instance_backups.compression(_string_field(data, "compression_algorithm"))
+        resources = {"backups": [f"/1.0/backups/{escaped(name)}"], **instance_resources(instance.name)}
+        if instance.backups.filter(name=name).exists():
+            err = f'Create backup: Backup "{instance.name}/{name}" already exists'
+            return self._failed("Backing up instance", resources, err)
+        # LXD records optimized_storage false on a dir pool (the only kind lxdsite keeps files of).
         instance_only = bool(data.get("instance_only") or data.get("container_only"))
         backup = InstanceBackup.objects.create(
             instance=instance,
             name=name,
             expires_at=expires_at,
             instance_only=instance_only,
-            compression_algorithm=instance_backups.compression(data.get("compression_algorithm")),
+            compression_algorithm=algorithm,
         )
         container = self.get_serializer(instance).data
         snapshots = [] if instance_only else SnapshotSerializer(instance.snapshots.order_by("id"), many=True).data
@@ -100,7 +100,7 @@ class InstanceBackupsMixin:
         instance_backups.write_after_commit(backup, documents)
         return self.operation_response(
             "Backing up instance",
-            self._backup_resources(instance, name),
+            resources,
             save=lambda: None,
             lifecycle=("instance-backup-created", self._backup_event_url(instance, name)),
         )
@@ -119,31 +119,33 @@ class InstanceBackupsMixin:
         backup = self._backup(instance, name)
         if request.method == "DELETE":
             backup.delete()
+            # LXD names the instance under a singular key here.
             return self.operation_response(
-                "Deleting instance backup",
-                self._backup_resources(instance, name),
+                "Removing instance backup",
+                {"container": [f"/1.0/container/{escaped(instance.name)}"]},
                 save=lambda: None,
                 lifecycle=("instance-backup-deleted", self._backup_event_url(instance, name)),
             )
         data = self.request_data()
-        new_name = data.get("name") if isinstance(data, dict) else None
-        if not isinstance(new_name, str) or not new_name:
-            raise exceptions.ParseError("Invalid backup name")
+        if not isinstance(data, dict):
+            raise exceptions.ParseError("json: cannot unmarshal into Go value of type api.InstanceBackupPost")
+        new_name = _string_field(data, "name", "InstanceBackupPost")
         if "/" in new_name:
             raise exceptions.ParseError("Backup names may not contain slashes")
+        resources = instance_resources(instance.name)
+        if not new_name:
+            # LXD's rename fails half-way here (its file is moved, its record renamed).
+            return self._failed("Renaming instance backup", resources, "Backup name cannot be empty")
         if instance.backups.filter(name=new_name).exists():
-            raise exceptions.ParseError(f'Backup "{new_name}" already exists')
+            err = "UNIQUE constraint failed: instances_backups.instance_id, instances_backups.name"
+            return self._failed("Renaming instance backup", resources, err)
         backup.name = new_name
         backup.save(update_fields=["name"])
         return self.operation_response(
             "Renaming instance backup",
-            self._backup_resources(instance, name),
+            resources,
             save=lambda: None,
-            lifecycle=(
-                "instance-backup-renamed",
-                self._backup_event_url(instance, new_name),
-                {"old_name": name},
-            ),
+            lifecycle=("instance-backup-renamed", self._backup_event_url(instance, new_name), {"old_name": name}),
         )
 
     @action(detail=True, methods=["get"], url_path=BACKUP + "/export")
@@ -153,9 +155,17 @@ class InstanceBackupsMixin:
         backup = self._backup(instance, kwargs["backup"])
         path = instance_backups.backup_path(backup)
         if not path.is_file():
-            raise exceptions.NotFound("Instance backup not found")
+            raise exceptions.NotFound("Load backup from database: Instance backup not found")
         response = FileResponse(open(path, "rb"), content_type="application/octet-stream")  # noqa: SIM115
         events.emit_lifecycle(
             "instance-backup-retrieved", self._backup_event_url(instance, backup.name), request=request
         )
         return response
+
+
+def _string_field(data, key, struct="InstanceBackupsPost"):
+    value = data.get(key) or ""
+    if not isinstance(value, str):
+        kind = _type_name(value)
+        raise exceptions.ParseError(f"json: cannot unmarshal {kind} into Go struct field {struct}.{key} of type string")
+    return value
