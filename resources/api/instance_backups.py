@@ -61,7 +61,8 @@ class InstanceBackupsMixin:
         if request.method == "POST":
             return self._create_backup(request)
         instance = self.get_object()
-        rows = list(instance.backups.order_by("id"))
+        # By name, as the daemon lists them.
+        rows = sorted(instance.backups.all(), key=lambda backup: backup.name.encode())
         if recursion_level(request) >= 1:
             return SyncResponse([shown(backup) for backup in rows])
         return SyncResponse([self._backup_url(instance, backup.name) for backup in rows])
@@ -145,7 +146,11 @@ class InstanceBackupsMixin:
             "Renaming instance backup",
             resources,
             save=lambda: None,
-            lifecycle=("instance-backup-renamed", self._backup_event_url(instance, new_name), {"old_name": name}),
+            lifecycle=(
+                "instance-backup-renamed",
+                self._backup_event_url(instance, new_name),
+                {"old_name": f"{instance.name}/{name}"},
+            ),
         )
 
     @action(detail=True, methods=["get"], url_path=BACKUP + "/export")
