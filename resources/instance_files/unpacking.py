@@ -16,19 +16,22 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 1 << 20
 
 
-def unpack_rootfs(path, unified, tree):
+def unpack_rootfs(path, unified, tree, prefix="rootfs"):
     """Unpack the rootfs of the image file ``path`` (a unified image's ``rootfs/``, or a split
-    image's rootfs tarball) into ``tree``. A squashfs or VM rootfs leaves the tree empty."""
+    image's rootfs tarball) into ``tree``. A squashfs or VM rootfs leaves the tree empty.
+    ``prefix`` is where a unified tarball keeps it (a backup's ``backup/container/rootfs``)."""
     compression = detect_compression(path)
     if compression.tar_mode is None:
         logger.warning("%s is %s: its rootfs is not unpacked", path, compression.name)
         return
+    # Where the rootfs is in the tarball: None for a split image's (all of it).
+    root = prefix if unified else None
     directories = []
     with _decompressed(path, compression) as stream, tarfile.open(fileobj=stream, mode="r|", tarinfo=_GoTarInfo) as tar:
         for member in tar:
-            name = _rootfs_name(member.name, unified)
+            name = _rootfs_name(member.name, root)
             if name is not None:
-                _unpack(tar, member, name, tree, unified)
+                _unpack(tar, member, name, tree, root)
                 if member.isdir():
                     directories.append((name, member.mtime))
     # A directory's time is the archive's once nothing more is written into it.
@@ -47,30 +50,31 @@ def _set_time(tree, name, mtime):
         logger.warning("kept the time of %s: %s", name, exc)
 
 
-def _rootfs_name(name, unified):
-    """The member's path inside the rootfs, or None for a member outside it."""
+def _rootfs_name(name, root):
+    """The member's path inside the rootfs (all the tarball when ``root`` is None), or None for
+    a member outside it."""
     name = name.removeprefix("./").strip("/")
-    if not unified:
+    if root is None:
         return name
-    if name == "rootfs" or name.startswith("rootfs/"):
-        return name.removeprefix("rootfs").strip("/")
+    if name == root or name.startswith(root + "/"):
+        return name.removeprefix(root).strip("/")
     return None
 
 
-def _unpack(tar, member, name, tree, unified):
+def _unpack(tar, member, name, tree, root):
     mode = stat.S_IMODE(member.mode)
     if not name:
         set_owner(tree, member.uid, member.gid, mode)
         return
     try:
         with resolve(tree, name, follow=False) as where:
-            _make(tar, member, where, mode, tree, unified)
+            _make(tar, member, where, mode, tree, root)
     except OSError as exc:
         # A member whose directory is missing or is not one: skipped, as a broken archive's would be.
         logger.warning("skipped %s: %s", name, exc)
 
 
-def _make(tar, member, where, mode, tree, unified):
+def _make(tar, member, where, mode, tree, root):
     parent, name = where.parent, where.name
     if name is None:
         return
@@ -86,7 +90,7 @@ def _make(tar, member, where, mode, tree, unified):
         _write(tar.extractfile(member), name, parent)
     elif member.islnk():
         # A hard link: a copy of the member it names, found inside the tree as well.
-        _write_link_copy(tree, _rootfs_name(member.linkname, unified) or "", name, parent)
+        _write_link_copy(tree, _rootfs_name(member.linkname, root) or "", name, parent)
     else:
         # Devices and FIFOs: never made (LXD's containers get them from the kernel at start).
         return
