@@ -8,8 +8,14 @@ API_EXTENSIONS = [
     "patch",
     "profile_usedby",
     "entity_description",
-    # /1.0/instances/NAME/backups, always empty (`lxc info` reads it).
+    # /1.0/instances/NAME/backups: backups made, renamed, deleted and exported (`lxc export`,
+    # `lxc info`), with a compression algorithm; POST /1.0/instances with a backup tarball
+    # (`lxc import`), X-LXD-pool and X-LXD-name overriding its pool and name.
     "container_backup",
+    "backup_compression",
+    "backup_compression_algorithm",
+    "container_backup_override_pool",
+    "backup_override_name",
     # Images: profiles, expiry and type fields; operations carry a description.
     "image_profiles",
     "images_expiry",

@@ -1,6 +1,7 @@
 """Instance backups in-process: the tarball's LXD layout, names, renames, deletes and refusals."""
 
 import io
+import os
 import json
 import tarfile
 
@@ -8,7 +9,8 @@ import pytest
 import yaml
 
 from resources.instance_backups import backup_path, backups_dir
-from resources.models import InstanceBackup
+from resources.instance_files import tree_path
+from resources.models import Instance, InstanceBackup
 from tests.support.image_files import unified_image
 
 pytestmark = pytest.mark.django_db
@@ -149,3 +151,22 @@ def test_taken_names_fail_in_the_operation(c1, run):
     # LXD keeps no optimized backup of a dir pool's instance.
     assert run("GET", c1 + "/backups/y").json()["metadata"]["optimized_storage"] is False
     assert sorted(InstanceBackup.objects.values_list("name", flat=True)) == ["x", "y"]
+
+
+def test_an_exported_backup_imports_under_a_new_name(c1, run, api, django_capture_on_commit_callbacks):
+    run("POST", c1 + "/backups", {"name": "b"})
+    data = b"".join(run("GET", c1 + "/backups/b/export").streaming_content)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api.generic(
+            "POST", "/1.0/instances", data, content_type="application/octet-stream", HTTP_X_LXD_NAME="c2"
+        )
+    operation = answer.json()["metadata"]
+    assert (operation["description"], operation["status"], operation["err"]) == ("Restoring backup", "Success", "")
+    shown = run("GET", "/1.0/instances/c2?recursion=1").json()["metadata"]
+    original = run("GET", c1 + "?recursion=1").json()["metadata"]
+    assert shown["config"] == original["config"]
+    assert [s["name"] for s in shown["snapshots"]] == ["snap0"]
+    assert tree_path(Instance.objects.get(name="c2")).is_dir()
+    assert sorted(os.listdir(tree_path(Instance.objects.get(name="c2")))) == sorted(
+        os.listdir(tree_path(Instance.objects.get(name="c1")))
+    )

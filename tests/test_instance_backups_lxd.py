@@ -163,3 +163,38 @@ def test_requests_events_and_lxc_info_match_the_daemons(c1):
         assert my == their, (request, their, my)
     for their, my in zip(theirs, mine, strict=True):
         assert my == their
+
+
+def _shown(socket_path, name):
+    """What lxc shows of an imported instance, and its snapshots' names."""
+    status, _, answer = unix_request(socket_path, "GET", f"/1.0/instances/{name}?recursion=1")
+    if status != 200:
+        return status
+    metadata = answer["metadata"]
+    return (
+        metadata["status"],
+        metadata["profiles"],
+        metadata["devices"],
+        metadata["expanded_devices"],
+        sorted(key for key in metadata["config"] if not key.startswith("volatile.")),
+        [snapshot["name"] for snapshot in metadata["snapshots"] or []],
+    )
+
+
+def test_export_import_round_trip_and_cross_imports(c1):
+    exports = {socket_path: _export(c1, socket_path) for socket_path in c1.both}
+    results = []
+    for socket_path in c1.both:
+        printed = []
+        for source, name in ((c1.lxd, "from-lxd"), (c1.ours, "from-ours")):
+            printed.append(comparable(run_lxc(socket_path, c1.conf, "import", str(exports[source]), name)))
+        # Taken name: refused.
+        printed.append(comparable(run_lxc(socket_path, c1.conf, "import", str(exports[source]), "from-lxd")))
+        printed.append(comparable(run_lxc(socket_path, c1.conf, "list", "-c", "ns", "-f", "csv")))
+        printed.append(comparable(run_lxc(socket_path, c1.conf, "file", "pull", "from-ours/sbin/init", "-")))
+        printed.append(comparable(run_lxc(socket_path, c1.conf, "file", "pull", "from-lxd/sbin/init", "-")))
+        results.append((printed, [_shown(socket_path, name) for name in ("from-lxd", "from-ours")]))
+    theirs, ours = results
+    for their, my in zip(theirs[0], ours[0], strict=True):
+        assert my == their
+    assert ours[1] == theirs[1]

@@ -7,7 +7,7 @@ from django.http import FileResponse
 from rest_framework import exceptions
 from rest_framework.decorators import action
 
-from .. import events, instance_backups
+from .. import events, instance_backups, instance_imports
 from ..envelope import SyncResponse
 from ..go import go_time
 from ..models import InstanceBackup, Snapshot
@@ -53,6 +53,26 @@ class InstanceBackupsMixin:
     def _failed(self, description, resources, err):
         return AsyncResponse(
             finished_operation(description, err=err, resources=resources, project_id=self.operation_project_id())
+        )
+
+    def import_backup(self, request):
+        """``lxc import``: the body is a backup tarball; the instance it holds is made (in the
+        operation, "Restoring backup", as LXD reports it)."""
+        project = self.project()
+        path = instance_imports.receive(request)
+        name = request.headers.get("X-LXD-name") or ""
+        pool = request.headers.get("X-LXD-pool") or ""
+        try:
+            instance = instance_imports.import_backup(path, project, name, pool)
+        except instance_imports.ImportRefused as exc:
+            return self._failed("Restoring backup", instance_resources(name), str(exc))
+        finally:
+            instance_imports.forget(path)
+        return self.operation_response(
+            "Restoring backup",
+            instance_resources(instance.name),
+            save=lambda: None,
+            lifecycle=("instance-created", instance_url(instance.name, project=project.name)),
         )
 
     @action(detail=True, methods=["get", "post"])

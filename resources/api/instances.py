@@ -8,6 +8,7 @@ from rest_framework import exceptions
 from .. import events, instance_files
 from ..envelope import SyncResponse
 from ..instance_copies import copy_request, copy_source
+from ..instance_imports import is_backup_upload
 from ..instance_moves import InstanceMoveSerializer, MoveRefused, is_move, move_instance
 from ..instance_states import started_config
 from ..instances import INSTANCE_FILTER_FIELDS, expand_devices
@@ -89,6 +90,8 @@ class InstanceViewSet(
     @atomic_write
     def create(self, request, *args, **kwargs):
         self.project()
+        if is_backup_upload(request):
+            return self.import_backup(request)
         data = self.request_data()
         source = data.get("source") if isinstance(data, dict) else None
         copied = None
