@@ -7,6 +7,7 @@ name and pool); the instance and its snapshots are made from the configuration i
 from ``backup/container/rootfs`` and ``backup/snapshots/SNAP/rootfs`` once the rows commit.
 """
 
+import io
 import tarfile
 
 import yaml
@@ -35,10 +36,22 @@ def is_backup_upload(request):
 def receive(request):
     """The request's body in a scratch file (``forget`` removes it)."""
     path = scratch_file()
+    stream = _body(request)
     with open(path, "wb") as file:
-        while chunk := request.stream.read(CHUNK_SIZE):
+        while chunk := stream.read(CHUNK_SIZE):
             file.write(chunk)
     return path
+
+
+def _body(request):
+    """The raw body: lxc sends the tarball chunked, without Content-Length (Django's stream then
+    reads nothing), so the server's WSGI input, which ends where the chunked body ends."""
+    meta = request.META
+    if meta.get("CONTENT_LENGTH"):
+        return request.stream or io.BytesIO()
+    if meta.get("wsgi.input_terminated"):
+        return meta["wsgi.input"]
+    return io.BytesIO()
 
 
 def forget(path):
@@ -77,7 +90,7 @@ def import_backup(path, project, name_override, pool_override):
     if not name:
         raise ImportRefused("Backup has no instance name")
     if Instance.objects.filter(project=project, name=name).exists():
-        raise ImportRefused(f'Instance "{name}" already exists')
+        raise ImportRefused("Create instance from backup: Cannot restore volume, already exists on target")
     pool = pool_override or index.get("pool") or ""
     if pool_override and not StoragePool.objects.filter(name=pool_override).exists():
         raise ImportRefused("Storage pool not found")
