@@ -1,8 +1,8 @@
 """Instance backups in-process: the tarball's LXD layout, names, renames, deletes and refusals."""
 
 import io
-import os
 import json
+import os
 import tarfile
 
 import pytest
