@@ -35,6 +35,7 @@ RESTRICTION_DEFAULTS = {
     "restricted.devices.nic": "managed",
     "restricted.devices.disk": "managed",
     "restricted.snapshots": "block",
+    "restricted.backups": "block",
 }
 # Device types a restriction forbids unless it is "allow", and how LXD names them.
 _BLOCKED_DEVICES = {
@@ -163,6 +164,13 @@ def check_snapshot_create(project):
     config = Project.objects.select_for_update().get(pk=project.pk).config
     if _is_true(config.get("restricted", "")) and _restriction(config, "restricted.snapshots") == "block":
         raise LimitError(f"Project {go_quote(project.name)} doesn't allow for snapshot creation")
+
+
+def check_backup_create(project):
+    """``restricted.backups`` (LXD's AllowBackupCreation)."""
+    config = Project.objects.select_for_update().get(pk=project.pk).config
+    if _is_true(config.get("restricted", "")) and _restriction(config, "restricted.backups") == "block":
+        raise LimitError(f"Project {go_quote(project.name)} doesn't allow for backup creation")
 
 
 def check_project_update(project, config):

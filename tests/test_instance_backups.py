@@ -170,3 +170,15 @@ def test_an_exported_backup_imports_under_a_new_name(c1, run, api, django_captur
     assert sorted(os.listdir(tree_path(Instance.objects.get(name="c2")))) == sorted(
         os.listdir(tree_path(Instance.objects.get(name="c1")))
     )
+
+
+def test_a_restricted_project_blocks_backups_unless_allowed(run, c1):
+    put = run("PATCH", "/1.0/projects/default", {"config": {"restricted": "true"}})
+    assert put.status_code == 200, put.content
+    refused = run("POST", c1 + "/backups", {})
+    assert (refused.status_code, refused.json()["error"]) == (
+        400,
+        'Project "default" doesn\'t allow for backup creation',
+    )
+    run("PATCH", "/1.0/projects/default", {"config": {"restricted.backups": "allow"}})
+    assert run("POST", c1 + "/backups", {}).json()["metadata"]["status"] == "Success"

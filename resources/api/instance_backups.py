@@ -12,7 +12,8 @@ from ..envelope import SyncResponse
 from ..go import go_time
 from ..models import InstanceBackup, Snapshot
 from ..operations import AsyncResponse, finished_operation
-from ..serializers.fields import TimeField, _type_name
+from ..project_limits import check_backup_create
+from ..serializers.fields import TimeField, _type_name, judged_by_project
 from ..serializers.snapshots import SnapshotSerializer
 from .async_writes import instance_resources, instance_url
 from .base import escaped, recursion_level
@@ -90,6 +91,7 @@ class InstanceBackupsMixin:
     @atomic_write
     def _create_backup(self, request):
         instance = self.get_object()
+        judged_by_project(check_backup_create, instance.project)
         data = self.request_data()
         if not isinstance(data, dict):
             raise exceptions.ParseError("json: cannot unmarshal into Go value of type api.InstanceBackupsPost")
