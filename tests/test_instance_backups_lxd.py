@@ -204,3 +204,21 @@ def test_export_import_round_trip_and_cross_imports(c1):
     for their, my in zip(theirs[0], ours[0], strict=True):
         assert my == their
     assert ours[1] == theirs[1]
+
+
+def test_lxc_export_prints_and_sends_what_the_daemon_does(c1):
+    answers = []
+    for socket_path in c1.both:
+        listener = EventsClient(socket_path, "/1.0/events?type=lifecycle")
+        try:
+            target = c1.conf / "printed.tar.gz"
+            status, out, err = comparable(run_lxc(socket_path, c1.conf, "export", "c1", str(target)))
+            lines = [
+                line for line in out.split("\n") if not re.match(r"(Backing up instance|Exporting the backup):", line)
+            ]
+            answers.append(((status, lines, err), _drain(listener)))
+            target.unlink()
+        finally:
+            listener.close()
+        assert unix_request(socket_path, "GET", "/1.0/instances/c1/backups")[2]["metadata"] == []
+    assert answers[1] == answers[0]
