@@ -12,6 +12,7 @@ import tarfile
 
 import yaml
 from django.db import transaction
+from rest_framework import exceptions
 
 from . import instance_metadata
 from .images.compression import _decompressed, detect_compression
@@ -77,9 +78,15 @@ def read_backup(path):
 
 def import_backup(path, project, name_override, pool_override):
     """The instance the backup at ``path`` holds, made in ``project`` (its trees once it commits)."""
+    if path.stat().st_size == 0:
+        # LXD answers 500 with this text.
+        raise exceptions.ParseError("EOF")
     try:
         documents, templates = read_backup(path)
-    except (tarfile.TarError, yaml.YAMLError, OSError, EOFError) as exc:
+    except ImportRefused:
+        raise
+    except Exception as exc:
+        # Whatever the upload is, it is the client's bad input: never a 500.
         raise ImportRefused(f"Failed to read backup: {exc}") from None
     index = documents.get("backup/index.yaml")
     if not isinstance(index, dict):
@@ -93,7 +100,7 @@ def import_backup(path, project, name_override, pool_override):
         raise ImportRefused("Create instance from backup: Cannot restore volume, already exists on target")
     pool = pool_override or index.get("pool") or ""
     if pool_override and not StoragePool.objects.filter(name=pool_override).exists():
-        raise ImportRefused("Storage pool not found")
+        raise ImportRefused("Storage pool not found: Storage pool not found")
     instance = Instance.objects.create(
         project=project,
         name=name,

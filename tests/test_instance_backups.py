@@ -182,3 +182,28 @@ def test_a_restricted_project_blocks_backups_unless_allowed(run, c1):
     )
     run("PATCH", "/1.0/projects/default", {"config": {"restricted.backups": "allow"}})
     assert run("POST", c1 + "/backups", {}).json()["metadata"]["status"] == "Success"
+
+
+def _import(api, capture, data, **headers):
+    with capture(execute=True):
+        return api.generic("POST", "/1.0/instances", data, content_type="application/octet-stream", **headers)
+
+
+def test_bad_uploads_are_refused_and_change_nothing(c1, api, django_capture_on_commit_callbacks, instance_files_dir):
+    empty = _import(api, django_capture_on_commit_callbacks, b"")
+    assert (empty.status_code, empty.json()["error"]) == (400, "EOF")
+    garbage = _import(api, django_capture_on_commit_callbacks, b"not a tarball" * 100).json()["metadata"]
+    assert (garbage["status"], garbage["err"].startswith("Failed to read backup")) == ("Failure", True)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.addfile(tarfile.TarInfo("backup/container"))
+    no_index = _import(api, django_capture_on_commit_callbacks, buffer.getvalue()).json()["metadata"]
+    assert no_index["err"] == "Backup is missing index.yaml"
+    unknown_pool = _import(api, django_capture_on_commit_callbacks, b"x", HTTP_X_LXD_POOL="nope")
+    assert unknown_pool.json()["metadata"]["status"] == "Failure"
+    assert list(Instance.objects.values_list("name", flat=True)) == ["c1"]
+    # No scratch file is left beside the trees.
+    assert sorted(path.name for path in instance_files_dir.iterdir()) == [
+        tree_path(row).name for row in [Instance.objects.get(), *Instance.objects.get().snapshots.all()]
+    ]
+    assert not [path for path in instance_files_dir.iterdir() if path.name.startswith(".staging")]

@@ -222,3 +222,19 @@ def test_lxc_export_prints_and_sends_what_the_daemon_does(c1):
             listener.close()
         assert unix_request(socket_path, "GET", "/1.0/instances/c1/backups")[2]["metadata"] == []
     assert answers[1] == answers[0]
+
+
+def test_import_onto_a_missing_pool_and_an_empty_file(c1):
+    exported = _export(c1, c1.lxd)
+    empty = c1.conf / "empty.tar.gz"
+    empty.write_bytes(b"")
+    results = []
+    for socket_path in c1.both:
+        results.append(
+            [
+                _printed(run_lxc(socket_path, c1.conf, "import", str(exported), "c9", "--storage", "nope")),
+                _printed(run_lxc(socket_path, c1.conf, "import", str(empty), "c8")),
+                sorted(unix_request(socket_path, "GET", "/1.0/instances")[2]["metadata"]),
+            ]
+        )
+    assert results[1] == results[0]

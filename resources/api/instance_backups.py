@@ -67,6 +67,10 @@ class InstanceBackupsMixin:
             instance = instance_imports.import_backup(path, project, name, pool)
         except instance_imports.ImportRefused as exc:
             return self._failed("Restoring backup", instance_resources(name), str(exc))
+        except BaseException:
+            # Rolled back: no tree will be unpacked from it.
+            path.unlink(missing_ok=True)
+            raise
         finally:
             instance_imports.forget(path)
         return self.operation_response(
