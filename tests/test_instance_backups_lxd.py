@@ -111,6 +111,8 @@ def _request(socket_path, method, path, body=None):
     if answer and answer.get("type") == "async":
         operation = unix_request(socket_path, "GET", f"{answer['operation']}/wait?timeout=60")[2]["metadata"]
         return ("op", operation["description"], operation["status"], operation["err"], operation["resources"])
+    if status == 200 and method == "GET":
+        return (status, answer["metadata"])
     return (status, answer.get("error") if answer else None)
 
 
@@ -133,6 +135,7 @@ REQUESTS = [
     ("POST", "/1.0/instances/c1/backups", {"name": "y", "compression_algorithm": "nope"}),
     ("POST", "/1.0/instances/nope/backups", {}),
     ("GET", "/1.0/instances/c1/backups", None),
+    ("GET", "/1.0/containers/c1/backups", None),
     ("GET", "/1.0/instances/c1/backups/nope", None),
     ("GET", "/1.0/instances/c1/backups/nope/export", None),
     ("GET", "/1.0/instances/nope/backups", None),
@@ -152,6 +155,9 @@ def test_requests_events_and_lxc_info_match_the_daemons(c1):
         listener = EventsClient(socket_path, "/1.0/events?type=lifecycle")
         try:
             replies = [_request(socket_path, *request) for request in REQUESTS]
+            # No ETag on a backup, as on the list.
+            for path in ("/1.0/instances/c1/backups/backup0", "/1.0/instances/c1/backups"):
+                assert unix_request(socket_path, "GET", path)[1].get("ETag") is None
             shown = unix_request(socket_path, "GET", "/1.0/instances/c1/backups?recursion=1")[2]["metadata"]
             shown = [(b["name"], b["expires_at"], b["instance_only"], b["optimized_storage"]) for b in shown]
             info = comparable(run_lxc(socket_path, c1.conf, "info", "c1"))
