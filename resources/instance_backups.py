@@ -50,11 +50,12 @@ def default_name(instance):
     return f"backup{max(numbers) + 1 if numbers else 0}"
 
 
-def compression(algorithm):
-    """The algorithm asked for, else the server's ``backups.compression_algorithm``, else gzip."""
+def compression(algorithm, project):
+    """The algorithm asked for, else the project's or the server's ``backups.compression_algorithm``, else gzip."""
     if not algorithm:
         server = Server.objects.filter(pk=Server.SINGLETON_ID).values_list("config", flat=True).first() or {}
-        algorithm = server.get("backups.compression_algorithm") or "gzip"
+        key = "backups.compression_algorithm"
+        algorithm = project.config.get(key) or server.get(key) or "gzip"
     try:
         is_compression_algorithm(algorithm)
     except ConfigError:

@@ -207,3 +207,12 @@ def test_bad_uploads_are_refused_and_change_nothing(c1, api, django_capture_on_c
         tree_path(row).name for row in [Instance.objects.get(), *Instance.objects.get().snapshots.all()]
     ]
     assert not [path for path in instance_files_dir.iterdir() if path.name.startswith(".staging")]
+
+
+def test_the_compression_comes_from_the_request_the_project_or_the_server(c1, run):
+    run("PATCH", "/1.0", {"config": {"backups.compression_algorithm": "bzip2"}})
+    run("POST", c1 + "/backups", {"name": "server"})
+    run("POST", c1 + "/backups", {"name": "asked", "compression_algorithm": "none"})
+    assert _export(run, c1 + "/backups/server").fileobj.__class__.__name__ == "BZ2File"
+    raw = b"".join(run("GET", c1 + "/backups/asked/export").streaming_content)
+    assert raw[257:262] == b"ustar"

@@ -107,7 +107,7 @@ class InstanceBackupsMixin:
             expires_at = go_time(TimeField().to_internal_value(expires_at))
         except Exception:
             raise exceptions.ParseError(f"Invalid expires_at: {expires_at}") from None
-        algorithm = instance_backups.compression(_string_field(data, "compression_algorithm"))
+        algorithm = instance_backups.compression(_string_field(data, "compression_algorithm"), instance.project)
         resources = {"backups": [f"/1.0/backups/{escaped(name)}"], **instance_resources(instance.name)}
         if instance.backups.filter(name=name).exists():
             err = f'Create backup: Backup "{instance.name}/{name}" already exists'
