@@ -19,6 +19,7 @@ from .images.compression import _decompressed, detect_compression
 from .images.tarballs import _GoTarInfo
 from .instance_files.trees import _after_commit, scratch_file
 from .instance_files.unpacking import unpack_rootfs
+from .instances import hostname_error
 from .models import Instance, InstanceTemplate, Profile, Project, Snapshot, StoragePool
 from .serializers.instance_parts import set_instance_profiles
 from .storage_usage import root_disk
@@ -96,6 +97,9 @@ def import_backup(path, project, name_override, pool_override):
     name = name_override or index.get("name") or container.get("name")
     if not name:
         raise ImportRefused("Backup has no instance name")
+    error = hostname_error(name)
+    if error:
+        raise ImportRefused(f"Failed importing backup: Failed creating instance record: Invalid instance name: {error}")
     if Instance.objects.filter(project=project, name=name).exists():
         raise ImportRefused("Create instance from backup: Cannot restore volume, already exists on target")
     pool = pool_override or index.get("pool") or ""

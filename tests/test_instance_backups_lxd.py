@@ -240,6 +240,7 @@ def test_import_onto_a_missing_pool_and_an_empty_file(c1):
             [
                 _printed(run_lxc(socket_path, c1.conf, "import", str(exported), "c9", "--storage", "nope")),
                 _printed(run_lxc(socket_path, c1.conf, "import", str(empty), "c8")),
+                _printed(run_lxc(socket_path, c1.conf, "import", str(exported), "bad_name")),
                 sorted(unix_request(socket_path, "GET", "/1.0/instances")[2]["metadata"]),
             ]
         )
