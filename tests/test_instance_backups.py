@@ -170,6 +170,16 @@ def test_an_exported_backup_imports_under_a_new_name(c1, run, api, django_captur
     assert sorted(os.listdir(tree_path(Instance.objects.get(name="c2")))) == sorted(
         os.listdir(tree_path(Instance.objects.get(name="c1")))
     )
+    # A taken name: the daemon's text (seen with lxc import).
+    with django_capture_on_commit_callbacks(execute=True):
+        again = api.generic(
+            "POST", "/1.0/instances", data, content_type="application/octet-stream", HTTP_X_LXD_NAME="c2"
+        )
+    refused = again.json()["metadata"]
+    assert (refused["status"], refused["err"]) == (
+        "Failure",
+        "Create instance from backup: Cannot restore volume, already exists on target",
+    )
 
 
 def test_a_restricted_project_blocks_backups_unless_allowed(run, c1):

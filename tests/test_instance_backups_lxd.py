@@ -200,8 +200,8 @@ def test_export_import_round_trip_and_cross_imports(c1):
         printed = []
         for source, name in ((c1.lxd, "from-lxd"), (c1.ours, "from-ours")):
             printed.append(_printed(run_lxc(socket_path, c1.conf, "import", str(exports[source]), name)))
-        # Taken name: refused.
-        printed.append(_printed(run_lxc(socket_path, c1.conf, "import", str(exports[source]), "from-lxd")))
+        # A taken name is not compared here: the daemon may refuse it before it has read the
+        # upload, and lxc then sometimes waits for ever (its text is in test_instance_backups.py).
         printed.append(comparable(run_lxc(socket_path, c1.conf, "list", "-c", "ns", "-f", "csv")))
         printed.append(comparable(run_lxc(socket_path, c1.conf, "file", "pull", "from-ours/sbin/init", "-")))
         printed.append(comparable(run_lxc(socket_path, c1.conf, "file", "pull", "from-lxd/sbin/init", "-")))
