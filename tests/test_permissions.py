@@ -20,8 +20,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
+from resources.instance_backups import backup_path
 from resources.instance_files.trees import ensure_tree
-from resources.models import Instance, InstanceTemplate, Operation, Server
+from resources.models import Instance, InstanceBackup, InstanceTemplate, Operation, Server
 from resources.response_cache import RESPONSES
 from resources.serializers.certificates import parse_certificate_pem
 from resources.server_identity import generate_certificate
@@ -73,6 +74,8 @@ ACTION_BODIES = {
     "console": {},
     "metadata": {"properties": {"os": "x"}},
     "templates": {},
+    "backups": {},
+    "backup": {"name": "b2"},
 }
 # Routes a trusted request never succeeds on: lxdsite runs no process (exec, attaching a
 # console) and keeps no log that may be deleted. The permission check still comes first.
@@ -133,7 +136,12 @@ def _request(basename, method, action, template):
         # The case's image is a row; an export sends its file.
         settings.LXDSITE_IMAGES_DIR.mkdir(parents=True, exist_ok=True)
         (settings.LXDSITE_IMAGES_DIR / lookup).write_bytes(unified_image())
-    kwargs = {**case.url_kwargs, "file": "lxc.log"}
+    if action in ("backup", "backup_export"):
+        # A backup to read, rename, delete or export, with its file.
+        backup = InstanceBackup.objects.create(instance=Instance.objects.get(name=lookup), name="b")
+        backup_path(backup).parent.mkdir(parents=True, exist_ok=True)
+        backup_path(backup).write_bytes(b"x")
+    kwargs = {**case.url_kwargs, "file": "lxc.log", "backup": "b"}
     url = "/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: kwargs[m.group(1)], template).format(lookup=lookup)
     if action == "create" and basename == "image":
         return method, url, unified_image(), "application/octet-stream"
