@@ -198,8 +198,13 @@ def test_export_import_round_trip_and_cross_imports(c1):
     results = []
     for socket_path in c1.both:
         printed = []
-        for source, name in ((c1.lxd, "from-lxd"), (c1.ours, "from-ours")):
-            printed.append(_printed(run_lxc(socket_path, c1.conf, "import", str(exports[source]), name)))
+        listener = EventsClient(socket_path, "/1.0/events?type=lifecycle")
+        try:
+            for source, name in ((c1.lxd, "from-lxd"), (c1.ours, "from-ours")):
+                printed.append(_printed(run_lxc(socket_path, c1.conf, "import", str(exports[source]), name)))
+            printed.append(_drain(listener))
+        finally:
+            listener.close()
         # A taken name is not compared here: the daemon may refuse it before it has read the
         # upload, and lxc then sometimes waits for ever (its text is in test_instance_backups.py).
         printed.append(comparable(run_lxc(socket_path, c1.conf, "list", "-c", "ns", "-f", "csv")))

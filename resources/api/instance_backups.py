@@ -77,7 +77,7 @@ class InstanceBackupsMixin:
             "Restoring backup",
             instance_resources(instance.name),
             save=lambda: None,
-            lifecycle=("instance-created", instance_url(instance.name, project=project.name)),
+            lifecycle=lambda: _import_events(instance, project.name),
         )
 
     @action(detail=True, methods=["get", "post"])
@@ -200,3 +200,17 @@ def _string_field(data, key, struct="InstanceBackupsPost"):
         kind = _type_name(value)
         raise exceptions.ParseError(f"json: cannot unmarshal {kind} into Go struct field {struct}.{key} of type string")
     return value
+
+
+def _import_events(instance, project):
+    """LXD's events of an import: the instance created, then each snapshot."""
+    # Imported here: the instances viewset imports this module.
+    from .instances import created_context
+
+    return [
+        ("instance-created", instance_url(instance.name, project=project), created_context(instance)),
+        *(
+            ("instance-snapshot-created", instance_url(instance.name, snapshot.name, project))
+            for snapshot in instance.snapshots.order_by("id")
+        ),
+    ]
