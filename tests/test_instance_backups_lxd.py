@@ -250,3 +250,15 @@ def test_import_onto_a_missing_pool_and_an_empty_file(c1):
             ]
         )
     assert results[1] == results[0]
+
+
+def test_an_import_request_answers_as_the_daemons(c1):
+    """The operation of POST /1.0/instances with a backup (Content-Length, not chunked)."""
+    data = _export(c1, c1.lxd).read_bytes()
+    headers = {"Content-Type": "application/octet-stream", "X-LXD-name": "raw"}
+    answers = []
+    for socket_path in c1.both:
+        status, _, answer = unix_request(socket_path, "POST", "/1.0/instances", data, headers, timeout=60)
+        operation = unix_request(socket_path, "GET", f"{answer['operation']}/wait?timeout=60")[2]["metadata"]
+        answers.append((status, operation["description"], operation["status"], operation["resources"]))
+    assert answers[1] == answers[0]
