@@ -3,7 +3,9 @@
 import io
 import json
 import os
+import socket
 import tarfile
+import time
 
 import pytest
 import yaml
@@ -226,3 +228,23 @@ def test_the_compression_comes_from_the_request_the_project_or_the_server(c1, ru
     assert _export(run, c1 + "/backups/server").fileobj.__class__.__name__ == "BZ2File"
     raw = b"".join(run("GET", c1 + "/backups/asked/export").streaming_content)
     assert raw[257:262] == b"ustar"
+
+
+@pytest.mark.live
+def test_a_backup_upload_still_sending_leaves_other_writes_answered(lxdsite_server):
+    """``lxc import`` streams the tarball; while a client is still sending it, other clients'
+    writes are answered (the upload is read before its write takes the database's lock)."""
+    with socket.socket(socket.AF_UNIX) as uploader:
+        uploader.connect(str(lxdsite_server.socket_path))
+        uploader.sendall(
+            b"POST /1.0/instances HTTP/1.1\r\nHost: lxd\r\nContent-Type: application/octet-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n" % (1024, b"\0" * 1024)
+        )
+        # The upload has begun (given time to reach its reading); it is not finished.
+        time.sleep(1)
+        created = lxdsite_server.request("POST", "/1.0/profiles", {"name": "meanwhile"})
+        assert created[0] == 201, created
+        uploader.sendall(b"0\r\n\r\n")
+        uploader.settimeout(30)
+        answer = uploader.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 202 "), answer

@@ -56,11 +56,11 @@ class InstanceBackupsMixin:
             finished_operation(description, err=err, resources=resources, project_id=self.operation_project_id())
         )
 
-    def import_backup(self, request):
-        """``lxc import``: the body is a backup tarball; the instance it holds is made (in the
-        operation, "Restoring backup", as LXD reports it)."""
+    @atomic_write
+    def import_backup(self, request, path):
+        """``lxc import``: ``path`` holds the backup tarball the body carried; the instance it
+        holds is made (in the operation, "Restoring backup", as LXD reports it)."""
         project = self.project()
-        path = instance_imports.receive(request)
         name = request.headers.get("X-LXD-name") or ""
         pool = request.headers.get("X-LXD-pool") or ""
         try:

@@ -5,10 +5,9 @@ import uuid
 from django.utils import timezone
 from rest_framework import exceptions
 
-from .. import events, instance_files
+from .. import events, instance_files, instance_imports
 from ..envelope import SyncResponse
 from ..instance_copies import copy_request, copy_source
-from ..instance_imports import is_backup_upload
 from ..instance_moves import InstanceMoveSerializer, MoveRefused, is_move, move_instance
 from ..instance_states import started_config
 from ..instances import INSTANCE_FILTER_FIELDS, expand_devices
@@ -87,11 +86,17 @@ class InstanceViewSet(
         relations = super().shown_relations()
         return relations if self.full() else [relation for relation in relations if relation is not SNAPSHOTS]
 
-    @atomic_write
     def create(self, request, *args, **kwargs):
+        if not instance_imports.is_backup_upload(request):
+            return self._create(request, *args, **kwargs)
+        # ``lxc import``: the tarball is read whole before the write's transaction, so that a client
+        # sending slowly holds no lock meanwhile (SQLite takes its write lock at BEGIN).
         self.project()
-        if is_backup_upload(request):
-            return self.import_backup(request)
+        return self.import_backup(request, instance_imports.receive(request))
+
+    @atomic_write
+    def _create(self, request, *args, **kwargs):
+        self.project()
         data = self.request_data()
         source = data.get("source") if isinstance(data, dict) else None
         copied = None
