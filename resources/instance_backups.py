@@ -42,6 +42,25 @@ def backup_path(backup):
     return backups_dir() / f"b{backup.pk}"
 
 
+STAGING_PREFIX = ".staging-"
+
+
+def recover_backups(pid=None):
+    """Clean up after a killed worker ``pid`` (None: after a killed server, before serving): the
+    tarballs it was writing, and (for a server) files whose backup row is gone."""
+    directory = backups_dir()
+    if not directory.is_dir():
+        return
+    owner = "*" if pid is None else f"{pid}-*"
+    for path in directory.glob(STAGING_PREFIX + owner):
+        path.unlink(missing_ok=True)
+    if pid is None:
+        kept = {f"b{pk}" for pk in InstanceBackup.objects.values_list("pk", flat=True)}
+        for path in directory.iterdir():
+            if not path.name.startswith(".") and path.name not in kept:
+                path.unlink(missing_ok=True)
+
+
 def default_name(instance):
     """LXD's next free ``backupN``: one more than the highest N in use (``backup0`` first)."""
     numbers = [
@@ -78,7 +97,8 @@ def write_after_commit(backup, documents):
 
     def run():
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.parent / f".staging-{uuid.uuid4().hex}"
+        # Named by the worker that writes it: a killed worker's is removed when it dies.
+        staging = target.parent / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
         try:
             with open(staging, "wb") as raw:
                 _write(raw, algorithm, documents, metadata, tree, templates, snapshots)

@@ -10,7 +10,7 @@ import time
 import pytest
 import yaml
 
-from resources.instance_backups import backup_path, backups_dir
+from resources.instance_backups import backup_path, backups_dir, recover_backups
 from resources.instance_files import tree_path
 from resources.models import Instance, InstanceBackup
 from tests.support.image_files import unified_image
@@ -248,3 +248,14 @@ def test_a_backup_upload_still_sending_leaves_other_writes_answered(lxdsite_serv
         uploader.settimeout(30)
         answer = uploader.recv(65536)
     assert answer.startswith(b"HTTP/1.1 202 "), answer
+
+
+def test_recovery_removes_a_dead_workers_tarballs_and_orphaned_files(c1, run):
+    run("POST", c1 + "/backups", {"name": "kept"})
+    kept = backup_path(InstanceBackup.objects.get(name="kept"))
+    for name in (".staging-4242-abc", ".staging-7-def", "b999999"):
+        (backups_dir() / name).write_bytes(b"left")
+    recover_backups(4242)
+    assert sorted(path.name for path in backups_dir().iterdir()) == sorted([".staging-7-def", "b999999", kept.name])
+    recover_backups()
+    assert [path.name for path in backups_dir().iterdir()] == [kept.name]

@@ -23,6 +23,7 @@ from gunicorn.sock import UnixSocket
 
 from lxdsite.secret_key import stored_secret_key
 from resources.images import recover_uploads
+from resources.instance_backups import recover_backups
 from resources.instance_files import recover_trees
 from resources.server_identity import ensure_server_certificate
 
@@ -51,6 +52,7 @@ def recover_worker_uploads(arbiter, worker):
     try:
         recover_uploads(worker.pid)
         recover_trees(worker.pid)
+        recover_backups(worker.pid)
     except Exception:
         # The master must outlive a database it cannot reach; the next start cleans up.
         arbiter.log.exception("Cleaning up the uploads of worker %s failed", worker.pid)
@@ -169,6 +171,7 @@ class Command(BaseCommand):
         # Uploads cut short by a server that was killed leave temporary files; no upload runs yet.
         recover_uploads()
         recover_trees()
+        recover_backups()
         # migrate and the clean-up left connections open in this (master) process; see the pre_fork hook.
         connections.close_all()
 
