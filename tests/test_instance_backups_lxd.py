@@ -3,58 +3,22 @@ layout and index.yaml, ``lxc info``'s backups, and ``lxc import`` of each server
 
 import re
 import tarfile
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support.busybox_image import busybox_image
+from tests.support.busybox_servers import IMAGE, busybox_servers, remove_instances
 from tests.support.events_client import EventsClient
-from tests.support.live_server import running_server, unix_request
-from tests.support.lxc import comparable, run_lxc, storage_pool
+from tests.support.live_server import unix_request
+from tests.support.lxc import comparable, run_lxc
 
 pytestmark = [pytest.mark.live, pytest.mark.lxd]
-
-IMAGE = "busybox"
-
-
-@dataclass
-class Servers:
-    lxd: Path
-    ours: Path
-    conf: Path
-
-    @property
-    def both(self):
-        return (self.lxd, self.ours)
 
 
 @pytest.fixture(scope="module")
 def servers(real_lxd, tmp_path_factory):
-    """lxdsite beside the session's daemon, both with the busybox image; what the tests make goes again."""
-    conf = tmp_path_factory.mktemp("lxc")
-    image = conf / "busybox.tar.gz"
-    image.write_bytes(busybox_image())
-    with (
-        storage_pool(real_lxd),
-        running_server(tmp_path_factory.mktemp("lxdsite") / "lxd") as ours,
-        storage_pool(ours.socket_path),
-    ):
-        pair = Servers(real_lxd, ours.socket_path, conf)
-        try:
-            for socket_path in pair.both:
-                assert run_lxc(socket_path, conf, "image", "import", str(image), "--alias", IMAGE)[0] == 0
-            yield pair
-        finally:
-            for socket_path in pair.both:
-                _remove_instances(socket_path, conf)
-            run_lxc(real_lxd, conf, "image", "delete", IMAGE)
-
-
-def _remove_instances(socket_path, conf):
-    for url in unix_request(socket_path, "GET", "/1.0/instances")[2]["metadata"]:
-        run_lxc(socket_path, conf, "delete", "--force", url.rsplit("/", 1)[1])
+    with busybox_servers(real_lxd, tmp_path_factory) as pair:
+        yield pair
 
 
 @pytest.fixture
@@ -67,7 +31,7 @@ def c1(servers):
         yield servers
     finally:
         for socket_path in servers.both:
-            _remove_instances(socket_path, servers.conf)
+            remove_instances(socket_path, servers.conf)
 
 
 def _export(servers, socket_path, *args):
